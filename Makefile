@@ -1,0 +1,36 @@
+# Quick start: `make run` (set up, then process the bundled questions) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run test dev check-inputs bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## Register partitions and materialize all four assets for every question in MKSAP_DATA_DIR, in one run.
+run: $(INSTALLED)
+	$(BIN)/mksap init
+	$(BIN)/mksap run
+
+## The whole test suite, in parallel.
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -n auto
+
+## The Dagster UI (webserver + daemon) on http://127.0.0.1:3000, on the project's instance.
+dev: $(INSTALLED)
+	$(BIN)/mksap init
+	$(BIN)/dagster dev -w workspace.yaml
+
+check-inputs: $(INSTALLED)
+	$(BIN)/mksap check-inputs
+
+clean:
+	rm -rf data/output data/store .dagster_home

@@ -1,0 +1,99 @@
+"""The four per-question assets, computed by one step so that a bad question fails only its own partitions.
+
+Dagster skips every downstream step of a run once an upstream step fails, so four separate steps would let one
+malformed question stop all exports of a 2,198-question run. One subsettable multi-asset instead runs each
+question through raw -> extracted -> validated -> exported concurrently (asyncio), yields one materialization
+per (asset, question) that succeeded, and finally raises a Failure naming the questions that did not: those
+partitions, and only those, end FAILED. Yielding events ourselves also keeps per-partition metadata linear in
+the number of partitions (context.add_asset_metadata re-enumerates dynamic keys on every call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import dagster as dg
+
+from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
+from mksap_assets.partitions import question_partitions
+from mksap_assets.resources import PipelineResource
+
+GROUP = "mksap"
+MAX_FAILURES_LISTED = 50
+
+_DESCRIPTIONS = {
+    RAW: "The question file parsed, validated and normalised (glued sentences repaired, tables parsed).",
+    EXTRACTED: "Statements extracted from the critique, key points and educational tables, with cloze candidates.",
+    VALIDATED: "The statements with the issues the validators found, and the question's pass flag.",
+    EXPORTED: "The exported JSON: the input question plus its statements, validation and provenance.",
+}
+_UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED], EXPORTED: [VALIDATED]}
+
+ASSET_KEYS = {stage: dg.AssetKey(stage) for stage in STAGES}
+
+
+def _metadata(duration_ms: float, values: dict) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {"duration_ms": dg.MetadataValue.float(duration_ms)}
+    for name, value in values.items():
+        metadata[name] = dg.MetadataValue.path(value) if name == "path" else value
+    return metadata
+
+
+def _failure_table(failures: list[QuestionOutcome]) -> str:
+    rows = [f"| {o.question_id} | {o.failed_stage} | {o.error} |" for o in failures[:MAX_FAILURES_LISTED]]
+    more = len(failures) - MAX_FAILURES_LISTED
+    tail = [f"\n… and {more} more"] if more > 0 else []
+    return "\n".join(["| question | stage | reason |", "|---|---|---|", *rows, *tail])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ASSET_KEYS[stage],
+            description=_DESCRIPTIONS[stage],
+            deps=[ASSET_KEYS[up] for up in _UPSTREAM.get(stage, [])],
+            group_name=GROUP,
+            skippable=True,
+        )
+        for stage in STAGES
+    ],
+    partitions_def=question_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+async def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
+    stages = {key.path[-1] for key in context.selected_asset_keys}
+    keys = context.partition_keys
+    runner = pipeline.build_pipeline()
+    semaphore = asyncio.Semaphore(pipeline.concurrency)
+
+    async def run_one(question_id: str) -> QuestionOutcome:
+        async with semaphore:
+            return await runner.run(question_id, stages)
+
+    started = time.perf_counter()
+    failures: list[QuestionOutcome] = []
+    for finished in asyncio.as_completed([run_one(key) for key in keys]):
+        outcome = await finished
+        for result in outcome.results:
+            yield dg.AssetMaterialization(
+                asset_key=ASSET_KEYS[result.stage],
+                partition=outcome.question_id,
+                metadata=_metadata(result.duration_ms, result.metadata),
+            )
+        if not outcome.ok:
+            failures.append(outcome)
+    elapsed = time.perf_counter() - started
+    context.log.info(
+        f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
+        f"({', '.join(sorted(stages, key=STAGES.index))}); {len(failures)} failed"
+    )
+    if failures:
+        failures.sort(key=lambda o: o.question_id)
+        raise dg.Failure(
+            description=f"{len(failures)} of {len(keys)} questions failed: "
+            + "; ".join(f"{o.question_id} ({o.failed_stage}): {o.error}" for o in failures[:5])
+            + (" …" if len(failures) > 5 else ""),
+            metadata={"failed_questions": dg.MetadataValue.md(_failure_table(failures))},
+        )

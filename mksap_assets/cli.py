@@ -1,0 +1,153 @@
+"""The `mksap` command: set-up, input checks, partition sync and one-shot runs from a shell.
+
+It uses the same data dir (MKSAP_DATA_DIR), output dir (MKSAP_OUTPUT_DIR) and Dagster instance (DAGSTER_HOME,
+default <project>/.dagster_home) as `dagster dev` and the sensor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mksap_assets.domain.errors import InputError
+from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.summary import summarise_exports
+from mksap_assets.settings import PROJECT_ROOT, Settings
+
+INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
+ENV_FILE = PROJECT_ROOT / ".env"
+
+
+def _dagster_home_line() -> str:
+    # Dagster's CLI loads ./.env before it resolves DAGSTER_HOME, and python-dotenv expands ${VAR:-default}: a
+    # DAGSTER_HOME the user exported wins, otherwise `dagster dev` run from the project uses the project's instance.
+    return f"DAGSTER_HOME=${{DAGSTER_HOME:-{PROJECT_ROOT / '.dagster_home'}}}"
+
+
+def cmd_init(settings: Settings) -> int:
+    """Create the instance folder (with dagster.yaml) and the .env line that points Dagster at it."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    project_owned = home == PROJECT_ROOT / ".dagster_home"
+    if project_owned or not instance_yaml.exists():  # never overwrite a user's own instance config
+        shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
+    lines = ENV_FILE.read_text().splitlines() if ENV_FILE.exists() else []
+    lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")] + [_dagster_home_line()]
+    ENV_FILE.write_text("\n".join(lines) + "\n")
+    print(f"Dagster instance: {home}")
+    return 0
+
+
+def _instance(settings: Settings):
+    import dagster as dg
+
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        cmd_init(settings)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def cmd_check_inputs(directory: Path) -> int:
+    ok = bad = 0
+    for question_file in discover_questions(directory):
+        try:
+            load_raw_question(question_file)
+            ok += 1
+        except InputError as exc:
+            bad += 1
+            print(f"{exc.path}\t{exc.field}\t{exc.reason}")
+    if not directory.is_dir():
+        print(f"{directory}\t(data dir)\tnot a directory")
+        bad += 1
+    print(f"{ok} ok, {bad} bad")
+    return 1 if bad else 0
+
+
+def _sync(settings: Settings, instance) -> tuple[list[str], list[str]]:
+    from mksap_assets.partitions import new_partition_keys, question_partitions
+    from mksap_assets.resources import PipelineResource
+
+    discovered = PipelineResource.from_settings(settings).question_ids()
+    existing = list(instance.get_dynamic_partitions(question_partitions.name))
+    new_keys = new_partition_keys(discovered, existing)
+    if new_keys:
+        instance.add_dynamic_partitions(question_partitions.name, new_keys)
+    return discovered, new_keys
+
+
+def cmd_sync(settings: Settings) -> int:
+    with _instance(settings) as instance:
+        discovered, new_keys = _sync(settings, instance)
+    print(f"{len(discovered)} questions in {settings.data_dir}; {len(new_keys)} partitions added")
+    return 0
+
+
+def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
+    """Sync, then materialize all four assets for the given (default: all) questions in one run."""
+    from mksap_assets.definitions import build_definitions
+    from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
+
+    with _instance(settings) as instance:
+        discovered, _ = _sync(settings, instance)
+        ordered = list(instance.get_dynamic_partitions(question_partitions.name))
+        present = set(discovered)
+        wanted = list(partitions) or [key for key in ordered if key in present]
+        unknown = sorted(set(wanted) - set(ordered))
+        if unknown:
+            print(f"unknown question ids: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        if not wanted:
+            print(f"no questions found in {settings.data_dir}", file=sys.stderr)
+            return 1
+        job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+        # One run per contiguous range of partitions: all questions -> exactly one run.
+        results = [
+            job.execute_in_process(instance=instance, tags=range_tags(first, last), raise_on_error=False)
+            for first, last in contiguous_ranges(ordered, set(wanted), max_len=len(ordered))
+        ]
+    summary = summarise_exports(settings.output_dir, wanted)
+    print(summary.render())
+    for result in results:
+        print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
+    return 0 if all(result.success for result in results) else 1
+
+
+def cmd_summary(settings: Settings) -> int:
+    print(summarise_exports(settings.output_dir).render())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mksap", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="create the local Dagster instance folder and the .env that points at it")
+    check = commands.add_parser("check-inputs", help="load every question under DIR and report bad files")
+    check.add_argument("directory", nargs="?", type=Path, help="data dir (default: MKSAP_DATA_DIR)")
+    commands.add_parser("sync", help="register every question file as a partition in the Dagster instance")
+    run = commands.add_parser("run", help="sync, then materialize all assets for all (or the given) questions")
+    run.add_argument("--partition", action="append", default=[], help="question id (repeatable)")
+    commands.add_parser("summary", help="summarise the exported questions in the output dir")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "init":
+        return cmd_init(settings)
+    if args.command == "check-inputs":
+        return cmd_check_inputs((args.directory or settings.data_dir).resolve())
+    if args.command == "sync":
+        return cmd_sync(settings)
+    if args.command == "run":
+        return cmd_run(settings, args.partition)
+    return cmd_summary(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

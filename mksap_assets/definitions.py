@@ -1,0 +1,25 @@
+"""The code location: four per-question assets, the question sensor, and the pipeline resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mksap_assets.assets.questions import question_assets
+from mksap_assets.resources import PipelineResource
+from mksap_assets.sensors import question_sensor
+from mksap_assets.settings import Settings
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    return dg.Definitions(
+        assets=[question_assets],
+        sensors=[question_sensor],
+        resources={"pipeline": PipelineResource.from_settings(settings)},
+        # One process per run and one event loop: the work is I/O-bound asyncio, and subprocess start-up per step
+        # would cost more than it saves.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,70 @@
+"""The exported document: the input question's fields, its statements with their issues, validation and
+provenance. Written to <output dir>/<system>/<question id>.json; the input file is never touched.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mksap_assets.domain.fingerprint import PIPELINE_VERSION, fingerprint
+from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.statements import Extraction, ValidatedStatements
+
+
+def export_path(output_dir: Path, question_id: str) -> Path:
+    return output_dir / question_id[:2] / f"{question_id}.json"
+
+
+def output_fingerprint(raw: RawQuestion, extraction: Extraction, validated: ValidatedStatements) -> str:
+    return fingerprint(
+        input_sha256=raw.input_sha256,
+        extractor=extraction.extractor,
+        model=extraction.model,
+        prompt_version=extraction.prompt_version,
+        validator_version=validated.validation.validator_version,
+    )
+
+
+def build_export(
+    raw: RawQuestion,
+    extraction: Extraction,
+    validated: ValidatedStatements,
+    *,
+    nlp_pipeline: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    document = raw.question.model_dump(mode="json", exclude_unset=True)
+    document["true_statements"] = {
+        "from_critique": [s.model_dump(mode="json") for s in validated.from_critique],
+        "from_key_points": [s.model_dump(mode="json") for s in validated.from_key_points],
+    }
+    document["table_statements"] = {
+        "statements": [s.model_dump(mode="json") for s in validated.table_statements],
+        "tables_processed": validated.tables_processed,
+        "tables_skipped": validated.tables_skipped,
+    }
+    summary = validated.validation
+    document["validation"] = {
+        "passed": summary.passed,
+        "statements": summary.statements,
+        "errors": summary.errors,
+        "warnings": summary.warnings,
+        "infos": summary.infos,
+        "issues": [i.model_dump(mode="json") for i in summary.question_issues],
+    }
+    document["provenance"] = {
+        "extractor": extraction.extractor,
+        "model": extraction.model,
+        "prompt_version": extraction.prompt_version,
+        "validator_version": summary.validator_version,
+        "pipeline_version": PIPELINE_VERSION,
+        "nlp_pipeline": nlp_pipeline,
+        "input_sha256": raw.input_sha256,
+        "fingerprint": output_fingerprint(raw, extraction, validated),
+        "source_path": raw.source_path,
+        "llm_usage": extraction.usage.model_dump(mode="json"),
+        "exported_at": (now or datetime.now(UTC)).isoformat(),
+    }
+    return document

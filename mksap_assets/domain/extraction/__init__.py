@@ -1,0 +1,1 @@
+"""Extractors turn a RawQuestion into statements: an offline rule-based one and (later) Claude."""

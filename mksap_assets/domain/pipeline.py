@@ -1,0 +1,139 @@
+"""One question through the four stages, with timing and counts per stage; no Dagster here.
+
+raw_question -> extracted_statements -> validated_statements -> exported_question
+
+A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
+artifact store. A failure stops that question only (later stages are not attempted, nothing partial is
+written); other questions are unaffected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mksap_assets.domain import nlp
+from mksap_assets.domain.errors import InputError
+from mksap_assets.domain.export import build_export, export_path, output_fingerprint
+from mksap_assets.domain.extraction.base import Extractor
+from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
+from mksap_assets.domain.statements import Extraction, ValidatedStatements
+from mksap_assets.domain.store import ArtifactStore, write_json_atomic
+from mksap_assets.domain.validation import validate_extraction
+
+RAW = "raw_question"
+EXTRACTED = "extracted_statements"
+VALIDATED = "validated_statements"
+EXPORTED = "exported_question"
+STAGES: tuple[str, ...] = (RAW, EXTRACTED, VALIDATED, EXPORTED)
+
+MetadataValue = int | float | str | bool
+
+
+@dataclass
+class StageResult:
+    stage: str
+    duration_ms: float
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass
+class QuestionOutcome:
+    question_id: str
+    results: list[StageResult] = field(default_factory=list)
+    failed_stage: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_stage is None
+
+
+class MissingUpstreamError(RuntimeError):
+    pass
+
+
+@dataclass
+class QuestionPipeline:
+    data_dir: Path
+    output_dir: Path
+    store: ArtifactStore
+    extractor: Extractor
+
+    async def run(self, question_id: str, stages: Collection[str] = STAGES) -> QuestionOutcome:
+        outcome = QuestionOutcome(question_id)
+        values: dict[str, Any] = {}
+        for stage in STAGES:
+            if stage not in stages:
+                continue
+            started = time.perf_counter()
+            try:
+                metadata = await self._run_stage(stage, question_id, values)
+            except (InputError, MissingUpstreamError) as exc:
+                outcome.failed_stage, outcome.error = stage, str(exc)
+                return outcome
+            except Exception as exc:  # any other bug or outage fails this question only, with its reason
+                outcome.failed_stage, outcome.error = stage, f"{type(exc).__name__}: {exc}"
+                return outcome
+            duration_ms = (time.perf_counter() - started) * 1000
+            outcome.results.append(StageResult(stage, round(duration_ms, 3), metadata))
+        return outcome
+
+    def _upstream(self, stage: str, question_id: str, values: dict[str, Any], model: type) -> Any:
+        if stage not in values:
+            if not self.store.exists(stage, question_id):
+                raise MissingUpstreamError(f"{stage} has not been materialized for {question_id}")
+            values[stage] = self.store.load(stage, question_id, model)
+        return values[stage]
+
+    async def _run_stage(self, stage: str, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
+        if stage == RAW:
+            raw = load_raw_question(question_file_for(self.data_dir, question_id))
+            self.store.save(RAW, question_id, raw)
+            values[RAW] = raw
+            return {
+                "input_sha256": raw.input_sha256,
+                "key_points": len(raw.key_points),
+                "tables": len(raw.tables),
+                "critique_chars": len(raw.critique),
+            }
+        if stage == EXTRACTED:
+            raw = self._upstream(RAW, question_id, values, RawQuestion)
+            extraction = await self.extractor.extract(raw)
+            self.store.save(EXTRACTED, question_id, extraction)
+            values[EXTRACTED] = extraction
+            return {
+                "statements": extraction.statement_count,
+                "extractor": extraction.extractor,
+                "llm_calls": extraction.usage.calls,
+                "input_tokens": extraction.usage.input_tokens,
+                "output_tokens": extraction.usage.output_tokens,
+                "cost_usd": extraction.usage.cost_usd,
+            }
+        if stage == VALIDATED:
+            extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
+            validated = validate_extraction(extraction)
+            self.store.save(VALIDATED, question_id, validated)
+            values[VALIDATED] = validated
+            summary = validated.validation
+            return {
+                "statements": summary.statements,
+                "passed": summary.passed,
+                "errors": summary.errors,
+                "warnings": summary.warnings,
+            }
+        raw = self._upstream(RAW, question_id, values, RawQuestion)
+        extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
+        validated = self._upstream(VALIDATED, question_id, values, ValidatedStatements)
+        document = build_export(raw, extraction, validated, nlp_pipeline=nlp.pipeline_name())
+        path = export_path(self.output_dir, question_id)
+        write_json_atomic(path, document)
+        return {
+            "statements": validated.validation.statements,
+            "passed": validated.validation.passed,
+            "fingerprint": output_fingerprint(raw, extraction, validated),
+            "path": str(path),
+        }

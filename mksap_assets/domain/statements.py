@@ -1,0 +1,96 @@
+"""Statements as extracted, and as validated (each carrying its own issues)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Section = Literal["from_critique", "from_key_points", "table_statements"]
+SECTIONS: tuple[Section, ...] = ("from_critique", "from_key_points", "table_statements")
+Severity = Literal["error", "warning", "info"]
+
+
+class Statement(BaseModel):
+    statement: str
+    extra_field: str | None = None
+    cloze_candidates: list[str] = Field(default_factory=list)
+
+
+class TableStatement(Statement):
+    table_source: str
+
+
+class Issue(BaseModel):
+    code: str
+    severity: Severity
+    message: str
+    span: tuple[int, int] | None = None
+
+
+class CheckedStatement(Statement):
+    issues: list[Issue] = Field(default_factory=list)
+
+
+class CheckedTableStatement(TableStatement):
+    issues: list[Issue] = Field(default_factory=list)
+
+
+class LLMUsage(BaseModel):
+    """What producing one question's statements cost; all zero for the offline extractor."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+    llm_seconds: float = 0.0
+
+
+class Extraction(BaseModel):
+    """The extracted_statements asset for one question."""
+
+    question_id: str
+    extractor: str
+    model: str | None
+    prompt_version: str
+    from_critique: list[Statement]
+    from_key_points: list[Statement]
+    table_statements: list[TableStatement]
+    tables_processed: int
+    tables_skipped: int
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+
+    def statements(self) -> Iterator[tuple[Section, int, Statement]]:
+        for section in SECTIONS:
+            for index, item in enumerate(getattr(self, section)):
+                yield section, index, item
+
+    @property
+    def statement_count(self) -> int:
+        return len(self.from_critique) + len(self.from_key_points) + len(self.table_statements)
+
+
+class ValidationSummary(BaseModel):
+    passed: bool
+    statements: int
+    errors: int
+    warnings: int
+    infos: int
+    validator_version: str
+    question_issues: list[Issue] = Field(default_factory=list)
+
+
+class ValidatedStatements(BaseModel):
+    """The validated_statements asset for one question."""
+
+    question_id: str
+    from_critique: list[CheckedStatement]
+    from_key_points: list[CheckedStatement]
+    table_statements: list[CheckedTableStatement]
+    tables_processed: int
+    tables_skipped: int
+    validation: ValidationSummary

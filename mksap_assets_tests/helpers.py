@@ -1,0 +1,28 @@
+"""Small helpers for building bad inputs in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+
+def question_json(bank: Path, question_id: str) -> Path:
+    return bank / question_id[:2] / question_id / f"{question_id}.json"
+
+
+def edit_question(bank: Path, target_id: str, /, **changes) -> Path:
+    """Rewrite one question file with some top-level fields changed (value None deletes the field)."""
+    path = question_json(bank, target_id)
+    document = orjson.loads(path.read_bytes())
+    for name, value in changes.items():
+        if value is None:
+            document.pop(name, None)
+        else:
+            document[name] = value
+    path.write_bytes(orjson.dumps(document))
+    return path
+
+
+def sample_ids(bank: Path) -> list[str]:
+    return sorted(p.stem for p in bank.glob("*/*/*.json"))

@@ -20,6 +20,8 @@ from mksap_assets.settings import PROJECT_ROOT, Settings
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 ENV_FILE = PROJECT_ROOT / ".env"
+# Per-event DEBUG lines would bury the summary; the run's full event log is in the instance (and the UI).
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _dagster_home_line() -> str:
@@ -28,7 +30,7 @@ def _dagster_home_line() -> str:
     return f"DAGSTER_HOME=${{DAGSTER_HOME:-{PROJECT_ROOT / '.dagster_home'}}}"
 
 
-def cmd_init(settings: Settings) -> int:
+def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     """Create the instance folder (with dagster.yaml) and the .env line that points Dagster at it."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -36,9 +38,9 @@ def cmd_init(settings: Settings) -> int:
     project_owned = home == PROJECT_ROOT / ".dagster_home"
     if project_owned or not instance_yaml.exists():  # never overwrite a user's own instance config
         shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
-    lines = ENV_FILE.read_text().splitlines() if ENV_FILE.exists() else []
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
     lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")] + [_dagster_home_line()]
-    ENV_FILE.write_text("\n".join(lines) + "\n")
+    env_file.write_text("\n".join(lines) + "\n")
     print(f"Dagster instance: {home}")
     return 0
 
@@ -107,7 +109,9 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
         # One run per contiguous range of partitions: all questions -> exactly one run.
         results = [
-            job.execute_in_process(instance=instance, tags=range_tags(first, last), raise_on_error=False)
+            job.execute_in_process(
+                instance=instance, tags=range_tags(first, last), run_config=QUIET_CONSOLE, raise_on_error=False
+            )
             for first, last in contiguous_ranges(ordered, set(wanted), max_len=len(ordered))
         ]
     summary = summarise_exports(settings.output_dir, wanted)

@@ -1,6 +1,5 @@
 """The question sensor: registers new question files as partitions and launches runs for them."""
 
-from __future__ import annotations
 
 import dagster as dg
 

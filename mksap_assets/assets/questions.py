@@ -8,7 +8,6 @@ partitions, and only those, end FAILED. Yielding events ourselves also keeps per
 the number of partitions (context.add_asset_metadata re-enumerates dynamic keys on every call).
 """
 
-from __future__ import annotations
 
 import asyncio
 import time

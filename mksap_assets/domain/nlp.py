@@ -25,6 +25,9 @@ def get_nlp() -> Language:
     import spacy
     import spacy.util
 
+    # scispaCy's abbreviation detector warns on every document that its (unused) global matcher has no patterns;
+    # added after spaCy's import, which installs its own warning filters in front.
+    warnings.filterwarnings("ignore", message=r"\[W036\]", category=UserWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         from scispacy.abbreviation import AbbreviationDetector  # noqa: F401  (registers the factory)

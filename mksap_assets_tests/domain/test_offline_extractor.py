@@ -97,3 +97,19 @@ def test_offline_extractor_on_the_real_corpus(corpus_dir: Path):
         assert extraction.statement_count > 0
         for _, _, item in extraction.statements():
             assert all(c in item.statement for c in item.cloze_candidates)
+
+
+def test_cloze_never_cuts_a_number_or_word():
+    statement = "The dose is lowered to 2.5 mg twice daily in older adults."
+    for candidate in pick_cloze_candidates(statement):
+        start = statement.index(candidate)
+        assert start == 0 or not (statement[start - 1].isalnum() or statement[start - 1] == ".")
+        end = start + len(candidate)
+        assert end == len(statement) or not statement[end].isalnum()
+
+
+def test_case_narrative_sentences_are_not_statements(sample_extractions):
+    prose = [s for e in sample_extractions for s in (*e.from_critique, *e.from_key_points)]
+    assert prose
+    for item in prose:
+        assert not {"she", "he", "her", "his"} & set(item.statement.lower().split())

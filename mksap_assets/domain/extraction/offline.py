@@ -26,6 +26,8 @@ MIN_WORDS = 5
 MAX_TABLE_ROWS = 10
 
 _PATIENT_RE = re.compile(r"\b(?:in\s+)?(this|the)\s+patient('s)?\b", re.IGNORECASE)
+# Third-person pronouns mean the sentence narrates the case ("so she qualifies"), not a general fact.
+_CASE_NARRATIVE_RE = re.compile(r"\b(?:she|he|her|his|him|hers)\b", re.IGNORECASE)
 _STARTS_WITH_CONNECTIVE_RE = re.compile(r"^(?:However|Additionally|Also|Furthermore|Moreover|Therefore|Thus),\s+")
 
 
@@ -52,7 +54,7 @@ def _prose_statements(sentences: list[str]) -> list[Statement]:
     statements = []
     for sentence in sentences:
         text = sentence_to_statement(sentence)
-        if len(text.split()) < MIN_WORDS:
+        if len(text.split()) < MIN_WORDS or _CASE_NARRATIVE_RE.search(text):
             continue
         statements.append(Statement(statement=text, extra_field=None, cloze_candidates=pick_cloze_candidates(text)))
     return statements

@@ -39,7 +39,8 @@ _STOPWORDS = frozenset(
     within between however although while given""".split()
 )
 _TRIVIAL = _STOPWORDS | {"patient", "diagnosis", "treatment"}
-_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9'/-]*")
+# A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
+_WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 
 def _content_runs(statement: str) -> list[str]:
@@ -63,11 +64,20 @@ def _content_runs(statement: str) -> list[str]:
     return runs
 
 
+def _on_word_boundaries(candidate: str, statement: str) -> bool:
+    """A blank must not cut a token ("5 mg" inside "2.5 mg")."""
+    start = statement.find(candidate)
+    before = statement[start - 1] if start > 0 else " "
+    after = statement[start + len(candidate)] if start + len(candidate) < len(statement) else " "
+    return not (before.isalnum() or before == ".") and not after.isalnum()
+
+
 def _acceptable(candidate: str, statement: str) -> bool:
     candidate = candidate.strip()
     return (
         bool(candidate)
         and candidate in statement
+        and _on_word_boundaries(candidate, statement)
         and candidate.lower() not in _TRIVIAL
         and candidate != statement.strip().rstrip(".")
         and len(candidate) > 2

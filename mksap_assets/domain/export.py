@@ -65,6 +65,7 @@ def build_export(
         "fingerprint": output_fingerprint(raw, extraction, validated),
         "source_path": raw.source_path,
         "llm_usage": extraction.usage.model_dump(mode="json"),
+        "statements_extracted_at": extraction.extracted_at,
         "exported_at": (now or datetime.now(UTC)).isoformat(),
     }
     return document

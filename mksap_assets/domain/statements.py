@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -63,6 +64,7 @@ class Extraction(BaseModel):
     tables_processed: int
     tables_skipped: int
     usage: LLMUsage = Field(default_factory=LLMUsage)
+    extracted_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def statements(self) -> Iterator[tuple[Section, int, Statement]]:
         for section in SECTIONS:

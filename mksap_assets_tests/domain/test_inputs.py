@@ -42,7 +42,16 @@ def test_samples_carry_the_real_banks_quirks():
     assert vdx and all(r.question.key_points == [] and r.question.references == "" for r in vdx)
     tables = [t for r in raws for t in r.tables]
     assert any(t.kind == "lab_values" for t in tables)
-    assert any(t.kind == "educational" for t in tables)
+    educational = [t for t in tables if t.kind == "educational"]
+    assert any("<thead" not in (SAMPLE_DIR / _folder(raws, t.source) / "tables" / t.source).read_text() for t in educational)
+    assert any(cell.is_header for t in educational for row in t.body_rows for cell in row)  # row headers
+    assert any(cell.row_span > 1 or cell.col_span > 1 for t in educational for row in (*t.header_rows, *t.body_rows)
+               for cell in row)
+
+
+def _folder(raws, table_source: str) -> str:
+    raw = next(r for r in raws if any(t.source == table_source for t in r.tables))
+    return f"{raw.question.system}/{raw.question_id}"
 
 
 def test_raw_question_repairs_glued_sentences_and_keeps_the_input():

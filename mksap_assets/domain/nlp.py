@@ -45,6 +45,7 @@ def get_nlp() -> Language:
     return nlp
 
 
+@functools.cache
 def pipeline_name() -> str:
     """Which pipeline runs (or would run), for provenance; does not build it."""
     import spacy.util

@@ -90,41 +90,48 @@ class QuestionPipeline:
         return values[stage]
 
     async def _run_stage(self, stage: str, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
-        if stage == RAW:
-            raw = load_raw_question(question_file_for(self.data_dir, question_id))
-            self.store.save(RAW, question_id, raw)
-            values[RAW] = raw
-            return {
-                "input_sha256": raw.input_sha256,
-                "key_points": len(raw.key_points),
-                "tables": len(raw.tables),
-                "critique_chars": len(raw.critique),
-            }
-        if stage == EXTRACTED:
-            raw = self._upstream(RAW, question_id, values, RawQuestion)
-            extraction = await self.extractor.extract(raw)
-            self.store.save(EXTRACTED, question_id, extraction)
-            values[EXTRACTED] = extraction
-            return {
-                "statements": extraction.statement_count,
-                "extractor": extraction.extractor,
-                "llm_calls": extraction.usage.calls,
-                "input_tokens": extraction.usage.input_tokens,
-                "output_tokens": extraction.usage.output_tokens,
-                "cost_usd": extraction.usage.cost_usd,
-            }
-        if stage == VALIDATED:
-            extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
-            validated = validate_extraction(extraction)
-            self.store.save(VALIDATED, question_id, validated)
-            values[VALIDATED] = validated
-            summary = validated.validation
-            return {
-                "statements": summary.statements,
-                "passed": summary.passed,
-                "errors": summary.errors,
-                "warnings": summary.warnings,
-            }
+        runners = {RAW: self._raw, EXTRACTED: self._extracted, VALIDATED: self._validated, EXPORTED: self._exported}
+        return await runners[stage](question_id, values)
+
+    async def _raw(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
+        raw = load_raw_question(question_file_for(self.data_dir, question_id))
+        self.store.save(RAW, question_id, raw)
+        values[RAW] = raw
+        return {
+            "input_sha256": raw.input_sha256,
+            "key_points": len(raw.key_points),
+            "tables": len(raw.tables),
+            "critique_chars": len(raw.critique),
+        }
+
+    async def _extracted(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
+        raw = self._upstream(RAW, question_id, values, RawQuestion)
+        extraction = await self.extractor.extract(raw)
+        self.store.save(EXTRACTED, question_id, extraction)
+        values[EXTRACTED] = extraction
+        return {
+            "statements": extraction.statement_count,
+            "extractor": extraction.extractor,
+            "llm_calls": extraction.usage.calls,
+            "input_tokens": extraction.usage.input_tokens,
+            "output_tokens": extraction.usage.output_tokens,
+            "cost_usd": extraction.usage.cost_usd,
+        }
+
+    async def _validated(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
+        extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
+        validated = validate_extraction(extraction)
+        self.store.save(VALIDATED, question_id, validated)
+        values[VALIDATED] = validated
+        summary = validated.validation
+        return {
+            "statements": summary.statements,
+            "passed": summary.passed,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+        }
+
+    async def _exported(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
         raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
         validated = self._upstream(VALIDATED, question_id, values, ValidatedStatements)

@@ -41,8 +41,11 @@ class CheckedTableStatement(TableStatement):
 class LLMUsage(BaseModel):
     """What producing one question's statements cost; all zero for the offline extractor."""
 
-    calls: int = 0
-    cache_hits: int = 0
+    calls: int = 0  # requests that reached the API (retries included)
+    cache_hits: int = 0  # answered from the persistent response cache
+    cache_misses: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 responses
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0

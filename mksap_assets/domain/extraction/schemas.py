@@ -1,0 +1,89 @@
+"""The structured output Claude must return, as pydantic models and as the tools that carry them.
+
+Each call forces one tool (tool_choice = that tool), so the answer is a tool_use block whose input is validated
+with these models. Two tools:
+
+- record_statements: statements of one source (critique, key points, or one table), each with its cloze choice
+  (one primary, at most two secondary, exact substrings of the statement).
+- record_clozes: cloze choices for numbered statements (used when clozes are picked in a separate call).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+STATEMENTS_TOOL = "record_statements"
+CLOZES_TOOL = "record_clozes"
+
+
+PrimaryCloze = Field(min_length=1, description="The one span to blank: an exact substring of the statement.")
+SecondaryClozes = Field(
+    default_factory=list, max_length=2, description="At most two more exact substrings, only if tightly related."
+)
+
+
+class ExtractedStatement(BaseModel):
+    # Field order is generation order: the statement first, then the spans chosen from it.
+    statement: str = Field(min_length=1)
+    extra_field: str | None
+    cloze_primary: str = PrimaryCloze
+    cloze_secondary: list[str] = SecondaryClozes
+
+    @model_validator(mode="after")
+    def _clozes_are_substrings(self) -> ExtractedStatement:
+        for candidate in (self.cloze_primary, *self.cloze_secondary):
+            if candidate not in self.statement:
+                raise ValueError(f"cloze {candidate!r} is not an exact substring of statement {self.statement!r}")
+        return self
+
+
+class PlainStatement(BaseModel):
+    statement: str = Field(min_length=1)
+    extra_field: str | None
+
+
+class StatementsWithClozes(BaseModel):
+    statements: list[ExtractedStatement]
+
+
+class StatementsOnly(BaseModel):
+    statements: list[PlainStatement]
+
+
+class NumberedCloze(BaseModel):
+    index: int = Field(ge=1)
+    cloze_primary: str = PrimaryCloze
+    cloze_secondary: list[str] = SecondaryClozes
+
+
+class ClozeMapping(BaseModel):
+    clozes: list[NumberedCloze]
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline $defs and drop pydantic's titles: the API wants a plain JSON schema."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items() if k != "title"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def tool(name: str, description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"name": name, "description": description, "input_schema": _strict(model.model_json_schema())}
+
+
+STATEMENTS_WITH_CLOZES_TOOL = tool(
+    STATEMENTS_TOOL, "Record every testable statement of the source, each with its cloze choice.", StatementsWithClozes
+)
+STATEMENTS_ONLY_TOOL = tool(STATEMENTS_TOOL, "Record every testable statement of the source.", StatementsOnly)
+CLOZES_TOOL_DEF = tool(CLOZES_TOOL, "Record the cloze choice for each numbered statement.", ClozeMapping)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -13,27 +14,91 @@ from mksap_assets.domain.pipeline import QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.settings import Settings
 
+PROVIDERS = ("anthropic", "offline")
+
 
 class PipelineResource(dg.ConfigurableResource):
-    """Where the bank is, where outputs go, and how many questions are in flight at once."""
+    """Where the bank is, where outputs go, and how Claude is called. Holds no secret: the SDK reads
+    ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the environment of the run."""
 
     data_dir: str
     output_dir: str
     store_dir: str
-    concurrency: int = 32
+    llm_provider: str = ""
+    llm_model: str
+    llm_temperature: float = 0.2
+    llm_concurrency: int = 32
+    cloze_mode: str = "folded"
+    llm_cache_dir: str
+    llm_cache_enabled: bool = True
+    llm_cache_ttl: float | None = None
+    llm_cache_max_entries: int | None = None
+    llm_rpm: float | None = None
+    llm_itpm: float | None = None
+    llm_otpm: float | None = None
+    llm_timeout: float = 120.0
+    llm_max_retries: int = 4
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineResource:
+        llm = settings.llm
         return cls(
-            data_dir=str(settings.data_dir), output_dir=str(settings.output_dir), store_dir=str(settings.store_dir)
+            data_dir=str(settings.data_dir),
+            output_dir=str(settings.output_dir),
+            store_dir=str(settings.store_dir),
+            llm_provider=llm.provider,
+            llm_model=llm.model,
+            llm_temperature=llm.temperature,
+            llm_concurrency=llm.concurrency,
+            cloze_mode=llm.cloze_mode,
+            llm_cache_dir=str(llm.cache_dir),
+            llm_cache_enabled=llm.cache_enabled,
+            llm_cache_ttl=llm.cache_ttl,
+            llm_cache_max_entries=llm.cache_max_entries,
+            llm_rpm=llm.rpm,
+            llm_itpm=llm.itpm,
+            llm_otpm=llm.otpm,
+            llm_timeout=llm.timeout,
+            llm_max_retries=llm.max_retries,
         )
 
     def question_ids(self) -> list[str]:
         """Ids of question files in the bank that can be partition keys (unsafe ids are reported by check-inputs)."""
         return [q.question_id for q in discover_questions(Path(self.data_dir)) if is_safe_question_id(q.question_id)]
 
+    def provider(self) -> str:
+        """The configured provider, or anthropic when an API key is in the environment, else offline."""
+        if self.llm_provider:
+            if self.llm_provider not in PROVIDERS:
+                raise ValueError(f"MKSAP_LLM_PROVIDER must be one of {', '.join(PROVIDERS)}, not {self.llm_provider!r}")
+            return self.llm_provider
+        return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
+
     def build_extractor(self) -> Extractor:
-        return OfflineExtractor()
+        if self.provider() == "offline":
+            return OfflineExtractor()
+        # Imported here: the SDK client is created inside the run, never at import time.
+        import anthropic
+
+        from mksap_assets.domain.extraction.claude import ClaudeExtractor
+        from mksap_assets.domain.llm.cache import ResponseCache
+        from mksap_assets.domain.llm.client import ClaudeClient
+        from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
+
+        limiter = RateLimiter(
+            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency
+        )
+        api = anthropic.AsyncAnthropic(
+            max_retries=self.llm_max_retries, timeout=self.llm_timeout, middleware=[RateLimitMiddleware(limiter)]
+        )
+        cache = ResponseCache(
+            Path(self.llm_cache_dir),
+            enabled=self.llm_cache_enabled,
+            ttl=self.llm_cache_ttl,
+            max_entries=self.llm_cache_max_entries,
+        )
+        client = ClaudeClient(api, model=self.llm_model, temperature=self.llm_temperature, cache=cache, limiter=limiter)
+        return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
 
     def build_pipeline(self) -> QuestionPipeline:
         return QuestionPipeline(

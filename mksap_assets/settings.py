@@ -8,7 +8,7 @@ are started from.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,12 +19,65 @@ def _path_from_env(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _optional_number(name: str) -> float | None:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
+DEFAULT_MODEL = "claude-haiku-5-5"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How to call Claude. The API key is not here: the SDK reads ANTHROPIC_API_KEY itself, so it never enters
+    Dagster config, metadata or logs."""
+
+    provider: str = ""  # "anthropic" | "offline" | "" (= anthropic when ANTHROPIC_API_KEY is set)
+    model: str = DEFAULT_MODEL
+    temperature: float = 0.2
+    concurrency: int = 32
+    cloze_mode: str = "folded"
+    cache_dir: Path = PROJECT_ROOT / "data" / "cache" / "llm"
+    cache_enabled: bool = True
+    cache_ttl: float | None = None
+    cache_max_entries: int | None = None
+    # Starting limits (requests, input and output tokens per minute); the limiter corrects them from the headers.
+    rpm: float | None = 1000
+    itpm: float | None = 2_000_000
+    otpm: float | None = 400_000
+    timeout: float = 120.0
+    max_retries: int = 4
+
+    @classmethod
+    def from_env(cls) -> LLMSettings:
+        env = os.environ.get
+        defaults = cls()
+        max_entries = _optional_number("MKSAP_LLM_CACHE_MAXSIZE")
+        return cls(
+            provider=env("MKSAP_LLM_PROVIDER", "").strip().lower(),
+            model=env("MKSAP_LLM_MODEL", "").strip() or DEFAULT_MODEL,
+            temperature=float(env("MKSAP_LLM_TEMPERATURE", defaults.temperature)),
+            concurrency=int(env("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
+            cloze_mode=env("MKSAP_CLOZE_MODE", defaults.cloze_mode),
+            cache_dir=_path_from_env("MKSAP_LLM_CACHE_DIR", defaults.cache_dir),
+            cache_enabled=env("MKSAP_LLM_CACHE_ENABLED", "1").strip().lower() not in ("0", "false", "no", "off"),
+            cache_ttl=_optional_number("MKSAP_LLM_CACHE_TTL"),
+            cache_max_entries=int(max_entries) if max_entries else None,
+            rpm=_optional_number("MKSAP_LLM_RPM") or defaults.rpm,
+            itpm=_optional_number("MKSAP_LLM_ITPM") or defaults.itpm,
+            otpm=_optional_number("MKSAP_LLM_OTPM") or defaults.otpm,
+            timeout=float(env("MKSAP_LLM_TIMEOUT", defaults.timeout)),
+            max_retries=int(env("MKSAP_LLM_MAX_RETRIES", defaults.max_retries)),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     output_dir: Path
     store_dir: Path
     dagster_home: Path
+    llm: LLMSettings = field(default_factory=LLMSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,4 +86,5 @@ class Settings:
             output_dir=_path_from_env("MKSAP_OUTPUT_DIR", PROJECT_ROOT / "data" / "output"),
             store_dir=_path_from_env("MKSAP_STORE_DIR", PROJECT_ROOT / "data" / "store"),
             dagster_home=_path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
+            llm=LLMSettings.from_env(),
         )

@@ -11,6 +11,7 @@ the number of partitions (context.add_asset_metadata re-enumerates dynamic keys 
 
 import asyncio
 import time
+from collections import Counter
 
 import dagster as dg
 
@@ -64,8 +65,10 @@ def _failure_table(failures: list[QuestionOutcome]) -> str:
 async def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
     stages = {key.path[-1] for key in context.selected_asset_keys}
     keys = context.partition_keys
+    if EXTRACTED in stages:
+        context.log.info(_provider_line(pipeline))
     runner = pipeline.build_pipeline()
-    semaphore = asyncio.Semaphore(pipeline.concurrency)
+    semaphore = asyncio.Semaphore(pipeline.llm_concurrency)
 
     async def run_one(question_id: str) -> QuestionOutcome:
         async with semaphore:
@@ -73,20 +76,27 @@ async def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineR
 
     started = time.perf_counter()
     failures: list[QuestionOutcome] = []
-    for finished in asyncio.as_completed([run_one(key) for key in keys]):
-        outcome = await finished
-        for result in outcome.results:
-            yield dg.AssetMaterialization(
-                asset_key=ASSET_KEYS[result.stage],
-                partition=outcome.question_id,
-                metadata=_metadata(result.duration_ms, result.metadata),
-            )
-        if not outcome.ok:
-            failures.append(outcome)
+    totals: Counter[str] = Counter()
+    try:
+        for finished in asyncio.as_completed([run_one(key) for key in keys]):
+            outcome = await finished
+            for result in outcome.results:
+                if result.stage == EXTRACTED:
+                    totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})
+                yield dg.AssetMaterialization(
+                    asset_key=ASSET_KEYS[result.stage],
+                    partition=outcome.question_id,
+                    metadata=_metadata(result.duration_ms, result.metadata),
+                )
+            if not outcome.ok:
+                failures.append(outcome)
+    finally:
+        await runner.aclose()
     elapsed = time.perf_counter() - started
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
         f"({', '.join(sorted(stages, key=STAGES.index))}); {len(failures)} failed"
+        + (f"; LLM: {_totals_line(totals)}" if EXTRACTED in stages else "")
     )
     if failures:
         failures.sort(key=lambda o: o.question_id)
@@ -96,3 +106,22 @@ async def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineR
             + (" …" if len(failures) > 5 else ""),
             metadata={"failed_questions": dg.MetadataValue.md(_failure_table(failures))},
         )
+
+
+RUN_TOTALS = (
+    "llm_calls", "cache_hits", "cache_misses", "retries", "rate_limited", "input_tokens", "output_tokens",
+    "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "llm_seconds",
+)
+
+
+def _totals_line(totals: Counter[str]) -> str:
+    return ", ".join(f"{name}={round(totals[name], 4)}" for name in RUN_TOTALS)
+
+
+def _provider_line(pipeline: PipelineResource) -> str:
+    if pipeline.provider() == "offline":
+        return (
+            "Extractor: offline (rule-based; no ANTHROPIC_API_KEY or MKSAP_LLM_PROVIDER=offline). "
+            'Outputs are labelled "extractor": "offline".'
+        )
+    return f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}"

@@ -82,6 +82,9 @@ class QuestionPipeline:
             outcome.results.append(StageResult(stage, round(duration_ms, 3), metadata))
         return outcome
 
+    async def aclose(self) -> None:
+        await self.extractor.aclose()
+
     def _upstream(self, stage: str, question_id: str, values: dict[str, Any], model: type) -> Any:
         if stage not in values:
             if not self.store.exists(stage, question_id):
@@ -109,13 +112,22 @@ class QuestionPipeline:
         extraction = await self.extractor.extract(raw)
         self.store.save(EXTRACTED, question_id, extraction)
         values[EXTRACTED] = extraction
+        usage = extraction.usage
         return {
             "statements": extraction.statement_count,
             "extractor": extraction.extractor,
-            "llm_calls": extraction.usage.calls,
-            "input_tokens": extraction.usage.input_tokens,
-            "output_tokens": extraction.usage.output_tokens,
-            "cost_usd": extraction.usage.cost_usd,
+            "model": extraction.model or "-",
+            "llm_calls": usage.calls,
+            "cache_hits": usage.cache_hits,
+            "cache_misses": usage.cache_misses,
+            "retries": usage.retries,
+            "rate_limited": usage.rate_limited,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "cost_usd": round(usage.cost_usd, 6),
+            "llm_seconds": round(usage.llm_seconds, 3),
         }
 
     async def _validated(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:

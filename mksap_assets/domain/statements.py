@@ -61,6 +61,7 @@ class Extraction(BaseModel):
     extractor: str
     model: str | None
     prompt_version: str
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
     from_critique: list[Statement]
     from_key_points: list[Statement]
     table_statements: list[TableStatement]

@@ -14,3 +14,6 @@ class Extractor(Protocol):
     prompt_version: str
 
     async def extract(self, raw: RawQuestion) -> Extraction: ...
+
+    async def aclose(self) -> None:
+        """Release clients and caches at the end of a run."""

@@ -95,6 +95,9 @@ class OfflineExtractor:
     model: str | None = None
     prompt_version = OFFLINE_RULES_VERSION
 
+    async def aclose(self) -> None:
+        return None
+
     async def extract(self, raw: RawQuestion) -> Extraction:
         critique_sentences, *key_point_sentences = nlp.split_sentences([raw.critique, *raw.key_points])
         table_statements = [s for table in raw.educational_tables for s in table_row_statements(table)]

@@ -1,0 +1,71 @@
+"""Prompt files (beside this module) and their versions.
+
+A prompt's version is the hash of its text, so editing a prompt changes the fingerprint of every question it
+touches. The system prompt plus one task prompt form the byte-stable prefix that carries the cache breakpoint;
+only the user message (the question's source text) varies.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mksap_assets.domain.extraction.schemas import CLOZES_TOOL_DEF, STATEMENTS_ONLY_TOOL, STATEMENTS_WITH_CLOZES_TOOL
+
+PROMPT_DIR = Path(__file__).with_name("prompts")
+TASKS = ("critique", "key_points", "table", "cloze")
+_CLOSING_TAG_RE = re.compile(r"</\s*(?:source|statements|educational_objective)", re.IGNORECASE)
+
+
+@functools.cache
+def prompt_text(name: str) -> str:
+    return (PROMPT_DIR / f"{name}.md").read_text(encoding="utf-8")
+
+
+def _version(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def prompt_versions() -> dict[str, str]:
+    """Version of each prompt file and of the tool schemas (their text is part of the prompt too)."""
+    versions = {name: _version(prompt_text(name)) for name in ("system", *TASKS)}
+    tools = [STATEMENTS_WITH_CLOZES_TOOL, STATEMENTS_ONLY_TOOL, CLOZES_TOOL_DEF]
+    versions["tools"] = _version(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS).decode())
+    return versions
+
+
+@functools.cache
+def combined_prompt_version() -> str:
+    return _version(orjson.dumps(prompt_versions(), option=orjson.OPT_SORT_KEYS).decode())
+
+
+def system_blocks(task: str) -> list[dict[str, Any]]:
+    """Rules + task instructions; the breakpoint on the last block caches tools + system for every call of a task."""
+    return [
+        {"type": "text", "text": prompt_text("system")},
+        {"type": "text", "text": prompt_text(task), "cache_control": {"type": "ephemeral"}},
+    ]
+
+
+def _defuse(text: str) -> str:
+    """Source text cannot close our tags early; otherwise it is passed verbatim ("<30 mL/min" stays as is)."""
+    return _CLOSING_TAG_RE.sub(lambda m: m.group(0).replace("</", "< /"), text)
+
+
+def source_message(objective: str, source: str, *, label: str) -> str:
+    """The dynamic part of a request."""
+    return (
+        f"<educational_objective>{_defuse(objective)}</educational_objective>\n"
+        f'<source kind="{label}">\n{_defuse(source)}\n</source>'
+    )
+
+
+def statements_message(statements: list[str]) -> str:
+    lines = "\n".join(f"{index}. {_defuse(text)}" for index, text in enumerate(statements, start=1))
+    return f"<statements>\n{lines}\n</statements>"

@@ -1,0 +1,153 @@
+"""One forced tool call to Claude, validated with pydantic, cached, metered, and repaired once if malformed.
+
+- Cache first: a hit makes no request at all.
+- stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
+- Output that does not validate: one repair turn that shows Claude the validation error.
+- stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome:
+  ExtractionError with a clear reason; the question fails alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import anthropic
+from pydantic import BaseModel, ValidationError
+
+from mksap_assets.domain.llm.cache import ResponseCache, request_key
+from mksap_assets.domain.llm.limiter import RateLimiter
+from mksap_assets.domain.llm.meter import current_usage
+from mksap_assets.domain.llm.pricing import cost_usd
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MAX_OUTPUT_TOKENS = 16_000
+
+
+class ExtractionError(RuntimeError):
+    """A call that cannot produce valid output; the message says why (never includes credentials)."""
+
+
+def _tool_use(message: Any, tool_name: str) -> Any | None:
+    return next((b for b in message.content if b.type == "tool_use" and b.name == tool_name), None)
+
+
+def _error_text(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors()[:10])
+
+
+class ClaudeClient:
+    def __init__(
+        self,
+        api: anthropic.AsyncAnthropic,
+        *,
+        model: str,
+        temperature: float,
+        cache: ResponseCache,
+        limiter: RateLimiter,
+    ):
+        self.api = api
+        self.model = model
+        self.temperature = temperature
+        self.cache = cache
+        self.limiter = limiter
+
+    async def aclose(self) -> None:
+        await self.api.close()
+        self.cache.close()
+
+    async def call_tool(
+        self,
+        *,
+        system: list[dict[str, Any]],
+        user_text: str,
+        tool: dict[str, Any],
+        output: type[ModelT],
+        max_tokens: int,
+        prompt_version: str,
+    ) -> ModelT:
+        usage = current_usage()
+        request = {
+            "model": self.model,
+            "system": system,
+            "messages": [{"role": "user", "content": user_text}],
+            "tools": [tool],
+            "tool_choice": {"type": "tool", "name": tool["name"]},
+            "temperature": self.temperature,
+            "max_tokens": max_tokens,
+        }
+        key = request_key(request, prompt_version)
+        cached = self.cache.get(key)
+        if cached is not None:
+            usage.cache_hits += 1
+            return output.model_validate(cached["tool_input"])
+        usage.cache_misses += 1
+
+        messages = list(request["messages"])
+        budget = max_tokens
+        repaired = False
+        while True:
+            message = await self._create({**request, "messages": messages, "max_tokens": budget})
+            if message.stop_reason == "refusal":
+                raise ExtractionError(f"{tool['name']}: Claude declined to answer (stop_reason=refusal)")
+            if message.stop_reason == "max_tokens":
+                if budget >= MAX_OUTPUT_TOKENS:
+                    raise ExtractionError(f"{tool['name']}: output still truncated at max_tokens={budget}")
+                budget = min(budget * 2, MAX_OUTPUT_TOKENS)
+                continue
+            block = _tool_use(message, tool["name"])
+            try:
+                if block is None:
+                    raise ValueError(f"the reply did not call the tool {tool['name']}")
+                parsed = output.model_validate(block.input)
+            except (ValidationError, ValueError) as exc:
+                reason = _error_text(exc) if isinstance(exc, ValidationError) else str(exc)
+                if repaired:
+                    raise ExtractionError(f"{tool['name']}: invalid output after one repair: {reason}") from None
+                repaired = True
+                messages = [*messages, *self._repair_turn(message, block, tool["name"], reason)]
+                continue
+            self.cache.set(key, {"tool_input": block.input, "model": message.model})
+            return parsed
+
+    async def _create(self, request: dict[str, Any]) -> Any:
+        usage = current_usage()
+        started = time.perf_counter()
+        try:
+            message = await self.api.messages.create(**request)
+        except anthropic.APIStatusError as exc:
+            raise ExtractionError(f"API error {exc.status_code} after retries: {type(exc).__name__}") from None
+        except anthropic.APIConnectionError as exc:
+            raise ExtractionError(f"API unreachable after retries: {type(exc).__name__}") from None
+        finally:
+            usage.llm_seconds += time.perf_counter() - started
+        counted = message.usage
+        cache_write = counted.cache_creation_input_tokens or 0
+        cache_read = counted.cache_read_input_tokens or 0
+        usage.input_tokens += counted.input_tokens
+        usage.output_tokens += counted.output_tokens
+        usage.cache_creation_input_tokens += cache_write
+        usage.cache_read_input_tokens += cache_read
+        usage.cost_usd += cost_usd(
+            self.model,
+            input_tokens=counted.input_tokens,
+            output_tokens=counted.output_tokens,
+            cache_write=cache_write,
+            cache_read=cache_read,
+        )
+        self.limiter.refund_output(request["max_tokens"] - counted.output_tokens)
+        return message
+
+    @staticmethod
+    def _repair_turn(message: Any, block: Any, tool_name: str, reason: str) -> list[dict[str, Any]]:
+        instruction = f"That input is invalid: {reason}. Call {tool_name} again with corrected input."
+        if block is None:
+            text = " ".join(b.text for b in message.content if b.type == "text") or "(no tool call)"
+            return [{"role": "assistant", "content": text}, {"role": "user", "content": instruction}]
+        return [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": block.id, "is_error": True, "content": instruction}],
+            },
+        ]

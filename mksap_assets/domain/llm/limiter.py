@@ -1,0 +1,205 @@
+"""Client-side rate limiting that keeps a run under the API's limits instead of hammering it.
+
+- Three token buckets (requests, input tokens and output tokens per minute), refilled continuously. Their sizes
+  start from configuration and are corrected from the `anthropic-ratelimit-*` headers of every response.
+- An in-flight cap that adapts (AIMD): it grows by one after a streak of successes and shrinks by a quarter on the
+  first 429 of a burst, when every request also waits out the server's retry-after.
+- It runs as SDK middleware, inside the SDK's own retry loop, so retries are limited like first attempts; there is
+  no outer retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anthropic
+
+from mksap_assets.domain.llm.meter import current_usage
+
+SUCCESSES_PER_STEP = 8
+BURST_SECONDS = 2.0
+
+
+class TokenBucket:
+    """`limit` units per minute, refilled continuously; a limit of None never waits."""
+
+    def __init__(self, limit: float | None, clock=time.monotonic):
+        self.limit = limit
+        self._clock = clock
+        self.level = float(limit) if limit else 0.0
+        self._updated = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if self.limit:
+            self.level = min(float(self.limit), self.level + (now - self._updated) * self.limit / 60.0)
+        self._updated = now
+
+    def wait_time(self, amount: float) -> float:
+        """Seconds until `amount` is available (amounts above the whole bucket wait for a full bucket)."""
+        if not self.limit:
+            return 0.0
+        self._refill()
+        amount = min(amount, float(self.limit))
+        return 0.0 if self.level >= amount else (amount - self.level) * 60.0 / self.limit
+
+    def take(self, amount: float) -> None:
+        if self.limit:
+            self._refill()
+            self.level -= amount
+
+    def give_back(self, amount: float) -> None:
+        if self.limit:
+            self._refill()
+            self.level = min(float(self.limit), self.level + amount)
+
+    def learn(self, limit: float | None, remaining: float | None) -> None:
+        """Adopt the server's limit, and never believe we have more left than it says."""
+        if limit and limit != self.limit:
+            self._refill()
+            self.level = self.level * limit / self.limit if self.limit else float(limit)
+            self.limit = limit
+        if remaining is not None and self.limit:
+            self._refill()
+            self.level = min(self.level, float(remaining))
+
+
+def estimate_input_tokens(body: Mapping[str, Any] | None) -> int:
+    """A cheap upper-side estimate (about 4 characters per token) of what a request will count against ITPM."""
+    if not body:
+        return 0
+    chars = sum(len(str(body.get(part, ""))) for part in ("system", "messages", "tools"))
+    return math.ceil(chars / 4)
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    milliseconds = _header_float(headers, "retry-after-ms")
+    if milliseconds is not None:
+        return milliseconds / 1000
+    return _header_float(headers, "retry-after")
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        rpm: float | None = None,
+        itpm: float | None = None,
+        otpm: float | None = None,
+        max_in_flight: int = 32,
+        clock=time.monotonic,
+    ):
+        self.requests = TokenBucket(rpm, clock)
+        self.input_tokens = TokenBucket(itpm, clock)
+        self.output_tokens = TokenBucket(otpm, clock)
+        self.max_in_flight = max_in_flight
+        self.window = max_in_flight
+        self.in_flight = 0
+        self._clock = clock
+        self._paused_until = 0.0
+        self._last_cut = -math.inf
+        self._successes = 0
+        self._changed = asyncio.Condition()
+
+    async def _wait_for_capacity(self, input_tokens: int, output_tokens: int) -> None:
+        while True:
+            async with self._changed:
+                wait = max(
+                    self._paused_until - self._clock(),
+                    self.requests.wait_time(1),
+                    self.input_tokens.wait_time(input_tokens),
+                    self.output_tokens.wait_time(output_tokens),
+                )
+                if wait <= 0 and self.in_flight < self.window:
+                    self.requests.take(1)
+                    self.input_tokens.take(input_tokens)
+                    self.output_tokens.take(output_tokens)
+                    self.in_flight += 1
+                    return
+                try:
+                    # Woken early when a slot frees; otherwise re-check once the buckets have refilled.
+                    await asyncio.wait_for(self._changed.wait(), timeout=wait if wait > 0 else None)
+                except TimeoutError:
+                    pass
+
+    @asynccontextmanager
+    async def slot(self, input_tokens: int, output_tokens: int) -> AsyncIterator[None]:
+        await self._wait_for_capacity(input_tokens, output_tokens)
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.in_flight -= 1
+                self._changed.notify_all()
+
+    def refund_output(self, tokens: int) -> None:
+        """Give back the part of a max_tokens reservation that was not used."""
+        if tokens > 0:
+            self.output_tokens.give_back(tokens)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        for bucket, name in (
+            (self.requests, "requests"),
+            (self.input_tokens, "input-tokens"),
+            (self.output_tokens, "output-tokens"),
+        ):
+            bucket.learn(
+                _header_float(headers, f"anthropic-ratelimit-{name}-limit"),
+                _header_float(headers, f"anthropic-ratelimit-{name}-remaining"),
+            )
+
+    def on_success(self) -> None:
+        self._successes += 1
+        if self._successes >= SUCCESSES_PER_STEP and self.window < self.max_in_flight:
+            self.window += 1
+            self._successes = 0
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        now = self._clock()
+        self._successes = 0
+        if now - self._last_cut > BURST_SECONDS:  # one cut per burst of 429s
+            self.window = max(1, math.floor(self.window * 0.75))
+            self._last_cut = now
+        self._paused_until = max(self._paused_until, now + (retry_after or 1.0))
+
+
+class RateLimitMiddleware(anthropic.Middleware):
+    """Applies the limiter to every HTTP attempt and feeds it what the responses say."""
+
+    def __init__(self, limiter: RateLimiter):
+        self.limiter = limiter
+
+    async def handle_async(self, request, call_next):
+        body = request.json if isinstance(request.json, Mapping) else None
+        reserve = int(body.get("max_tokens", 0)) if body else 0
+        usage = current_usage()
+        usage.calls += 1
+        if request.retries_taken:
+            usage.retries += 1
+        try:
+            async with self.limiter.slot(estimate_input_tokens(body), reserve):
+                response = await call_next(request)
+        except BaseException:  # timeouts and connection errors: nothing was generated
+            self.limiter.refund_output(reserve)
+            raise
+        self.limiter.observe(response.headers)
+        if response.status_code == 429:
+            usage.rate_limited += 1
+            self.limiter.on_rate_limited(retry_after_seconds(response.headers))
+        if response.status_code >= 400:
+            self.limiter.refund_output(reserve)  # nothing was generated
+        else:
+            self.limiter.on_success()
+        return response

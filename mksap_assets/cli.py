@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mksap_assets import fake_api
 from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
 from mksap_assets.domain.summary import summarise_exports
@@ -91,6 +92,8 @@ def cmd_sync(settings: Settings) -> int:
 
 def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     """Sync, then materialize all four assets for the given (default: all) questions in one run."""
+    from mksap_assets.assets.anki import anki_deck
+    from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
 
@@ -107,18 +110,35 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
             print(f"no questions found in {settings.data_dir}", file=sys.stderr)
             return 1
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
-        # One run per contiguous range of partitions: all questions -> exactly one run.
+        # One run per contiguous range of partitions: all questions -> exactly one run. Then the deck, built from
+        # every exported question (failed questions keep their last good export, or have none).
         results = [
             job.execute_in_process(
-                instance=instance, tags=range_tags(first, last), run_config=QUIET_CONSOLE, raise_on_error=False
+                instance=instance,
+                tags=range_tags(first, last),
+                asset_selection=QUESTION_ASSET_KEYS,
+                run_config=QUIET_CONSOLE,
+                raise_on_error=False,
             )
             for first, last in contiguous_ranges(ordered, set(wanted), max_len=len(ordered))
         ]
+        deck = job.execute_in_process(
+            instance=instance, asset_selection=[anki_deck.key], run_config=QUIET_CONSOLE, raise_on_error=False
+        )
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
-    for result in results:
+    print(f"Anki deck:          {_deck_line(deck, settings)}")
+    for result in [*results, deck]:
         print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-    return 0 if all(result.success for result in results) else 1
+    return 0 if all(result.success for result in [*results, deck]) else 1
+
+
+def _deck_line(result, settings: Settings) -> str:
+    events = result.get_asset_materialization_events() if result.success else []
+    if not events:
+        return "not built (see the run's log)"
+    metadata = events[0].materialization.metadata
+    return f"{metadata['notes'].value} notes in {metadata['path'].value}"
 
 
 def cmd_summary(settings: Settings) -> int:
@@ -136,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="sync, then materialize all assets for all (or the given) questions")
     run.add_argument("--partition", action="append", default=[], help="question id (repeatable)")
     commands.add_parser("summary", help="summarise the exported questions in the output dir")
+    fake = commands.add_parser("fake-api", help="serve a fake Anthropic Messages API on 127.0.0.1 (test tooling)")
+    fake_api.add_arguments(fake)
     return parser
 
 
@@ -150,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_sync(settings)
     if args.command == "run":
         return cmd_run(settings, args.partition)
+    if args.command == "fake-api":
+        return fake_api.run_from_args(args)
     return cmd_summary(settings)
 
 

@@ -26,7 +26,6 @@ class PipelineResource(dg.ConfigurableResource):
     store_dir: str
     llm_provider: str = ""
     llm_model: str
-    llm_temperature: float = 0.2
     llm_concurrency: int = 32
     cloze_mode: str = "folded"
     llm_cache_dir: str
@@ -48,7 +47,6 @@ class PipelineResource(dg.ConfigurableResource):
             store_dir=str(settings.store_dir),
             llm_provider=llm.provider,
             llm_model=llm.model,
-            llm_temperature=llm.temperature,
             llm_concurrency=llm.concurrency,
             cloze_mode=llm.cloze_mode,
             llm_cache_dir=str(llm.cache_dir),
@@ -97,7 +95,7 @@ class PipelineResource(dg.ConfigurableResource):
             ttl=self.llm_cache_ttl,
             max_entries=self.llm_cache_max_entries,
         )
-        client = ClaudeClient(api, model=self.llm_model, temperature=self.llm_temperature, cache=cache, limiter=limiter)
+        client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
         return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
 
     def build_pipeline(self) -> QuestionPipeline:

@@ -34,7 +34,6 @@ class LLMSettings:
 
     provider: str = ""  # "anthropic" | "offline" | "" (= anthropic when ANTHROPIC_API_KEY is set)
     model: str = DEFAULT_MODEL
-    temperature: float = 0.2
     concurrency: int = 32
     cloze_mode: str = "folded"
     cache_dir: Path = PROJECT_ROOT / "data" / "cache" / "llm"
@@ -56,7 +55,6 @@ class LLMSettings:
         return cls(
             provider=env("MKSAP_LLM_PROVIDER", "").strip().lower(),
             model=env("MKSAP_LLM_MODEL", "").strip() or DEFAULT_MODEL,
-            temperature=float(env("MKSAP_LLM_TEMPERATURE", defaults.temperature)),
             concurrency=int(env("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
             cloze_mode=env("MKSAP_CLOZE_MODE", defaults.cloze_mode),
             cache_dir=_path_from_env("MKSAP_LLM_CACHE_DIR", defaults.cache_dir),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets_tests.fake_api_fixtures import fake_api, fake_api_factory  # noqa: F401
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "questions"
 CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"

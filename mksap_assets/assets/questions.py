@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
 _UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED], EXPORTED: [VALIDATED]}
 
 ASSET_KEYS = {stage: dg.AssetKey(stage) for stage in STAGES}
+QUESTION_ASSET_KEYS = list(ASSET_KEYS.values())
 
 
 def _metadata(duration_ms: float, values: dict) -> dict[str, dg.MetadataValue]:

@@ -49,7 +49,7 @@ def _statement_count(document: dict) -> int:
 def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = None) -> ExportSummary:
     summary = ExportSummary(output_dir)
     if question_ids is None:
-        paths = sorted(p for p in output_dir.glob("*/*.json")) if output_dir.is_dir() else []
+        paths = sorted(output_dir.glob("[a-z][a-z]/*.json")) if output_dir.is_dir() else []
     else:
         paths = [export_path(output_dir, qid) for qid in question_ids]
     for path in paths:

@@ -42,13 +42,11 @@ class ClaudeClient:
         api: anthropic.AsyncAnthropic,
         *,
         model: str,
-        temperature: float,
         cache: ResponseCache,
         limiter: RateLimiter,
     ):
         self.api = api
         self.model = model
-        self.temperature = temperature
         self.cache = cache
         self.limiter = limiter
 
@@ -73,7 +71,9 @@ class ClaudeClient:
             "messages": [{"role": "user", "content": user_text}],
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": tool["name"]},
-            "temperature": self.temperature,
+            # Forced tool use is incompatible with thinking, which Haiku 5.5 turns on by default. No temperature:
+            # API version 2026-10-21 (the SDK 2.x default) rejects sampling parameters with a 400.
+            "thinking": {"type": "disabled"},
             "max_tokens": max_tokens,
         }
         key = request_key(request, prompt_version)

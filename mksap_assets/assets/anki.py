@@ -1,0 +1,102 @@
+"""The Anki deck: one unpartitioned asset over every exported question (all partitions of exported_question).
+
+It reads the export documents from the pipeline resource's output dir, so it sees every question exported so far,
+whichever run exported it. The work is in mksap_assets/domain/anki.py; this is the Dagster shell: config, metadata,
+and a Failure when there is nothing to export.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from mksap_assets.domain.anki import AnkiExportError, AnkiExportSummary, AnkiOptions, write_anki_export
+from mksap_assets.resources import PipelineResource
+
+GROUP = "mksap"
+ANKI_DECK = dg.AssetKey("anki_deck")
+EXPORTED_QUESTION = dg.AssetKey("exported_question")
+MAX_SKIPS_LOGGED = 100
+MAX_SKIPS_LISTED = 50
+
+
+class AnkiDeckConfig(dg.Config):
+    include_warnings: bool = Field(
+        default=False,
+        description="Also export statements whose worst issue is a warning (errors are never exported).",
+    )
+    system: str | None = Field(
+        default=None,
+        description='Export one system only: its code ("cv") or name ("Cardiovascular Medicine"). '
+        "The files are then named mksap-<code>.apkg/.txt.",
+    )
+
+
+def _systems_table(summary: AnkiExportSummary) -> str:
+    rows = [
+        f"| {code} | {s.name} | {s.questions} | {s.notes} | {s.cards} | {s.skipped} |"
+        for code, s in sorted(summary.per_system.items())
+    ]
+    return "\n".join(["| system | name | questions | notes | cards | skipped |", "|---|---|---|---|---|---|", *rows])
+
+
+def _counter_table(title: str, counts: dict[str, int]) -> str:
+    rows = [f"| {name} | {count} |" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return "\n".join([f"| {title} | count |", "|---|---|", *rows]) if rows else "none"
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _skips_table(summary: AnkiExportSummary) -> str:
+    records = summary.skip_log[:MAX_SKIPS_LISTED]
+    rows = [
+        f"| {_cell(r.question_id)} | {r.section} | {r.index} | {r.reason} | {_cell(r.detail)} |" for r in records
+    ]
+    more = len(summary.skip_log) - len(records)
+    tail = [f"\n… and {more} more"] if more > 0 else []
+    return "\n".join(["| question | section | # | reason | detail |", "|---|---|---|---|---|", *rows, *tail])
+
+
+@dg.asset(
+    key=ANKI_DECK,
+    group_name=GROUP,
+    deps=[dg.AssetDep(EXPORTED_QUESTION, partition_mapping=dg.AllPartitionMapping())],
+    description="Anki cloze deck of the validated statements of every exported question: "
+    "<output dir>/anki/mksap.apkg (genanki) and mksap.txt (Anki text import); mksap-<code>.* for one system.",
+)
+def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipeline: PipelineResource):
+    options = AnkiOptions(include_warnings=config.include_warnings, system=config.system or None)
+    try:
+        summary = write_anki_export(Path(pipeline.output_dir), options)
+    except AnkiExportError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    for record in summary.skip_log[:MAX_SKIPS_LOGGED]:
+        context.log.info(
+            f"skipped {record.question_id} {record.section}[{record.index}]: {record.reason}"
+            + (f" ({record.detail})" if record.detail else "")
+        )
+    if len(summary.skip_log) > MAX_SKIPS_LOGGED:
+        context.log.info(f"… and {len(summary.skip_log) - MAX_SKIPS_LOGGED} more skipped statements")
+    for path in summary.unreadable:
+        context.log.warning(f"unreadable export document skipped: {path}")
+    context.log.info(summary.render())
+    return dg.MaterializeResult(
+        metadata={
+            "notes": dg.MetadataValue.int(summary.notes),
+            "cards": dg.MetadataValue.int(summary.cards),
+            "questions": dg.MetadataValue.int(summary.questions),
+            "skipped": dg.MetadataValue.int(summary.skipped_total),
+            "path": dg.MetadataValue.path(str(summary.apkg_path)),
+            "txt_path": dg.MetadataValue.path(str(summary.txt_path)),
+            "include_warnings": dg.MetadataValue.bool(options.include_warnings),
+            "system": dg.MetadataValue.text(options.system or "all"),
+            "per_system": dg.MetadataValue.md(_systems_table(summary)),
+            "skipped_by_reason": dg.MetadataValue.md(_counter_table("reason", dict(summary.skipped))),
+            "skipped_by_issue": dg.MetadataValue.md(_counter_table("issue", dict(summary.skipped_issue_codes))),
+            "dropped_candidates": dg.MetadataValue.md(_counter_table("reason", dict(summary.dropped_candidates))),
+            "skipped_statements": dg.MetadataValue.md(_skips_table(summary)),
+            "unreadable_documents": dg.MetadataValue.int(len(summary.unreadable)),
+        }
+    )

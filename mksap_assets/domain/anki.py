@@ -1,0 +1,601 @@
+"""Anki export: the exported statements as cloze notes, in an .apkg (genanki) and a tab-separated import file.
+
+Plain Python, no Dagster. Reads `<output dir>/<system>/<question id>.json` (see export.py) and writes
+`<output dir>/anki/mksap.apkg` and `<output dir>/anki/mksap.txt` (with a system filter: `mksap-<code>.*`), each
+atomically (temp file in the same folder + rename).
+
+Design decisions
+----------------
+Cloze numbering (AnKing convention: 1-2 cards per note). The primary candidate (cloze_candidates[0]) is `{{c1::…}}`;
+every secondary candidate (at most MAX_SECONDARY) shares `{{c2::…}}`. A note therefore renders one card (primary only)
+or two (card 1 hides the key fact, card 2 hides the supporting details together) and never three.
+
+Placement. Each candidate must be an exact substring of the statement. A candidate that is empty, repeats an earlier
+one, covers the whole statement, is not in the statement, or overlaps an already placed cloze is dropped, with its
+reason logged and counted; candidates are placed in priority order (primary first), so the primary always wins an
+overlap. Of a candidate's occurrences the first whole-word one that does not overlap is used ("5 mg" in "2.5 mg or
+5 mg" takes the second), else the first non-overlapping one. When the primary itself cannot be placed, the first
+placeable secondary is promoted to c1. A statement with no placeable candidate is skipped ("no_usable_cloze").
+
+Stable identity. GUID = genanki.guid_for("mksap", question id, section, normalised statement), section one of
+critique / key_point / table, normalisation = NFKC, casefold, whitespace collapsed, trailing ".;: " stripped. So a
+rerun that yields the same statement text (up to case, spacing and the final period) updates the same note; the
+Extra field, the cloze candidates, tags and the issues are not part of the identity (editing them keeps the card and
+its review history). A statement repeated within one question and section is written once
+("duplicate_statement"). Model id, parent deck id are fixed constants; a system's deck id is a fixed function of its
+code (deck_id_for), so it never changes between exports.
+
+Filters. Errors are never exported. By default a statement is exported only when its question's validation passed
+and the statement has no issue of severity error or warning (info is fine). include_warnings=True also exports
+statements whose worst issue is a warning; it does not admit questions that failed validation (a failed question
+has at least one error, which makes its extraction suspect as a whole; fix and rerun it, the GUIDs stay the same).
+system= keeps one system (its code, e.g. "cv", or its name, case-insensitive).
+
+Escaping. Fields are HTML: `& < > " '` become entities, `{` and `}` become `&#123;`/`&#125;` and the first colon of
+a colon followed by another colon becomes `&#58;`, so statement text can never open, close or hint a cloze; newlines
+become <br>, tabs spaces. Fields contain no double quote (attributes are unquoted), so the TSV needs no CSV quoting.
+
+Text import file: columns Text, Extra, Tags, Deck, GUID with the headers #separator:tab, #html:true, #notetype:Cloze,
+#tags column:3, #deck column:4, #guid column:5 (Anki 2.1.55+). Text and Extra map by position onto the stock Cloze
+note type's Text and Back Extra (no #columns line: Anki would map by name and miss "Back Extra"); the GUID column makes
+a re-import update notes in place. A leading "#" of a row is written &#35; (Anki would read the line as a comment).
+
+Tags are `MKSAP::<System_Name>`, `MKSAP::<question type>` (question_id[2:5]) and
+`MKSAP::source::<critique|key_point|table>`, each component reduced to letters, digits and `_-.&+`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import genanki
+
+from mksap_assets.domain.store import read_json
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = 2134153929
+MODEL_NAME = "MKSAP Cloze"
+PARENT_DECK_ID = 1548112554
+PARENT_DECK_NAME = "MKSAP"
+TAG_ROOT = "MKSAP"
+ANKI_DIR = "anki"
+FILE_STEM = "mksap"
+MAX_SECONDARY = 2  # secondary candidates per note (all numbered c2)
+
+# (export document location, section label used in GUIDs and tags, label shown in Extra)
+SECTIONS: tuple[tuple[tuple[str, str], str, str], ...] = (
+    (("true_statements", "from_critique"), "critique", "critique"),
+    (("true_statements", "from_key_points"), "key_point", "key point"),
+    (("table_statements", "statements"), "table", "table"),
+)
+SECTION_LABELS = tuple(label for _, label, _ in SECTIONS)
+
+# Statement skip reasons
+SKIP_QUESTION_NOT_PASSED = "question_not_passed"
+SKIP_ERROR = "error"
+SKIP_WARNING = "warning"
+SKIP_EMPTY = "empty_statement"
+SKIP_NO_CLOZE = "no_usable_cloze"
+SKIP_DUPLICATE = "duplicate_statement"
+# Candidate drop reasons (the note is still written when another candidate was placed)
+DROP_EMPTY = "empty"
+DROP_DUPLICATE = "duplicate"
+DROP_COVERS = "covers_statement"
+DROP_NOT_FOUND = "not_in_statement"
+DROP_OVERLAP = "overlaps"
+DROP_LIMIT = "over_limit"
+
+CSS = """.card {
+ font-family: arial;
+ font-size: 20px;
+ text-align: center;
+ color: black;
+ background-color: white;
+}
+.cloze {
+ font-weight: bold;
+ color: blue;
+}
+.nightMode .cloze {
+ color: lightblue;
+}
+.mksap-source {
+ margin-top: 1em;
+ font-size: 14px;
+ color: #666;
+}
+.nightMode .mksap-source {
+ color: #aaa;
+}
+"""
+
+MODEL = genanki.Model(
+    MODEL_ID,
+    MODEL_NAME,
+    model_type=genanki.Model.CLOZE,
+    fields=[{"name": "Text"}, {"name": "Extra"}],
+    templates=[{"name": "Cloze", "qfmt": "{{cloze:Text}}", "afmt": "{{cloze:Text}}<br>\n{{Extra}}"}],
+    css=CSS,
+)
+
+TXT_HEADER = (
+    "#separator:tab",
+    "#html:true",
+    "#notetype:Cloze",
+    "#tags column:3",
+    "#deck column:4",
+    "#guid column:5",
+)
+
+
+class AnkiExportError(ValueError):
+    """Nothing to export: no export documents, or the system filter matches none."""
+
+
+@dataclass(frozen=True)
+class AnkiOptions:
+    include_warnings: bool = False
+    system: str | None = None  # a system code ("cv") or name ("Cardiovascular Medicine"), case-insensitive
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text: escaping, tags, deck names, identity
+
+
+def escape_field(text: str) -> str:
+    """Plain text -> Anki field HTML that cannot be read as markup or cloze syntax."""
+    text = html.escape(text, quote=True)
+    text = text.replace("{", "&#123;").replace("}", "&#125;")
+    text = re.sub(r":(?=:)", "&#58;", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+    return text.replace("\t", " ")
+
+
+def tag_component(text: str) -> str:
+    """One level of a hierarchical tag: no spaces, no "::", nothing Anki's tag parser treats specially."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    text = re.sub(r"[^\w\-.&+]+", "_", text)
+    return re.sub(r"_+", "_", text).strip("_") or "unknown"
+
+
+def deck_component(text: str) -> str:
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    text = re.sub(r":{2,}", ":", text).replace('"', "")
+    return text or "Unknown"
+
+
+def deck_id_for(system_code: str) -> int:
+    """The fixed deck id of a system's sub-deck: a pure function of the code, so it is the same in every export."""
+    digest = hashlib.sha256(f"mksap-deck::{system_code.lower()}".encode()).digest()
+    return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
+
+
+def normalise_statement(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.rstrip(".;: ")
+
+
+def statement_guid(question_id: str, section: str, statement: str) -> str:
+    return genanki.guid_for("mksap", question_id, section, normalise_statement(statement))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cloze placement
+
+
+@dataclass(frozen=True)
+class ClozeSpan:
+    start: int
+    end: int
+    number: int
+    candidate: str
+
+
+@dataclass(frozen=True)
+class ClozeResult:
+    text: str  # field HTML; "" when no candidate could be placed
+    spans: tuple[ClozeSpan, ...]
+    dropped: tuple[tuple[str, str], ...]  # (candidate, reason)
+
+    @property
+    def card_numbers(self) -> tuple[int, ...]:
+        return tuple(sorted({s.number for s in self.spans}))
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    before = start == 0 or not (
+        text[start - 1].isalnum() or (text[start - 1] in ".-" and start >= 2 and text[start - 2].isalnum())
+    )
+    after = end == len(text) or not text[end].isalnum()
+    return before and after
+
+
+def _occurrences(text: str, candidate: str) -> Iterator[int]:
+    start = text.find(candidate)
+    while start >= 0:
+        yield start
+        start = text.find(candidate, start + 1)
+
+
+def _place(text: str, candidate: str, taken: Sequence[ClozeSpan]) -> int | None:
+    free = [
+        s for s in _occurrences(text, candidate)
+        if all(s + len(candidate) <= t.start or t.end <= s for t in taken)
+    ]
+    if not free:
+        return None
+    return next((s for s in free if _whole_word(text, s, s + len(candidate))), free[0])
+
+
+def render_cloze(statement: str, candidates: Sequence[str], *, max_secondary: int = MAX_SECONDARY) -> ClozeResult:
+    """The statement as cloze text: first placed candidate c1, later ones c2 (at most max_secondary of them)."""
+    text = statement.strip()
+    core = text.rstrip(".").strip()
+    spans: list[ClozeSpan] = []
+    dropped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for raw in candidates:
+        candidate = (raw or "").strip()
+        if not candidate:
+            dropped.append((raw or "", DROP_EMPTY))
+            continue
+        if candidate in seen:
+            dropped.append((candidate, DROP_DUPLICATE))
+            continue
+        seen.add(candidate)
+        if candidate.rstrip(".").strip() == core:
+            dropped.append((candidate, DROP_COVERS))
+            continue
+        if candidate not in text:
+            dropped.append((candidate, DROP_NOT_FOUND))
+            continue
+        start = _place(text, candidate, spans)
+        if start is None:
+            dropped.append((candidate, DROP_OVERLAP))
+            continue
+        if len(spans) > max_secondary:
+            dropped.append((candidate, DROP_LIMIT))
+            continue
+        spans.append(ClozeSpan(start, start + len(candidate), 1 if not spans else 2, candidate))
+    if not spans:
+        return ClozeResult("", (), tuple(dropped))
+    pieces: list[str] = []
+    position = 0
+    for span in sorted(spans, key=lambda s: s.start):
+        pieces.append(escape_field(text[position : span.start]))
+        pieces.append(f"{{{{c{span.number}::{escape_field(text[span.start : span.end])}}}}}")
+        position = span.end
+    pieces.append(escape_field(text[position:]))
+    return ClozeResult("".join(pieces), tuple(spans), tuple(dropped))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notes from export documents
+
+
+@dataclass(frozen=True)
+class ClozeNote:
+    guid: str
+    question_id: str
+    system: str
+    system_name: str
+    section: str
+    index: int
+    text: str
+    extra: str
+    tags: tuple[str, ...]
+    card_numbers: tuple[int, ...]
+
+    @property
+    def deck_name(self) -> str:
+        return f"{PARENT_DECK_NAME}::{deck_component(self.system_name)}"
+
+    def to_genanki(self) -> genanki.Note:
+        return genanki.Note(model=MODEL, fields=[self.text, self.extra], tags=list(self.tags), guid=self.guid)
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    question_id: str
+    section: str
+    index: int | None  # None: the whole question
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class SystemCount:
+    name: str
+    questions: int = 0
+    notes: int = 0
+    cards: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class AnkiExportSummary:
+    output_dir: Path
+    options: AnkiOptions
+    apkg_path: Path | None = None
+    txt_path: Path | None = None
+    questions: int = 0  # export documents read (after the system filter)
+    notes: int = 0
+    cards: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # statements not written, by reason
+    skipped_issue_codes: Counter[str] = field(default_factory=Counter)  # issue codes of error/warning skips
+    dropped_candidates: Counter[str] = field(default_factory=Counter)  # candidates not clozed, by reason
+    unreadable: list[str] = field(default_factory=list)  # documents that could not be read
+    per_system: dict[str, SystemCount] = field(default_factory=dict)
+    skip_log: list[SkipRecord] = field(default_factory=list)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def render(self) -> str:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.skipped.items())) or "none"
+        return (
+            f"anki: {self.notes} notes ({self.cards} cards) from {self.questions} questions; "
+            f"skipped {self.skipped_total} statements ({reasons}) -> {self.apkg_path}"
+        )
+
+
+def _system_of(document: dict[str, Any], path: Path | None) -> tuple[str, str]:
+    question_id = str(document.get("question_id") or (path.stem if path else ""))
+    code = str(document.get("category") or question_id[:2] or (path.parent.name if path else "")).strip().lower()
+    name = str(document.get("category_name") or code).strip() or code
+    return code, name
+
+
+def _issue_severities(item: dict[str, Any]) -> tuple[list[str], list[str]]:
+    errors, warnings = [], []
+    for issue in item.get("issues") or []:
+        severity = issue.get("severity")
+        if severity == "error":
+            errors.append(str(issue.get("code", "?")))
+        elif severity == "warning":
+            warnings.append(str(issue.get("code", "?")))
+    return errors, warnings
+
+
+def _extra_html(item: dict[str, Any], document: dict[str, Any], system_name: str, section_display: str) -> str:
+    question_id = str(document.get("question_id", ""))
+    extra_field = item.get("extra_field")
+    source = f"MKSAP {escape_field(question_id)} · {escape_field(system_name)} · {escape_field(section_display)}"
+    if section_display == "table" and item.get("table_source"):
+        source += f" ({escape_field(str(item['table_source']))})"
+    objective = str(document.get("educational_objective") or "").strip()
+    if objective:
+        source += f"<br>Educational objective: {escape_field(objective)}"
+    own = escape_field(extra_field.strip()) if isinstance(extra_field, str) and extra_field.strip() else ""
+    return f"{own}<div class=mksap-source>{source}</div>"  # no quotes anywhere: safe in the TSV
+
+
+def _tags(question_id: str, system_name: str, section: str) -> tuple[str, ...]:
+    return (
+        f"{TAG_ROOT}::{tag_component(system_name)}",
+        f"{TAG_ROOT}::{tag_component(question_id[2:5].lower())}",
+        f"{TAG_ROOT}::source::{section}",
+    )
+
+
+def _items(document: dict[str, Any], location: tuple[str, str]) -> list[dict[str, Any]]:
+    container = document.get(location[0]) or {}
+    items = container.get(location[1]) if isinstance(container, dict) else None
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+def notes_from_document(
+    document: dict[str, Any],
+    options: AnkiOptions = AnkiOptions(),
+    *,
+    path: Path | None = None,
+    system_name: str | None = None,
+) -> tuple[list[ClozeNote], list[SkipRecord], Counter[str]]:
+    """One export document -> its notes, the statements skipped (with reasons), and dropped candidates by reason.
+
+    system_name overrides the document's category_name (collect_notes passes the first name seen for the code, so
+    one system never straddles two deck names)."""
+    question_id = str(document.get("question_id") or (path.stem if path else "?"))
+    code, own_name = _system_of(document, path)
+    system_name = system_name or own_name
+    passed = bool((document.get("validation") or {}).get("passed"))
+    notes: list[ClozeNote] = []
+    skips: list[SkipRecord] = []
+    dropped: Counter[str] = Counter()
+    seen_guids: set[str] = set()
+    for location, section, display in SECTIONS:
+        for index, item in enumerate(_items(document, location)):
+            statement = item.get("statement")
+            statement = statement if isinstance(statement, str) else ""
+
+            def skip(reason: str, detail: str = "") -> None:
+                skips.append(SkipRecord(question_id, section, index, reason, detail))
+
+            if not passed:
+                skip(SKIP_QUESTION_NOT_PASSED)
+                continue
+            errors, warnings = _issue_severities(item)
+            if errors:
+                skip(SKIP_ERROR, ",".join(errors))
+                continue
+            if warnings and not options.include_warnings:
+                skip(SKIP_WARNING, ",".join(warnings))
+                continue
+            if not statement.strip():
+                skip(SKIP_EMPTY)
+                continue
+            guid = statement_guid(question_id, section, statement)
+            if guid in seen_guids:
+                skip(SKIP_DUPLICATE, statement[:60])
+                continue
+            candidates = [c if isinstance(c, str) else "" for c in item.get("cloze_candidates") or []]
+            cloze = render_cloze(statement, candidates)
+            for candidate, reason in cloze.dropped:
+                dropped[reason] += 1
+                log.info("anki: %s %s[%d]: candidate %r dropped (%s)", question_id, section, index, candidate, reason)
+            if not cloze.spans:
+                detail = "; ".join(f"{c!r}: {r}" for c, r in cloze.dropped) or "no candidate"
+                skip(SKIP_NO_CLOZE, detail)
+                continue
+            seen_guids.add(guid)
+            notes.append(
+                ClozeNote(
+                    guid=guid,
+                    question_id=question_id,
+                    system=code,
+                    system_name=system_name,
+                    section=section,
+                    index=index,
+                    text=cloze.text,
+                    extra=_extra_html(item, document, system_name, display),
+                    tags=_tags(question_id, system_name, section),
+                    card_numbers=cloze.card_numbers,
+                )
+            )
+    for record in skips:
+        log.info(
+            "anki: %s %s[%s] skipped: %s%s",
+            record.question_id, record.section, record.index, record.reason,
+            f" ({record.detail})" if record.detail else "",
+        )
+    return notes, skips, dropped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading, building, writing
+
+
+def export_documents(output_dir: Path) -> Iterator[tuple[Path, dict[str, Any] | None]]:
+    """(path, document) for every <output dir>/<system>/<id>.json, sorted by path; None for an unreadable file."""
+    if not output_dir.is_dir():
+        return
+    for path in sorted(output_dir.glob("*/*.json")):
+        if path.parent.name == ANKI_DIR or path.name.startswith("."):
+            continue
+        try:
+            document = read_json(path)
+        except (OSError, ValueError) as exc:
+            log.warning("anki: cannot read %s: %s", path, exc)
+            yield path, None
+            continue
+        yield path, document if isinstance(document, dict) else None
+
+
+def _matches_system(wanted: str, code: str, name: str) -> bool:
+    wanted = wanted.strip().casefold()
+    return wanted in (code.casefold(), name.casefold())
+
+
+def anki_paths(output_dir: Path, system_code: str | None = None) -> tuple[Path, Path]:
+    """mksap.apkg/.txt for the whole bank, mksap-<code>.apkg/.txt for one system."""
+    stem = FILE_STEM if not system_code else f"{FILE_STEM}-{tag_component(system_code.lower())}"
+    folder = output_dir / ANKI_DIR
+    return folder / f"{stem}.apkg", folder / f"{stem}.txt"
+
+
+def collect_notes(
+    documents: Iterable[tuple[Path | None, dict[str, Any] | None]], options: AnkiOptions, summary: AnkiExportSummary
+) -> list[ClozeNote]:
+    notes: list[ClozeNote] = []
+    known: dict[str, str] = {}
+    for path, document in documents:
+        if document is None:
+            summary.unreadable.append(str(path))
+            continue
+        code, name = _system_of(document, path)
+        known.setdefault(code, name)
+        if options.system and not _matches_system(options.system, code, name):
+            continue
+        summary.questions += 1
+        system = summary.per_system.setdefault(code, SystemCount(name=name))
+        system.questions += 1
+        found, skips, dropped = notes_from_document(document, options, path=path, system_name=system.name)
+        notes.extend(found)
+        system.notes += len(found)
+        system.cards += sum(len(n.card_numbers) for n in found)
+        system.skipped += len(skips)
+        summary.skip_log.extend(skips)
+        summary.dropped_candidates.update(dropped)
+        for record in skips:
+            summary.skipped[record.reason] += 1
+            if record.reason in (SKIP_ERROR, SKIP_WARNING):
+                summary.skipped_issue_codes.update(record.detail.split(","))
+    if not known and not summary.unreadable:
+        raise AnkiExportError(f"no exported questions in {summary.output_dir}; run the pipeline first")
+    if options.system and not summary.questions:
+        systems = ", ".join(f"{c} ({n})" for c, n in sorted(known.items())) or "none"
+        raise AnkiExportError(f"no exported question of system {options.system!r}; systems present: {systems}")
+    notes.sort(key=lambda n: (n.system, n.question_id, SECTION_LABELS.index(n.section), n.index))
+    summary.notes = len(notes)
+    summary.cards = sum(len(n.card_numbers) for n in notes)
+    return notes
+
+
+def build_package(notes: Sequence[ClozeNote]) -> genanki.Package:
+    """One parent deck MKSAP (empty) and one sub-deck per system, all with fixed ids."""
+    parent = genanki.Deck(PARENT_DECK_ID, PARENT_DECK_NAME, description="MKSAP board-review statements (mksap_assets)")
+    decks: dict[str, genanki.Deck] = {}
+    for note in notes:
+        deck = decks.get(note.system)
+        if deck is None:
+            deck = decks[note.system] = genanki.Deck(deck_id_for(note.system), note.deck_name)
+            deck.add_model(MODEL)
+        deck.add_note(note.to_genanki())
+    parent.add_model(MODEL)
+    return genanki.Package([parent, *(decks[code] for code in sorted(decks))])
+
+
+def render_txt(notes: Sequence[ClozeNote]) -> str:
+    """Anki text import: header lines, then Text, Extra, Tags, Deck, GUID per note, tab-separated."""
+    lines = list(TXT_HEADER)
+    for note in notes:
+        text = "&#35;" + note.text[1:] if note.text.startswith("#") else note.text  # a leading # is a comment
+        columns = [text, note.extra, " ".join(note.tags), note.deck_name, note.guid]
+        lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp_name)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_anki_export(
+    output_dir: Path, options: AnkiOptions = AnkiOptions(), *, now: datetime | None = None
+) -> AnkiExportSummary:
+    """Read every export document under output_dir, write the .apkg and the .txt, return what was written."""
+    summary = AnkiExportSummary(output_dir=output_dir, options=options)
+    notes = collect_notes(export_documents(output_dir), options, summary)
+    system_code = "-".join(sorted(summary.per_system)) if options.system else None
+    apkg_path, txt_path = anki_paths(output_dir, system_code)
+    summary.apkg_path, summary.txt_path = apkg_path, txt_path
+    package = build_package(notes)
+    timestamp = now.timestamp() if now else None
+    _atomic_write(apkg_path, lambda tmp: package.write_to_file(tmp, timestamp=timestamp))
+    text = render_txt(notes)
+    _atomic_write(txt_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    log.info(summary.render())
+    return summary

@@ -1,0 +1,1083 @@
+"""A fake Anthropic Messages API on loopback, for tests and for local runs without a key (`mksap fake-api`).
+
+The real `anthropic` SDK talks to it over HTTP (`base_url=fake.url`), so retries, timeouts, headers and response
+validation are exercised for real. Standard library only, so the CLI starts fast.
+
+What it serves (non-streaming only):
+
+- ``POST /v1/messages``: a deterministic answer built from the request. When a tool is forced (or any tool is
+  offered) the answer is one ``tool_use`` block: ``record_statements`` splits the ``<source>…</source>`` text into
+  sentences, ``record_clozes`` picks a cloze for each numbered line of ``<statements>…</statements>``; any other tool
+  gets a minimal input generated from its ``input_schema``. Without tools the answer is one text block.
+- ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
+- anything else: a 404 JSON error.
+
+Tokens are ``ceil(chars / 4)`` of compact JSON. Prompt caching follows ``cache_control`` breakpoints on tools, system
+blocks and message blocks (hash of the prefix, per model, 5 min TTL refreshed on use, ``ttl: "1h"`` honoured).
+Rate limits (rpm / itpm / otpm) are continuously refilling token buckets over ``period`` seconds (60 by default; tests
+shrink it), reported in ``anthropic-ratelimit-*`` headers on every response. Faults are injected from a script
+(``script_faults``) or at random (``fault_rate``, seeded RNG). Everything is recorded in memory for assertions; nothing
+is written to disk, and the ``repr`` of a recorded request hides the API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import random
+import re
+import signal
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+DEFAULT_CLI_PORT = 8765
+STATEMENTS_TOOL = "record_statements"
+CLOZES_TOOL = "record_clozes"
+
+MAX_STATEMENTS = 12
+MIN_WORDS = 4
+CACHE_TTL_5M = 300.0
+CACHE_TTL_1H = 3600.0
+# What the rate-limit headers report for a limit that is switched off (None).
+UNLIMITED = 1_000_000_000
+
+# Faults a random draw chooses from by default (the brief's six), and every kind `script_faults` accepts.
+RANDOM_FAULT_KINDS = ("rate_limit", "overloaded", "server_error", "slow", "malformed", "truncated")
+ERROR_FAULTS = {
+    # kind: (status, error type, message)
+    "rate_limit": (429, "rate_limit_error", "Injected fault: rate limited."),
+    "overloaded": (529, "overloaded_error", "Injected fault: Overloaded"),
+    "server_error": (500, "api_error", "Injected fault: Internal server error"),
+    "invalid_request": (400, "invalid_request_error", "Injected fault: invalid request"),
+    "auth_error": (401, "authentication_error", "Injected fault: invalid x-api-key"),
+}
+CONTENT_FAULTS = ("slow", "malformed", "truncated", "refusal")
+OTHER_FAULTS = ("disconnect", "ok")  # close the socket without answering; explicitly no fault (a script placeholder)
+FAULT_KINDS = (*ERROR_FAULTS, *CONTENT_FAULTS, *OTHER_FAULTS)
+FAULT_RATE_LIMIT_RETRY_MS = 50
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+_WORD = re.compile(r"[^\W\d_]+")
+_OPTION_CITATION = re.compile(r"\s*\(\s*Options?\s+[A-Z](?:\s*(?:,|and|or|-|–)\s*[A-Z])*\s*\)")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_NUMBERED_LINE = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
+_TAG = re.compile(r"</?[A-Za-z_][\w-]*>")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Deterministic content
+
+
+def count_tokens(value: Any) -> int:
+    """ceil(chars / 4) of the compact JSON text of `value` (a str counts as its own text)."""
+    text = value if isinstance(value, str) else _json(value)
+    return math.ceil(len(text) / 4)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def longest_word(text: str) -> str:
+    """The longest alphabetic word of at least 4 letters (first on ties); else the first word; else the text."""
+    words = _WORD.findall(text)
+    best = ""
+    for word in words:
+        if len(word) >= 4 and len(word) > len(best):
+            best = word
+    if best:
+        return best
+    if words:
+        return words[0]
+    return text.strip() or text
+
+
+def _clean(text: str) -> str:
+    text = _TAG.sub(" ", text)
+    text = _OPTION_CITATION.sub("", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+([.,;:?!])", r"\1", text)
+
+
+def _as_statement(sentence: str) -> str:
+    return sentence.rstrip(" .?!") + "."
+
+
+def statements_from_source(source: str) -> list[str]:
+    """Sentences of ≥ 4 words (at most 12), citations dropped, each ending with '.'; else the whole source."""
+    cleaned = _clean(source)
+    out = [
+        _as_statement(sentence)
+        for sentence in _SENTENCE_END.split(cleaned)
+        if len(sentence.split()) >= MIN_WORDS and sentence.rstrip(" .?!")
+    ]
+    if out:
+        return out[:MAX_STATEMENTS]
+    return [_as_statement(cleaned) if cleaned.rstrip(" .?!") else "Empty source."]
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    return [(int(m.group(1)), m.group(2)) for line in text.splitlines() if (m := _NUMBERED_LINE.match(line))]
+
+
+def _between(text: str, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
+    return match.group(1) if match else None
+
+
+def last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(
+                    block.get("text", "")
+                    for block in content
+                    if isinstance(block, dict) and block.get("type") == "text"
+                )
+            return ""
+    return ""
+
+
+def _item_properties(tool_def: dict[str, Any], array_key: str) -> dict[str, Any]:
+    schema = tool_def.get("input_schema") or {}
+    items = ((schema.get("properties") or {}).get(array_key) or {}).get("items") or {}
+    return items.get("properties") or {}
+
+
+def statements_input(user_text: str, tool_def: dict[str, Any]) -> dict[str, Any]:
+    source = _between(user_text, "source")
+    statements = statements_from_source(source if source is not None else user_text)
+    with_clozes = "cloze_primary" in _item_properties(tool_def, "statements")
+    items = []
+    for statement in statements:
+        item: dict[str, Any] = {"statement": statement, "extra_field": None}
+        if with_clozes:
+            item["cloze_primary"] = longest_word(statement)
+            item["cloze_secondary"] = []
+        items.append(item)
+    return {"statements": items}
+
+
+def clozes_input(user_text: str) -> dict[str, Any]:
+    block = _between(user_text, "statements")
+    lines = numbered_lines(block if block is not None else user_text)
+    return {"clozes": [{"index": n, "cloze_primary": longest_word(text), "cloze_secondary": []} for n, text in lines]}
+
+
+def example_from_schema(schema: Any, depth: int = 0) -> Any:
+    """A minimal value that satisfies a plain JSON schema (required properties only, one item per array)."""
+    if not isinstance(schema, dict) or depth > 12:
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            options = [o for o in schema[key] if not (isinstance(o, dict) and o.get("type") == "null")]
+            return example_from_schema((options or schema[key])[0], depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        required = schema.get("required", list(props))
+        return {name: example_from_schema(props.get(name, {}), depth + 1) for name in required}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example_from_schema(schema.get("items", {}), depth + 1) for _ in range(count)]
+    if kind == "string":
+        return "x" * max(int(schema.get("minLength", 0)), 4)
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.0))
+    if kind == "boolean":
+        return False
+    return None
+
+
+def malformed_input(tool_name: str) -> dict[str, Any]:
+    if tool_name == STATEMENTS_TOOL:
+        return {"statements": [{"statement": 7}]}
+    if tool_name == CLOZES_TOOL:
+        return {"clozes": [{"index": "one", "cloze_primary": 3}]}
+    return {"unexpected": True}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Rate limits
+
+
+class _Bucket:
+    """A token bucket of `limit` per `period` seconds, refilled continuously, starting full."""
+
+    def __init__(self, limit: int, period: float, now: float) -> None:
+        self.limit = limit
+        self.rate = limit / period
+        self.level = float(limit)
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        self.level = min(float(self.limit), self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until the level reaches `amount` (a request larger than the bucket needs a full bucket)."""
+        amount = min(amount, float(self.limit))
+        return max(0.0, (amount - self.level) / self.rate)
+
+    def until_full(self) -> float:
+        return max(0.0, (self.limit - self.level) / self.rate)
+
+
+def _rfc3339(seconds_from_now: float) -> str:
+    moment = datetime.now(UTC) + timedelta(seconds=math.ceil(seconds_from_now))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Records and stats
+
+_SECRET_HEADERS = ("authorization", "x-api-key")
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request the fake answered (or dropped). `headers` are lower-cased and kept in memory only."""
+
+    seq: int
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int | None = None  # None: connection dropped without an answer
+    tool: str | None = None
+    fault: str | None = None
+    retry_count: int = 0
+    stop_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    started: float = 0.0  # time.monotonic()
+    duration: float = 0.0
+    _finished: bool = field(default=False, compare=False)
+
+    @property
+    def api_key(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:]
+        return self.headers.get("x-api-key")
+
+    def __repr__(self) -> str:  # never print the key (pytest failure reports, logs)
+        shown = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in self.headers.items()}
+        return (
+            f"RecordedRequest(seq={self.seq}, {self.method} {self.path}, status={self.status}, tool={self.tool!r}, "
+            f"fault={self.fault!r}, retry_count={self.retry_count}, stop_reason={self.stop_reason!r}, "
+            f"usage={self.usage!r}, headers={shown!r})"
+        )
+
+
+@dataclass(frozen=True)
+class FakeApiStats:
+    """A snapshot of the counters since start (or the last `reset_stats()`)."""
+
+    total_requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)  # None key: dropped connections
+    by_path: dict[str, int] = field(default_factory=dict)
+    by_tool: dict[str, int] = field(default_factory=dict)  # /v1/messages requests by forced/offered tool
+    refused_by_limit: int = 0  # 429s from the simulated rpm/itpm/otpm/max_in_flight limits (not injected faults)
+    faults: dict[str, int] = field(default_factory=dict)  # injected faults by kind
+    retried_requests: int = 0  # requests that carried x-stainless-retry-count > 0
+    max_in_flight: int = 0
+    in_flight: int = 0
+    input_tokens: int = 0  # usage totals of 200 answers
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_prefixes: int = 0  # distinct cache prefixes written
+    requests: tuple[RecordedRequest, ...] = ()  # the last `history` records, oldest first
+
+    @property
+    def ok(self) -> int:
+        return self.by_status.get(200, 0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The server
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class _Plan:
+    """What the locked admission step decided for one /v1/messages request."""
+
+    fault: str | None
+    input_tokens: int
+    cache_read: int
+    cache_creation: int
+    creation_ttl_1h: bool
+    delay: float
+
+
+Responder = Callable[[dict[str, Any], str | None], "dict[str, Any] | None"]
+
+
+class FakeAnthropic:
+    """The fake API server. `start()` serves from a background thread; use as a context manager or call `stop()`."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        rpm: int | None = None,
+        itpm: int | None = None,
+        otpm: int | None = None,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] | None = None,
+        slow_seconds: float = 30.0,
+        seed: int = 0,
+        *,
+        port: int = 0,
+        period: float = 60.0,
+        max_in_flight: int | None = None,
+        min_cache_tokens: int = 0,
+        error_retry_after_ms: float | None = None,
+        history: int = 500,
+    ) -> None:
+        """
+        latency, jitter: each answered request sleeps latency + uniform(0, jitter) seconds.
+        rpm, itpm, otpm: limits per `period` seconds (None = unlimited). itpm counts input + cache-creation tokens;
+            otpm is charged after the answer and refuses requests while it is below 0.
+        fault_rate, fault_kinds, slow_seconds, seed: random faults (see `FAULT_KINDS`); the RNG is seeded.
+        port: 0 picks a free port. period: the limit window (tests use ~1 s to keep retries short).
+        max_in_flight: 429 when more requests than this are being served at once (None = no cap).
+        min_cache_tokens: a cache breakpoint whose prefix is shorter than this is ignored (the API's model minimum).
+        error_retry_after_ms: when set, injected 500/529 faults carry retry-after-ms (keeps SDK retries fast).
+        history: how many request records to keep.
+        """
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be in [0, 1], not {fault_rate}")
+        kinds = tuple(fault_kinds) if fault_kinds is not None else RANDOM_FAULT_KINDS
+        unknown = sorted(set(kinds) - set(FAULT_KINDS) | ({"ok"} & set(kinds)))
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; choose from {[k for k in FAULT_KINDS if k != 'ok']}")
+        if fault_rate > 0 and not kinds:
+            raise ValueError("fault_rate > 0 needs at least one fault kind")
+        if period <= 0:
+            raise ValueError("period must be > 0")
+        self.latency = latency
+        self.jitter = jitter
+        self.fault_rate = fault_rate
+        self.fault_kinds = kinds
+        self.slow_seconds = slow_seconds
+        self.seed = seed
+        self.period = period
+        self.max_in_flight = max_in_flight
+        self.min_cache_tokens = min_cache_tokens
+        self.error_retry_after_ms = error_retry_after_ms
+        self._requested_port = port
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._fault_rng = random.Random(seed)
+        self._jitter_rng = random.Random(seed + 1)
+        self._script: deque[str] = deque()
+        self._responder: Responder | None = None
+        self._cache: dict[str, float] = {}  # prefix hash -> monotonic expiry
+        self._connections: set[socket.socket] = set()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self._history = history
+        self.set_limits(rpm=rpm, itpm=itpm, otpm=otpm)
+        self.reset_stats()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------------
+
+    def start(self) -> FakeAnthropic:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((HOST, self._requested_port), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-anthropic-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # wakes sleeping handlers (latency, slow faults)
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # end idle keep-alive connections so their threads exit
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake API is not running; call start() first")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    # -- control ------------------------------------------------------------------------------------------------------
+
+    def script_faults(self, kinds: Iterable[str]) -> None:
+        """Queue faults for the next /v1/messages requests, in order, before random faults apply ("ok" = none).
+
+        A request refused by a simulated limit does not use up a scripted fault; the retry that gets in does."""
+        kinds = list(kinds)
+        unknown = sorted(set(kinds) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; choose from {list(FAULT_KINDS)}")
+        with self._lock:
+            self._script.extend(kinds)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._script.clear()
+
+    @property
+    def pending_faults(self) -> list[str]:
+        with self._lock:
+            return list(self._script)
+
+    def set_responder(self, responder: Responder | None) -> None:
+        """Override answers: `responder(request_body, tool_name)` returns the tool input to send (a dict; for a
+        request without tools, {"text": ...}), or None for the default answer."""
+        self._responder = responder
+
+    def set_limits(self, rpm: int | None = None, itpm: int | None = None, otpm: int | None = None) -> None:
+        """Replace the limits (buckets start full)."""
+        now = time.monotonic()
+        with self._lock:
+            self.rpm, self.itpm, self.otpm = rpm, itpm, otpm
+            self._buckets = {
+                name: _Bucket(limit, self.period, now) if limit is not None else None
+                for name, limit in (("requests", rpm), ("input-tokens", itpm), ("output-tokens", otpm))
+            }
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._total = 0
+            self._by_status: Counter[int | None] = Counter()
+            self._by_path: Counter[str] = Counter()
+            self._by_tool: Counter[str] = Counter()
+            self._faults: Counter[str] = Counter()
+            self._refused = 0
+            self._retried = 0
+            self._in_flight = getattr(self, "_in_flight", 0)
+            self._max_in_flight = self._in_flight
+            self._usage: Counter[str] = Counter()
+            self._prefixes: set[str] = set()
+            self._records: deque[RecordedRequest] = deque(maxlen=self._history)
+
+    @property
+    def stats(self) -> FakeApiStats:
+        with self._lock:
+            return FakeApiStats(
+                total_requests=self._total,
+                by_status=dict(self._by_status),
+                by_path=dict(self._by_path),
+                by_tool=dict(self._by_tool),
+                refused_by_limit=self._refused,
+                faults=dict(self._faults),
+                retried_requests=self._retried,
+                max_in_flight=self._max_in_flight,
+                in_flight=self._in_flight,
+                input_tokens=self._usage["input_tokens"],
+                output_tokens=self._usage["output_tokens"],
+                cache_creation_input_tokens=self._usage["cache_creation_input_tokens"],
+                cache_read_input_tokens=self._usage["cache_read_input_tokens"],
+                cache_prefixes=len(self._prefixes),
+                requests=tuple(self._records),
+            )
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def last_request(self) -> RecordedRequest | None:
+        with self._lock:
+            return self._records[-1] if self._records else None
+
+    # -- bookkeeping used by the handler ------------------------------------------------------------------------------
+
+    def _begin(self, method: str, path: str, headers: dict[str, str], body: Any) -> RecordedRequest:
+        with self._lock:
+            self._seq += 1
+            self._total += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._by_path[path] += 1
+            try:
+                retry_count = int(headers.get("x-stainless-retry-count", "0"))
+            except ValueError:
+                retry_count = 0
+            if retry_count > 0:
+                self._retried += 1
+            return RecordedRequest(
+                seq=self._seq,
+                method=method,
+                path=path,
+                headers=headers,
+                body=body,
+                retry_count=retry_count,
+                started=time.monotonic(),
+            )
+
+    def _finish(self, record: RecordedRequest) -> None:
+        with self._lock:
+            if record._finished:
+                return
+            record._finished = True
+            record.duration = time.monotonic() - record.started
+            self._in_flight -= 1
+            self._by_status[record.status] += 1
+            if record.status == 200 and record.usage:
+                for key in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+                    self._usage[key] += int(record.usage.get(key) or 0)
+            self._records.append(record)
+        log.debug(
+            "%s %s -> %s tool=%s fault=%s retry=%s",
+            record.method,
+            record.path,
+            record.status,
+            record.tool,
+            record.fault,
+            record.retry_count,
+        )
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        now = time.monotonic()
+        headers: dict[str, str] = {}
+        with self._lock:
+            parts = {}
+            for name, bucket in self._buckets.items():
+                if bucket is None:
+                    limit, remaining, reset = UNLIMITED, UNLIMITED, 0.0
+                else:
+                    bucket.refill(now)
+                    limit, remaining, reset = bucket.limit, max(0, math.floor(bucket.level)), bucket.until_full()
+                parts[name] = (limit, remaining, reset)
+                headers[f"anthropic-ratelimit-{name}-limit"] = str(limit)
+                headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)
+                headers[f"anthropic-ratelimit-{name}-reset"] = _rfc3339(reset)
+        tin, tout = parts["input-tokens"], parts["output-tokens"]
+        headers["anthropic-ratelimit-tokens-limit"] = str(min(UNLIMITED, tin[0] + tout[0]))
+        headers["anthropic-ratelimit-tokens-remaining"] = str(min(UNLIMITED, tin[1] + tout[1]))
+        headers["anthropic-ratelimit-tokens-reset"] = _rfc3339(max(tin[2], tout[2]))
+        return headers
+
+    # -- the /v1/messages decision ------------------------------------------------------------------------------------
+
+    def _cache_units(self, body: dict[str, Any]) -> list[tuple[Any, dict[str, Any] | None]]:
+        """The prompt in API order (tools, system, messages) as (unit without cache_control, cache_control)."""
+        units: list[tuple[Any, dict[str, Any] | None]] = []
+
+        def add(item: Any, wrap: Callable[[Any], Any] = lambda x: x) -> None:
+            if isinstance(item, dict):
+                control = item.get("cache_control")
+                item = {k: v for k, v in item.items() if k != "cache_control"}
+            else:
+                control = None
+            units.append((wrap(item), control if isinstance(control, dict) else None))
+
+        for tool_def in body.get("tools") or []:
+            add(tool_def)
+        system = body.get("system")
+        if isinstance(system, list):
+            for block in system:
+                add(block)
+        elif system:
+            add(system)
+        for message in body.get("messages") or []:
+            if not isinstance(message, dict):
+                add(message)
+                continue
+            role = message.get("role")
+            content = message.get("content")
+            if isinstance(content, list):
+                for block in content:
+                    add(block, lambda b, role=role: {"role": role, "block": b})
+            else:
+                add({"role": role, "content": content})
+        top_level = body.get("cache_control")  # automatic caching: a marker on the last cacheable block
+        if isinstance(top_level, dict) and units and units[-1][1] is None:
+            units[-1] = (units[-1][0], top_level)
+        return units
+
+    def input_token_count(self, body: dict[str, Any]) -> int:
+        return sum(count_tokens(unit) for unit, _ in self._cache_units(body))
+
+    def _plan_cache(
+        self, body: dict[str, Any], now: float
+    ) -> tuple[int, int, int, bool, list[tuple[str, float]], list[str]]:
+        """(total, read, creation, creation_is_1h, entries to write, hits to refresh) — no mutation."""
+        units = self._cache_units(body)
+        model = str(body.get("model"))
+        total = 0
+        breakpoints: list[tuple[str, int, float]] = []  # (key, prefix tokens, ttl)
+        digest = hashlib.sha256(model.encode())
+        for unit, control in units:
+            total += count_tokens(unit)
+            digest.update(_json(unit).encode())
+            digest.update(b"\x00")
+            if control is not None and total >= self.min_cache_tokens:
+                ttl = CACHE_TTL_1H if control.get("ttl") == "1h" else CACHE_TTL_5M
+                breakpoints.append((digest.copy().hexdigest(), total, ttl))
+        hit_index = -1
+        for i in range(len(breakpoints) - 1, -1, -1):
+            expiry = self._cache.get(breakpoints[i][0])
+            if expiry is not None and expiry > now:
+                hit_index = i
+                break
+        read = breakpoints[hit_index][1] if hit_index >= 0 else 0
+        creation, is_1h = 0, False
+        if breakpoints and hit_index < len(breakpoints) - 1:
+            creation = breakpoints[-1][1] - read
+            is_1h = breakpoints[-1][2] == CACHE_TTL_1H
+        writes = [(key, ttl) for key, _, ttl in breakpoints[hit_index + 1 :]]
+        hits = [breakpoints[hit_index][0]] if hit_index >= 0 else []
+        return total, read, creation, is_1h, writes, hits
+
+    def _admit(self, body: dict[str, Any]) -> _Plan:
+        """Under the lock: check limits (raise 429), pick a fault, charge rpm/itpm, commit cache entries."""
+        now = time.monotonic()
+        with self._lock:
+            if self.max_in_flight is not None and self._in_flight > self.max_in_flight:
+                self._refused += 1
+                raise _ApiError(
+                    429,
+                    f"Too many concurrent requests (limit {self.max_in_flight}).",
+                    {"retry-after": "1", "retry-after-ms": "100"},
+                )
+            total, read, creation, is_1h, writes, hits = self._plan_cache(body, now)
+            uncached = total - read - creation
+            itpm_cost = uncached + creation
+            needs = {"requests": 1.0, "input-tokens": float(itpm_cost), "output-tokens": 0.0}
+            wait, reasons = 0.0, []
+            for name, bucket in self._buckets.items():
+                if bucket is None:
+                    continue
+                bucket.refill(now)
+                needed = bucket.wait_for(needs[name])
+                if needed > 0:
+                    wait = max(wait, needed)
+                    reasons.append(name)
+            if wait > 0:
+                self._refused += 1
+                wait_ms = max(1, math.ceil(wait * 1000))
+                raise _ApiError(
+                    429,
+                    f"This request would exceed the rate limit for your organization ({', '.join(reasons)} per "
+                    f"{self.period:g} s). Please retry after {wait_ms} ms.",
+                    {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(wait_ms)},
+                )
+            fault = self._pick_fault()
+            if fault in ERROR_FAULTS or fault == "disconnect":
+                return _Plan(fault, 0, 0, 0, False, 0.0)  # an injected failure charges nothing
+            for name, bucket in self._buckets.items():
+                if bucket is not None and name != "output-tokens":
+                    bucket.level -= needs[name]
+            for key, ttl in writes:
+                self._cache[key] = now + ttl
+                self._prefixes.add(key)
+            for key in hits:  # a hit refreshes the TTL
+                self._cache[key] = max(self._cache[key], now + CACHE_TTL_5M)
+            if len(self._cache) > 10_000:
+                self._cache = {k: v for k, v in self._cache.items() if v > now}
+            delay = self.latency
+            if self.jitter > 0:
+                delay += self._jitter_rng.uniform(0.0, self.jitter)
+            return _Plan(fault, uncached, read, creation, is_1h, delay)
+
+    def _pick_fault(self) -> str | None:
+        if self._script:
+            kind = self._script.popleft()
+        elif self.fault_rate > 0 and self._fault_rng.random() < self.fault_rate:
+            kind = self._fault_rng.choice(self.fault_kinds)
+        else:
+            return None
+        if kind == "ok":
+            return None
+        self._faults[kind] += 1
+        return kind
+
+    def _charge_output(self, tokens: int) -> None:
+        with self._lock:
+            bucket = self._buckets["output-tokens"]
+            if bucket is not None:
+                bucket.refill(time.monotonic())
+                bucket.level -= tokens
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def handle_messages(self, body: dict[str, Any], record: RecordedRequest) -> tuple[dict[str, Any] | None, str]:
+        """Answer one /v1/messages body: (message JSON or None to drop the connection, fault)."""
+        tool_def, tool_name = _chosen_tool(body)
+        record.tool = tool_name
+        if tool_name is not None:
+            with self._lock:
+                self._by_tool[tool_name] += 1
+        plan = self._admit(body)
+        record.fault = plan.fault
+        if plan.fault == "disconnect":
+            return None, plan.fault
+        if plan.fault in ERROR_FAULTS:
+            status, _, message = ERROR_FAULTS[plan.fault]
+            extra = {}
+            if plan.fault == "rate_limit":
+                extra = {"retry-after": "1", "retry-after-ms": str(FAULT_RATE_LIMIT_RETRY_MS)}
+            elif self.error_retry_after_ms is not None and status >= 500:
+                extra = {
+                    "retry-after": str(max(1, math.ceil(self.error_retry_after_ms / 1000))),
+                    "retry-after-ms": f"{self.error_retry_after_ms:g}",
+                }
+            raise _ApiError(status, message, extra)
+
+        self._sleep(plan.delay)
+        if plan.fault == "slow":
+            self._sleep(self.slow_seconds)
+
+        message = self._build_message(body, tool_def, tool_name, plan, record.seq)
+        self._charge_output(message["usage"]["output_tokens"])
+        record.stop_reason = message["stop_reason"]
+        record.usage = message["usage"]
+        return message, plan.fault or ""
+
+    def _build_message(
+        self, body: dict[str, Any], tool_def: dict[str, Any] | None, tool_name: str | None, plan: _Plan, seq: int
+    ) -> dict[str, Any]:
+        user_text = last_user_text(body.get("messages") or [])
+        override = self._responder(body, tool_name) if self._responder is not None else None
+        if tool_name is not None:
+            if plan.fault == "malformed":
+                payload: Any = malformed_input(tool_name)
+            elif override is not None:
+                payload = override
+            elif tool_name == STATEMENTS_TOOL:
+                payload = statements_input(user_text, tool_def or {})
+            elif tool_name == CLOZES_TOOL:
+                payload = clozes_input(user_text)
+            else:
+                payload = example_from_schema((tool_def or {}).get("input_schema") or {"type": "object"}) or {}
+            text = _json(payload)
+        else:
+            payload = override.get("text") if isinstance(override, dict) and "text" in override else None
+            if plan.fault == "malformed":
+                payload = "{not json"
+            if payload is None:
+                words = user_text.split()
+                payload = f"Fake answer to {len(words)} words: " + " ".join(words[:12])
+            text = str(payload)
+
+        seq_hash = f"{seq:06d}" + hashlib.sha256(text.encode()).hexdigest()[:18]
+        max_tokens = int(body.get("max_tokens") or 1)
+        output_tokens = count_tokens(text)
+        stop_reason = "tool_use" if tool_name is not None else "end_turn"
+        if tool_name is not None:
+            content: list[dict[str, Any]] = [
+                {"type": "tool_use", "id": f"toolu_{seq_hash}", "name": tool_name, "input": payload}
+            ]
+        else:
+            content = [{"type": "text", "text": text}]
+        if plan.fault == "truncated" or output_tokens > max_tokens:
+            keep = min(len(text) // 2 if plan.fault == "truncated" else len(text), max_tokens * 4)
+            content = [{"type": "text", "text": text[: max(1, keep)]}]
+            stop_reason, output_tokens = "max_tokens", max_tokens
+        elif plan.fault == "refusal":
+            content, stop_reason, output_tokens = [], "refusal", 0
+        return {
+            "id": f"msg_{seq_hash}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": plan.input_tokens,
+                "output_tokens": output_tokens,
+                "cache_creation_input_tokens": plan.cache_creation,
+                "cache_read_input_tokens": plan.cache_read,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": 0 if plan.creation_ttl_1h else plan.cache_creation,
+                    "ephemeral_1h_input_tokens": plan.cache_creation if plan.creation_ttl_1h else 0,
+                },
+                "service_tier": "standard",
+            },
+        }
+
+
+def _chosen_tool(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    choice = body.get("tool_choice") or {}
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind == "none" or not tools:
+        if kind == "tool":
+            raise _ApiError(400, "tool_choice names a tool but no tools were given")
+        return None, None
+    if kind == "tool":
+        name = choice.get("name")
+        for tool_def in tools:
+            if tool_def.get("name") == name:
+                return tool_def, name
+        raise _ApiError(400, f"tool_choice.name {name!r} is not one of the tools")
+    return tools[0], tools[0].get("name")
+
+
+def _validate(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _ApiError(400, "request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise _ApiError(400, "model: Field required")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _ApiError(400, "messages: at least one message is required")
+    return body
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # bursts of concurrent connects must not overflow the listen backlog
+    fake: FakeAnthropic
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+    server: _Server
+    server_version = "fake-anthropic"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # no stderr noise; never logs headers
+        return
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        path = self.path.split("?", 1)[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        raw = b""
+        length = int(headers.get("content-length") or 0)
+        if length:
+            raw = self.rfile.read(length)
+        try:
+            body: Any = json.loads(raw) if raw else None
+            bad_json = False
+        except ValueError:
+            body, bad_json = raw.decode("utf-8", "replace"), True
+        record = fake._begin(self.command, path, headers, body)
+        try:
+            try:
+                if self.command != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens"):
+                    raise _ApiError(404, f"Not found: {self.command} {path}")
+                if not _authorised(headers):
+                    raise _ApiError(401, "missing API key: send Authorization: Bearer <key> or x-api-key")
+                if bad_json:
+                    raise _ApiError(400, "request body is not valid JSON")
+                body = _validate(body)
+                if path == "/v1/messages/count_tokens":
+                    self._send_json(record, 200, {"input_tokens": fake.input_token_count(body)})
+                    return
+                if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+                    raise _ApiError(400, "max_tokens: Field required (a positive integer)")
+                message, _ = fake.handle_messages(body, record)
+                if message is None:  # the "disconnect" fault
+                    self.close_connection = True
+                    return
+                self._send_json(record, 200, message)
+            except _ApiError as err:
+                kind = ERROR_TYPES.get(err.status, "api_error")
+                error = {"type": "error", "error": {"type": kind, "message": err.message}}
+                self._send_json(record, err.status, error, err.headers)
+        except OSError:  # the client gave up (e.g. its timeout passed) or the server is stopping
+            self.close_connection = True
+        finally:
+            fake._finish(record)  # no-op when the answer was already counted
+
+    def _send_json(
+        self, record: RecordedRequest, status: int, payload: Any, extra: dict[str, str] | None = None
+    ) -> None:
+        record.status = status
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        request_id = f"req_fake{record.seq:08d}"
+        if isinstance(payload, dict) and payload.get("type") == "error":
+            payload["request_id"] = request_id
+            data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", request_id)
+        for key, value in self.server.fake.rate_limit_headers().items():
+            self.send_header(key, value)
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        # Count it before the client can see it, so assertions right after a response see the record.
+        self.server.fake._finish(record)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+def _authorised(headers: dict[str, str]) -> bool:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        return True
+    return bool(headers.get("x-api-key", "").strip())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CLI glue (`mksap fake-api`)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=DEFAULT_CLI_PORT, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds each answer takes")
+    parser.add_argument("--jitter", type=float, default=0.0, metavar="S", help="extra uniform random [0, S] seconds")
+    parser.add_argument("--rpm", type=int, default=None, metavar="N", help="requests per minute (default unlimited)")
+    parser.add_argument("--itpm", type=int, default=None, metavar="N", help="input tokens per minute")
+    parser.add_argument("--otpm", type=int, default=None, metavar="N", help="output tokens per minute")
+    parser.add_argument("--fault-rate", type=float, default=0.0, metavar="F", help="share of requests given a fault")
+    parser.add_argument(
+        "--fault-kinds",
+        type=lambda s: [k.strip() for k in s.split(",") if k.strip()],
+        default=None,
+        metavar="K1,K2",
+        help=f"faults to draw from (default {','.join(RANDOM_FAULT_KINDS)})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault and jitter RNG")
+    parser.add_argument("--slow-seconds", type=float, default=30.0, metavar="S", help="delay of the 'slow' fault")
+    parser.add_argument("--log-requests", action="store_true", help="print one line per request to stderr")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve in the foreground until Ctrl-C (or SIGTERM)."""
+    if getattr(args, "log_requests", False):
+        logging.basicConfig(format="%(asctime)s %(message)s")
+        log.setLevel(logging.DEBUG)
+    fake = FakeAnthropic(
+        latency=args.latency,
+        jitter=args.jitter,
+        rpm=args.rpm,
+        itpm=args.itpm,
+        otpm=args.otpm,
+        fault_rate=args.fault_rate,
+        fault_kinds=getattr(args, "fault_kinds", None),
+        slow_seconds=args.slow_seconds,
+        seed=args.seed,
+        port=args.port,
+    )
+    fake.start()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    print(
+        f"Fake Anthropic API on {fake.url} - point the SDK at it with ANTHROPIC_BASE_URL={fake.url} "
+        "(any API key); Ctrl-C to stop",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        stats = fake.stats
+        print(
+            f"served {stats.total_requests} requests ({stats.by_status.get(200, 0)} ok, "
+            f"{stats.refused_by_limit} refused by limits)",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m mksap_assets.fake_api", description=__doc__.split("\n\n")[0])
+    add_arguments(_parser)
+    raise SystemExit(run_from_args(_parser.parse_args()))

@@ -1,0 +1,75 @@
+"""The anki_deck asset: materialized over export documents in a temporary output dir, with its config and its
+wiring onto the partitioned exported_question asset."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mksap_assets.assets.anki import ANKI_DECK, AnkiDeckConfig, anki_deck
+from mksap_assets.assets.questions import question_assets
+from mksap_assets.domain.anki import deck_id_for
+from mksap_assets.resources import PipelineResource
+from mksap_assets.settings import Settings
+from mksap_assets_tests.domain.test_anki import document, item, open_apkg, write_docs
+
+
+@pytest.fixture
+def resource(settings: Settings) -> PipelineResource:
+    write_docs(
+        settings.output_dir,
+        document("cvmcq26001", critique=[
+            item("Apixaban is reduced to 2.5 mg twice daily in older adults.", ["2.5 mg", "older adults"]),
+            item("Warfarin needs INR monitoring in every patient.", ["INR"], [("too_long", "warning")]),
+        ], key_points=[item("Aspirin is not an alternative to anticoagulation.", ["Aspirin"])]),
+        document("npmcq26001", critique=[item("Hyperkalemia needs calcium gluconate first.", ["calcium gluconate"])]),
+    )
+    return PipelineResource.from_settings(settings)
+
+
+def _materialize(resource: PipelineResource, config: AnkiDeckConfig | None = None) -> dg.ExecuteInProcessResult:
+    run_config = dg.RunConfig({"anki_deck": config}) if config else None
+    return dg.materialize([anki_deck], resources={"pipeline": resource}, run_config=run_config, raise_on_error=False)
+
+
+def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource, tmp_path: Path):
+    result = _materialize(resource)
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("anki_deck")
+    metadata = materialization.metadata
+    path = Path(resource.output_dir) / "anki" / "mksap.apkg"
+    assert metadata["path"].value == str(path) and path.is_file()
+    assert metadata["txt_path"].value == str(path.with_suffix(".txt")) and path.with_suffix(".txt").is_file()
+    assert (metadata["notes"].value, metadata["cards"].value, metadata["skipped"].value) == (3, 4, 1)
+    assert "| cv | Cardiovascular Medicine | 1 | 2 | 3 | 1 |" in metadata["per_system"].value
+    assert "| np | Nephrology | 1 | 1 | 1 | 0 |" in metadata["per_system"].value
+    assert "| warning | 1 |" in metadata["skipped_by_reason"].value
+    assert "too_long" in metadata["skipped_statements"].value
+    deck = open_apkg(path, tmp_path)
+    assert len(deck["notes"]) == 3 and deck_id_for("np") in deck["decks"]
+
+
+def test_config_selects_warnings_and_one_system(resource: PipelineResource, tmp_path: Path):
+    result = _materialize(resource, AnkiDeckConfig(include_warnings=True, system="Cardiovascular Medicine"))
+    assert result.success
+    metadata = result.asset_materializations_for_node("anki_deck")[0].metadata
+    path = Path(resource.output_dir) / "anki" / "mksap-cv.apkg"
+    assert metadata["path"].value == str(path) and metadata["system"].value == "Cardiovascular Medicine"
+    assert metadata["notes"].value == 3 and metadata["skipped"].value == 0 and metadata["include_warnings"].value
+    assert len(open_apkg(path, tmp_path)["notes"]) == 3
+
+
+def test_nothing_to_export_fails_with_the_reason(settings: Settings):
+    result = _materialize(PipelineResource.from_settings(settings))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "no exported questions" in failure.step_failure_data.user_failure_data.description
+
+
+def test_depends_on_every_partition_of_exported_question(resource: PipelineResource):
+    defs = dg.Definitions(assets=[question_assets, anki_deck], resources={"pipeline": resource})
+    graph = defs.resolve_asset_graph()
+    node = graph.get(ANKI_DECK)
+    assert node.parent_keys == {dg.AssetKey("exported_question")} and node.partitions_def is None
+    assert node.group_name == "mksap"
+    assert isinstance(graph.get_partition_mapping(ANKI_DECK, dg.AssetKey("exported_question")), dg.AllPartitionMapping)

@@ -1,0 +1,170 @@
+"""Claude extraction through the real SDK against the fake Messages API: runs, cache, retries, repair, failures."""
+
+import asyncio
+from dataclasses import replace
+
+import dagster as dg
+import orjson
+import pytest
+
+from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.export import export_path
+from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.llm.client import ExtractionError
+from mksap_assets.fake_api import FakeAnthropic
+from mksap_assets.partitions import question_partitions, range_tags
+from mksap_assets.resources import PipelineResource
+from mksap_assets.settings import LLMSettings, Settings
+from mksap_assets_tests.conftest import SAMPLE_DIR
+from mksap_assets_tests.helpers import sample_ids
+
+API_KEY = "sk-ant-test-0123456789"
+
+
+@pytest.fixture
+def claude_settings(settings: Settings, tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    llm = LLMSettings(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=4, timeout=5.0)
+    return replace(settings, llm=llm)
+
+
+def _point_at(fake: FakeAnthropic, monkeypatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+
+
+def _run_all(settings: Settings, instance: dg.DagsterInstance):
+    keys = sample_ids(settings.data_dir)
+    instance.add_dynamic_partitions("question", keys)
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    return keys, job.execute_in_process(instance=instance, tags=range_tags(keys[0], keys[-1]), raise_on_error=False)
+
+
+def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    with dg.DagsterInstance.ephemeral() as instance:
+        keys, result = _run_all(claude_settings, instance)
+        assert result.success
+        calls = fake_api.stats.total_requests
+        raws = [load_raw_question(f) for f in discover_questions(claude_settings.data_dir)]
+        expected = sum(1 + bool(r.key_points) + len(r.educational_tables) for r in raws)
+        assert calls == expected  # folded clozes: one call per source
+        for key in keys:
+            document = orjson.loads(export_path(claude_settings.output_dir, key).read_bytes())
+            provenance = document["provenance"]
+            assert provenance["extractor"] == "anthropic" and provenance["model"] == "claude-haiku-5-5"
+            assert provenance["llm_usage"]["calls"] >= 1 and provenance["llm_usage"]["output_tokens"] > 0
+            for item in document["true_statements"]["from_critique"]:
+                assert all(c in item["statement"] for c in item["cloze_candidates"])
+        extracted = [e for e in result.get_asset_materialization_events()
+                     if e.asset_key == dg.AssetKey("extracted_statements")]
+        assert sum(e.materialization.metadata["llm_calls"].value for e in extracted) == calls
+        assert all(e.materialization.metadata["cost_usd"].value > 0 for e in extracted)
+
+        fake_api.reset_stats()
+        _, again = _run_all(claude_settings, instance)
+        assert again.success and fake_api.stats.total_requests == 0
+        extracted = [e for e in again.get_asset_materialization_events()
+                     if e.asset_key == dg.AssetKey("extracted_statements")]
+        assert sum(e.materialization.metadata["cache_hits"].value for e in extracted) == calls
+
+
+def test_prompt_prefix_is_cached_and_the_key_is_sent_as_bearer(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    raw = load_raw_question(discover_questions(SAMPLE_DIR)[0])
+    extractor = PipelineResource.from_settings(claude_settings).build_extractor()
+    first = asyncio.run(extractor.extract(raw))
+    assert first.usage.cache_creation_input_tokens > 0
+    other = load_raw_question(discover_questions(SAMPLE_DIR)[1])
+    extractor = PipelineResource.from_settings(claude_settings).build_extractor()
+    second = asyncio.run(extractor.extract(other))
+    assert second.usage.cache_read_input_tokens > 0  # same instructions prefix, different question
+    assert fake_api.last_request.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+def _extract_one(settings: Settings, index: int = 0):
+    raw = load_raw_question(discover_questions(SAMPLE_DIR)[index])
+    extractor = PipelineResource.from_settings(settings).build_extractor()
+
+    async def go():
+        try:
+            return await extractor.extract(raw)
+        finally:
+            await extractor.aclose()
+
+    return raw, asyncio.run(go())
+
+
+def _without_tables_or_key_points() -> int:
+    """Index of a sample question that makes exactly one call (a vdx question: critique only)."""
+    files = discover_questions(SAMPLE_DIR)
+    return next(i for i, f in enumerate(files) if f.question_id[2:5] == "vdx" and not f.table_paths())
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "overloaded", "server_error"])
+def test_transient_errors_are_retried_by_the_sdk(claude_settings, fake_api_factory, monkeypatch, fault):
+    fake = fake_api_factory(error_retry_after_ms=20)
+    _point_at(fake, monkeypatch)
+    fake.script_faults([fault, fault])
+    _, extraction = _extract_one(claude_settings, _without_tables_or_key_points())
+    assert extraction.from_critique
+    assert fake.stats.total_requests == 3 and extraction.usage.retries == 2 and extraction.usage.calls == 3
+    assert extraction.usage.rate_limited == (2 if fault == "rate_limit" else 0)
+
+
+def test_retry_after_is_honoured(claude_settings, fake_api_factory, monkeypatch):
+    fake = fake_api_factory(rpm=2, period=1.0)  # refuses the 3rd quick request with retry-after
+    _point_at(fake, monkeypatch)
+    settings = replace(claude_settings, llm=replace(claude_settings.llm, rpm=None))
+    raw, extraction = _extract_one(settings, next(i for i, f in enumerate(discover_questions(SAMPLE_DIR))
+                                               if len(f.table_paths()) >= 1 and f.question_id[2:5] != "vdx"))
+    assert extraction.statement_count > 0
+    assert fake.stats.refused_by_limit <= 2  # learned the limit from the headers after the first refusal
+
+
+def test_malformed_output_is_repaired_by_one_re_ask(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    fake_api.script_faults(["malformed"])
+    _, extraction = _extract_one(claude_settings, _without_tables_or_key_points())
+    assert extraction.from_critique and fake_api.stats.total_requests == 2
+    repair = fake_api.last_request.body["messages"]
+    assert repair[-1]["content"][0]["type"] == "tool_result" and repair[-1]["content"][0]["is_error"]
+
+
+def test_twice_malformed_fails_the_question_with_a_reason(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    fake_api.script_faults(["malformed", "malformed"])
+    with pytest.raises(ExtractionError, match="invalid output after one repair"):
+        _extract_one(claude_settings, _without_tables_or_key_points())
+
+
+def test_truncated_output_is_retried_with_a_larger_budget(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    fake_api.script_faults(["truncated"])
+    _, extraction = _extract_one(claude_settings, _without_tables_or_key_points())
+    budgets = [r.body["max_tokens"] for r in fake_api.requests]
+    assert extraction.from_critique and budgets[1] == 2 * budgets[0]
+
+
+def test_refusal_fails_only_that_question(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    fake_api.script_faults(["refusal"])  # whichever call comes first is refused
+    with dg.DagsterInstance.ephemeral() as instance:
+        keys, result = _run_all(claude_settings, instance)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        description = failure.step_failure_data.user_failure_data.description
+        assert description.startswith("1 of 16 questions failed") and "refusal" in description
+        [refused] = [key for key in keys if key in description]
+        exported = {p.stem for p in claude_settings.output_dir.glob("*/*.json")}
+        assert exported == set(keys) - {refused}
+        statuses = instance.get_status_by_partition(dg.AssetKey("extracted_statements"), keys, question_partitions)
+        assert [k for k, v in statuses.items() if v.value == "FAILED"] == [refused]
+
+
+def test_separate_cloze_mode_adds_one_call_per_question(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    settings = replace(claude_settings, llm=replace(claude_settings.llm, cloze_mode="separate"))
+    _, extraction = _extract_one(settings, _without_tables_or_key_points())
+    assert fake_api.stats.by_tool == {"record_statements": 1, "record_clozes": 1}
+    assert all(s.cloze_candidates and all(c in s.statement for c in s.cloze_candidates)
+               for s in extraction.from_critique)

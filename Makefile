@@ -29,6 +29,10 @@ dev: $(INSTALLED)
 	$(BIN)/mksap init
 	$(BIN)/dagster dev -w workspace.yaml
 
+## Extraction at scale against the fake Messages API; appends to benchmarks/results.md (about 10 minutes).
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_extraction.py --profile
+
 check-inputs: $(INSTALLED)
 	$(BIN)/mksap check-inputs
 

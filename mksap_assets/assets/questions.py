@@ -2,20 +2,21 @@
 
 Dagster skips every downstream step of a run once an upstream step fails, so four separate steps would let one
 malformed question stop all exports of a 2,198-question run. One subsettable multi-asset instead runs each
-question through raw -> extracted -> validated -> exported concurrently (asyncio), yields one materialization
-per (asset, question) that succeeded, and finally raises a Failure naming the questions that did not: those
-partitions, and only those, end FAILED. Yielding events ourselves also keeps per-partition metadata linear in
-the number of partitions (context.add_asset_metadata re-enumerates dynamic keys on every call).
+question through raw -> extracted -> validated -> exported concurrently (asyncio, on a background loop so that
+Dagster's event writes overlap the work), yields one materialization per (asset, question) that succeeded, and
+finally raises a Failure naming the questions that did not: those partitions, and only those, end FAILED.
+Yielding events ourselves also keeps per-partition metadata linear in the number of partitions
+(context.add_asset_metadata re-enumerates dynamic keys on every call).
 """
 
 
-import asyncio
 import time
 from collections import Counter
 
 import dagster as dg
 
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
+from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
@@ -63,36 +64,25 @@ def _failure_table(failures: list[QuestionOutcome]) -> str:
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
 )
-async def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
+def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
     stages = {key.path[-1] for key in context.selected_asset_keys}
     keys = context.partition_keys
     if EXTRACTED in stages:
         context.log.info(_provider_line(pipeline))
-    runner = pipeline.build_pipeline()
-    semaphore = asyncio.Semaphore(pipeline.llm_concurrency)
-
-    async def run_one(question_id: str) -> QuestionOutcome:
-        async with semaphore:
-            return await runner.run(question_id, stages)
-
     started = time.perf_counter()
     failures: list[QuestionOutcome] = []
     totals: Counter[str] = Counter()
-    try:
-        for finished in asyncio.as_completed([run_one(key) for key in keys]):
-            outcome = await finished
-            for result in outcome.results:
-                if result.stage == EXTRACTED:
-                    totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})
-                yield dg.AssetMaterialization(
-                    asset_key=ASSET_KEYS[result.stage],
-                    partition=outcome.question_id,
-                    metadata=_metadata(result.duration_ms, result.metadata),
-                )
-            if not outcome.ok:
-                failures.append(outcome)
-    finally:
-        await runner.aclose()
+    for outcome in stream_outcomes(pipeline.build_pipeline, keys, stages, pipeline.llm_concurrency):
+        for result in outcome.results:
+            if result.stage == EXTRACTED:
+                totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})
+            yield dg.AssetMaterialization(
+                asset_key=ASSET_KEYS[result.stage],
+                partition=outcome.question_id,
+                metadata=_metadata(result.duration_ms, result.metadata),
+            )
+        if not outcome.ok:
+            failures.append(outcome)
     elapsed = time.perf_counter() - started
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "

@@ -1,0 +1,267 @@
+"""Extraction at full scale against the fake Messages API, measured in one run (`make bench`).
+
+1. Builds a bank of N questions (default 2,198): the bundled samples replicated under new ids, each copy's text made
+   unique so that no two requests are alike (or uses MKSAP_DATA_DIR as it is).
+2. Starts `mksap fake-api` in its own process with a fixed latency per call and rate limits.
+3. Measures, in this order:
+   (a) the sequential baseline: the same extraction code, one question and one call at a time, on a sample of
+       questions, extrapolated linearly to N;
+   (b) the full backfill through Dagster: all four assets for all N questions in one run (on-disk SQLite instance);
+   (c) the same run again with the warm response cache (must make 0 API calls);
+   (d) the same pipeline code without Dagster, warm cache: (c) − (d) is Dagster's bookkeeping.
+4. Appends the figures, with the machine's description, to benchmarks/results.md.
+
+Usage: python benchmarks/bench_extraction.py [--questions N] [--latency S] [--concurrency C] [--profile]
+"""
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+RESULTS = ROOT / "benchmarks" / "results.md"
+
+
+def build_bank(target: Path, count: int) -> Path:
+    """Replicate the samples as <sys><type>9NNNN with a unique sentence in each critique and key point."""
+    from mksap_assets.domain.inputs import discover_questions
+
+    samples = discover_questions(ROOT / "data" / "questions")
+    shutil.rmtree(target, ignore_errors=True)
+    for index in range(count):
+        sample = samples[index % len(samples)]
+        new_id = f"{sample.question_id[:5]}{90000 + index:05d}"
+        folder = target / sample.system / new_id
+        folder.mkdir(parents=True)
+        document = orjson.loads(sample.path.read_bytes())
+        document["question_id"] = new_id
+        marker = f" Benchmark copy {index} keeps this text unique."
+        document["critique"] += marker
+        document["key_points"] = [point + marker for point in document["key_points"]]
+        (folder / f"{new_id}.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        if (sample.folder / "tables").is_dir():
+            shutil.copytree(sample.folder / "tables", folder / "tables")
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_fake(args) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("mksap")), "fake-api", "--port", str(port), "--latency", str(args.latency),
+        "--rpm", str(args.rpm), "--itpm", str(args.itpm), "--otpm", str(args.otpm),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the fake API did not start")
+
+
+def fake_requests_served(process: subprocess.Popen) -> tuple[int, int]:
+    """Stop the fake; it prints how many requests it served and how many it refused at its limits."""
+    process.terminate()
+    out, _ = process.communicate(timeout=30)
+    match = re.search(r"served (\d+) requests .* (\d+) refused by limits", out)
+    return (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+
+
+def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = True, concurrency: int | None = None):
+    from mksap_assets.settings import LLMSettings, Settings
+
+    return Settings(
+        data_dir=bank,
+        output_dir=WORK / "output",
+        store_dir=WORK / "store",
+        dagster_home=WORK / "dagster_home",
+        llm=LLMSettings(
+            provider="anthropic",
+            concurrency=concurrency or args.concurrency,
+            cache_dir=cache_dir,
+            cache_enabled=cache_enabled,
+            rpm=args.rpm,
+            itpm=args.itpm,
+            otpm=args.otpm,
+        ),
+    )
+
+
+def sequential_baseline(bank: Path, args) -> tuple[float, int]:
+    """One question at a time and one call at a time (in-flight cap 1), cache off."""
+    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets.resources import PipelineResource
+
+    settings = settings_for(bank, WORK / "cache-baseline", args, cache_enabled=False, concurrency=1)
+    sample = discover_questions(bank)[: args.baseline_sample]
+
+    async def run() -> int:
+        extractor = PipelineResource.from_settings(settings).build_extractor()
+        calls = 0
+        try:
+            for question_file in sample:
+                calls += (await extractor.extract(load_raw_question(question_file))).usage.calls
+        finally:
+            await extractor.aclose()
+        return calls
+
+    started = time.perf_counter()
+    calls = asyncio.run(run())
+    return time.perf_counter() - started, calls
+
+
+def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, float], bool]:
+    from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+    from mksap_assets.definitions import build_definitions
+    from mksap_assets.partitions import range_tags
+
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        tags=range_tags(keys[0], keys[-1]),
+        asset_selection=QUESTION_ASSET_KEYS,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
+    elapsed = time.perf_counter() - started
+    totals: dict[str, float] = {}
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == "extracted_statements":
+            for name in ("llm_calls", "cache_hits", "rate_limited", "retries", "cost_usd", "input_tokens",
+                         "output_tokens", "cache_read_input_tokens"):
+                totals[name] = totals.get(name, 0) + event.materialization.metadata[name].value
+    return elapsed, totals, result.success
+
+
+def plain_pipeline(settings, keys: list[str]) -> float:
+    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.runner import stream_outcomes
+    from mksap_assets.resources import PipelineResource
+
+    resource_ = PipelineResource.from_settings(settings)
+    started = time.perf_counter()
+    outcomes = list(stream_outcomes(resource_.build_pipeline, keys, STAGES, settings.llm.concurrency))
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok][:3]
+    return time.perf_counter() - started
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    memory_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    return f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=2198)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--baseline-sample", type=int, default=40)
+    parser.add_argument("--rpm", type=int, default=5000)
+    parser.add_argument("--itpm", type=int, default=5_000_000)
+    parser.add_argument("--otpm", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true", help="profile the warm run with pyinstrument")
+    args = parser.parse_args()
+
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    for leftover in ("output", "store", "cache", "cache-baseline"):
+        shutil.rmtree(WORK / leftover, ignore_errors=True)
+    bank = Path(os.environ["MKSAP_DATA_DIR"]) if os.environ.get("MKSAP_DATA_DIR") else build_bank(
+        WORK / "bank", args.questions
+    )
+    from mksap_assets.domain.inputs import discover_questions
+
+    keys = [q.question_id for q in discover_questions(bank)]
+    fake, url = start_fake(args)
+    os.environ.update({"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-bench-not-a-real-key"})
+    try:
+        baseline_seconds, baseline_calls = sequential_baseline(bank, args)
+        settings = settings_for(bank, WORK / "cache", args)
+        with tempfile.TemporaryDirectory(dir=WORK) as home, dg.DagsterInstance.from_ref(
+            InstanceRef.from_dir(home)
+        ) as instance:
+            instance.add_dynamic_partitions("question", keys)
+            cold_seconds, cold, cold_ok = dagster_run(settings, keys, instance)
+            if args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler()
+                profiler.start()
+            warm_seconds, warm, warm_ok = dagster_run(settings, keys, instance)
+            if args.profile:
+                profiler.stop()
+                (ROOT / "benchmarks" / "profile_warm_run.txt").write_text(
+                    profiler.output_text(unicode=False, color=False, show_all=False)
+                )
+        plain_seconds = plain_pipeline(settings, keys)
+    finally:
+        served, refused = fake_requests_served(fake)
+
+    n = len(keys)
+    calls = int(cold.get("llm_calls", 0))
+    bound = calls * args.latency / args.concurrency
+    baseline_per_question = baseline_seconds / args.baseline_sample
+    baseline_total = baseline_per_question * n
+    bookkeeping = warm_seconds - plain_seconds
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines = [
+        f"\n## Extraction benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"`make bench` (= `python benchmarks/bench_extraction.py --questions {n} --latency {args.latency} "
+        f"--concurrency {args.concurrency}`{' --profile' if args.profile else ''}). Machine: {machine()}. "
+        f"Fake API limits: {args.rpm} RPM, {args.itpm} ITPM, {args.otpm} OTPM; latency {args.latency} s per call.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| questions | {n} |",
+        f"| (a) sequential baseline, {args.baseline_sample} questions | {baseline_seconds:.1f} s, {baseline_calls} calls "
+        f"({baseline_per_question:.2f} s per question) |",
+        f"| (a) baseline extrapolated to {n} questions | {baseline_total:.0f} s ({baseline_total / 3600:.2f} h) |",
+        f"| (b) full run through Dagster, cold cache | {cold_seconds:.1f} s, {'succeeded' if cold_ok else 'FAILED'} |",
+        f"| (b) API calls (metered per question) | {calls} ({cold.get('retries', 0):.0f} retries, "
+        f"{cold.get('rate_limited', 0):.0f} answered 429) |",
+        f"| (b) concurrency bound = calls × latency / concurrency | {bound:.1f} s |",
+        f"| (b) full run ÷ concurrency bound | {cold_seconds / bound:.2f} |" if bound else "| (b) bound | n/a |",
+        f"| (b) speed-up over the sequential baseline | {baseline_total / cold_seconds:.1f}× |",
+        f"| (b) estimated cost at the model's prices | ${cold.get('cost_usd', 0):.2f} |",
+        f"| (c) same run, warm cache | {warm_seconds:.1f} s, {int(warm.get('llm_calls', 0))} API calls, "
+        f"{int(warm.get('cache_hits', 0))} cache hits, {'succeeded' if warm_ok else 'FAILED'} |",
+        f"| (d) same pipeline without Dagster, warm cache | {plain_seconds:.1f} s |",
+        f"| Dagster bookkeeping = (c) − (d) | {bookkeeping:.1f} s = {bookkeeping / n * 1000:.0f} ms per question "
+        "(4 assets) |",
+        f"| requests the fake API served / refused at its limits | {served} / {refused} |",
+        f"| peak RSS of the benchmark process | {peak_rss_mb:.0f} MB |",
+    ]
+    with RESULTS.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

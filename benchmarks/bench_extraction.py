@@ -190,6 +190,8 @@ def main() -> None:
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
+    from mksap_assets.cli import instance_config
+
     WORK.mkdir(parents=True, exist_ok=True)
     for leftover in ("output", "store", "cache", "cache-baseline"):
         shutil.rmtree(WORK / leftover, ignore_errors=True)
@@ -204,9 +206,9 @@ def main() -> None:
     try:
         baseline_seconds, baseline_calls = sequential_baseline(bank, args)
         settings = settings_for(bank, WORK / "cache", args)
-        with tempfile.TemporaryDirectory(dir=WORK) as home, dg.DagsterInstance.from_ref(
-            InstanceRef.from_dir(home)
-        ) as instance:
+        home = Path(tempfile.mkdtemp(dir=WORK))
+        (home / "dagster.yaml").write_text(instance_config(home))  # the instance users get from `make run`
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             instance.add_dynamic_partitions("question", keys)
             cold_seconds, cold, cold_ok = dagster_run(settings, keys, instance)
             if args.profile:
@@ -223,6 +225,7 @@ def main() -> None:
         plain_seconds = plain_pipeline(settings, keys)
     finally:
         served, refused = fake_requests_served(fake)
+        shutil.rmtree(home, ignore_errors=True)
 
     n = len(keys)
     calls = int(cold.get("llm_calls", 0))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,11 @@ def _dagster_home_line() -> str:
     return f"DAGSTER_HOME=${{DAGSTER_HOME:-{PROJECT_ROOT / '.dagster_home'}}}"
 
 
+def instance_config(home: Path) -> str:
+    """The project's dagster.yaml for an instance folder."""
+    return INSTANCE_TEMPLATE.read_text().replace("__DAGSTER_HOME__", str(home))
+
+
 def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     """Create the instance folder (with dagster.yaml) and the .env line that points Dagster at it."""
     home = settings.dagster_home
@@ -38,7 +42,7 @@ def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     instance_yaml = home / "dagster.yaml"
     project_owned = home == PROJECT_ROOT / ".dagster_home"
     if project_owned or not instance_yaml.exists():  # never overwrite a user's own instance config
-        shutil.copyfile(INSTANCE_TEMPLATE, instance_yaml)
+        instance_yaml.write_text(instance_config(home))
     lines = env_file.read_text().splitlines() if env_file.exists() else []
     lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")] + [_dagster_home_line()]
     env_file.write_text("\n".join(lines) + "\n")

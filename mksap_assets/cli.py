@@ -145,6 +145,17 @@ def _deck_line(result, settings: Settings) -> str:
     return f"{metadata['notes'].value} notes in {metadata['path'].value}"
 
 
+def cmd_plan(settings: Settings, verbose: bool) -> int:
+    """What the sensor's next tick would run and why; launches nothing."""
+    from mksap_assets.resources import PipelineResource
+    from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+
+    with _instance(settings) as instance:
+        plan, _ = current_plan(instance, PipelineResource.from_settings(settings), decode_attempts(sensor_cursor(instance)))
+    print("\n".join(plan.lines(verbose)))
+    return 0
+
+
 def cmd_summary(settings: Settings) -> int:
     print(summarise_exports(settings.output_dir).render())
     return 0
@@ -159,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync", help="register every question file as a partition in the Dagster instance")
     run = commands.add_parser("run", help="sync, then materialize all assets for all (or the given) questions")
     run.add_argument("--partition", action="append", default=[], help="question id (repeatable)")
+    plan = commands.add_parser("plan", help="print what the sensor's next tick would run and why (launches nothing)")
+    plan.add_argument("--verbose", action="store_true", help="also list the questions that are up to date")
     commands.add_parser("summary", help="summarise the exported questions in the output dir")
     fake = commands.add_parser("fake-api", help="serve a fake Anthropic Messages API on 127.0.0.1 (test tooling)")
     fake_api.add_arguments(fake)
@@ -176,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_sync(settings)
     if args.command == "run":
         return cmd_run(settings, args.partition)
+    if args.command == "plan":
+        return cmd_plan(settings, args.verbose)
     if args.command == "fake-api":
         return fake_api.run_from_args(args)
     return cmd_summary(settings)

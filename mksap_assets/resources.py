@@ -8,8 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from mksap_assets.domain.extraction.base import Extractor
+from mksap_assets.domain.changes import ExtractorIdentity
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import discover_questions, is_safe_question_id
+from mksap_assets.domain.inputs import QuestionFile, discover_questions, is_safe_question_id
 from mksap_assets.domain.pipeline import QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.settings import Settings
@@ -60,9 +61,12 @@ class PipelineResource(dg.ConfigurableResource):
             llm_max_retries=llm.max_retries,
         )
 
+    def question_files(self) -> list[QuestionFile]:
+        """Question files in the bank that can be partitions (unsafe ids are reported by check-inputs)."""
+        return [q for q in discover_questions(Path(self.data_dir)) if is_safe_question_id(q.question_id)]
+
     def question_ids(self) -> list[str]:
-        """Ids of question files in the bank that can be partition keys (unsafe ids are reported by check-inputs)."""
-        return [q.question_id for q in discover_questions(Path(self.data_dir)) if is_safe_question_id(q.question_id)]
+        return [q.question_id for q in self.question_files()]
 
     def provider(self) -> str:
         """The configured provider, or anthropic when an API key is in the environment, else offline."""
@@ -71,6 +75,17 @@ class PipelineResource(dg.ConfigurableResource):
                 raise ValueError(f"MKSAP_LLM_PROVIDER must be one of {', '.join(PROVIDERS)}, not {self.llm_provider!r}")
             return self.llm_provider
         return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
+
+    def extractor_identity(self) -> ExtractorIdentity:
+        """Which extractor, model and prompt a run would use now, without creating any client."""
+        from mksap_assets.domain.validation import VALIDATOR_VERSION
+
+        if self.provider() == "offline":
+            offline = OfflineExtractor
+            return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
+        from mksap_assets.domain.extraction.claude import claude_prompt_version
+
+        return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode), VALIDATOR_VERSION)
 
     def build_extractor(self) -> Extractor:
         if self.provider() == "offline":

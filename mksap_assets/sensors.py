@@ -1,31 +1,124 @@
-"""The question sensor: registers new question files as partitions and launches runs for them."""
+"""The question sensor: the scheduled incremental rerun.
 
+Each tick it registers new question files as partitions, removes the partitions of deleted files (moving their
+outputs aside), and launches runs for exactly the questions whose expected fingerprint (input bytes, prompt
+versions, model, extractor and validator versions) differs from what their last export recorded, merged into
+contiguous ranges of at most 500 keys. It skips while its own runs are in flight, and uses no run_key, so a failed
+run is retried (a bounded number of times for unchanged inputs, counted in the cursor).
+"""
+
+import os
+from pathlib import Path
 
 import dagster as dg
+import orjson
+from dagster._core.events import DagsterEventType
 
-from mksap_assets.assets.questions import question_assets
-from mksap_assets.partitions import contiguous_ranges, new_partition_keys, question_partitions, range_tags
+from mksap_assets.assets.questions import ASSET_KEYS
+from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
+from mksap_assets.domain.pipeline import EXPORTED, STAGES
+from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
 
-SENSOR_INTERVAL_SECONDS = 60
+SENSOR_NAME = "question_sensor"
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("MKSAP_SENSOR_INTERVAL", "60"))
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+FETCH_CHUNK = 1000
+
+
+def latest_export_records(instance: dg.DagsterInstance) -> dict[str, Recorded]:
+    """What the latest materialization of each exported partition recorded: two queries per 1,000 partitions."""
+    asset_key = ASSET_KEYS[EXPORTED]
+    storage_ids = list(
+        instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION).values()
+    )
+    records: dict[str, Recorded] = {}
+    for start in range(0, len(storage_ids), FETCH_CHUNK):
+        chunk = storage_ids[start : start + FETCH_CHUNK]
+        result = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=chunk), limit=len(chunk)
+        )
+        for record in result.records:
+            materialization = record.asset_materialization
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            records[materialization.partition] = Recorded.from_metadata(metadata)
+    return records
+
+
+def failed_partitions(instance: dg.DagsterInstance, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    statuses = instance.get_status_by_partition(ASSET_KEYS[EXPORTED], keys, question_partitions)
+    return {key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED}
+
+
+def decode_attempts(cursor: str | None) -> dict[str, tuple[str, int]]:
+    return {key: (tried, count) for key, (tried, count) in orjson.loads(cursor).items()} if cursor else {}
+
+
+def current_plan(
+    instance: dg.DagsterInstance, pipeline: PipelineResource, attempts: dict[str, tuple[str, int]]
+) -> tuple[Plan, set[str]]:
+    existing = list(instance.get_dynamic_partitions(question_partitions.name))
+    failed = failed_partitions(instance, existing)
+    plan = plan_changes(
+        questions=pipeline.question_files(),
+        partition_keys=existing,
+        recorded=latest_export_records(instance),
+        failed=failed,
+        attempts=attempts,
+        identity=pipeline.extractor_identity(),
+    )
+    return plan, failed
+
+
+def sensor_cursor(instance: dg.DagsterInstance) -> str | None:
+    """The sensor's stored cursor (its retry counts), for `mksap plan`."""
+    from dagster._core.definitions.run_request import InstigatorType
+
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.name == SENSOR_NAME and state.instigator_data is not None:
+            return getattr(state.instigator_data, "cursor", None)
+    return None
+
+
+def _own_runs_in_flight(context: dg.SensorEvaluationContext) -> bool:
+    filters = dg.RunsFilter(tags={"dagster/sensor_name": context.sensor_name}, statuses=IN_FLIGHT)
+    return bool(context.instance.get_runs(filters=filters, limit=1))
 
 
 @dg.sensor(
-    name="question_sensor",
-    target=[question_assets],
+    name=SENSOR_NAME,
+    target=[*ASSET_KEYS.values()],
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds a partition for each new question file (sorted by id) and materializes the new ones.",
+    description="Registers new question files, removes deleted ones, and reruns only questions whose inputs, "
+    "prompts, model or code changed (or that failed).",
 )
 def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
-    existing = list(context.instance.get_dynamic_partitions(question_partitions.name))
-    new_keys = new_partition_keys(pipeline.question_ids(), existing)
-    if not new_keys:
-        return dg.SkipReason("no new question files")
-    ordered = existing + new_keys
-    return dg.SensorResult(
-        dynamic_partitions_requests=[question_partitions.build_add_request(new_keys)],
-        run_requests=[
-            dg.RunRequest(tags=range_tags(first, last)) for first, last in contiguous_ranges(ordered, set(new_keys))
-        ],
-    )
+    if _own_runs_in_flight(context):
+        return dg.SkipReason("runs launched by this sensor are still in flight")
+    attempts = decode_attempts(context.cursor)
+    plan, failed = current_plan(context.instance, pipeline, attempts)
+    for key in plan.removed_keys:
+        retire_outputs(Path(pipeline.output_dir), Path(pipeline.store_dir), key, STAGES)
+    context.update_cursor(orjson.dumps(next_attempts(attempts, plan, failed)).decode())
+    existing = [k for k in context.instance.get_dynamic_partitions(question_partitions.name) if k not in plan.removed_keys]
+    ordered = existing + plan.new_keys
+    run_requests = [
+        dg.RunRequest(asset_selection=list(ASSET_KEYS.values()), tags=range_tags(first, last))
+        for first, last in contiguous_ranges(ordered, set(plan.to_run))
+    ]
+    partition_requests = []
+    if plan.new_keys:
+        partition_requests.append(question_partitions.build_add_request(plan.new_keys))
+    if plan.removed_keys:
+        partition_requests.append(question_partitions.build_delete_request(plan.removed_keys))
+    if not run_requests and not partition_requests:
+        return dg.SkipReason(f"nothing changed ({len(plan.up_to_date)} up to date, {len(plan.waiting)} waiting)")
+    return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=partition_requests)

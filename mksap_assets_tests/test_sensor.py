@@ -1,67 +1,149 @@
-"""The question sensor registers new question files as sorted partitions and launches runs for them."""
+"""The sensor requests exactly the partitions whose inputs, prompt, model or code changed, and nothing after."""
 
 import shutil
 
 import dagster as dg
+import orjson
+import pytest
 
 from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.export import export_path
 from mksap_assets.resources import PipelineResource
 from mksap_assets.sensors import question_sensor
 from mksap_assets.settings import Settings
-from mksap_assets_tests.helpers import sample_ids
+from mksap_assets_tests.helpers import edit_question, question_json, sample_ids
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 
 
-def _tick(settings: Settings, instance: dg.DagsterInstance):
-    context = dg.build_sensor_context(
-        instance=instance,
-        definitions=build_definitions(settings),
-        sensor_name="question_sensor",
-        resources={"pipeline": PipelineResource.from_settings(settings)},
+class Harness:
+    """Ticks the sensor the way the daemon would: apply partition requests, execute the requested runs."""
+
+    def __init__(self, settings: Settings, instance: dg.DagsterInstance):
+        self.settings = settings
+        self.instance = instance
+        self.cursor = None
+
+    def tick(self):
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            definitions=build_definitions(self.settings),
+            sensor_name="question_sensor",
+            cursor=self.cursor,
+            resources={"pipeline": PipelineResource.from_settings(self.settings)},
+        )
+        result = question_sensor(context)
+        self.cursor = context.cursor
+        return result
+
+    def apply(self, result) -> list[str]:
+        """Apply the tick's partition changes and run its run requests; return the requested keys."""
+        if isinstance(result, dg.SkipReason):
+            return []
+        for request in result.dynamic_partitions_requests:
+            if isinstance(request, dg.AddDynamicPartitionsRequest):
+                self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            else:
+                for key in request.partition_keys:
+                    self.instance.delete_dynamic_partition(request.partitions_def_name, key)
+        ordered = list(self.instance.get_dynamic_partitions("question"))
+        requested = []
+        job = build_definitions(self.settings).resolve_implicit_global_asset_job_def()
+        for run in result.run_requests:
+            first, last = run.tags[RANGE_START], run.tags[RANGE_END]
+            requested += ordered[ordered.index(first) : ordered.index(last) + 1]
+            job.execute_in_process(
+                instance=self.instance, tags=run.tags, asset_selection=run.asset_selection, raise_on_error=False
+            )
+        return requested
+
+
+@pytest.fixture
+def harness(settings: Settings):
+    with dg.DagsterInstance.ephemeral() as instance:
+        harness = Harness(settings, instance)
+        assert harness.apply(harness.tick()) == sample_ids(settings.data_dir)  # first tick: everything is new
+        assert isinstance(harness.tick(), dg.SkipReason)
+        yield harness
+
+
+def test_first_tick_adds_sorted_partitions_and_one_run(settings: Settings):
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = Harness(settings, instance).tick()
+        [add] = result.dynamic_partitions_requests
+        assert list(add.partition_keys) == sample_ids(settings.data_dir)
+        [run] = result.run_requests
+        assert (run.tags[RANGE_START], run.tags[RANGE_END]) == (add.partition_keys[0], add.partition_keys[-1])
+        assert run.run_key is None  # a run_key would block the retry of a failed run forever
+
+
+def test_an_edited_critique_reruns_that_question_only(harness: Harness):
+    key = sample_ids(harness.settings.data_dir)[5]
+    path = question_json(harness.settings.data_dir, key)
+    document = orjson.loads(path.read_bytes())
+    edit_question(harness.settings.data_dir, key, critique=document["critique"] + " An added closing sentence.")
+    assert harness.apply(harness.tick()) == [key]
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_changed_prompt_version_reruns_everything(harness: Harness, monkeypatch):
+    monkeypatch.setattr(OfflineExtractor, "prompt_version", "changed-rules")
+    assert harness.apply(harness.tick()) == sample_ids(harness.settings.data_dir)
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_new_question_file_runs_alone(harness: Harness):
+    bank = harness.settings.data_dir
+    source = question_json(bank, sample_ids(bank)[2]).parent
+    new_id = source.name[:5] + "26999"
+    shutil.copytree(source, source.parent / new_id)
+    (source.parent / new_id / f"{source.name}.json").rename(source.parent / new_id / f"{new_id}.json")
+    edit_question(bank, new_id, question_id=new_id)
+    assert harness.apply(harness.tick()) == [new_id]
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_deleted_question_is_removed_and_its_output_moved_aside(harness: Harness):
+    bank, output_dir = harness.settings.data_dir, harness.settings.output_dir
+    key = sample_ids(bank)[0]
+    shutil.rmtree(question_json(bank, key).parent)
+    result = harness.tick()
+    assert not result.run_requests
+    [delete] = result.dynamic_partitions_requests
+    assert isinstance(delete, dg.DeleteDynamicPartitionsRequest) and list(delete.partition_keys) == [key]
+    assert not export_path(output_dir, key).exists()
+    assert list(output_dir.glob(f"_removed/*/{key[:2]}/{key}.json"))
+    harness.apply(result)
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_failing_question_is_retried_a_bounded_number_of_times(harness: Harness):
+    key = sample_ids(harness.settings.data_dir)[3]
+    question_json(harness.settings.data_dir, key).write_text("{broken")
+    runs = 0
+    for _ in range(6):
+        requested = harness.apply(harness.tick())
+        runs += requested == [key]
+    assert runs == 3  # the first attempt and two automatic retries; then it waits for a change
+    edit_question_file = question_json(harness.settings.data_dir, key)
+    edit_question_file.write_text("{still broken, but different")
+    assert harness.apply(harness.tick()) == [key]
+
+
+def test_no_tick_while_the_sensors_runs_are_in_flight(harness: Harness):
+    harness.instance.add_run(
+        dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
+                      tags={"dagster/sensor_name": "question_sensor"})
     )
-    return question_sensor(context)
-
-
-def _apply(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
-    for request in result.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-
-
-def test_first_tick_adds_every_question_sorted_and_requests_one_run(settings: Settings):
-    keys = sample_ids(settings.data_dir)
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = _tick(settings, instance)
-        [add] = result.dynamic_partitions_requests
-        assert add.partitions_def_name == "question" and list(add.partition_keys) == keys
-        [run] = result.run_requests
-        assert run.tags["dagster/asset_partition_range_start"] == keys[0]
-        assert run.tags["dagster/asset_partition_range_end"] == keys[-1]
-        _apply(instance, result)
-        assert isinstance(_tick(settings, instance), dg.SkipReason)
-
-
-def test_a_new_question_file_is_added_and_run_alone(settings: Settings):
-    keys = sample_ids(settings.data_dir)
-    with dg.DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("question", keys)
-        source = settings.data_dir / "cv" / keys_for(keys, "cv")
-        new_id = "cvmcq26999"
-        target = settings.data_dir / "cv" / new_id
-        shutil.copytree(source, target)
-        (target / f"{source.name}.json").rename(target / f"{new_id}.json")
-        result = _tick(settings, instance)
-        [add] = result.dynamic_partitions_requests
-        assert list(add.partition_keys) == [new_id]
-        [run] = result.run_requests
-        assert run.tags["dagster/asset_partition_range_start"] == new_id == run.tags["dagster/asset_partition_range_end"]
+    edit_question(harness.settings.data_dir, sample_ids(harness.settings.data_dir)[0], critique="Changed text here.")
+    assert isinstance(harness.tick(), dg.SkipReason)
 
 
 def test_unsafe_folder_names_never_become_partitions(settings: Settings):
     (settings.data_dir / "cv" / "CV bad").mkdir()
     (settings.data_dir / "cv" / "CV bad" / "CV bad.json").write_text("{}")
     with dg.DagsterInstance.ephemeral() as instance:
-        [add] = _tick(settings, instance).dynamic_partitions_requests
+        [add] = Harness(settings, instance).tick().dynamic_partitions_requests
         assert "CV bad" not in add.partition_keys
-
-
-def keys_for(keys: list[str], system: str) -> str:
-    return next(key for key in keys if key.startswith(system))

@@ -150,9 +150,15 @@ class QuestionPipeline:
         document = build_export(raw, extraction, validated, nlp_pipeline=nlp.pipeline_name())
         path = export_path(self.output_dir, question_id)
         write_json_atomic(path, document)
+        # What made this export: the sensor compares these with the current inputs, prompts and model.
         return {
             "statements": validated.validation.statements,
             "passed": validated.validation.passed,
             "fingerprint": output_fingerprint(raw, extraction, validated),
+            "input_sha256": raw.input_sha256,
+            "extractor": extraction.extractor,
+            "model": extraction.model or "-",
+            "prompt_version": extraction.prompt_version,
+            "validator_version": validated.validation.validator_version,
             "path": str(path),
         }

@@ -31,6 +31,11 @@ STATEMENT_TOKENS = {"critique": 4096, "key_points": 1536, "table": 2048}
 CLOZE_TOKENS = 4096
 
 
+def claude_prompt_version(cloze_mode: str) -> str:
+    """Prompt files, tool schemas and cloze mode together: what Claude is asked."""
+    return f"{prompts.combined_prompt_version()}-{cloze_mode}"
+
+
 class ClaudeExtractor:
     name = "anthropic"
 
@@ -38,7 +43,7 @@ class ClaudeExtractor:
         self.client = client
         self.model = client.model
         self.cloze_mode = cloze_mode
-        self.prompt_version = f"{prompts.combined_prompt_version()}-{cloze_mode}"
+        self.prompt_version = claude_prompt_version(cloze_mode)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,165 @@
+"""What the next incremental run must do, and why: compare each question's expected fingerprint with what its last
+export recorded. Plain data in, plain data out; the sensor and `mksap plan` share it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mksap_assets.domain.export import export_path
+from mksap_assets.domain.fingerprint import fingerprint
+from mksap_assets.domain.inputs import QuestionFile, input_sha256
+
+# A question whose run failed is retried automatically this many times for the same inputs; after that it waits
+# for its input, prompt or model to change, or for a manual "failed only" backfill.
+MAX_AUTOMATIC_RETRIES = 2
+
+NEW = "new"
+INPUT_CHANGED = "input changed"
+PROMPT_CHANGED = "prompt changed"
+MODEL_CHANGED = "model changed"
+CODE_CHANGED = "code changed"
+FAILED = "failed last time"
+
+
+@dataclass(frozen=True)
+class ExtractorIdentity:
+    extractor: str
+    model: str | None
+    prompt_version: str
+    validator_version: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the latest export of a question says about how it was made (its materialization metadata)."""
+
+    fingerprint: str | None = None
+    input_sha256: str | None = None
+    extractor: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, object]) -> Recorded:
+        def text(name: str) -> str | None:
+            value = metadata.get(name)
+            return None if value in (None, "-") else str(value)
+
+        return cls(text("fingerprint"), text("input_sha256"), text("extractor"), text("model"), text("prompt_version"))
+
+
+@dataclass
+class Plan:
+    to_run: dict[str, str] = field(default_factory=dict)  # question id -> reason, in partition order
+    up_to_date: list[str] = field(default_factory=list)
+    waiting: dict[str, int] = field(default_factory=dict)  # failed too often for unchanged inputs: id -> attempts
+    new_keys: list[str] = field(default_factory=list)  # to register as partitions (sorted)
+    removed_keys: list[str] = field(default_factory=list)  # partitions whose question file is gone
+    expected: dict[str, str] = field(default_factory=dict)  # question id -> expected fingerprint
+
+    def lines(self, verbose: bool = False) -> list[str]:
+        out = [f"{key}\t{reason}" for key, reason in self.to_run.items()]
+        out += [f"{key}\tremoved (question file deleted)" for key in self.removed_keys]
+        out += [f"{key}\tfailed {count} times with these inputs; not retried" for key, count in self.waiting.items()]
+        if verbose:
+            out += [f"{key}\tup to date" for key in self.up_to_date]
+        out.append(
+            f"{len(self.to_run)} to run, {len(self.removed_keys)} to remove, {len(self.waiting)} waiting, "
+            f"{len(self.up_to_date)} up to date"
+        )
+        return out
+
+
+def expected_fingerprint(question_file: QuestionFile, identity: ExtractorIdentity) -> tuple[str, str]:
+    """(input hash, fingerprint) the question would get if it ran now. Unreadable files get a unique marker so that
+    they are tried (and fail with a clear reason) rather than silently skipped."""
+    try:
+        digest = input_sha256(question_file)
+    except OSError as error:
+        digest = f"unreadable:{error.strerror or error}"
+    return digest, fingerprint(
+        input_sha256=digest,
+        extractor=identity.extractor,
+        model=identity.model,
+        prompt_version=identity.prompt_version,
+        validator_version=identity.validator_version,
+    )
+
+
+def _reason(recorded: Recorded | None, digest: str, identity: ExtractorIdentity, failed: bool) -> str:
+    if failed:
+        return FAILED
+    if recorded is None or recorded.fingerprint is None:
+        return NEW
+    if recorded.input_sha256 != digest:
+        return INPUT_CHANGED
+    if recorded.prompt_version != identity.prompt_version:
+        return PROMPT_CHANGED
+    if recorded.extractor != identity.extractor or recorded.model != identity.model:
+        return MODEL_CHANGED
+    return CODE_CHANGED
+
+
+def plan_changes(
+    *,
+    questions: Iterable[QuestionFile],
+    partition_keys: Iterable[str],
+    recorded: Mapping[str, Recorded],
+    failed: set[str],
+    attempts: Mapping[str, tuple[str, int]],
+    identity: ExtractorIdentity,
+) -> Plan:
+    """`attempts` maps a question id to (fingerprint tried, consecutive failed attempts) from earlier ticks."""
+    plan = Plan()
+    files = {q.question_id: q for q in questions}
+    existing = list(partition_keys)
+    known = set(existing)
+    plan.new_keys = sorted(key for key in files if key not in known)
+    plan.removed_keys = [key for key in existing if key not in files]
+    for key in [k for k in existing if k in files] + plan.new_keys:
+        digest, expected = expected_fingerprint(files[key], identity)
+        plan.expected[key] = expected
+        record = recorded.get(key)
+        if record is not None and record.fingerprint == expected:
+            plan.up_to_date.append(key)
+            continue
+        tried, count = attempts.get(key, ("", 0))
+        if key in failed and tried == expected and count > MAX_AUTOMATIC_RETRIES:
+            plan.waiting[key] = count
+            continue
+        plan.to_run[key] = _reason(record, digest, identity, key in failed)
+    return plan
+
+
+def next_attempts(
+    previous: Mapping[str, tuple[str, int]], plan: Plan, failed: set[str]
+) -> dict[str, tuple[str, int]]:
+    """Count consecutive automatic attempts per (question, fingerprint); forget questions that are done."""
+    attempts: dict[str, tuple[str, int]] = {}
+    for key, expected in plan.expected.items():
+        if key in plan.up_to_date:
+            continue
+        tried, count = previous.get(key, ("", 0))
+        if key in plan.waiting:
+            attempts[key] = (tried, count)
+        elif key in plan.to_run:
+            attempts[key] = (expected, count + 1 if tried == expected and key in failed else 1)
+    return attempts
+
+
+def retire_outputs(output_dir: Path, store_dir: Path, question_id: str, stages: Iterable[str]) -> list[Path]:
+    """Move a deleted question's export and stored assets aside (never silently kept as current)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    candidates = [(export_path(output_dir, question_id), output_dir / "_removed" / stamp / question_id[:2])]
+    candidates += [(store_dir / stage / f"{question_id}.json", store_dir / "_removed" / stamp / stage) for stage in stages]
+    for source, target_dir in candidates:
+        if source.is_file():
+            target_dir.mkdir(parents=True, exist_ok=True)
+            moved.append(Path(shutil.move(str(source), target_dir / source.name)))
+    return moved

@@ -16,6 +16,7 @@ from collections import Counter
 import dagster as dg
 
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
+from mksap_assets.domain.progress import Progress
 from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
@@ -72,7 +73,11 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     started = time.perf_counter()
     failures: list[QuestionOutcome] = []
     totals: Counter[str] = Counter()
+    progress = Progress(total=len(keys))
     for outcome in stream_outcomes(pipeline.build_pipeline, keys, stages, pipeline.llm_concurrency):
+        seconds = sum(result.duration_ms for result in outcome.results) / 1000
+        for level, message in progress.record(outcome.question_id, seconds):
+            getattr(context.log, level)(message)
         for result in outcome.results:
             if result.stage == EXTRACTED:
                 totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})

@@ -16,7 +16,6 @@ from mksap_assets.resources import PipelineResource
 GROUP = "mksap"
 ANKI_DECK = dg.AssetKey("anki_deck")
 EXPORTED_QUESTION = dg.AssetKey("exported_question")
-MAX_SKIPS_LOGGED = 100
 MAX_SKIPS_LISTED = 50
 
 
@@ -72,13 +71,7 @@ def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipelin
         summary = write_anki_export(Path(pipeline.output_dir), options)
     except AnkiExportError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    for record in summary.skip_log[:MAX_SKIPS_LOGGED]:
-        context.log.info(
-            f"skipped {record.question_id} {record.section}[{record.index}]: {record.reason}"
-            + (f" ({record.detail})" if record.detail else "")
-        )
-    if len(summary.skip_log) > MAX_SKIPS_LOGGED:
-        context.log.info(f"… and {len(summary.skip_log) - MAX_SKIPS_LOGGED} more skipped statements")
+    # Skipped statements are listed in the `skipped_statements` metadata, not logged one event row each.
     for path in summary.unreadable:
         context.log.warning(f"unreadable export document skipped: {path}")
     context.log.info(summary.render())

@@ -22,6 +22,7 @@ from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
 GROUP = "mksap"
+LLM_POOL = "llm"
 MAX_FAILURES_LISTED = 50
 
 _DESCRIPTIONS = {
@@ -64,6 +65,9 @@ def _failure_table(failures: list[QuestionOutcome]) -> str:
     partitions_def=question_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
+    # Runs from the sensor, UI backfills and the shell share this pool, so together they never exceed the API
+    # concurrency configured for one step (MKSAP_LLM_CONCURRENCY); the pool's limit is set in dagster.yaml.
+    pool=LLM_POOL,
 )
 def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
     stages = {key.path[-1] for key in context.selected_asset_keys}

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test dev check-inputs bench clean
+.PHONY: install run test dev check-inputs bench bench-incremental clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ dev: $(INSTALLED)
 ## Extraction at scale against the fake Messages API; appends to benchmarks/results.md (about 10 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py --profile
+
+## Change detection at scale: idle sensor tick and one edited question, end to end (about 10 minutes).
+bench-incremental: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_incremental.py
 
 check-inputs: $(INSTALLED)
 	$(BIN)/mksap check-inputs

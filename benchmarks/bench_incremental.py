@@ -1,0 +1,124 @@
+"""Incremental reruns at full scale (`make bench-incremental`).
+
+With N (default 2,198) materialized partitions on the project's on-disk SQLite instance, measures:
+- a sensor tick when nothing changed (and that it requests no run);
+- after editing one question's critique: the tick that finds it plus the run that re-exports it, end to end, with
+  the run launched the way a shell user would (`dagster asset materialize --partition`, a new process).
+The offline extractor is used (no API): the figures are about change detection and Dagster, not the LLM.
+Appends to benchmarks/results.md.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_extraction import RESULTS, ROOT, WORK, build_bank, machine  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=2198)
+    args = parser.parse_args()
+
+    import dagster as dg
+
+    from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+    from mksap_assets.cli import instance_config
+    from mksap_assets.definitions import build_definitions
+    from mksap_assets.partitions import range_tags
+    from mksap_assets.resources import PipelineResource
+    from mksap_assets.sensors import question_sensor
+    from mksap_assets.settings import LLMSettings, Settings
+
+    work = WORK / "incremental"
+    bank = build_bank(work / "bank", args.questions)
+    home = work / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(instance_config(home))
+    settings = Settings(
+        data_dir=bank, output_dir=work / "output", store_dir=work / "store", dagster_home=home,
+        llm=LLMSettings(provider="offline"),
+    )
+    env = {
+        **os.environ, "DAGSTER_HOME": str(home), "MKSAP_DATA_DIR": str(bank), "MKSAP_OUTPUT_DIR": str(work / "output"),
+        "MKSAP_STORE_DIR": str(work / "store"), "MKSAP_LLM_PROVIDER": "offline",
+    }
+    os.environ.update(env)
+    definitions = build_definitions(settings)
+    resources = {"pipeline": PipelineResource.from_settings(settings)}
+
+    with dg.DagsterInstance.get() as instance:
+        def tick(cursor=None):
+            context = dg.build_sensor_context(
+                instance=instance, definitions=definitions, sensor_name="question_sensor", cursor=cursor,
+                resources=resources,
+            )
+            started = time.perf_counter()
+            result = question_sensor(context)
+            return time.perf_counter() - started, result, context.cursor
+
+        _, first, cursor = tick()
+        keys = list(first.dynamic_partitions_requests[0].partition_keys)
+        instance.add_dynamic_partitions("question", keys)
+        started = time.perf_counter()
+        job = definitions.resolve_implicit_global_asset_job_def()
+        initial = job.execute_in_process(
+            instance=instance, tags=range_tags(keys[0], keys[-1]), asset_selection=QUESTION_ASSET_KEYS,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}, raise_on_error=False,
+        )
+        initial_seconds = time.perf_counter() - started
+
+        idle = [tick(cursor) for _ in range(3)]
+        idle_seconds = [seconds for seconds, _, _ in idle]
+        idle_runs = sum(len(getattr(result, "run_requests", None) or []) for _, result, _ in idle)
+
+        changed = keys[len(keys) // 2]
+        path = bank / changed[:2] / changed / f"{changed}.json"
+        document = orjson.loads(path.read_bytes())
+        document["critique"] += " One more sentence was added to this critique."
+        path.write_bytes(orjson.dumps(document))
+        started = time.perf_counter()
+        change_tick, change_result, cursor = tick(cursor)
+        [request] = change_result.run_requests
+        partition = request.tags["dagster/asset_partition_range_start"]
+        shell = subprocess.run(
+            [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "mksap_assets.definitions",
+             "--select", ",".join(k.to_user_string() for k in QUESTION_ASSET_KEYS), "--partition", partition],
+            env=env, cwd=ROOT, capture_output=True, text=True,
+        )
+        end_to_end = time.perf_counter() - started
+        after_seconds, after, _ = tick(cursor)
+
+    lines = [
+        f"\n## Incremental reruns ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"`make bench-incremental` (= `python benchmarks/bench_incremental.py --questions {len(keys)}`), offline "
+        f"extractor, the project's on-disk SQLite instance. Machine: {machine()}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| initial run, {len(keys)} questions × 4 assets | {initial_seconds:.0f} s, "
+        f"{'succeeded' if initial.success else 'FAILED'} |",
+        f"| sensor tick, nothing changed (3 ticks) | median {statistics.median(idle_seconds):.2f} s, "
+        f"max {max(idle_seconds):.2f} s; runs requested: {idle_runs} |",
+        f"| one critique edited: tick | {change_tick:.2f} s, requested {partition} "
+        f"({'the edited question' if partition == changed else 'WRONG question'}) |",
+        f"| one critique edited: tick + `dagster asset materialize --partition` (new process) | {end_to_end:.1f} s, "
+        f"exit code {shell.returncode} |",
+        f"| tick after that run | {after_seconds:.2f} s, "
+        f"{'no run requested' if isinstance(after, dg.SkipReason) else 'requested runs'} |",
+    ]
+    with RESULTS.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ test: $(INSTALLED)
 ## The Dagster UI (webserver + daemon) on http://127.0.0.1:3000, on the project's instance.
 dev: $(INSTALLED)
 	$(BIN)/mksap init
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## Extraction at scale against the fake Messages API; appends to benchmarks/results.md (about 10 minutes).
 bench: $(INSTALLED)

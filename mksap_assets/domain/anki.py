@@ -49,9 +49,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -62,7 +60,7 @@ from typing import Any
 
 import genanki
 
-from mksap_assets.domain.store import read_json
+from mksap_assets.domain.store import atomic_target, read_json, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -570,19 +568,6 @@ def render_txt(notes: Sequence[ClozeNote]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp_name)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def write_anki_export(
     output_dir: Path, options: AnkiOptions = AnkiOptions(), *, now: datetime | None = None
 ) -> AnkiExportSummary:
@@ -594,8 +579,9 @@ def write_anki_export(
     summary.apkg_path, summary.txt_path = apkg_path, txt_path
     package = build_package(notes)
     timestamp = now.timestamp() if now else None
-    _atomic_write(apkg_path, lambda tmp: package.write_to_file(tmp, timestamp=timestamp))
+    with atomic_target(apkg_path) as tmp_path:
+        package.write_to_file(str(tmp_path), timestamp=timestamp)
     text = render_txt(notes)
-    _atomic_write(txt_path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_bytes_atomic(txt_path, text.encode("utf-8"))
     log.info(summary.render())
     return summary

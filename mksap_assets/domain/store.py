@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,17 +15,32 @@ from pydantic import BaseModel
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Readers see the old file or the new one, never a half-written one."""
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to. On success it is flushed to disk (fsync) and renamed over
+    `path`, so readers see the old file or the new one, never a half-written one, even after a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
-        os.replace(tmp_name, path)
+        yield tmp_path
+        with tmp_path.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp_path.chmod(0o644)
+        os.replace(tmp_path, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    with atomic_target(path) as tmp_path:
+        tmp_path.write_bytes(content)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_bytes_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
 
 
 def read_json(path: Path) -> Any:

@@ -97,6 +97,7 @@ def cmd_sync(settings: Settings) -> int:
 def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     """Sync, then materialize all four assets for the given (default: all) questions in one run."""
     from mksap_assets.assets.anki import anki_deck
+    from mksap_assets.assets.report import pipeline_report
     from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
@@ -126,23 +127,27 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
             )
             for first, last in contiguous_ranges(ordered, set(wanted), max_len=len(ordered))
         ]
-        deck = job.execute_in_process(
-            instance=instance, asset_selection=[anki_deck.key], run_config=QUIET_CONSOLE, raise_on_error=False
+        rollups = job.execute_in_process(
+            instance=instance,
+            asset_selection=[anki_deck.key, pipeline_report.key],
+            run_config=QUIET_CONSOLE,
+            raise_on_error=False,
         )
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
-    print(f"Anki deck:          {_deck_line(deck, settings)}")
-    for result in [*results, deck]:
+    print(f"Anki deck:          {_rollup_line(rollups, anki_deck.key, 'notes')}")
+    print(f"Report:             {_rollup_line(rollups, pipeline_report.key, 'questions')}")
+    for result in [*results, rollups]:
         print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-    return 0 if all(result.success for result in [*results, deck]) else 1
+    return 0 if all(result.success for result in [*results, rollups]) else 1
 
 
-def _deck_line(result, settings: Settings) -> str:
-    events = result.get_asset_materialization_events() if result.success else []
+def _rollup_line(result, key, count: str) -> str:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
     if not events:
         return "not built (see the run's log)"
     metadata = events[0].materialization.metadata
-    return f"{metadata['notes'].value} notes in {metadata['path'].value}"
+    return f"{metadata[count].value} {count} in {metadata['path'].value}"
 
 
 def cmd_plan(settings: Settings, verbose: bool) -> int:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from mksap_assets.assets.anki import anki_deck
 from mksap_assets.assets.questions import question_assets
+from mksap_assets.assets.report import pipeline_report
 from mksap_assets.resources import PipelineResource
 from mksap_assets.sensors import question_sensor
 from mksap_assets.settings import Settings
@@ -14,7 +15,7 @@ from mksap_assets.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=[question_assets, anki_deck],
+        assets=[question_assets, anki_deck, pipeline_report],
         sensors=[question_sensor],
         resources={"pipeline": PipelineResource.from_settings(settings)},
         # One process per run and one event loop: the work is I/O-bound asyncio, and subprocess start-up per step

@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.question import QUESTION_ID_RE, Question
+from mksap_assets.domain.question import QUESTION_ID_RE, Question, strip_inline_formatting
 from mksap_assets.domain.tables import ParsedTable, TableParseError, load_table
 from mksap_assets.domain.text import normalise_whitespace, repair_glued_sentences
 
@@ -142,6 +142,13 @@ def load_raw_question(question_file: QuestionFile) -> RawQuestion:
         raise InputError(
             question_file.path, "question_id", f"'{question_file.question_id}' is not a valid question id"
         )
+    if question_file.question_id[:2] != question_file.system:
+        raise InputError(
+            question_file.path,
+            "question_id",
+            f"'{question_file.question_id}' belongs to system '{question_file.question_id[:2]}', "
+            f"not to the folder '{question_file.system}'",
+        )
     raw_bytes = read_question_bytes(question_file)
     question = parse_question(question_file, raw_bytes)
     table_paths = question_file.table_paths()
@@ -167,4 +174,4 @@ def load_raw_question(question_file: QuestionFile) -> RawQuestion:
 
 
 def _clean(text: str) -> str:
-    return repair_glued_sentences(normalise_whitespace(text))
+    return repair_glued_sentences(normalise_whitespace(strip_inline_formatting(text)))

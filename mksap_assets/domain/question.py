@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 QUESTION_ID_PATTERN = r"^[a-z]{2}[a-z]{3}\d{5}$"
 QUESTION_ID_RE = re.compile(QUESTION_ID_PATTERN)
@@ -33,6 +33,18 @@ SYSTEM_NAMES: dict[str, str] = {
 }
 
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
+# Real critiques are at most ~3,400 characters; anything far larger is a broken or hostile file, not a question.
+MAX_TEXT_CHARS = 20_000
+BoundedText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
+# The bank's text is plain apart from rare inline formatting ("<i>Plasmodium vivax</i>" in an objective), which
+# normalisation strips. Any other tag ("<script>", "<p>") means the file is not what it claims to be. Comparators
+# such as "<30 mL/min" or "a < b" are not tags (a tag's name follows "<" or "</" directly).
+HTML_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
+INLINE_FORMATTING_TAGS = frozenset({"i", "b", "em", "strong", "sup", "sub", "br"})
+
+
+def strip_inline_formatting(text: str) -> str:
+    return HTML_TAG_RE.sub(lambda m: " " if m.group(1).lower() == "br" else "", text)
 OptionLetter = Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
 
 
@@ -86,20 +98,44 @@ class Question(BaseModel):
     question_id: Annotated[str, StringConstraints(pattern=QUESTION_ID_PATTERN)]
     category: str
     category_name: str
-    educational_objective: NonEmptyText
+    educational_objective: BoundedText
     metadata: dict[str, Any] = Field(default_factory=dict)
     question_text: str
     question_stem: str
     options: list[Option] = Field(min_length=2)
     user_performance: UserPerformance | None = None
-    critique: NonEmptyText
+    critique: BoundedText
     critique_links: list[dict[str, Any]] = Field(default_factory=list)
-    key_points: list[NonEmptyText]
+    key_points: list[BoundedText]
     references: str
     related_content: dict[str, Any] = Field(default_factory=dict)
     media: Media
     media_metadata: MediaMetadata | None = None
     extracted_at: str | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _letters_unique(cls, options: list[Option]) -> list[Option]:
+        letters = [option.letter for option in options]
+        duplicates = sorted({letter for letter in letters if letters.count(letter) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate option letters: {', '.join(duplicates)}")
+        return options
+
+    @field_validator("critique", "educational_objective", "question_text", "question_stem")
+    @classmethod
+    def _plain_text(cls, text: str) -> str:
+        for match in HTML_TAG_RE.finditer(text):
+            if match.group(1).lower() not in INLINE_FORMATTING_TAGS:
+                raise ValueError(f"contains HTML markup ({match.group(0)[:40]!r}); question text must be plain text")
+        return text
+
+    @field_validator("key_points")
+    @classmethod
+    def _plain_key_points(cls, points: list[str]) -> list[str]:
+        for point in points:
+            cls._plain_text(point)
+        return points
 
     @property
     def system(self) -> str:

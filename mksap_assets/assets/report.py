@@ -1,0 +1,91 @@
+"""The roll-up report: one unpartitioned asset over every exported question (all partitions of the four assets).
+
+It reads the export documents from the pipeline resource's output dir, like anki_deck, and the per-partition
+duration_ms of the four question assets from the latest materialization of each partition (two instance queries
+per asset per 1,000 partitions). The work is in mksap_assets/domain/report.py; this is the Dagster shell.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster import DagsterEventType
+
+from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+from mksap_assets.domain.report import TIMING_COLUMNS, report_dir, write_report
+from mksap_assets.resources import PipelineResource
+
+GROUP = "mksap"
+PIPELINE_REPORT = dg.AssetKey("pipeline_report")
+FETCH_CHUNK = 1000
+MAX_UNREADABLE_LOGGED = 20
+
+
+def latest_durations(instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey]) -> pd.DataFrame:
+    """duration_ms of the latest materialization of every partition of each asset: columns asset, question_id,
+    duration_ms. Per asset one query for the latest storage ids, then one per 1,000 partitions for the records."""
+    rows: list[tuple[str, str, float]] = []
+    for asset_key in asset_keys:
+        storage_ids = list(
+            instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION).values()
+        )
+        for start in range(0, len(storage_ids), FETCH_CHUNK):
+            chunk = storage_ids[start : start + FETCH_CHUNK]
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=chunk), limit=len(chunk)
+            )
+            for record in result.records:
+                materialization = record.asset_materialization
+                duration = materialization.metadata.get("duration_ms")
+                if materialization.partition is None or duration is None or duration.value is None:
+                    continue
+                rows.append((asset_key.to_user_string(), materialization.partition, float(duration.value)))
+    return pd.DataFrame(rows, columns=list(TIMING_COLUMNS))
+
+
+@dg.asset(
+    key=PIPELINE_REPORT,
+    group_name=GROUP,
+    deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in QUESTION_ASSET_KEYS],
+    description="Roll-up report over every exported question: statements, pass rate by system and question type, "
+    "LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
+    "(questions.csv, by_system.csv, by_type.csv, timings.csv, summary.md).",
+)
+def pipeline_report(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    timings = latest_durations(context.instance, QUESTION_ASSET_KEYS)
+    output_dir = Path(pipeline.output_dir)
+    report = write_report(output_dir, timings)
+    for path in report.unreadable[:MAX_UNREADABLE_LOGGED]:
+        context.log.warning(f"unreadable export document skipped: {path}")
+    if len(report.unreadable) > MAX_UNREADABLE_LOGGED:
+        context.log.warning(f"… and {len(report.unreadable) - MAX_UNREADABLE_LOGGED} more unreadable documents")
+    if not report.totals.questions:
+        context.log.warning(f"no exported questions in {output_dir}: the report is empty")
+    totals = report.totals
+    context.log.info(
+        f"report: {totals.questions} questions, {totals.statements} statements, pass rate {totals.pass_rate:.1%}, "
+        f"cost ${totals.cost_usd:.4f} -> {report_dir(output_dir)}"
+    )
+    metadata: dict[str, dg.MetadataValue] = {
+        "questions": dg.MetadataValue.int(totals.questions),
+        "statements": dg.MetadataValue.int(totals.statements),
+        "passed": dg.MetadataValue.int(totals.passed),
+        "pass_rate": dg.MetadataValue.float(totals.pass_rate),
+        "errors": dg.MetadataValue.int(totals.errors),
+        "warnings": dg.MetadataValue.int(totals.warnings),
+        "llm_calls": dg.MetadataValue.int(totals.llm_calls),
+        "cache_hits": dg.MetadataValue.int(totals.cache_hits),
+        "cache_misses": dg.MetadataValue.int(totals.cache_misses),
+        "input_tokens": dg.MetadataValue.int(totals.input_tokens),
+        "output_tokens": dg.MetadataValue.int(totals.output_tokens),
+        "cache_read_input_tokens": dg.MetadataValue.int(totals.cache_read_input_tokens),
+        "cache_creation_input_tokens": dg.MetadataValue.int(totals.cache_creation_input_tokens),
+        "cost_usd": dg.MetadataValue.float(totals.cost_usd),
+        "unreadable_documents": dg.MetadataValue.int(totals.unreadable),
+        "path": dg.MetadataValue.path(str(report_dir(output_dir))),
+        "report": dg.MetadataValue.md(report.markdown),
+    }
+    # Undefined without any cache lookup (offline extractor): left out rather than plotted as a fake 0 %.
+    if totals.cache_hit_rate is not None:
+        metadata["cache_hit_rate"] = dg.MetadataValue.float(totals.cache_hit_rate)
+    return dg.MaterializeResult(metadata=metadata)

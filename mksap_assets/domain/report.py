@@ -1,0 +1,385 @@
+"""The roll-up report over every exported question: pandas tables written as CSV and a Markdown summary.
+
+Reads the export documents in <output dir>/<system>/<id>.json (two-letter system folders only, so anki/, report/
+and _removed/ are never read) and builds:
+
+- questions.csv  one row per question: system, type (id[2:5]), statements by section, errors, warnings, passed,
+                 extractor, model, and the LLM usage recorded in provenance.llm_usage (calls, cache hits and
+                 misses, tokens, cost_usd);
+- by_system.csv  and by_type.csv: questions, statements, passed, pass rate, errors, warnings, cost;
+- timings.csv    per asset: p50/p95/max of duration_ms over the reported questions, from a timings table the
+                 caller passes in (columns asset, question_id, duration_ms; the Dagster asset reads it from the
+                 latest materialization of each partition);
+- summary.md     the totals and the three small tables as Markdown (the per-question table stays in the CSV).
+
+Every file is written to a temporary name and renamed. No Dagster import.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mksap_assets.domain.store import read_json, write_bytes_atomic
+
+log = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "summary.md")
+TIMING_COLUMNS = ("asset", "question_id", "duration_ms")
+USAGE_FIELDS = (
+    "llm_calls", "cache_hits", "cache_misses", "input_tokens", "output_tokens",
+    "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd",
+)
+# provenance.llm_usage names these fields without the llm_ prefix
+_USAGE_SOURCE = {"llm_calls": "calls"}
+QUESTION_COLUMNS = (
+    "question_id", "system", "system_name", "type",
+    "statements_critique", "statements_key_points", "statements_table", "statements",
+    "errors", "warnings", "passed", "extractor", "model", *USAGE_FIELDS,
+)
+_COUNT_COLUMNS = (
+    "statements_critique", "statements_key_points", "statements_table", "statements", "errors", "warnings",
+)
+GROUP_COLUMNS = ("questions", "statements", "passed", "pass_rate", "errors", "warnings", "cost_usd")
+TIMING_TABLE_COLUMNS = ("asset", "partitions", "p50_ms", "p95_ms", "max_ms")
+COST_DECIMALS = 6
+RATE_DECIMALS = 6
+
+
+def report_dir(output_dir: Path) -> Path:
+    return output_dir / REPORT_DIR
+
+
+def write_csv_atomic(path: Path, frame: pd.DataFrame) -> None:
+    write_bytes_atomic(path, frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Reading the exports
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _len(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _number(value: Any) -> float:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def question_row(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """One row of questions.csv from one export document."""
+    question_id = str(document.get("question_id") or path.stem)
+    system = path.parent.name
+    true_statements = _dict(document.get("true_statements"))
+    validation = _dict(document.get("validation"))
+    provenance = _dict(document.get("provenance"))
+    usage = _dict(provenance.get("llm_usage"))
+    sections = {
+        "statements_critique": _len(true_statements.get("from_critique")),
+        "statements_key_points": _len(true_statements.get("from_key_points")),
+        "statements_table": _len(_dict(document.get("table_statements")).get("statements")),
+    }
+    row: dict[str, Any] = {
+        "question_id": question_id,
+        "system": system,
+        "system_name": str(document.get("category_name") or system).strip() or system,
+        "type": question_id[2:5],
+        **sections,
+        "statements": sum(sections.values()),
+        "errors": int(_number(validation.get("errors"))),
+        "warnings": int(_number(validation.get("warnings"))),
+        "passed": validation.get("passed") is True,
+        "extractor": str(provenance.get("extractor") or "?"),
+        "model": str(provenance.get("model") or ""),
+    }
+    for name in USAGE_FIELDS:
+        value = _number(usage.get(_USAGE_SOURCE.get(name, name)))
+        row[name] = float(value) if name == "cost_usd" else int(value)
+    return row
+
+
+def export_paths(output_dir: Path) -> list[Path]:
+    if not output_dir.is_dir():
+        return []
+    return sorted(p for p in output_dir.glob("[a-z][a-z]/*.json") if not p.name.startswith("."))
+
+
+def question_table(output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """The per-question table (sorted by question id) and the export files that could not be read."""
+    rows, unreadable = [], []
+    for path in export_paths(output_dir):
+        try:
+            document = read_json(path)
+        except (OSError, ValueError) as exc:
+            log.warning("report: cannot read %s: %s", path, exc)
+            unreadable.append(path)
+            continue
+        if not isinstance(document, dict):
+            unreadable.append(path)
+            continue
+        rows.append(question_row(document, path))
+    frame = pd.DataFrame(rows, columns=list(QUESTION_COLUMNS))
+    frame = frame.astype({"passed": bool, **{n: int for n in _COUNT_COLUMNS}})
+    frame = frame.astype({n: (float if n == "cost_usd" else int) for n in USAGE_FIELDS})
+    return frame.sort_values("question_id", kind="stable").reset_index(drop=True), unreadable
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Tables
+
+
+def _grouped(questions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grouped = questions.groupby(keys, sort=True).agg(
+        questions=("question_id", "size"),
+        statements=("statements", "sum"),
+        passed=("passed", "sum"),
+        errors=("errors", "sum"),
+        warnings=("warnings", "sum"),
+        cost_usd=("cost_usd", "sum"),
+    )
+    grouped = grouped.reset_index()
+    grouped["pass_rate"] = (grouped["passed"] / grouped["questions"]).round(RATE_DECIMALS)
+    grouped["cost_usd"] = grouped["cost_usd"].round(COST_DECIMALS)
+    grouped = grouped.astype({n: int for n in ("questions", "statements", "passed", "errors", "warnings")})
+    return grouped[[*keys, *GROUP_COLUMNS]]
+
+
+def by_system_table(questions: pd.DataFrame) -> pd.DataFrame:
+    """Per system code; the name is the first one seen for the code (names are per document)."""
+    table = _grouped(questions, ["system"])
+    names = questions.groupby("system", sort=True)["system_name"].first()
+    table.insert(1, "system_name", table["system"].map(names))
+    return table
+
+
+def by_type_table(questions: pd.DataFrame) -> pd.DataFrame:
+    return _grouped(questions, ["type"])
+
+
+def timing_table(timings: pd.DataFrame | None, question_ids: set[str] | None = None) -> pd.DataFrame:
+    """p50/p95/max of duration_ms per asset, in the order the assets first appear in `timings`.
+
+    Only rows of `question_ids` count when it is given (the questions in the report; a deleted question's old
+    timings are left out). Rows without a duration are ignored.
+    """
+    if timings is None or timings.empty:
+        return pd.DataFrame(columns=list(TIMING_TABLE_COLUMNS))
+    missing = set(TIMING_COLUMNS) - set(timings.columns)
+    if missing:
+        raise ValueError(f"timings needs the columns {', '.join(TIMING_COLUMNS)}; missing {', '.join(sorted(missing))}")
+    frame = timings.loc[:, list(TIMING_COLUMNS)].copy()
+    frame["duration_ms"] = pd.to_numeric(frame["duration_ms"], errors="coerce")
+    frame = frame.dropna(subset=["duration_ms"])
+    if question_ids is not None:
+        frame = frame[frame["question_id"].isin(question_ids)]
+    if frame.empty:
+        return pd.DataFrame(columns=list(TIMING_TABLE_COLUMNS))
+    groups = frame.groupby("asset", sort=False)["duration_ms"]
+    table = pd.DataFrame(
+        {
+            "partitions": groups.size(),
+            "p50_ms": groups.quantile(0.5),
+            "p95_ms": groups.quantile(0.95),
+            "max_ms": groups.max(),
+        }
+    ).reset_index()
+    table[["p50_ms", "p95_ms", "max_ms"]] = table[["p50_ms", "p95_ms", "max_ms"]].round(3)
+    return table[list(TIMING_TABLE_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class ReportTotals:
+    questions: int = 0
+    statements: int = 0
+    passed: int = 0
+    pass_rate: float = 0.0  # passed / questions (0.0 when there are none)
+    errors: int = 0
+    warnings: int = 0
+    llm_calls: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_hit_rate: float | None = None  # hits / (hits + misses); None when nothing was looked up (offline)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+    extractors: dict[str, int] = field(default_factory=dict)  # extractor -> questions
+    unreadable: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def totals_of(questions: pd.DataFrame, unreadable: int = 0) -> ReportTotals:
+    count = len(questions)
+    sums = {name: int(questions[name].sum()) for name in USAGE_FIELDS if name != "cost_usd"}
+    lookups = sums["cache_hits"] + sums["cache_misses"]
+    passed = int(questions["passed"].sum())
+    return ReportTotals(
+        questions=count,
+        statements=int(questions["statements"].sum()),
+        passed=passed,
+        pass_rate=round(passed / count, RATE_DECIMALS) if count else 0.0,
+        errors=int(questions["errors"].sum()),
+        warnings=int(questions["warnings"].sum()),
+        cache_hit_rate=round(sums["cache_hits"] / lookups, RATE_DECIMALS) if lookups else None,
+        cost_usd=round(float(questions["cost_usd"].sum()), COST_DECIMALS),
+        extractors={str(k): int(v) for k, v in questions["extractor"].value_counts().sort_index().items()},
+        unreadable=unreadable,
+        **sums,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
+    """A GitHub Markdown table; numbers right-aligned; `formats` maps a column to a format spec ("{:.1%}")."""
+    formats = formats or {}
+    if frame.empty:
+        return "none"
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool for c in frame.columns]
+    header = "| " + " | ".join(_cell(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = [
+            formats[c].format(v) if c in formats and not (isinstance(v, float) and math.isnan(v)) else _cell(v)
+            for c, v in zip(frame.columns, record, strict=True)
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join([header, rule, *rows])
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def totals_table(totals: ReportTotals) -> str:
+    lookups = totals.cache_hits + totals.cache_misses
+    extractors = ", ".join(f"{name} ({count})" for name, count in totals.extractors.items()) or "–"
+    rows = [
+        ("questions", f"{totals.questions:,}"),
+        ("statements", f"{totals.statements:,}"),
+        ("validation passed", f"{totals.passed:,}/{totals.questions:,} ({_percent(totals.pass_rate)})"),
+        ("errors / warnings", f"{totals.errors:,} / {totals.warnings:,}"),
+        ("extractor", extractors),
+        ("LLM calls", f"{totals.llm_calls:,}"),
+        ("cache hit rate", f"{_percent(totals.cache_hit_rate)} ({totals.cache_hits:,} hits of {lookups:,} lookups)"),
+        ("input / output tokens", f"{totals.input_tokens:,} / {totals.output_tokens:,}"),
+        (
+            "cache read / creation tokens",
+            f"{totals.cache_read_input_tokens:,} / {totals.cache_creation_input_tokens:,}",
+        ),
+        ("cost (USD)", f"{totals.cost_usd:.4f}"),
+    ]
+    if totals.unreadable:
+        rows.append(("unreadable export files", f"{totals.unreadable:,}"))
+    return "\n".join(["| total | value |", "|---|---:|", *(f"| {name} | {value} |" for name, value in rows)])
+
+
+_GROUP_FORMATS = {"pass_rate": "{:.1%}", "cost_usd": "{:.4f}"}
+_TIMING_FORMATS = {"p50_ms": "{:.1f}", "p95_ms": "{:.1f}", "max_ms": "{:.1f}"}
+
+
+def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    return "\n".join(
+        [
+            "# MKSAP pipeline report",
+            "",
+            f"{report.totals.questions:,} exported questions in `{report.output_dir}`, generated {stamp}.",
+            "",
+            "## Totals",
+            "",
+            totals_table(report.totals),
+            "",
+            "## By system",
+            "",
+            markdown_table(report.by_system, _GROUP_FORMATS),
+            "",
+            "## By question type",
+            "",
+            markdown_table(report.by_type, _GROUP_FORMATS),
+            "",
+            "## Timing per asset (duration_ms, latest materialization of each question)",
+            "",
+            markdown_table(report.timings, _TIMING_FORMATS),
+            "",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Building and writing
+
+
+@dataclass
+class PipelineReport:
+    output_dir: Path
+    questions: pd.DataFrame
+    by_system: pd.DataFrame
+    by_type: pd.DataFrame
+    timings: pd.DataFrame
+    totals: ReportTotals
+    unreadable: list[Path] = field(default_factory=list)
+    markdown: str = ""
+    paths: dict[str, Path] = field(default_factory=dict)  # file name -> path, once written
+
+
+def build_report(
+    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+) -> PipelineReport:
+    """Read every export under output_dir and build the tables and the Markdown (nothing is written)."""
+    questions, unreadable = question_table(output_dir)
+    report = PipelineReport(
+        output_dir=output_dir,
+        questions=questions,
+        by_system=by_system_table(questions),
+        by_type=by_type_table(questions),
+        timings=timing_table(timings, set(questions["question_id"])),
+        totals=totals_of(questions, len(unreadable)),
+        unreadable=unreadable,
+    )
+    report.markdown = render_markdown(report, now=now)
+    return report
+
+
+def write_report(
+    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+) -> PipelineReport:
+    """Build the report and write <output dir>/report/{questions,by_system,by_type,timings}.csv and summary.md."""
+    report = build_report(output_dir, timings, now=now)
+    target = report_dir(output_dir)
+    frames = {
+        "questions.csv": report.questions,
+        "by_system.csv": report.by_system,
+        "by_type.csv": report.by_type,
+        "timings.csv": report.timings,
+    }
+    for name, frame in frames.items():
+        write_csv_atomic(target / name, frame)
+        report.paths[name] = target / name
+    write_bytes_atomic(target / "summary.md", report.markdown.encode("utf-8"))
+    report.paths["summary.md"] = target / "summary.md"
+    return report

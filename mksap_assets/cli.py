@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,42 @@ def _instance(settings: Settings):
     return dg.DagsterInstance.get()
 
 
+RUN_PID_TAG = "mksap/pid"
+RUN_HOST_TAG = "mksap/host"
+
+
+def _run_tags() -> dict[str, str]:
+    return {RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_runs(instance) -> list[str]:
+    """Runs of `mksap run` on this machine whose process is gone (killed, crashed) are marked failed and their
+    concurrency-pool slots freed, so the UI, the sensor and the next run do not wait for them forever."""
+    import dagster as dg
+
+    from mksap_assets.sensors import IN_FLIGHT
+
+    dead = []
+    filters = dg.RunsFilter(statuses=IN_FLIGHT, tags={RUN_HOST_TAG: socket.gethostname()})
+    for run in instance.get_runs(filters=filters):
+        pid = int(run.tags.get(RUN_PID_TAG, "0"))
+        if pid and pid != os.getpid() and not _alive(pid):
+            instance.report_run_failed(run, f"The process that ran it (pid {pid}) is gone; marked failed by mksap.")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            dead.append(run.run_id)
+    return dead
+
+
 def cmd_check_inputs(directory: Path) -> int:
     ok = bad = 0
     for question_file in discover_questions(directory):
@@ -103,6 +140,8 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
 
     with _instance(settings) as instance:
+        for run_id in fail_dead_runs(instance):
+            print(f"Dagster run {run_id}: its process was killed; marked failed")
         discovered, _ = _sync(settings, instance)
         ordered = list(instance.get_dynamic_partitions(question_partitions.name))
         present = set(discovered)
@@ -120,7 +159,7 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         results = [
             job.execute_in_process(
                 instance=instance,
-                tags=range_tags(first, last),
+                tags={**range_tags(first, last), **_run_tags()},
                 asset_selection=QUESTION_ASSET_KEYS,
                 run_config=QUIET_CONSOLE,
                 raise_on_error=False,
@@ -129,6 +168,7 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         ]
         rollups = job.execute_in_process(
             instance=instance,
+            tags=_run_tags(),
             asset_selection=[anki_deck.key, pipeline_report.key],
             run_config=QUIET_CONSOLE,
             raise_on_error=False,

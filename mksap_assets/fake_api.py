@@ -145,24 +145,27 @@ def numbered_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _between(text: str, tag: str) -> str | None:
-    match = re.search(rf"<{tag}>(.*?)</{tag}>", text, flags=re.DOTALL)
+    match = re.search(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", text, flags=re.DOTALL)
     return match.group(1) if match else None
 
 
-def last_user_text(messages: list[Any]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "\n".join(
-                    block.get("text", "")
-                    for block in content
-                    if isinstance(block, dict) and block.get("type") == "text"
-                )
-            return ""
+def _user_text(message: Any) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
     return ""
+
+
+def last_user_text(messages: list[Any]) -> str:
+    """The latest user text that carries the task's data (<source> or <statements>); a repair turn that follows it
+    (a tool_result or a plain instruction) gets the same deterministic answer as the original request."""
+    texts = [_user_text(m) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    for text in reversed(texts):
+        if "<source" in text or "<statements>" in text:
+            return text
+    return texts[-1] if texts else ""
 
 
 def _item_properties(tool_def: dict[str, Any], array_key: str) -> dict[str, Any]:

@@ -81,3 +81,63 @@ def test_twenty_percent_faults_lose_nothing(settings, tmp_path, fake_api_factory
     assert sum(stats.faults.values()) > 0
     assert _statements(faulted.output_dir) == expected
     assert sorted(record.asset_materialization.partition for record in exported) == keys  # each exactly once
+
+
+def _mksap_env(settings: Settings, fake_url: str, cache_dir: Path, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MKSAP_", "ANTHROPIC_", "DAGSTER_"))}
+    return {
+        **env,
+        "MKSAP_DATA_DIR": str(settings.data_dir),
+        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
+        "MKSAP_STORE_DIR": str(settings.store_dir),
+        "MKSAP_LLM_CACHE_DIR": str(cache_dir),
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": fake_url,
+        **extra,
+    }
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_paying_twice(settings, tmp_path, fake_api_factory):
+    fake = fake_api_factory(latency=0.4)
+    cache_dir = tmp_path / "cache"
+    settings.dagster_home.mkdir(parents=True)
+    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    env = _mksap_env(settings, fake.url, cache_dir, MKSAP_LLM_CONCURRENCY="2")
+    needed = _expected_calls(settings.data_dir)
+
+    first = subprocess.Popen([BIN / "mksap", "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(settings.output_dir.glob("[a-z][a-z]/*.json"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    calls_before_kill = fake.stats.total_requests
+    exported_before = sorted(p.stem for p in settings.output_dir.glob("[a-z][a-z]/*.json"))
+    assert 4 <= len(exported_before) < 16
+    for path in [*settings.output_dir.rglob("*.json"), *settings.store_dir.rglob("*.json")]:
+        orjson.loads(path.read_bytes())  # no truncated or invalid file
+    # A write cut short leaves at most a hidden temp file, never a partial output under its real name.
+    assert all(p.name.startswith(".") for p in settings.output_dir.rglob("*.tmp"))
+
+    fake.reset_stats()
+    second = subprocess.run([BIN / "mksap", "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert "its process was killed; marked failed" in second.stdout
+    assert sorted(p.stem for p in settings.output_dir.glob("[a-z][a-z]/*.json")) == sample_ids(settings.data_dir)
+    # Only unfinished work called the API: what the first run had paid for came from the cache. Calls in flight at
+    # the moment of the kill (at most the concurrency, 2) were answered but never stored, so they are paid again.
+    assert fake.stats.total_requests <= needed - calls_before_kill + 2
+    assert calls_before_kill + fake.stats.total_requests <= needed + 2
+    with dg.DagsterInstance.from_ref(dg_instance_ref(settings.dagster_home)) as instance:
+        statuses = {run.status for run in instance.get_runs()}
+    assert dg.DagsterRunStatus.STARTED not in statuses and dg.DagsterRunStatus.FAILURE in statuses
+
+
+def dg_instance_ref(home: Path):
+    from dagster._core.instance.ref import InstanceRef
+
+    return InstanceRef.from_dir(str(home))

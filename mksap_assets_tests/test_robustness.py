@@ -141,3 +141,24 @@ def dg_instance_ref(home: Path):
     from dagster._core.instance.ref import InstanceRef
 
     return InstanceRef.from_dir(str(home))
+
+
+@pytest.mark.slow
+def test_the_api_key_is_written_nowhere(settings, tmp_path, fake_api_factory):
+    fake = fake_api_factory(fault_rate=0.3, slow_seconds=2.0, error_retry_after_ms=10, seed=3)
+    keys = sample_ids(settings.data_dir)
+    (settings.data_dir / keys[2][:2] / keys[2] / f"{keys[2]}.json").write_text('{"critique": ')  # a bad input too
+    cache_dir = tmp_path / "cache"
+    settings.dagster_home.mkdir(parents=True)
+    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    env = _mksap_env(settings, fake.url, cache_dir, MKSAP_LLM_MAX_RETRIES="1", MKSAP_LLM_TIMEOUT="1")
+    run = subprocess.run([BIN / "mksap", "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=300)
+    assert run.returncode == 1  # the bad question (and perhaps a faulted one) failed; the others were exported
+    assert fake.last_request.headers["authorization"] == f"Bearer {API_KEY}"  # the key was really in use
+    assert API_KEY.encode() not in run.stdout + run.stderr
+    secret_fragment = API_KEY[-12:].encode()
+    for folder in (settings.dagster_home, settings.output_dir, settings.store_dir, cache_dir):
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        assert files, folder
+        for path in files:
+            assert secret_fragment not in path.read_bytes(), path

@@ -53,7 +53,8 @@ def latest_export_records(instance: dg.DagsterInstance) -> dict[str, Recorded]:
 def failed_partitions(instance: dg.DagsterInstance, keys: list[str]) -> set[str]:
     if not keys:
         return set()
-    statuses = instance.get_status_by_partition(ASSET_KEYS[EXPORTED], keys, question_partitions)
+    # None when the asset has never been materialized at all.
+    statuses = instance.get_status_by_partition(ASSET_KEYS[EXPORTED], keys, question_partitions) or {}
     return {key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED}
 
 

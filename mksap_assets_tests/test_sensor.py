@@ -141,6 +141,14 @@ def test_no_tick_while_the_sensors_runs_are_in_flight(harness: Harness):
     assert isinstance(harness.tick(), dg.SkipReason)
 
 
+def test_a_tick_after_sync_before_any_run(settings: Settings):
+    """Partitions registered (`mksap sync`) but nothing materialized yet: everything is requested as new."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("question", sample_ids(settings.data_dir))
+        [run] = Harness(settings, instance).tick().run_requests
+        assert run.tags[RANGE_START] == sample_ids(settings.data_dir)[0]
+
+
 def test_unsafe_folder_names_never_become_partitions(settings: Settings):
     (settings.data_dir / "cv" / "CV bad").mkdir()
     (settings.data_dir / "cv" / "CV bad" / "CV bad.json").write_text("{}")

@@ -1,0 +1,387 @@
+"""The Dagster UI end to end: `dagster-webserver` and `dagster-daemon` on the project's workspace, driven over GraphQL.
+
+A tmp copy of the sample bank, a tmp instance with the project's dagster.yaml and partitions registered by
+`mksap sync`; then the webserver (on 127.0.0.1 only) must list the four question assets with the sample ids as
+partition keys. With the sensors stopped over GraphQL (they would launch runs of their own), a partition backfill
+launched through GraphQL must be run by the daemon to COMPLETED_SUCCESS, one run per contiguous range, leaving
+exactly those partitions MATERIALIZED and their exports on disk. Both process groups are stopped (SIGINT, then
+SIGKILL) whatever happens, and nothing may outlive them. See docs/UI.md for the same steps in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+import psutil
+import pytest
+import requests
+
+from mksap_assets.cli import instance_config
+from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets_tests.helpers import sample_ids
+
+BIN = Path(sys.executable).parent
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+QUESTION_ASSETS = ["raw_question", "extracted_statements", "validated_statements", "exported_question"]
+READY_TIMEOUT = 90.0  # webserver answering and the code location loaded
+BACKFILL_TIMEOUT = 180.0  # backfill requested -> terminal status (daemon ticks, queue, two runs)
+STOP_GRACE = 8.0  # SIGINT -> SIGKILL
+TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+WORKSPACE_QUERY = """
+{ workspaceOrError { __typename
+    ... on Workspace { locationEntries { name loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } } } }
+    ... on PythonError { message } } }
+"""
+ASSETS_QUERY = """
+{ assetNodes {
+    assetKey { path }
+    isPartitioned
+    partitionDefinition { type name }
+    partitionKeys
+    assetPartitionStatuses { __typename
+      ... on DefaultPartitionStatuses {
+        materializedPartitions failedPartitions materializingPartitions unmaterializedPartitions } } } }
+"""
+LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) { __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on Error { message } } }
+"""
+SENSORS_QUERY = """
+{ repositoriesOrError { __typename
+    ... on RepositoryConnection { nodes { name sensors { id name sensorState { status } } } }
+    ... on Error { message } } }
+"""
+STOP_SENSOR = """
+mutation StopSensor($id: String!) {
+  stopSensor(id: $id) { __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on Error { message } } }
+"""
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
+BACKFILL_QUERY = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { __typename
+    ... on PartitionBackfill {
+      status isAssetBackfill numPartitions partitionNames assetSelection { path } error { message }
+      runs { runId status tags { key value } } }
+    ... on Error { message } } }
+"""
+
+
+# --------------------------------------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(log: Path, chars: int = 3000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # started with start_new_session=True: the group id is the leader's pid
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members.append(process.pid)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return members
+
+
+def _stop(procs: list[subprocess.Popen]) -> list[psutil.Process]:
+    """SIGINT every group, wait, SIGKILL what is left (groups and stray descendants); return the survivors."""
+    tree: list[psutil.Process] = []
+    for proc in procs:
+        try:
+            tree += psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    for proc in procs:
+        _signal_group(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=max(0.1, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.poll() is None or _group_members(proc.pid):  # only a group that is still ours
+            _signal_group(proc.pid, signal.SIGKILL)
+    for child in alive:  # a descendant that left the group (setsid) is still ours
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=5)
+    return [p for p in alive if p.is_running()] + [
+        psutil.Process(proc.pid) for proc in procs if proc.poll() is None
+    ]
+
+
+class Services:
+    """`dagster-webserver` and `dagster-daemon` on the project's workspace, each in its own process group."""
+
+    def __init__(self, env: dict[str, str], port: int, logs: Path):
+        self.env, self.logs = env, logs
+        self.commands = {
+            "webserver": [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str) -> subprocess.Popen:
+        with open(self.logs / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen(
+                self.commands[name], cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self.procs[name]
+
+
+@contextmanager
+def _dagster_services(env: dict[str, str], port: int, logs: Path, survivors: list) -> Iterator[Services]:
+    """Whatever was started is stopped on exit; what outlived SIGKILL is appended to survivors."""
+    services = Services(env, port, logs)
+    try:
+        yield services
+    finally:
+        survivors += _stop(list(services.procs.values()))
+
+
+def _check_alive(procs: dict[str, subprocess.Popen], logs: Path) -> None:
+    for name, proc in procs.items():
+        if proc.poll() is not None:
+            pytest.fail(f"{name} exited with {proc.returncode}:\n{_tail(logs / f'{name}.log')}")
+
+
+# --------------------------------------------------------------------------------------------- GraphQL
+
+
+class GraphQL:
+    def __init__(self, port: int):
+        self.base = f"http://127.0.0.1:{port}"
+        self.http = requests.Session()
+        self.http.trust_env = False  # never through a proxy
+
+    def __call__(self, query: str, variables: dict | None = None) -> dict:
+        response = self.http.post(f"{self.base}/graphql", json={"query": query, "variables": variables or {}},
+                                  timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def wait_ready(self, procs: dict[str, subprocess.Popen], logs: Path) -> None:
+        """/server_info answers, then every code location is LOADED (and loaded without error)."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            _check_alive(procs, logs)
+            try:
+                if self.http.get(f"{self.base}/server_info", timeout=5).ok:
+                    workspace = self(WORKSPACE_QUERY)["workspaceOrError"]
+                    assert workspace["__typename"] == "Workspace", workspace
+                    entries = workspace["locationEntries"]
+                    if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
+                        errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"]
+                        assert not errors, errors
+                        return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"webserver not ready in {READY_TIMEOUT:.0f} s:\n{_tail(logs / 'webserver.log')}")
+            time.sleep(0.5)
+
+    def question_assets(self) -> dict[str, dict]:
+        nodes = self(ASSETS_QUERY)["assetNodes"]
+        return {"/".join(node["assetKey"]["path"]): node for node in nodes if node["isPartitioned"]}
+
+
+# --------------------------------------------------------------------------------------------- network
+
+
+def _non_loopback_addresses() -> list[str]:
+    addresses = []
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            if entry.family == socket.AF_INET and not entry.address.startswith("127."):
+                addresses.append(entry.address)
+            elif entry.family == socket.AF_INET6 and entry.address != "::1" and not entry.address.startswith("fe80"):
+                addresses.append(entry.address.split("%")[0])
+    return addresses
+
+
+def _connects(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _listening_inet_sockets(pid: int) -> list[tuple[str, int]]:
+    process = psutil.Process(pid)
+    found = []
+    for proc in [process, *process.children(recursive=True)]:
+        for conn in proc.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                found.append((conn.laddr.ip, conn.laddr.port))
+    return found
+
+
+# --------------------------------------------------------------------------------------------- the test
+
+
+def _environment(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    # Nothing of the caller's Dagster, MKSAP or Anthropic set-up leaks in: no ANTHROPIC_API_KEY -> offline extractor.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MKSAP_", "ANTHROPIC_", "DAGSTER_"))}
+    return env | {
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "MKSAP_DATA_DIR": str(settings.data_dir),
+        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
+        "MKSAP_STORE_DIR": str(settings.store_dir),
+        "MKSAP_LLM_PROVIDER": "offline",
+        "MKSAP_LLM_CACHE_DIR": str(tmp_path / "llm_cache"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.mark.slow
+def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settings, tmp_path: Path):
+    started = time.monotonic()
+
+    def phase(what: str) -> None:  # printed on failure (pytest shows captured output): where the time went
+        print(f"{time.monotonic() - started:6.1f} s  {what}")
+
+    keys = sample_ids(settings.data_dir)
+    # Two contiguous partitions and one apart: the backfill must make one run per contiguous range.
+    chosen = [keys[0], keys[1], keys[-1]]
+    expected_ranges = {(keys[0], keys[1]), (keys[-1], keys[-1])}
+
+    env = _environment(settings, tmp_path)
+    settings.dagster_home.mkdir(parents=True)
+    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    sync = subprocess.run([BIN / "mksap", "sync"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    assert f"{len(keys)} partitions added" in sync.stdout
+    phase("partitions registered")
+
+    port = _free_port()
+    logs = tmp_path / "logs"
+    survivors: list[psutil.Process] = []
+    with _dagster_services(env, port, logs, survivors) as services:
+        procs = services.procs
+        services.start("webserver")
+        graphql = GraphQL(port)
+        graphql.wait_ready(procs, logs)
+        phase(f"webserver ready on 127.0.0.1:{port}")
+
+        # Bound to loopback only: the listening socket is 127.0.0.1, and no other address of this machine answers.
+        listening = _listening_inet_sockets(procs["webserver"].pid)
+        assert ("127.0.0.1", port) in listening, listening
+        assert all(ip in ("127.0.0.1", "::1") for ip, _ in listening), listening
+        for address in _non_loopback_addresses():
+            assert not _connects(address, port), f"webserver reachable on {address}:{port}"
+
+        # The four question assets, on the dynamic "question" partitions, with exactly the sample ids.
+        assets = graphql.question_assets()
+        assert sorted(assets) == sorted(QUESTION_ASSETS)
+        for name, node in assets.items():
+            assert node["partitionDefinition"] == {"type": "DYNAMIC", "name": "question"}, name
+            assert node["partitionKeys"] == keys, name
+            assert node["assetPartitionStatuses"]["materializedPartitions"] == [], name
+
+        # The question sensor is on by default and would queue runs for every missing partition: turn it off, as
+        # a user would in the UI, so that only the backfill materializes anything.
+        repositories = graphql(SENSORS_QUERY)["repositoriesOrError"]
+        assert repositories["__typename"] == "RepositoryConnection", repositories
+        for sensor in (sensor for repository in repositories["nodes"] for sensor in repository["sensors"]):
+            stopped = graphql(STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
+            assert stopped["__typename"] == "StopSensorMutationResult", stopped
+            assert stopped["instigationState"]["status"] == "STOPPED", (sensor["name"], stopped)
+
+        launched = graphql(LAUNCH_BACKFILL, {"params": {
+            "partitionNames": chosen,
+            "assetSelection": [{"path": [name]} for name in QUESTION_ASSETS],
+            "title": "test_webserver",
+        }})["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        backfill_id = launched["backfillId"]
+        phase(f"backfill {backfill_id} launched")
+        # Started only now: the backfill daemon looks at new backfills on start, then every 30 s.
+        services.start("daemon")
+
+        deadline = time.monotonic() + BACKFILL_TIMEOUT
+        while True:
+            backfill = graphql(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]
+            assert backfill["__typename"] == "PartitionBackfill", backfill
+            if backfill["status"] in TERMINAL:
+                phase(f"backfill {backfill['status']}")
+                break
+            _check_alive(procs, logs)
+            if time.monotonic() > deadline:
+                pytest.fail(f"backfill still {backfill['status']} after {BACKFILL_TIMEOUT:.0f} s; runs: "
+                            f"{[(r['runId'], r['status']) for r in backfill['runs']]}\n{_tail(logs / 'daemon.log')}")
+            time.sleep(1)
+
+        assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, _tail(logs / "daemon.log"))
+        assert backfill["isAssetBackfill"] and sorted(backfill["partitionNames"]) == sorted(chosen)
+        runs = backfill["runs"]
+        assert [run["status"] for run in runs] == ["SUCCESS"] * len(runs), runs
+        ranges = set()
+        for run in runs:
+            tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+            assert tags["dagster/backfill"] == backfill_id
+            ranges.add((tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]))
+        assert ranges == expected_ranges and len(runs) == len(expected_ranges), runs
+        all_runs = graphql(RUNS_QUERY)["runsOrError"]["results"]
+        assert sorted(run["runId"] for run in all_runs) == sorted(run["runId"] for run in runs), all_runs
+
+        # Exactly the chosen partitions are MATERIALIZED, for all four assets; nothing failed or is still running.
+        for name, node in graphql.question_assets().items():
+            statuses = node["assetPartitionStatuses"]
+            assert sorted(statuses["materializedPartitions"]) == sorted(chosen), (name, statuses)
+            assert statuses["failedPartitions"] == statuses["materializingPartitions"] == [], (name, statuses)
+            assert sorted(statuses["unmaterializedPartitions"]) == sorted(set(keys) - set(chosen)), (name, statuses)
+
+    phase("webserver and daemon stopped")
+    assert survivors == [], f"processes left running: {survivors}"
+
+    exported = sorted(settings.output_dir.glob("*/*.json"))
+    assert [path.stem for path in exported] == sorted(chosen)
+    for path in exported:
+        document = orjson.loads(path.read_bytes())
+        assert document["question_id"] == path.stem and path.parent.name == path.stem[:2]
+        assert document["provenance"]["extractor"] == "offline"

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test dev check-inputs bench bench-incremental clean
+.PHONY: install run test dev check-inputs bench bench-incremental profile clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ dev: $(INSTALLED)
 
 ## Extraction at scale against the fake Messages API; appends to benchmarks/results.md (about 10 minutes).
 bench: $(INSTALLED)
-	$(BIN)/python benchmarks/bench_extraction.py --profile
+	$(BIN)/python benchmarks/bench_extraction.py
+
+## Where the time goes: py-spy samples a 400-question benchmark from outside the process.
+profile: $(INSTALLED)
+	$(BIN)/py-spy record --rate 50 --format raw -o benchmarks/work/profile.raw -- \
+		$(BIN)/python benchmarks/bench_extraction.py --questions 400 --baseline-sample 5
+	$(BIN)/python benchmarks/profile_summary.py benchmarks/work/profile.raw
 
 ## Change detection at scale: idle sensor tick and one edited question, end to end (about 10 minutes).
 bench-incremental: $(INSTALLED)

@@ -7,6 +7,7 @@ import dagster as dg
 from mksap_assets.assets.anki import anki_deck
 from mksap_assets.assets.questions import question_assets
 from mksap_assets.assets.report import pipeline_report
+from mksap_assets.checks import VALIDATION_CHECKS, VALIDATION_SENSORS
 from mksap_assets.resources import PipelineResource
 from mksap_assets.sensors import question_sensor
 from mksap_assets.settings import Settings
@@ -16,7 +17,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
         assets=[question_assets, anki_deck, pipeline_report],
-        sensors=[question_sensor],
+        sensors=[question_sensor, *VALIDATION_SENSORS],
+        asset_checks=VALIDATION_CHECKS,
         resources={"pipeline": PipelineResource.from_settings(settings)},
         # One process per run and one event loop: the work is I/O-bound asyncio, and subprocess start-up per step
         # would cost more than it saves.

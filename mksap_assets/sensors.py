@@ -12,11 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 import orjson
-from dagster._core.events import DagsterEventType
 
 from mksap_assets.assets.questions import ASSET_KEYS
 from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
 from mksap_assets.domain.pipeline import EXPORTED, STAGES
+from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
 
@@ -28,26 +28,16 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-FETCH_CHUNK = 1000
 
 
 def latest_export_records(instance: dg.DagsterInstance) -> dict[str, Recorded]:
-    """What the latest materialization of each exported partition recorded: two queries per 1,000 partitions."""
-    asset_key = ASSET_KEYS[EXPORTED]
-    storage_ids = list(
-        instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION).values()
-    )
-    records: dict[str, Recorded] = {}
-    for start in range(0, len(storage_ids), FETCH_CHUNK):
-        chunk = storage_ids[start : start + FETCH_CHUNK]
-        result = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=chunk), limit=len(chunk)
+    """What the latest export of each question recorded about how it was made."""
+    return {
+        record.asset_materialization.partition: Recorded.from_metadata(
+            {name: value.value for name, value in record.asset_materialization.metadata.items()}
         )
-        for record in result.records:
-            materialization = record.asset_materialization
-            metadata = {name: value.value for name, value in materialization.metadata.items()}
-            records[materialization.partition] = Recorded.from_metadata(metadata)
-    return records
+        for record in latest_materialization_records(instance, ASSET_KEYS[EXPORTED])
+    }
 
 
 def failed_partitions(instance: dg.DagsterInstance, keys: list[str]) -> set[str]:

@@ -31,7 +31,7 @@ _DESCRIPTIONS = {
     VALIDATED: "The statements with the issues the validators found, and the question's pass flag.",
     EXPORTED: "The exported JSON: the input question plus its statements, validation and provenance.",
 }
-_UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED], EXPORTED: [VALIDATED]}
+_UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED, RAW], EXPORTED: [VALIDATED]}
 
 ASSET_KEYS = {stage: dg.AssetKey(stage) for stage in STAGES}
 QUESTION_ASSET_KEYS = list(ASSET_KEYS.values())

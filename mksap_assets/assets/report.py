@@ -9,15 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster import DagsterEventType
 
 from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.domain.report import TIMING_COLUMNS, report_dir, write_report
 from mksap_assets.resources import PipelineResource
 
 GROUP = "mksap"
 PIPELINE_REPORT = dg.AssetKey("pipeline_report")
-FETCH_CHUNK = 1000
 MAX_UNREADABLE_LOGGED = 20
 
 
@@ -26,20 +25,12 @@ def latest_durations(instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey]
     duration_ms. Per asset one query for the latest storage ids, then one per 1,000 partitions for the records."""
     rows: list[tuple[str, str, float]] = []
     for asset_key in asset_keys:
-        storage_ids = list(
-            instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION).values()
-        )
-        for start in range(0, len(storage_ids), FETCH_CHUNK):
-            chunk = storage_ids[start : start + FETCH_CHUNK]
-            result = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=chunk), limit=len(chunk)
-            )
-            for record in result.records:
-                materialization = record.asset_materialization
-                duration = materialization.metadata.get("duration_ms")
-                if materialization.partition is None or duration is None or duration.value is None:
-                    continue
-                rows.append((asset_key.to_user_string(), materialization.partition, float(duration.value)))
+        for record in latest_materialization_records(instance, asset_key):
+            materialization = record.asset_materialization
+            duration = materialization.metadata.get("duration_ms")
+            if materialization.partition is None or duration is None or duration.value is None:
+                continue
+            rows.append((asset_key.to_user_string(), materialization.partition, float(duration.value)))
     return pd.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
 

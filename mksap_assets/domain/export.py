@@ -52,6 +52,9 @@ def build_export(
         "errors": summary.errors,
         "warnings": summary.warnings,
         "infos": summary.infos,
+        "statements_with_errors": summary.statements_with_errors,
+        "fixes": summary.fixes,
+        "error_codes": summary.error_codes,
         "issues": [i.model_dump(mode="json") for i in summary.question_issues],
     }
     document["provenance"] = {

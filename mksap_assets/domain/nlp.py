@@ -1,16 +1,32 @@
-"""One spaCy pipeline per process, built lazily, with no model download.
+"""One spaCy pipeline per process, built lazily, with no model download; parsed documents cached by text.
 
-If scispaCy's `en_core_sci_sm` is installed it is used; otherwise the pipeline is built from rule components that
-ship inside PyPI packages: a blank English pipeline with scispaCy's combined rule tokenizer, pysbd sentencizer and
-abbreviation detector.
+If scispaCy's `en_core_sci_sm` is installed it is used (or the pipeline named by MKSAP_NLP_MODEL: a package name
+or a folder saved with `nlp.to_disk`); otherwise the pipeline is built from rule components that ship inside PyPI
+packages: a blank English pipeline with scispaCy's combined rule tokenizer, pysbd sentencizer and abbreviation
+detector. Either way two rule components of ours are added after the sentencizer:
+
+- ``mksap_negation``: negation / prohibition / hedge / obligation cues, each scoped to the rest of its clause and
+  never past the end of its sentence (the original's 50-character window crossed sentences);
+- ``mksap_quantities``: numbers with their units and comparators ("< 30 mL/min/1.73 m2", "80 years or older").
+
+`parse(texts)` batches the texts it has not seen through `nlp.pipe` and serves the others from an LRU cache keyed
+by text; `cache_stats()` reports the hit rate.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from mksap_assets.domain.nlp_rules import find_cues, find_quantities
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -18,12 +34,116 @@ if TYPE_CHECKING:
 
 SCI_MODEL = "en_core_sci_sm"
 RULES_PIPELINE = "blank_en+scispacy_rules"
+MODEL_ENV = "MKSAP_NLP_MODEL"  # package name or pipeline folder; "rules" forces the rule pipeline
+CACHE_SIZE = 4096
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Which pipeline
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _configured_model() -> str | None:
+    """The model to load instead of the rule pipeline, or None."""
+    import spacy.util
+
+    configured = os.environ.get(MODEL_ENV, "").strip()
+    if configured.lower() in ("rules", "blank", "none"):
+        return None
+    if configured:
+        if Path(configured).expanduser().is_dir() or spacy.util.is_package(configured):
+            return str(Path(configured).expanduser()) if Path(configured).expanduser().is_dir() else configured
+        return None
+    return SCI_MODEL if spacy.util.is_package(SCI_MODEL) else None
+
+
+def _model_label(model: str) -> str:
+    meta_path = Path(model) / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}"
+    return model
+
+
+@functools.cache
+def pipeline_name() -> str:
+    """Which pipeline runs (or would run), for provenance; does not build it."""
+    model = _configured_model()
+    return _model_label(model) if model else RULES_PIPELINE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Our rule components
+# ---------------------------------------------------------------------------------------------------------
+
+_REGISTER_LOCK = threading.Lock()
+_registered = False
+
+
+def _register_components() -> None:
+    global _registered
+    with _REGISTER_LOCK:
+        if _registered:
+            return
+        from spacy.language import Language
+        from spacy.tokens import Doc
+
+        for name in ("mksap_cues", "mksap_quantities"):
+            if not Doc.has_extension(name):
+                Doc.set_extension(name, default=None)
+
+        @Language.component("mksap_negation")
+        def mksap_negation(doc: Doc) -> Doc:
+            cues = []
+            for index, sentence in enumerate(_sentences(doc)):
+                offset = sentence.start_char
+                for cue in find_cues(sentence.text):
+                    cues.append(
+                        SentenceCue(
+                            cue.text, cue.kind, index, offset + cue.start, offset + cue.end, offset + cue.scope_end
+                        )
+                    )
+            doc._.mksap_cues = cues
+            return doc
+
+        @Language.component("mksap_quantities")
+        def mksap_quantities(doc: Doc) -> Doc:
+            facts = []
+            for index, sentence in enumerate(_sentences(doc)):
+                offset = sentence.start_char
+                for q in find_quantities(sentence.text):
+                    facts.append((index, offset, q))
+            doc._.mksap_quantities = facts
+            return doc
+
+        _registered = True
+
+
+def _sentences(doc: Doc):
+    try:
+        return list(doc.sents)
+    except ValueError:  # no sentence boundaries set: the whole text is one sentence
+        return [doc[:]]
+
+
+@dataclass(frozen=True)
+class SentenceCue:
+    text: str
+    kind: str
+    sentence: int
+    start: int
+    end: int
+    scope_end: int
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------------------
 
 
 @functools.cache
 def get_nlp() -> Language:
     import spacy
-    import spacy.util
 
     # scispaCy's abbreviation detector warns on every document that its (unused) global matcher has no patterns;
     # added after spaCy's import, which installs its own warning filters in front.
@@ -34,30 +154,100 @@ def get_nlp() -> Language:
         from scispacy.custom_sentence_segmenter import pysbd_sentencizer  # noqa: F401
         from scispacy.custom_tokenizer import combined_rule_tokenizer
 
-        if spacy.util.is_package(SCI_MODEL):
-            nlp = spacy.load(SCI_MODEL, disable=["parser"])
+        _register_components()
+        model = _configured_model()
+        if model:
+            nlp = spacy.load(model, disable=["parser"])
             nlp.add_pipe("pysbd_sentencizer", first=True)
         else:
             nlp = spacy.blank("en")
             nlp.tokenizer = combined_rule_tokenizer(nlp)
             nlp.add_pipe("pysbd_sentencizer")
         nlp.add_pipe("abbreviation_detector")
+        nlp.add_pipe("mksap_negation")
+        nlp.add_pipe("mksap_quantities")
     return nlp
 
 
-@functools.cache
-def pipeline_name() -> str:
-    """Which pipeline runs (or would run), for provenance; does not build it."""
-    import spacy.util
+# ---------------------------------------------------------------------------------------------------------
+# Document cache
+# ---------------------------------------------------------------------------------------------------------
 
-    return SCI_MODEL if spacy.util.is_package(SCI_MODEL) else RULES_PIPELINE
+
+class DocCache:
+    """LRU cache of parsed documents keyed by their text, with hit and miss counters."""
+
+    def __init__(self, maxsize: int = CACHE_SIZE):
+        self.maxsize = maxsize
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def parse(self, texts: Sequence[str]) -> list[Doc]:
+        found: dict[str, Doc] = {}
+        missing: list[str] = []
+        with self._lock:
+            for text in texts:
+                if text in found:
+                    self.hits += 1
+                    continue
+                doc = self._docs.get(text)
+                if doc is not None:
+                    self._docs.move_to_end(text)
+                    found[text] = doc
+                    self.hits += 1
+                elif text in missing:
+                    self.hits += 1
+                else:
+                    missing.append(text)
+                    self.misses += 1
+        if missing:
+            parsed = list(get_nlp().pipe(missing))
+            with self._lock:
+                for text, doc in zip(missing, parsed, strict=True):
+                    found[text] = doc
+                    self._docs[text] = doc
+                    self._docs.move_to_end(text)
+                while len(self._docs) > self.maxsize:
+                    self._docs.popitem(last=False)
+        return [found[text] for text in texts]
+
+    def stats(self) -> dict[str, float]:
+        total = self.hits + self.misses
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "size": len(self._docs),
+            "hit_rate": round(self.hits / total, 4) if total else 0.0,
+        }
+
+    def clear(self, *, counters: bool = True) -> None:
+        with self._lock:
+            self._docs.clear()
+            if counters:
+                self.hits = self.misses = 0
+
+
+DOC_CACHE = DocCache()
 
 
 def parse(texts: Sequence[str]) -> list[Doc]:
-    """Batch-parse texts with nlp.pipe."""
-    return list(get_nlp().pipe(texts))
+    """Parse texts with nlp.pipe (one batch for the ones not cached), in order."""
+    return DOC_CACHE.parse(list(texts))
+
+
+def cache_stats() -> dict[str, float]:
+    return DOC_CACHE.stats()
 
 
 def split_sentences(texts: Sequence[str]) -> list[list[str]]:
     """Sentences of each text, stripped, empty ones dropped."""
-    return [[s.text.strip() for s in doc.sents if s.text.strip()] for doc in parse(texts)]
+    return [[s.text.strip() for s in _sentences(doc) if s.text.strip()] for doc in parse(texts)]
+
+
+def reset() -> None:
+    """Forget the built pipeline, the pipeline name and the cache (tests switch models with this)."""
+    get_nlp.cache_clear()
+    pipeline_name.cache_clear()
+    DOC_CACHE.clear()

@@ -131,8 +131,12 @@ class QuestionPipeline:
         }
 
     async def _validated(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
+        raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
-        validated = validate_extraction(extraction)
+        cpu_started, started = time.thread_time(), time.perf_counter()
+        validated = validate_extraction(extraction, raw)
+        validator_ms = (time.perf_counter() - started) * 1000
+        validator_cpu_ms = (time.thread_time() - cpu_started) * 1000
         self.store.save(VALIDATED, question_id, validated)
         values[VALIDATED] = validated
         summary = validated.validation
@@ -141,6 +145,13 @@ class QuestionPipeline:
             "passed": summary.passed,
             "errors": summary.errors,
             "warnings": summary.warnings,
+            "infos": summary.infos,
+            "statements_with_errors": summary.statements_with_errors,
+            "fixes": summary.fixes,
+            "error_codes": ",".join(f"{code}:{count}" for code, count in summary.error_codes.items()),
+            "validator_ms": round(validator_ms, 3),
+            "validator_cpu_ms": round(validator_cpu_ms, 3),
+            "validator_version": summary.validator_version,
         }
 
     async def _exported(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:

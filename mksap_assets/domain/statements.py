@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mksap_assets.domain.nlp_analysis import NlpAnalysis
+
 Section = Literal["from_critique", "from_key_points", "table_statements"]
 SECTIONS: tuple[Section, ...] = ("from_critique", "from_key_points", "table_statements")
 Severity = Literal["error", "warning", "info"]
@@ -23,19 +25,38 @@ class TableStatement(Statement):
     table_source: str
 
 
+IssueField = Literal["statement", "extra_field", "cloze_candidates", "table_source"]
+
+
 class Issue(BaseModel):
+    """One finding of a validator. `span` is a character range in the text named by `field` (for
+    cloze_candidates: in the statement, where the candidate was expected)."""
+
     code: str
     severity: Severity
     message: str
     span: tuple[int, int] | None = None
+    category: str = "structure"  # structure | cloze | grounding | quality | ambiguity | enumeration
+    field: IssueField = "statement"
+
+
+class Fix(BaseModel):
+    """One mechanical change the auto-fixer made; the statement was validated again after it."""
+
+    code: str  # strip_option_citation | whitespace | glued_sentence | cloze_comparator
+    field: IssueField
+    before: str
+    after: str
 
 
 class CheckedStatement(Statement):
     issues: list[Issue] = Field(default_factory=list)
+    fixes: list[Fix] = Field(default_factory=list, exclude_if=lambda fixes: not fixes)  # listed only when made
 
 
 class CheckedTableStatement(TableStatement):
     issues: list[Issue] = Field(default_factory=list)
+    fixes: list[Fix] = Field(default_factory=list, exclude_if=lambda fixes: not fixes)  # listed only when made
 
 
 class LLMUsage(BaseModel):
@@ -88,6 +109,11 @@ class ValidationSummary(BaseModel):
     infos: int
     validator_version: str
     question_issues: list[Issue] = Field(default_factory=list)
+    statements_with_errors: int = 0
+    fixes: int = 0
+    grounded: bool = False  # False when no source was given (grounding checks skipped)
+    codes: dict[str, int] = Field(default_factory=dict)  # issue counts by code, questions' own issues included
+    error_codes: dict[str, int] = Field(default_factory=dict)  # the same for errors only
 
 
 class ValidatedStatements(BaseModel):
@@ -100,3 +126,9 @@ class ValidatedStatements(BaseModel):
     tables_processed: int
     tables_skipped: int
     validation: ValidationSummary
+    nlp_analysis: NlpAnalysis | None = None
+
+    def checked(self) -> Iterator[tuple[Section, int, CheckedStatement | CheckedTableStatement]]:
+        for section in SECTIONS:
+            for index, item in enumerate(getattr(self, section)):
+                yield section, index, item

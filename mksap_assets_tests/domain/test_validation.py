@@ -1,9 +1,10 @@
-"""Structure and cloze validators, and the question pass flag."""
+"""Structure, cloze, quality, ambiguity and enumeration validators, the question pass flag, and the validated
+asset's summary and NLP analysis (grounding itself: test_grounding.py)."""
 
 from __future__ import annotations
 
-from mksap_assets.domain.statements import Extraction, Statement, TableStatement
-from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.statements import Extraction, Statement, TableStatement, ValidatedStatements
+from mksap_assets.domain.validation import VALIDATOR_VERSION, validate_extraction
 
 
 def _extraction(*statements: Statement, tables: tuple[TableStatement, ...] = ()) -> Extraction:
@@ -71,3 +72,173 @@ def test_counts_cover_table_statements():
     validated = validate_extraction(_extraction(Statement(statement=GOOD, cloze_candidates=["Aspirin"]), tables=(table,)))
     assert validated.validation.statements == 2 and validated.validation.errors == 1
     assert validated.table_statements[0].table_source == "cvtab26001.html"
+
+
+# -- quality, ambiguity, enumeration ------------------------------------------------------------------------------
+
+
+def _issues(statement: str, clozes: list[str] | None = None, **kwargs):
+    item = Statement(statement=statement, cloze_candidates=clozes if clozes is not None else ["Aspirin"], **kwargs)
+    return validate_extraction(_extraction(item)).from_critique[0].issues
+
+
+def _by_code(statement: str, clozes: list[str] | None = None, **kwargs) -> dict[str, str]:
+    return {i.code: i.severity for i in _issues(statement, clozes, **kwargs)}
+
+
+def test_every_issue_has_code_severity_message_category_and_field():
+    for issue in _issues("In this patient, it works (Option C).", ["works", "missing"]):
+        assert issue.code and issue.severity in ("error", "warning", "info") and issue.message
+        assert issue.category in ("structure", "cloze", "grounding", "quality", "ambiguity", "enumeration")
+        assert issue.field in ("statement", "extra_field", "cloze_candidates", "table_source")
+
+
+def test_patient_specific_language_is_an_error_in_prose_and_a_warning_in_tables():
+    statement = "Aspirin should be given to this patient after the stent is placed."
+    [issue] = [i for i in _issues(statement) if i.code == "patient_specific"]
+    assert issue.severity == "error" and statement[slice(*issue.span)] == "this patient"
+    table = TableStatement(statement="Lachman (Test: the patient lies supine with the knee flexed)",
+                           cloze_candidates=["Lachman"], table_source="cstab.html")
+    validated = validate_extraction(_extraction(tables=(table,)))
+    assert {i.code: i.severity for i in validated.table_statements[0].issues}["patient_specific"] == "warning"
+
+
+def test_option_citation_is_an_error_without_the_fixer():
+    item = Statement(statement="Aspirin (Option B) reduces the risk of recurrent myocardial infarction.",
+                     cloze_candidates=["Aspirin"])
+    [checked] = validate_extraction(_extraction(item), autofix=False).from_critique
+    [issue] = [i for i in checked.issues if i.code == "option_citation"]
+    assert issue.severity == "error" and item.statement[slice(*issue.span)] == "(Option B)"
+
+
+def test_dangling_pronoun_case_reference_and_narrative_are_warnings():
+    assert _by_code("It may be considered for severe ventilator dyssynchrony in adults.")["dangling_pronoun"] == "warning"
+    assert _by_code("Aspirin is not indicated in the patient described here at all.")["case_reference"] == "warning"
+    assert _by_code("Aspirin was stopped because she had bleeding from an ulcer.")["case_narrative"] == "warning"
+    assert "dangling_pronoun" not in _by_code(GOOD)
+
+
+def test_word_bounds_are_six_to_thirty_five():
+    assert _by_code("Aspirin reduces recurrent infarction risk.")["too_short"] == "warning"
+    assert "too_short" not in _by_code("Aspirin reduces the recurrent infarction risk.")
+    long = "Aspirin " + " ".join(["reduces the risk"] * 12) + "."
+    assert _by_code(long)["too_long"] == "warning"
+
+
+def test_one_fact_multi_clause_and_enumerations():
+    assert _by_code("Aspirin reduces the risk of infarction; clopidogrel is an alternative for allergy.")[
+        "multi_clause"] == "warning"
+    enumeration = "Aspirin causes bleeding, gastritis, bronchospasm, tinnitus, and kidney injury in older adults."
+    codes = _by_code(enumeration)
+    assert codes["enumeration"] == "warning"
+    assert "enumeration" not in _by_code("Aspirin causes bleeding, gastritis, and tinnitus in older adults.")
+    assert _by_code("Warfarin dosing has three criteria: (1) age, (2) weight, (3) kidney function matter.")[
+        "numbered_list"] == "warning"
+    assert _by_code("Apixaban dose reduction uses three criteria that are checked at every visit.")[
+        "explicit_count"] == "info"
+    assert "numbered_list" not in _by_code("An eGFR below 30 mL/min/1.73 m2 changes the dose of 2.5 mg.")
+
+
+def test_clozes_in_a_row_of_one_list_are_flagged():
+    statement = "Aspirin causes bleeding, gastritis, and tinnitus in some older adults."
+    assert _by_code(statement, ["bleeding", "gastritis", "tinnitus"])["cloze_sequence"] == "warning"
+
+
+def test_cloze_number_checks():
+    statement = "Platelets must recover to at least 150,000/μL and the dose is 6 mL/kg daily."
+    codes = _by_code(statement, ["000/μL", "6 mL"])
+    assert codes["cloze_cuts_number"] == "warning" and codes["cloze_cuts_unit"] == "warning"
+    assert not {"cloze_cuts_number", "cloze_cuts_unit"} & set(_by_code(statement, ["150,000/μL", "6 mL/kg"]))
+
+
+def test_ambiguous_clozes():
+    codes = _by_code("Heparin flushes count as heparin exposure in patients with HIT.", ["heparin", "Heparin flushes"])
+    assert codes["overlapping_clozes"] == "warning"
+    codes = _by_code("Heparin flushes and heparin infusions both count as heparin exposure.", ["heparin", "it"])
+    assert codes["cloze_repeated"] == "warning" and codes["cloze_not_in_statement"] == "error"
+    assert _by_code(GOOD, ["Aspirin", "the"])["trivial_cloze"] == "warning"
+    assert _by_code("Aspirin treats this condition in adults with chest pain.", ["condition"])["vague_cloze"] == "info"
+
+
+def test_cloze_hint_for_comparator_phrases():
+    item = Statement(statement="An HbA1c target of < 7% suits most adults with diabetes.",
+                     cloze_candidates=["less than 7%"])
+    [checked] = validate_extraction(_extraction(item), autofix=False).from_critique
+    [issue] = [i for i in checked.issues if i.code == "cloze_not_in_statement"]
+    assert "'< 7%'" in issue.message
+
+
+# -- with the question's sources ----------------------------------------------------------------------------------
+
+
+def _sample(question_id: str):
+    import asyncio
+
+    from mksap_assets.domain.extraction.offline import OfflineExtractor
+    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets_tests.conftest import SAMPLE_DIR
+
+    raw = load_raw_question(next(f for f in discover_questions(SAMPLE_DIR) if f.question_id == question_id))
+    return raw, asyncio.run(OfflineExtractor().extract(raw))
+
+
+def test_validated_asset_carries_grounding_summary_and_nlp_analysis():
+    raw, extraction = _sample("hmmcq26001")
+    validated = validate_extraction(extraction, raw)
+    summary = validated.validation
+    assert summary.grounded and summary.passed and summary.errors == 0 and summary.statements_with_errors == 0
+    assert summary.validator_version == VALIDATOR_VERSION
+    assert sum(summary.codes.values()) == summary.errors + summary.warnings + summary.infos
+    assert summary.error_codes == {}
+    assert validated.nlp_analysis is not None and validated.nlp_analysis.section("critique")
+    again = ValidatedStatements.model_validate_json(validated.model_dump_json())
+    assert again == validated
+
+
+def test_a_question_fails_when_one_statement_has_an_error():
+    raw, extraction = _sample("hmmcq26001")
+    bad = extraction.from_critique[0].model_copy(update={"statement": "A patient has a high pretest probability of "
+                                                          "sarcoidosis and needs immediate treatment."})
+    validated = validate_extraction(extraction.model_copy(update={"from_critique": [bad, *extraction.from_critique[1:]]}),
+                                    raw)
+    assert not validated.validation.passed and validated.validation.statements_with_errors == 1
+    assert validated.validation.error_codes.get("term_not_in_source") == 1
+
+
+def test_unknown_table_source_is_an_error():
+    raw, extraction = _sample("cvmcq26001")
+    table = extraction.table_statements[0].model_copy(update={"table_source": "nope.html"})
+    validated = validate_extraction(extraction.model_copy(update={"table_statements": [table]}), raw)
+    assert "table_source_unknown" in {i.code for i in validated.table_statements[0].issues}
+
+
+def test_every_sample_question_passes_with_the_offline_extractor():
+    import asyncio
+
+    from mksap_assets.domain.extraction.offline import OfflineExtractor
+    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets_tests.conftest import SAMPLE_DIR
+
+    for question_file in discover_questions(SAMPLE_DIR):
+        raw = load_raw_question(question_file)
+        validated = validate_extraction(asyncio.run(OfflineExtractor().extract(raw)), raw)
+        assert validated.validation.passed, (raw.question_id, validated.validation.error_codes)
+
+
+def test_the_export_carries_each_statements_issues():
+    from mksap_assets.domain.export import build_export
+
+    raw, extraction = _sample("cvmcq26001")
+    document = build_export(raw, extraction, validate_extraction(extraction, raw), nlp_pipeline="x")
+    item = document["true_statements"]["from_critique"][0]
+    assert isinstance(item["issues"], list)
+    for issue in (i for s in document["table_statements"]["statements"] for i in s["issues"]):
+        assert {"code", "severity", "message", "span"} <= set(issue)
+    assert document["validation"]["passed"] is True
+
+
+def test_semicolons_of_a_table_row_are_not_clauses():
+    table = TableStatement(statement="Apixaban (Standard Dose: 5 mg twice daily; Reduced Dose: 2.5 mg twice daily)",
+                           cloze_candidates=["Apixaban"], table_source="cvtab26001.html")
+    validated = validate_extraction(_extraction(tables=(table,)))
+    assert "multi_clause" not in {i.code for i in validated.table_statements[0].issues}

@@ -1,0 +1,319 @@
+"""A small offline medical lexicon: what counts as a named drug, disease or test in a statement.
+
+scispaCy's small model labels every entity "ENTITY" (REFERENCE_SYSTEM §7.4.10), so types come from rules here:
+generic drug names and drug-class suffixes, disease heads and suffixes, tests and procedures, and common
+abbreviations with their long forms. Lower-case, singular forms; `find_terms` handles plurals and case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+TermKind = Literal["drug", "disease", "test", "abbreviation"]
+
+DRUGS = frozenset(
+    """
+    abacavir abatacept acarbose acetaminophen acetazolamide acyclovir adalimumab adenosine albumin albuterol
+    alendronate allopurinol alteplase amantadine amikacin amiloride amiodarone amitriptyline amlodipine amoxicillin
+    amphotericin ampicillin anakinra anastrozole apixaban apremilast argatroban aripiprazole aspirin atazanavir
+    atenolol atorvastatin atropine azathioprine azithromycin aztreonam baclofen belimumab benazepril benzathine
+    betamethasone bevacizumab bicalutamide bisoprolol bivalirudin bleomycin bortezomib bromocriptine budesonide
+    bumetanide buprenorphine bupropion buspirone cabergoline calcitonin calcitriol canagliflozin candesartan
+    capecitabine captopril carbamazepine carbidopa carboplatin carvedilol caspofungin cefazolin cefepime cefiderocol
+    cefotaxime cefoxitin ceftaroline ceftazidime ceftriaxone cefuroxime celecoxib cephalexin certolizumab cetirizine
+    chlorambucil chloroquine chlorthalidone cholestyramine cilostazol cimetidine cinacalcet ciprofloxacin cisatracurium
+    cisplatin citalopram clarithromycin clindamycin clobetasol clonazepam clonidine clopidogrel clozapine codeine
+    colchicine colesevelam cyclophosphamide cyclosporine cytarabine dabigatran dalteparin dantrolene dapagliflozin
+    dapsone daptomycin darbepoetin deferoxamine denosumab desmopressin dexamethasone dexmedetomidine diazepam
+    diclofenac dicloxacillin digoxin diltiazem diphenhydramine dipyridamole dobutamine docetaxel dofetilide donepezil
+    dopamine doxazosin doxorubicin doxycycline dronedarone dulaglutide duloxetine dupilumab edoxaban empagliflozin
+    enalapril enoxaparin entecavir eplerenone epinephrine epoetin eptifibatide ertapenem ertugliflozin erythromycin
+    erythropoietin escitalopram esmolol esomeprazole estradiol estrogen etanercept ethambutol ethanol ethosuximide
+    etomidate exenatide ezetimibe famotidine febuxostat fenofibrate fentanyl ferrous fidaxomicin filgrastim
+    finasteride flecainide fluconazole fludrocortisone flumazenil fluoxetine fluticasone fluvoxamine folate
+    fondaparinux formoterol fosfomycin furosemide gabapentin ganciclovir gemfibrozil gentamicin glargine glimepiride
+    glipizide glucagon glyburide golimumab haloperidol heparin hydralazine hydrochlorothiazide hydrocortisone
+    hydromorphone hydroxychloroquine hydroxyurea ibuprofen imatinib imipenem indomethacin infliximab insulin
+    ipratropium irbesartan isoniazid isosorbide itraconazole ivabradine ivermectin ketamine ketoconazole ketorolac
+    labetalol lacosamide lactulose lamivudine lamotrigine lansoprazole leflunomide letrozole leucovorin leuprolide
+    levetiracetam levofloxacin levothyroxine lidocaine linagliptin linezolid liraglutide lisinopril lithium loperamide
+    loratadine lorazepam losartan lovastatin magnesium mannitol meloxicam memantine meropenem mesalamine metformin
+    methadone methimazole methotrexate methylprednisolone metoclopramide metolazone metoprolol metronidazole
+    micafungin midazolam midodrine milrinone minocycline mirtazapine misoprostol montelukast morphine moxifloxacin
+    mycophenolate nafcillin naloxone naltrexone naproxen natalizumab nebivolol neostigmine niacin nicardipine
+    nifedipine nitrofurantoin nitroglycerin nitroprusside nivolumab norepinephrine norfloxacin nortriptyline nystatin
+    octreotide ofloxacin olanzapine omalizumab omeprazole ondansetron oseltamivir oxacillin oxybutynin oxycodone
+    oxytocin paclitaxel pamidronate pantoprazole paroxetine pembrolizumab pemetrexed penicillin pentamidine
+    phenobarbital phentolamine phenylephrine phenytoin pioglitazone piperacillin prasugrel pravastatin praziquantel
+    prednisolone prednisone pregabalin primaquine probenecid procainamide prochlorperazine propafenone propofol
+    propranolol propylthiouracil protamine pyrazinamide pyridostigmine quetiapine quinapril quinidine rabeprazole
+    raloxifene ramipril ranolazine rasburicase remdesivir reslizumab rifabutin rifampin rifaximin risedronate
+    risperidone ritonavir rituximab rivaroxaban rocuronium romosozumab rosuvastatin sacubitril salmeterol
+    secukinumab semaglutide sertraline sevelamer sildenafil simvastatin sirolimus sitagliptin sotalol
+    spironolactone streptokinase succinylcholine sucralfate sulfasalazine sumatriptan tacrolimus tadalafil
+    tamoxifen tamsulosin tenecteplase tenofovir terbinafine teriparatide terlipressin testosterone tetracycline
+    theophylline thiamine ticagrelor tigecycline timolol tiotropium tirzepatide tizanidine tobramycin tocilizumab
+    tofacitinib tolvaptan topiramate torsemide tramadol tranexamic trastuzumab trazodone triamcinolone trimethoprim
+    ustekinumab valacyclovir valganciclovir valproate valsartan vancomycin varenicline vasopressin vedolizumab
+    venlafaxine verapamil voriconazole warfarin zoledronic zolpidem levothyroxine liothyronine iodine
+    sulfamethoxazole clavulanate tazobactam sulbactam avibactam vaborbactam relebactam
+    """.split()
+)
+
+# Single words that name a disease or condition on their own.
+DISEASE_WORDS = frozenset(
+    """
+    acidosis alkalosis anemia aneurysm angina appendicitis arrhythmia arthritis ascites asthma atelectasis
+    bacteremia bronchiectasis bronchiolitis bronchitis bursitis cancer candidiasis carcinoma cardiomyopathy cellulitis
+    cholangitis cholecystitis choledocholithiasis cirrhosis colitis coma delirium dementia depression dermatitis
+    diabetes diverticulitis dysglycemia eclampsia eczema edema embolism emphysema encephalitis encephalopathy
+    endocarditis epilepsy erysipelas fibrillation fibrosis fracture gangrene gastritis gastroenteritis glaucoma
+    glomerulonephritis goiter gout hematoma hemochromatosis hemophilia hemorrhage hepatitis hernia herniation
+    hypercalcemia hypercapnia hyperglycemia hyperkalemia hypernatremia hyperparathyroidism hypertension
+    hyperthyroidism hypocalcemia hypoglycemia hypokalemia hypomagnesemia hyponatremia hypophosphatemia hypotension
+    hypothyroidism hypoxemia hypoxia infarction influenza ischemia ketoacidosis leukemia lupus lymphoma malaria
+    malnutrition melanoma meningitis migraine myasthenia myeloma myocarditis myopathy nephritis nephrolithiasis
+    nephropathy neuropathy neutropenia obesity osteomyelitis osteoporosis osteoarthritis pancreatitis pericarditis
+    peritonitis pharyngitis pheochromocytoma pneumonia pneumonitis pneumothorax polycythemia preeclampsia psoriasis
+    pyelonephritis rhabdomyolysis sarcoidosis schizophrenia sepsis shock sinusitis stenosis stroke syncope syphilis
+    tachycardia bradycardia thrombocytopenia thrombocytosis thrombosis thyroiditis tuberculosis ulcer uremia
+    urticaria vasculitis vitiligo anaphylaxis angioedema hypovolemia hypervolemia hyperkalaemia aldosteronism
+    hyperaldosteronism incidentaloma keratosis keratoses tophus nodule bursitis dyssynchrony acidemia alkalemia
+    azotemia hematuria proteinuria albuminuria hemoptysis hematemesis melena dysphagia jaundice pruritus
+    """.split()
+)
+
+# Head words that make the phrase before them a disease ("heart failure", "Wilson disease").
+DISEASE_HEADS = frozenset(
+    """disease syndrome failure injury infection insufficiency deficiency disorder cancer carcinoma
+    fibrillation flutter block hemorrhage effusion obstruction stenosis regurgitation""".split()
+)
+
+TESTS = frozenset(
+    """
+    angiography arteriography biopsy bronchoscopy colonoscopy cystoscopy echocardiography echocardiogram
+    electrocardiography electrocardiogram electroencephalography electromyography endoscopy laparoscopy
+    mammography paracentesis radiography sigmoidoscopy spirometry thoracentesis thoracoscopy thoracostomy
+    ultrasonography ultrasound urinalysis venography lumbar culture cultures assay immunoassay scintigraphy
+    polysomnography colposcopy arthrocentesis cholangiopancreatography cholecystectomy appendectomy laparotomy
+    dialysis hemodialysis pleurodesis cardioversion catheterization transfusion intubation tomography
+    """.split()
+)
+
+MULTIWORD_TERMS: dict[str, TermKind] = {
+    phrase: kind
+    for kind, phrases in {
+        "disease": [
+            "heart failure", "atrial fibrillation", "atrial flutter", "multiple myeloma", "multiple sclerosis",
+            "myocardial infarction", "pulmonary embolism", "deep venous thrombosis", "deep vein thrombosis",
+            "chronic kidney disease", "acute kidney injury", "kidney failure", "liver failure",
+            "diabetic ketoacidosis", "septic arthritis", "rheumatoid arthritis", "giant cell arteritis",
+            "systemic lupus erythematosus", "crohn disease", "ulcerative colitis", "celiac disease",
+            "addison disease", "cushing syndrome", "graves disease", "wilson disease", "lyme disease",
+            "sickle cell disease", "hepatorenal syndrome", "serotonin syndrome", "nephrotic syndrome",
+            "guillain-barre syndrome", "sjogren syndrome", "ankylosing spondylitis", "polymyalgia rheumatica",
+            "temporal arteritis", "aortic stenosis", "mitral stenosis", "mitral regurgitation",
+            "aortic regurgitation", "aortic dissection", "aortic aneurysm", "peptic ulcer", "osmotic demyelination",
+            "acute respiratory distress syndrome", "community-acquired pneumonia", "urinary tract infection",
+            "venous thromboembolism", "coronary artery disease", "peripheral artery disease",
+            "chronic obstructive pulmonary disease", "obstructive sleep apnea", "sleep apnea",
+            "interstitial lung disease", "pulmonary hypertension", "portal hypertension", "febrile neutropenia",
+            "heparin-induced thrombocytopenia", "thrombotic thrombocytopenic purpura", "iron deficiency",
+            "vitamin b12 deficiency", "basal cell carcinoma", "squamous cell carcinoma", "prostate cancer",
+            "breast cancer", "lung cancer", "colorectal cancer", "colon cancer", "pancreatic cancer",
+            "tendon rupture", "qt prolongation", "venous limb gangrene", "toxic shock syndrome",
+        ],
+        "test": [
+            "ct", "mri", "x-ray", "pet scan", "chest radiograph", "chest radiography", "lumbar puncture",
+            "blood cultures", "gram stain", "serotonin release assay", "stress test", "exercise stress test",
+            "d-dimer", "troponin", "procalcitonin", "ferritin", "hemoglobin a1c", "liver biopsy",
+            "bone marrow biopsy", "upper endoscopy", "duplex ultrasonography", "adrenal vein sampling",
+            "oral sodium loading", "tuberculin skin test", "interferon-gamma release assay",
+        ],
+    }.items()
+    for phrase in phrases
+}
+
+DRUG_SUFFIXES = (
+    "mab", "nib", "pril", "sartan", "olol", "alol", "statin", "mycin", "micin", "cillin", "cycline", "floxacin",
+    "conazole", "prazole", "parin", "xaban", "gatran", "gliflozin", "gliptin", "glutide", "dipine", "thiazide",
+    "semide", "lukast", "sone", "olone", "vir", "platin", "taxel", "tinib", "zumab", "ximab", "triptan", "azepam",
+    "zolam", "setron", "tidine", "dronate", "pressin", "caine", "curium", "curonium", "profen", "coxib", "penem",
+    "bactam", "oxacin", "azole", "tropium", "terol", "sonide", "lutamide", "relin", "trel", "barbital", "ipine",
+    "afil", "osin", "tadine", "zosin", "glinide", "glitazone", "parinux", "kinase", "plase", "cept",
+)
+DISEASE_SUFFIXES = (
+    "itis", "itides", "osis", "oses", "emia", "aemia", "pathy", "pathies", "plasia", "trophy", "oma", "omas",
+    "omata", "algia", "uria", "penia", "cytosis", "megaly", "ectasia", "lithiasis", "rrhea", "rrhoea", "plegia",
+    "paresis", "spasm", "cardia", "pnea", "ptysis", "phagia", "ectomy",
+)
+TEST_SUFFIXES = ("scopy", "graphy", "gram", "centesis", "stomy", "plasty", "metry", "ectomy", "otomy")
+
+# Frequent abbreviations in internal medicine and their long forms (lower case; several meanings allowed).
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "ace": ("angiotensin-converting enzyme",), "acs": ("acute coronary syndrome",),
+    "af": ("atrial fibrillation",), "afib": ("atrial fibrillation",), "aki": ("acute kidney injury",),
+    "alt": ("alanine aminotransferase",), "ast": ("aspartate aminotransferase",),
+    "anc": ("absolute neutrophil count",), "ards": ("acute respiratory distress syndrome",),
+    "arb": ("angiotensin receptor blocker", "angiotensin ii receptor blocker"),
+    "bmi": ("body mass index",), "bnp": ("b-type natriuretic peptide", "brain natriuretic peptide"),
+    "bp": ("blood pressure",), "bun": ("blood urea nitrogen",), "cad": ("coronary artery disease",),
+    "cap": ("community-acquired pneumonia",), "cbc": ("complete blood count",),
+    "ckd": ("chronic kidney disease",), "copd": ("chronic obstructive pulmonary disease",),
+    "crp": ("c-reactive protein",), "csf": ("cerebrospinal fluid",), "ct": ("computed tomography",),
+    "cxr": ("chest radiograph", "chest radiography"), "dka": ("diabetic ketoacidosis",),
+    "doac": ("direct oral anticoagulant",), "dvt": ("deep venous thrombosis", "deep vein thrombosis"),
+    "ecg": ("electrocardiogram", "electrocardiography"), "ekg": ("electrocardiogram",),
+    "egfr": ("estimated glomerular filtration rate",), "gfr": ("glomerular filtration rate",),
+    "esr": ("erythrocyte sedimentation rate",), "gerd": ("gastroesophageal reflux disease",),
+    "gi": ("gastrointestinal",), "hba1c": ("hemoglobin a1c",), "hf": ("heart failure",),
+    "hfref": ("heart failure with reduced ejection fraction",), "hit": ("heparin-induced thrombocytopenia",),
+    "hiv": ("human immunodeficiency virus",), "htn": ("hypertension",), "icu": ("intensive care unit",),
+    "inr": ("international normalized ratio",), "iv": ("intravenous", "intravenously"),
+    "ldl": ("low-density lipoprotein",), "hdl": ("high-density lipoprotein",),
+    "lvef": ("left ventricular ejection fraction",), "mi": ("myocardial infarction",),
+    "mri": ("magnetic resonance imaging",), "mrsa": ("methicillin-resistant staphylococcus aureus",),
+    "nsaid": ("nonsteroidal anti-inflammatory drug",), "pe": ("pulmonary embolism",),
+    "pci": ("percutaneous coronary intervention",), "ppi": ("proton pump inhibitor",),
+    "pth": ("parathyroid hormone",), "rbc": ("red blood cell",), "sbp": ("spontaneous bacterial peritonitis",
+                                                                           "systolic blood pressure"),
+    "sglt2": ("sodium-glucose cotransporter 2",), "siadh": ("syndrome of inappropriate antidiuretic hormone",),
+    "tb": ("tuberculosis",), "tia": ("transient ischemic attack",), "tsh": ("thyroid-stimulating hormone",),
+    "uti": ("urinary tract infection",), "vte": ("venous thromboembolism",), "wbc": ("white blood cell",),
+    "ercp": ("endoscopic retrograde cholangiopancreatography",), "osa": ("obstructive sleep apnea",),
+    "pf4": ("platelet factor 4",), "aptt": ("activated partial thromboplastin time",),
+    "ptt": ("partial thromboplastin time",), "crcl": ("creatinine clearance",), "ldh": ("lactate dehydrogenase",),
+    "tpa": ("tissue plasminogen activator",), "vats": ("video-assisted thoracoscopic surgery",),
+    "ra": ("rheumatoid arthritis",), "sle": ("systemic lupus erythematosus",), "ms": ("multiple sclerosis",),
+    "ibd": ("inflammatory bowel disease",), "ibs": ("irritable bowel syndrome",), "uc": ("ulcerative colitis",),
+    "lr": ("likelihood ratio",), "ppv": ("positive predictive value",), "npv": ("negative predictive value",),
+    "masc": ("multinational association for supportive care in cancer",),
+    "ttp": ("thrombotic thrombocytopenic purpura",), "dic": ("disseminated intravascular coagulation",),
+    "ards-net": ("ards network",), "peep": ("positive end-expiratory pressure",),
+    "cpap": ("continuous positive airway pressure",), "bipap": ("bilevel positive airway pressure",),
+    "frc": ("functional residual capacity",), "ffp": ("fresh frozen plasma",), "ivig": ("intravenous immune globulin",),
+    "hla": ("human leukocyte antigen",), "igg": ("immunoglobulin g",), "ige": ("immunoglobulin e",),
+    "tnf": ("tumor necrosis factor",), "ana": ("antinuclear antibody",),
+}
+
+_WORD_RE = re.compile(r"[A-Za-zÀ-ɏα-ω0-9](?:[A-Za-zÀ-ɏα-ω0-9₀-₉'+*]|[-‐‑/](?=[A-Za-zα-ω0-9]))*")
+_ABBREV_RE = re.compile(r"^(?=(?:[^A-Z]*[A-Z]){2})[A-Za-z][A-Za-z0-9+-]{1,9}$")
+_ROMAN_RE = re.compile(r"^(?:I{1,3}|IV|VI{0,3}|IX|X{1,3})$")
+_COMMON_CAPS = frozenset({"US", "OK", "AM", "PM", "UK", "EU", "USA", "II", "III"})
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    kind: TermKind
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=65536)
+def _singular(word: str) -> str:
+    w = word.lower()
+    for plural, single in (("ies", "y"), ("oses", "osis"), ("ases", "asis"), ("itides", "itis"), ("omata", "oma")):
+        if w.endswith(plural) and len(w) > len(plural) + 2:
+            return w[: -len(plural)] + single
+    if w.endswith("s") and not w.endswith(("ss", "us", "is", "os")) and len(w) > 4:
+        return w[:-1]
+    return w
+
+
+@lru_cache(maxsize=65536)
+def word_kind(word: str) -> TermKind | None:
+    """The kind of one word by lexicon or suffix; None for ordinary words."""
+    w = _singular(word)
+    bare = w.strip("-")
+    if len(bare) < 4:
+        return None
+    if bare in DRUGS or word.lower() in DRUGS:
+        return "drug"
+    if bare in DISEASE_WORDS or word.lower() in DISEASE_WORDS:
+        return "disease"
+    if bare in TESTS or word.lower() in TESTS:
+        return "test"
+    last = bare.rsplit("-", 1)[-1]
+    original_last = word.lower().rsplit("-", 1)[-1]
+    if original_last.endswith(_NOT_DISEASE_ENDINGS + _NOT_DRUG_ENDINGS + _NOT_TEST_ENDINGS):
+        return None
+    if len(last) >= 6:
+        if last.endswith(DRUG_SUFFIXES) and not last.endswith(_NOT_DRUG_ENDINGS):
+            return "drug"
+        if last.endswith(DISEASE_SUFFIXES) and not last.endswith(_NOT_DISEASE_ENDINGS):
+            return "disease"
+        if last.endswith(TEST_SUFFIXES) and not last.endswith(_NOT_TEST_ENDINGS):
+            return "test"
+    return None
+
+
+# Ordinary words that happen to end like a drug, disease or test.
+_NOT_DRUG_ENDINGS = (
+    "reason", "person", "response", "season", "comparison", "poison", "prison", "sone", "cept", "concept",
+    "except", "accept", "intercept", "kinase", "tidine", "lesion", "osin",
+)
+_NOT_DISEASE_ENDINGS = (
+    "diagnosis", "prognosis", "hypnosis", "emphasis", "basis", "synthesis", "analysis", "thesis", "genesis",
+    "stoma", "diploma", "aroma", "glaucomatous", "cardia", "ectomy", "pathway", "ptysis", "poses", "doses",
+    "loses", "closes", "ooses", "noses", "hoses", "roses", "doses", "coma", "soma", "chroma",
+)
+_NOT_TEST_ENDINGS = ("program", "diagram", "telegram", "kilogram", "milligram", "microgram", "nanogram", "gram")
+
+
+@lru_cache(maxsize=65536)
+def is_abbreviation(token: str) -> bool:
+    bare = token[:-1] if token.endswith("s") and token[:-1].isupper() else token
+    return bool(_ABBREV_RE.match(bare)) and not _ROMAN_RE.match(bare) and bare not in _COMMON_CAPS
+
+
+_MULTIWORD_LAST = frozenset(phrase.rsplit(" ", 1)[-1] for phrase in MULTIWORD_TERMS if " " in phrase)
+
+
+def find_terms(text: str) -> list[Term]:
+    """Named drugs, diseases, tests and abbreviations in the text, longest first, non-overlapping."""
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+    lowered = [w.lower() for w, _, _ in words]
+    singular = [_singular(w) for w in lowered]
+    taken = [False] * len(words)
+    terms: list[Term] = []
+    for last in range(len(words)):
+        if lowered[last] not in _MULTIWORD_LAST and singular[last] not in _MULTIWORD_LAST:
+            continue
+        for size in (4, 3, 2):
+            first = last - size + 1
+            if first < 0 or any(taken[first:last + 1]):
+                continue
+            head = " ".join(lowered[first:last])
+            kind = MULTIWORD_TERMS.get(f"{head} {lowered[last]}") or MULTIWORD_TERMS.get(f"{head} {singular[last]}")
+            if kind:
+                start, end = words[first][1], words[last][2]
+                terms.append(Term(text[start:end], kind, start, end))
+                for k in range(first, last + 1):
+                    taken[k] = True
+                break
+    for index, (word, start, end) in enumerate(words):
+        if taken[index]:
+            continue
+        lw = lowered[index]
+        if lw in MULTIWORD_TERMS:  # single-token entries such as "CT", "troponin"
+            terms.append(Term(word, MULTIWORD_TERMS[lw], start, end))
+            continue
+        if is_abbreviation(word):
+            terms.append(Term(word, "abbreviation", start, end))
+            continue
+        kind = word_kind(word)
+        if kind:
+            terms.append(Term(word, kind, start, end))
+    terms.sort(key=lambda t: t.start)
+    return terms
+
+
+def long_forms(abbreviation: str) -> tuple[str, ...]:
+    key = abbreviation.lower()
+    if key not in ABBREVIATIONS and key.endswith("s"):
+        key = key[:-1]
+    return ABBREVIATIONS.get(key, ())

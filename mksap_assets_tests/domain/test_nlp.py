@@ -1,0 +1,190 @@
+"""The NLP pipeline: offline rule pipeline by default, en_core_sci_sm when installed, our rule components, the
+document cache, and the persisted per-question analysis."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mksap_assets.domain import nlp
+from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.nlp_analysis import NlpAnalysis, analyse_question, rule_section
+from mksap_assets.domain.nlp_rules import find_cues, find_quantities
+from mksap_assets_tests.conftest import SAMPLE_DIR
+
+
+@pytest.fixture
+def fresh_nlp(monkeypatch):
+    """A clean pipeline before and after the test (the pipeline and its cache are per process)."""
+    monkeypatch.delenv(nlp.MODEL_ENV, raising=False)
+    nlp.reset()
+    yield
+    nlp.reset()
+
+
+def _tiny_sci_pipeline(target: Path) -> Path:
+    """A tiny spaCy pipeline named like scispaCy's model, saved to disk: blank English + an entity ruler."""
+    import spacy
+
+    tiny = spacy.blank("en")
+    ruler = tiny.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "ENTITY", "pattern": "apixaban"}])
+    tiny.meta.update({"name": "core_sci_sm", "version": "0.5.4"})
+    tiny.to_disk(target)
+    return target
+
+
+def _install_fake_package(root: Path) -> None:
+    """Lay out en_core_sci_sm like `spacy package` does (package folder with load(), meta.json, the pipeline in
+    <lang>_<name>-<version>/) plus its .dist-info, so importlib.metadata (spacy.util.is_package) finds it."""
+    package = root / nlp.SCI_MODEL
+    package.mkdir(parents=True)
+    _tiny_sci_pipeline(package / f"{nlp.SCI_MODEL}-0.5.4")
+    (package / "meta.json").write_text((package / f"{nlp.SCI_MODEL}-0.5.4" / "meta.json").read_text())
+    (package / "__init__.py").write_text(
+        "from spacy.util import load_model_from_init_py\n"
+        "__version__ = '0.5.4'\n\n"
+        "def load(**overrides):\n"
+        "    return load_model_from_init_py(__file__, **overrides)\n"
+    )
+    dist_info = root / f"{nlp.SCI_MODEL}-0.5.4.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {nlp.SCI_MODEL}\nVersion: 0.5.4\n")
+    (dist_info / "RECORD").write_text("")
+
+
+def test_default_pipeline_is_built_offline_from_rule_components(fresh_nlp):
+    pipeline = nlp.get_nlp()
+    assert nlp.pipeline_name() == nlp.RULES_PIPELINE
+    assert pipeline.pipe_names == ["pysbd_sentencizer", "abbreviation_detector", "mksap_negation", "mksap_quantities"]
+    assert type(pipeline.tokenizer).__name__ == "Tokenizer" and pipeline.meta["name"] != "core_sci_sm"
+
+
+def test_en_core_sci_sm_branch_is_taken_when_the_package_is_installed(fresh_nlp, tmp_path, monkeypatch):
+    _install_fake_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    try:
+        import spacy.util
+
+        assert spacy.util.is_package(nlp.SCI_MODEL)  # the real check the loader uses
+        assert nlp.pipeline_name() == nlp.SCI_MODEL
+        pipeline = nlp.get_nlp()
+        assert pipeline.meta["name"] == "core_sci_sm"
+        assert pipeline.pipe_names[0] == "pysbd_sentencizer"
+        assert {"entity_ruler", "abbreviation_detector", "mksap_negation", "mksap_quantities"} <= set(
+            pipeline.pipe_names
+        )
+        [doc] = nlp.parse(["Apixaban is not recommended. Give 2.5 mg of apixaban."])
+        assert [e.text for e in doc.ents] == ["apixaban"]  # the installed pipeline's own component ran
+        assert len(list(doc.sents)) == 2 and doc._.mksap_cues and doc._.mksap_quantities
+    finally:
+        sys.modules.pop(nlp.SCI_MODEL, None)
+
+
+def test_a_pipeline_folder_can_be_named_in_the_environment(fresh_nlp, tmp_path, monkeypatch):
+    monkeypatch.setenv(nlp.MODEL_ENV, str(_tiny_sci_pipeline(tmp_path / "model")))
+    assert nlp.pipeline_name() == "en_core_sci_sm"
+    assert "entity_ruler" in nlp.get_nlp().pipe_names
+    monkeypatch.setenv(nlp.MODEL_ENV, "rules")
+    nlp.reset()
+    assert nlp.pipeline_name() == nlp.RULES_PIPELINE
+
+
+def test_document_cache_serves_repeated_texts_and_counts_hits(fresh_nlp):
+    texts = ["Aspirin is not recommended.", "Warfarin is an option."]
+    first = nlp.parse(texts)
+    again = nlp.parse([*texts, texts[0]])
+    assert again[0] is first[0] and again[2] is first[0]
+    stats = nlp.cache_stats()
+    assert stats["misses"] == 2 and stats["hits"] == 3 and stats["hit_rate"] == 0.6
+
+
+def test_cache_is_bounded(fresh_nlp, monkeypatch):
+    monkeypatch.setattr(nlp.DOC_CACHE, "maxsize", 2)
+    nlp.parse(["one text.", "two text.", "three text."])
+    assert nlp.cache_stats()["size"] == 2
+
+
+def test_negation_cues_are_scoped_to_their_sentence(fresh_nlp):
+    [doc] = nlp.parse(["There is no fever. Pneumonia is present."])
+    [cue] = doc._.mksap_cues
+    assert cue.text == "no" and cue.sentence == 0 and cue.kind == "negation"
+    assert doc.text[cue.end:cue.scope_end].strip() == "fever"  # stops at the end of its sentence
+
+
+def test_cue_kinds_and_clause_scope():
+    cues = find_cues("Tolvaptan is contraindicated in liver disease; it should not be used, but fluids may be "
+                     "considered.")
+    assert [(c.text, c.kind) for c in cues] == [
+        ("contraindicated", "prohibition"), ("should not", "prohibition"), ("may be considered", "hedge")
+    ]
+    first = cues[0]
+    assert "fluids" not in "Tolvaptan is contraindicated in liver disease; it"[first.end:first.scope_end]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("below 7 g/dL (70 g/L)", [("7", "g/dl", "<"), ("70", "g/l", "<")]),
+        ("serum creatinine 1.5 mg/dL (133 μmol/L) or higher", [("1.5", "mg/dl", "≥"), ("133", "μmol/l", "≥")]),
+        ("eGFR <30 mL/min/1.73 m2", [("30", "ml/min/1.73m2", "<")]),
+        ("185/110 mm Hg", [("185", "mmhg", None), ("110", "mmhg", None)]),
+        ("150,000/μL", [("150000", "/μl", None)]),
+        ("at least 12 to 16 hours", [("12", "h", "≥"), ("16", "h", "≥")]),
+        ("age 80 years or older", [("80", "y", "≥")]),
+        ("SGLT2, IL-4, H2O and CYP3A4", []),
+        ("less than 30", [("30", None, "<")]),
+        ("two of three criteria", [("2", None, None), ("3", None, None)]),
+        ("10mg daily", [("10", "mg", None)]),
+    ],
+)
+def test_numbers_with_units_and_comparators(text, expected):
+    assert [(q.value, q.unit, q.comparator) for q in find_quantities(text)] == expected
+
+
+def test_split_sentences_still_splits_and_strips(fresh_nlp):
+    assert nlp.split_sentences(["First one. Second one."]) == [["First one.", "Second one."]]
+
+
+def test_analysis_of_a_question_is_compact_and_complete(fresh_nlp):
+    question_file = next(f for f in discover_questions(SAMPLE_DIR) if f.question_id == "cccor26001")
+    raw = load_raw_question(question_file)
+    analysis = analyse_question(raw)
+    assert analysis.pipeline == nlp.RULES_PIPELINE
+    names = [s.section for s in analysis.sections]
+    assert names[0] == "critique" and names[1:1 + len(raw.key_points)] == [
+        f"key_points[{i}]" for i in range(len(raw.key_points))
+    ]
+    critique = analysis.section("critique")
+    assert len(critique.sentences) >= 5
+    assert all(raw.critique[s:e].strip() for s, e in critique.sentences)
+    assert {(a.short, a.long.lower()) for a in critique.abbreviations} >= {
+        ("ARDS", "acute respiratory distress syndrome")
+    }
+    assert any(raw.critique[slice(*c.span)] == "should not" for c in critique.negation_cues)
+    fact = next(f for f in critique.numeric_facts if f.value == "420")
+    assert fact.unit == "ml" and raw.critique[slice(*fact.span)] == "420"
+    # it round-trips through JSON (it is stored in the validated asset)
+    assert NlpAnalysis.model_validate(json.loads(analysis.model_dump_json())) == analysis
+
+
+def test_analysis_reuses_the_documents_extraction_parsed(fresh_nlp):
+    raw = load_raw_question(next(iter(discover_questions(SAMPLE_DIR))))
+    nlp.split_sentences([raw.critique, *raw.key_points])  # what the extractor does
+    before = nlp.cache_stats()
+    analyse_question(raw)
+    after = nlp.cache_stats()
+    assert after["misses"] == before["misses"] and after["hits"] == before["hits"] + 1 + len(raw.key_points)
+
+
+def test_rule_section_without_spacy_splits_prose_and_tables():
+    prose = rule_section("critique", "No fever. Give 2 mg now.")
+    assert len(prose.sentences) == 2 and prose.negation_cues[0].sentence == 0
+    assert prose.numeric_facts[0].sentence == 1
+    table = rule_section("table:t.html", "Caption\nA | B\n---\nx | < 5 mg")
+    assert len(table.sentences) == 3 and table.numeric_facts[0].comparator == "<"

@@ -1,0 +1,450 @@
+"""The planted-fault suite: faults planted into the offline statements of the bundled sample questions must be
+caught (recall ≥ 95%), and the unaltered statements must raise no error (≥ 98% error-free).
+
+Each case changes one statement in one way a generator can get wrong: a number, a unit, a negation, a
+comparator, a drug or a disease that the source never names, a cloze candidate that is not in the statement,
+"this patient", an "(Option B)" citation. The replacement drugs and diseases are common internal-medicine names
+picked from the lists below (the first one the question's source does not mention). A fault counts as caught when
+the altered statement gets an *error* with one of the codes expected for its kind, validated without the
+auto-fixer (with it, "(Option B)" is repaired and the repair recorded: tested separately).
+
+A second, harder suite (needs the real corpus, read at run time) plants the same faults into the original system's
+stored statements: LLM paraphrases of the critique rather than copies of its sentences. Only statements whose
+text raises no error before the fault are used (their extra_field is left out, their cloze candidates are kept
+when they are substrings), at most three per question, section and kind.
+
+`planted_report()` prints the tables in docs/VALIDATION.md (`python benchmarks/validation_report.py planted`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import orjson
+import pytest
+
+from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.grounding import QuestionSources
+from mksap_assets.domain.inputs import RawQuestion, discover_questions, load_raw_question
+from mksap_assets.domain.lexicon import find_terms
+from mksap_assets.domain.nlp_analysis import analyse_question, section_texts
+from mksap_assets.domain.nlp_rules import find_quantities
+from mksap_assets.domain.statements import Extraction, Statement, TableStatement
+from mksap_assets.domain.validation import check_statement, validate_extraction
+from mksap_assets_tests.conftest import CORPUS_DIR, SAMPLE_DIR
+
+MIN_CASES = 60
+MIN_RECALL = 0.95
+MIN_CLEAN_RATE = 0.98
+MIN_PARAPHRASED_RECALL = 0.9
+PARAPHRASED_PER_KIND = 3
+
+INVENTED_DRUGS = (
+    "metoprolol", "lisinopril", "atorvastatin", "gabapentin", "levothyroxine", "omeprazole", "amlodipine",
+    "clopidogrel", "tamsulosin", "rivaroxaban", "methotrexate", "hydroxychloroquine", "spironolactone",
+    "ceftriaxone", "vancomycin", "prednisone", "furosemide", "insulin glargine",
+)
+INVENTED_DISEASES = (
+    "sarcoidosis", "hemochromatosis", "pancreatitis", "multiple myeloma", "celiac disease", "myasthenia gravis",
+    "tuberculosis", "endocarditis", "hypothyroidism", "Cushing syndrome", "aortic stenosis", "gout",
+)
+UNIT_SWAPS = {
+    "mg": "g", "g": "mg", "mL": "L", "L": "mL", "mg/dL": "mmol/L", "mmol/L": "mg/dL", "mEq/L": "mg/dL",
+    "hours": "days", "hour": "day", "days": "weeks", "weeks": "months", "months": "years", "%": " mg",
+    "mm Hg": "cm H2O", "kg": "g", "mL/min": "mL/h", "g/dL": "mg/dL", "mL/kg": "mg/kg", "minutes": "hours",
+    "years": "months", "mg/d": "g/d", "g/kg": "mg/kg",
+}
+COMPARATOR_SWAPS = (
+    ("≥", "≤"), ("≤", "≥"), ("<", ">"), (">", "<"), ("at least", "at most"), ("below", "above"),
+    ("above", "below"), ("or higher", "or lower"), ("or greater", "or less"), ("or older", "or younger"),
+    ("or less", "or more"), ("more than", "less than"), ("up to", "at least"), ("older than", "younger than"),
+)
+EXPECTED = {
+    "number_changed": {"number_not_in_source"},
+    "unit_changed": {"unit_mismatch", "unit_incomplete"},
+    "negation_removed": {"negation_mismatch", "negation_dropped", "polarity_mismatch"},
+    "negation_added": {"negation_mismatch", "negation_unsupported", "polarity_mismatch"},
+    "comparator_flipped": {"comparator_mismatch", "comparator_not_in_source", "polarity_mismatch"},
+    "drug_invented": {"term_not_in_source", "term_substituted"},
+    "disease_invented": {"term_not_in_source", "term_substituted"},
+    "drug_added": {"term_not_in_source"},
+    "disease_added": {"term_not_in_source"},
+    "cloze_not_substring": {"cloze_not_in_statement"},
+    "this_patient": {"patient_specific"},
+    "option_citation": {"option_citation"},
+}
+KINDS = tuple(EXPECTED)
+
+
+@dataclass(frozen=True)
+class Case:
+    question_id: str
+    section: str
+    index: int
+    kind: str
+    original: Statement
+    altered: Statement
+
+
+@dataclass
+class Question:
+    raw: RawQuestion
+    extraction: Extraction
+    sources: QuestionSources
+
+    def source_for(self, section: str):
+        return self.sources.critique if section == "from_critique" else self.sources.key_points
+
+    def source_text(self, section: str) -> str:
+        return self.raw.critique if section == "from_critique" else "\n".join(self.raw.key_points)
+
+
+def _question(raw: RawQuestion, extraction: Extraction) -> Question:
+    texts = section_texts(raw)
+    tables = {k.removeprefix("table:"): v for k, v in texts.items() if k.startswith("table:")}
+    return Question(raw, extraction, QuestionSources(raw.critique, list(raw.key_points), tables, analyse_question(raw)))
+
+
+@cache
+def sample_questions() -> tuple[Question, ...]:
+    extractor = OfflineExtractor()
+    questions = []
+    for question_file in discover_questions(SAMPLE_DIR):
+        raw = load_raw_question(question_file)
+        questions.append(_question(raw, asyncio.run(extractor.extract(raw))))
+    return tuple(questions)
+
+
+def reference_extraction(document: dict) -> Extraction:
+    """The original system's stored statements (keys it added, such as final_clozes, dropped)."""
+    true = document.get("true_statements") or {}
+    tables = document.get("table_statements") or {}
+
+    def items(rows, model):
+        return [model(**{k: row[k] for k in row if k in model.model_fields}) for row in rows or []]
+
+    return Extraction(
+        question_id=document["question_id"], extractor="original", model=None, prompt_version="original",
+        from_critique=items(true.get("from_critique"), Statement),
+        from_key_points=items(true.get("from_key_points"), Statement),
+        table_statements=items(tables.get("statements"), TableStatement),
+        tables_processed=tables.get("tables_processed", 0), tables_skipped=tables.get("tables_skipped", 0),
+    )
+
+
+@cache
+def reference_questions(corpus: Path = CORPUS_DIR) -> tuple[Question, ...]:
+    questions = []
+    for question_file in discover_questions(corpus):
+        document = orjson.loads(question_file.path.read_bytes())
+        if "true_statements" in document:
+            questions.append(_question(load_raw_question(question_file), reference_extraction(document)))
+    return tuple(questions)
+
+
+# -- fault generators: each returns the altered statement text (and clozes), or None when not applicable ------
+
+
+def _with(item: Statement, statement: str, old: str | None = None, new: str | None = None) -> Statement:
+    clozes = [c.replace(old, new) if old and old in c else c for c in item.cloze_candidates]
+    return Statement(statement=statement, extra_field=item.extra_field, cloze_candidates=clozes)
+
+
+def _source_values(text: str) -> set[str]:
+    return {q.value for q in find_quantities(text)}
+
+
+def number_changed(item: Statement, source: str) -> Statement | None:
+    used = _source_values(source)
+    for q in find_quantities(item.statement):
+        if q.is_word or "," in item.statement[q.start:q.end]:
+            continue
+        raw = item.statement[q.start:q.end]
+        decimals = len(raw.split(".")[1]) if "." in raw else 0
+        for factor, offset in ((2, 0), (1, 1), (3, 0), (1, 7)):
+            value = float(raw) * factor + offset
+            new = f"{value:.{decimals}f}"
+            if new not in used and str(float(new)).rstrip("0").rstrip(".") not in used:
+                text = item.statement[:q.start] + new + item.statement[q.end:]
+                return _with(item, text, item.statement[q.expr_start:q.expr_end],
+                             text[q.expr_start:q.expr_end + len(new) - len(raw)])
+    return None
+
+
+def unit_changed(item: Statement, source: str) -> Statement | None:
+    source_quantities = find_quantities(source)
+    for q in find_quantities(item.statement):
+        if not q.unit or q.is_word:
+            continue
+        unit_text = item.statement[q.end:q.expr_end].strip()
+        swap = UNIT_SWAPS.get(unit_text)
+        if not swap:
+            continue
+        altered_expr = item.statement[q.expr_start:q.end] + " " + swap.strip()
+        new_unit = find_quantities(altered_expr)[-1].unit if find_quantities(altered_expr) else None
+        if any(s.value == q.value and s.unit == new_unit for s in source_quantities):
+            continue
+        unit_start = q.end + (len(item.statement[q.end:q.expr_end]) - len(item.statement[q.end:q.expr_end].lstrip()))
+        swap = swap.strip() if unit_start > q.end else swap
+        text = item.statement[:unit_start] + swap + item.statement[q.expr_end:]
+        return _with(item, text, item.statement[q.expr_start:q.expr_end], text[q.expr_start:unit_start + len(swap)])
+    return None
+
+
+def negation_removed(item: Statement, source: str) -> Statement | None:
+    text = item.statement
+    for pattern, replacement in (
+        (r"\bis not\b", "is"), (r"\bare not\b", "are"), (r"\bshould not\b", "should"), (r"\bdoes not\b", "does"),
+        (r"\bdid not\b", "did"), (r"\bhas not\b", "has"), (r"\bcontraindicated\b", "indicated"),
+        (r"\bnot\b ", ""), (r"\bno\b ", ""), (r"\bwithout\b", "with"),
+    ):
+        if re.search(pattern, text):
+            return _with(item, re.sub(pattern, replacement, text, count=1))
+    return None
+
+
+def negation_added(item: Statement, source: str) -> Statement | None:
+    text = item.statement
+    for pattern, replacement in ((r"\bis\b(?! not)", "is not"), (r"\bare\b(?! not)", "are not"),
+                                 (r"\bshould\b(?! not)", "should not"), (r"\bcan\b(?! not)", "cannot"),
+                                 (r"\bmay\b(?! not)", "may not")):
+        if re.search(pattern, text):
+            return _with(item, re.sub(pattern, replacement, text, count=1))
+    return None
+
+
+def comparator_flipped(item: Statement, source: str) -> Statement | None:
+    text = item.statement
+    for old, new in COMPARATOR_SWAPS:
+        pattern = re.escape(old) + r"(?=\s?(?:roughly\s|about\s)?\d)" if old in "≥≤<>" or old in (
+            "at least", "below", "above", "more than", "up to", "older than") else r"(?<=\d)[^.;]{0,12}?\b" + re.escape(old)
+        match = re.search(pattern if old not in ("or higher", "or greater", "or older", "or less") else
+                          r"\b" + re.escape(old) + r"\b", text)
+        if match:
+            start, end = match.span()
+            segment = text[start:end].replace(old, new)
+            altered = text[:start] + segment + text[end:]
+            return _with(item, altered, text[start:end], segment)
+    return None
+
+
+def _replace_term(item: Statement, source: str, kinds: set[str], pool: tuple[str, ...]) -> Statement | None:
+    lowered = source.lower()
+    replacement = next((name for name in pool if name.lower() not in lowered), None)
+    if replacement is None:
+        return None
+    for term in find_terms(item.statement):
+        if term.kind in kinds:
+            new = replacement[:1].upper() + replacement[1:] if term.text[:1].isupper() else replacement
+            text = item.statement[:term.start] + new + item.statement[term.end:]
+            return _with(item, text, term.text, new)
+    return None
+
+
+def drug_invented(item: Statement, source: str) -> Statement | None:
+    return _replace_term(item, source, {"drug"}, INVENTED_DRUGS)
+
+
+def disease_invented(item: Statement, source: str) -> Statement | None:
+    return _replace_term(item, source, {"disease"}, INVENTED_DISEASES)
+
+
+def _append_before_period(item: Statement, phrase: str) -> Statement | None:
+    text = item.statement.rstrip()
+    if not text.endswith("."):
+        return None
+    return _with(item, text[:-1] + phrase + ".")
+
+
+def drug_added(item: Statement, source: str) -> Statement | None:
+    drug = next((name for name in INVENTED_DRUGS[::-1] if name not in source.lower()), None)
+    return _append_before_period(item, f", together with {drug}") if drug else None
+
+
+def disease_added(item: Statement, source: str) -> Statement | None:
+    disease = next((name for name in INVENTED_DISEASES[::-1] if name.lower() not in source.lower()), None)
+    return _append_before_period(item, f" in patients with {disease}") if disease else None
+
+
+def cloze_not_substring(item: Statement, source: str) -> Statement | None:
+    if not item.cloze_candidates:
+        return None
+    first = item.cloze_candidates[0]
+    for altered in (first + " therapy", first + "s", "the " + first):
+        if altered not in item.statement:
+            return Statement(statement=item.statement, extra_field=item.extra_field,
+                             cloze_candidates=[altered, *item.cloze_candidates[1:]])
+    return None
+
+
+def this_patient(item: Statement, source: str) -> Statement | None:
+    text = item.statement
+    if re.search(r"\ba patient\b", text):
+        return _with(item, re.sub(r"\ba patient\b", "this patient", text, count=1))
+    return _with(item, "In this patient, " + text[:1].lower() + text[1:])
+
+
+def option_citation(item: Statement, source: str) -> Statement | None:
+    text = item.statement.rstrip()
+    if not text.endswith("."):
+        return None
+    return _with(item, text[:-1] + " (Option B).")
+
+
+GENERATORS = {kind: globals()[kind] for kind in KINDS}
+
+
+@cache
+def planted_cases() -> tuple[Case, ...]:
+    """At most one case per question, section and kind: the first statement the fault applies to."""
+    cases = []
+    for question in sample_questions():
+        for section in ("from_critique", "from_key_points"):
+            source = question.source_text(section)
+            for kind, generator in GENERATORS.items():
+                for index, item in enumerate(getattr(question.extraction, section)):
+                    altered = generator(item, source)
+                    if altered is not None and altered.statement != item.statement or (
+                        altered is not None and altered.cloze_candidates != item.cloze_candidates
+                    ):
+                        cases.append(Case(question.raw.question_id, section, index, kind, item, altered))
+                        break
+    return tuple(cases)
+
+
+@cache
+def paraphrased_cases(corpus: Path = CORPUS_DIR) -> tuple[Case, ...]:
+    """Faults planted into the original system's statements whose text raises no error before the fault."""
+    cases = []
+    for question in reference_questions(corpus):
+        for section in ("from_critique", "from_key_points"):
+            source, text = question.source_for(section), question.source_text(section)
+            for kind, generator in GENERATORS.items():
+                found = 0
+                for index, stored in enumerate(getattr(question.extraction, section)):
+                    item = Statement(statement=stored.statement,
+                                     cloze_candidates=[c for c in stored.cloze_candidates if c in stored.statement])
+                    if any(i.severity == "error" for i in check_statement(item, source)):
+                        continue
+                    altered = generator(item, text)
+                    if altered is None or (altered.statement == item.statement
+                                           and altered.cloze_candidates == item.cloze_candidates):
+                        continue
+                    cases.append(Case(question.raw.question_id, section, index, kind, item, altered))
+                    found += 1
+                    if found == PARAPHRASED_PER_KIND:
+                        break
+    return tuple(cases)
+
+
+def _find_question(question_id: str) -> Question:
+    for question in (*sample_questions(), *(reference_questions() if CORPUS_DIR.is_dir() else ())):
+        if question.raw.question_id == question_id:
+            return question
+    raise KeyError(question_id)
+
+
+def caught(case: Case) -> bool:
+    source = _find_question(case.question_id).source_for(case.section)
+    errors = {i.code for i in check_statement(case.altered, source) if i.severity == "error"}
+    return bool(errors & EXPECTED[case.kind])
+
+
+def unaltered_results() -> tuple[int, int]:
+    """(statements, statements with no error) over the sample questions, validated in full."""
+    total = clean = 0
+    for question in sample_questions():
+        validated = validate_extraction(question.extraction, question.raw)
+        for _, _, item in validated.checked():
+            total += 1
+            clean += not any(i.severity == "error" for i in item.issues)
+    return total, clean
+
+
+def _recall_table(cases: tuple[Case, ...]) -> list[str]:
+    by_kind: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
+    for case in cases:
+        by_kind[case.kind] += 1
+        hits[case.kind] += caught(case)
+    lines = ["| fault | cases | caught | recall |", "|---|---|---|---|"]
+    for kind in KINDS:
+        if by_kind[kind]:
+            lines.append(f"| {kind} | {by_kind[kind]} | {hits[kind]} | {hits[kind] / by_kind[kind]:.1%} |")
+    total, got = sum(by_kind.values()), sum(hits.values())
+    lines.append(f"| **all** | {total} | {got} | {got / total:.1%} |")
+    return lines
+
+
+def planted_report() -> str:
+    lines = ["Offline statements of the bundled samples (copies of source sentences):", "",
+             *_recall_table(planted_cases())]
+    statements, clean = unaltered_results()
+    lines += ["", f"Unaltered statements of the same {len(sample_questions())} questions: {clean}/{statements} "
+                  f"error-free ({clean / statements:.1%}); false-positive rate {(statements - clean) / statements:.1%}."]
+    if CORPUS_DIR.is_dir():
+        questions = reference_questions()
+        text_errors = sum(
+            1 for q in questions for _, _, item in validate_extraction(q.extraction, q.raw).checked()
+            if any(i.severity == "error" and i.field == "statement" for i in item.issues)
+        )
+        total = sum(q.extraction.statement_count for q in questions)
+        lines += ["", f"The original system's statements of the {len(questions)} corpus questions that carry them "
+                      "(LLM paraphrases):", "", *_recall_table(paraphrased_cases()), "",
+                  f"Unaltered: {total - text_errors}/{total} of those statements have no error in their text."]
+    return "\n".join(lines)
+
+
+# -- tests -------------------------------------------------------------------------------------------------
+
+
+def test_the_suite_is_big_enough_and_covers_every_kind():
+    cases = planted_cases()
+    assert len(cases) >= MIN_CASES
+    assert {case.kind for case in cases} == set(KINDS)
+
+
+def test_planted_faults_are_caught():
+    cases = planted_cases()
+    missed = [case for case in cases if not caught(case)]
+    recall = 1 - len(missed) / len(cases)
+    assert recall >= MIN_RECALL, [(c.question_id, c.kind, c.altered.statement) for c in missed]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_is_caught(kind):
+    cases = [case for case in planted_cases() if case.kind == kind]
+    assert cases
+    assert sum(caught(case) for case in cases) / len(cases) >= 0.9
+
+
+def test_unaltered_statements_raise_no_error():
+    total, clean = unaltered_results()
+    assert clean / total >= MIN_CLEAN_RATE
+
+
+def test_option_citation_faults_are_repaired_by_the_fixer_and_recorded():
+    cases = [case for case in planted_cases() if case.kind == "option_citation"]
+    for case in cases[:5]:
+        question = _find_question(case.question_id)
+        extraction = question.extraction.model_copy(deep=True)
+        getattr(extraction, case.section)[case.index] = case.altered
+        validated = validate_extraction(extraction, question.raw)
+        item = getattr(validated, case.section)[case.index]
+        assert item.statement == case.original.statement
+        assert [f.code for f in item.fixes] == ["strip_option_citation"]
+        assert item.fixes[0].before == case.altered.statement
+        assert not any(i.code == "option_citation" for i in item.issues)
+
+
+@pytest.mark.corpus
+def test_planted_faults_in_paraphrased_statements_are_caught(corpus_dir: Path):
+    cases = paraphrased_cases(corpus_dir)
+    assert len(cases) >= MIN_CASES
+    missed = [case for case in cases if not caught(case)]
+    assert 1 - len(missed) / len(cases) >= MIN_PARAPHRASED_RECALL, [(c.kind, c.altered.statement) for c in missed]

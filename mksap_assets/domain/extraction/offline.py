@@ -26,8 +26,13 @@ MIN_WORDS = 5
 MAX_TABLE_ROWS = 10
 
 _PATIENT_RE = re.compile(r"\b(?:in\s+)?(this|the)\s+patient('s)?\b", re.IGNORECASE)
-# Third-person pronouns mean the sentence narrates the case ("so she qualifies"), not a general fact.
-_CASE_NARRATIVE_RE = re.compile(r"\b(?:she|he|her|his|him|hers)\b", re.IGNORECASE)
+# Third-person pronouns or a pointer at the case mean the sentence narrates the case ("so she qualifies",
+# "neither applies here"), not a general fact; a leading pronoun leaves the card without its subject.
+_CASE_NARRATIVE_RE = re.compile(
+    r"\b(?:she|he|her|his|him|hers)\b|\b(?:described here|in this case|this case)\b"
+    r"|^(?:It|This|These|Those|They|That|Neither|None|Both|Either)\b",
+    re.IGNORECASE,
+)
 _STARTS_WITH_CONNECTIVE_RE = re.compile(r"^(?:However|Additionally|Also|Furthermore|Moreover|Therefore|Thus),\s+")
 
 

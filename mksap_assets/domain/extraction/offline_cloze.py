@@ -21,13 +21,15 @@ _SUFFIX_WORD_RE = re.compile(
     r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
 )
 _LONG_FORM_RE = re.compile(r"\b([A-Za-z][A-Za-z-]*(?:\s+[A-Za-z-]+){0,4})\s+\(([A-Z][A-Za-z0-9-]{1,9})\)")
+# A unit, with any "/denominator" parts it carries ("mL/kg", "mg/d", "mL/min/1.73 m2", "/μL").
 _UNIT = (
-    r"(?:mg/dL|mmol/L|mEq/L|mL/min(?:/1\.73\s?m2)?|mm\s?Hg|ng/mL|pg/mL|U/L|g/dL|mcg/dL|µg/L|µg/dL|mg/kg|"
-    r"mg/day|mg|g|kg|mL|L|%|cm|mm|kPa|bpm|/µL|/min|hours?|days?|weeks?|months?|years?|°C|°F)"
+    r"(?:mL/min/1\.73\s?m2|mm\s?Hg|cm\s?H2O|mmol|mEq|mcg|µg|μg|ng|pg|mg|kg|g|mL|L|U|IU|%|cm|mm|kPa|bpm|°C|°F|"
+    r"hours?|days?|weeks?|months?|years?|/[µμ]L|/min)(?:/[A-Za-zµμ0-9.]+)*"
 )
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 _NUMERIC_RE = re.compile(
-    r"(?:(?:[<>≤≥]|less than|greater than|more than|at least|at most|above|below|over|under)\s?)?"
-    r"\d+(?:\.\d+)?(?:\s?(?:to|-|–)\s?\d+(?:\.\d+)?)?\s?" + _UNIT + r"(?![A-Za-z])",
+    r"(?:(?:[<>≤≥]|less than|greater than|more than|at least|at most|above|below|over|under|approximately)\s?)?"
+    + _NUMBER + r"(?:\s?(?:to|-|–)\s?" + _NUMBER + r")?\s?" + _UNIT + r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
 _STOPWORDS = frozenset(
@@ -36,7 +38,7 @@ _STOPWORDS = frozenset(
     will shall must do does did has have had than then also such only more most less least very often usually
     patient patients diagnosis treatment management therapy option finding findings test testing result results
     appropriate most next step best first other both all any each some into after before during because without
-    within between however although while given""".split()
+    within between however although while given below above over under until during per via""".split()
 )
 _TRIVIAL = _STOPWORDS | {"patient", "diagnosis", "treatment"}
 # A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
@@ -44,17 +46,17 @@ _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 
 def _content_runs(statement: str) -> list[str]:
-    """Maximal runs of consecutive content words, as exact substrings."""
+    """Maximal runs of consecutive content words, as exact substrings (numbers are left to _NUMERIC_RE)."""
     runs: list[str] = []
     start = end = None
     for match in _WORD_RE.finditer(statement):
         word = match.group(0)
         gap = statement[end:match.start()] if end is not None else ""
-        if word.lower() in _STOPWORDS or (end is not None and gap.strip()):
+        if word.lower() in _STOPWORDS or any(c.isdigit() for c in word) or (end is not None and gap.strip()):
             if start is not None:
                 runs.append(statement[start:end])
             start = end = None
-            if word.lower() in _STOPWORDS:
+            if word.lower() in _STOPWORDS or any(c.isdigit() for c in word):
                 continue
         if start is None:
             start = match.start()
@@ -76,7 +78,7 @@ def _acceptable(candidate: str, statement: str) -> bool:
     candidate = candidate.strip()
     return (
         bool(candidate)
-        and candidate in statement
+        and statement.count(candidate) == 1  # a blank must be unambiguous
         and _on_word_boundaries(candidate, statement)
         and candidate.lower() not in _TRIVIAL
         and candidate != statement.strip().rstrip(".")
@@ -91,13 +93,16 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     ordered += [m.group(0).strip() for m in _NUMERIC_RE.finditer(statement)]
     ordered += sorted(_content_runs(statement), key=len, reverse=True)
     chosen: list[str] = []
+    spans: list[tuple[int, int]] = []
     for candidate in ordered:
         candidate = _trim_stopwords(candidate)
         if not _acceptable(candidate, statement):
             continue
-        lowered = candidate.lower()
-        if any(lowered in c.lower() or c.lower() in lowered for c in chosen):
-            continue
+        start = statement.find(candidate)
+        end = start + len(candidate)
+        if any(start < other_end and other_start < end for other_start, other_end in spans):
+            continue  # blanks must not overlap
+        spans.append((start, end))
         chosen.append(candidate)
         if len(chosen) == MAX_CANDIDATES:
             break

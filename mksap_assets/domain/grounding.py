@@ -928,9 +928,11 @@ def _abbreviated_in_source(phrase: str, source: Source) -> bool:
     return False
 
 
-# -- wording (information only) ----------------------------------------------------------------------------
+# -- wording (mostly information; an error when most of it is absent from the source) ----------------------------------------------------------------------------
 
 GENERIC_WORDS = frozenset("a patient patients person people adult adults".split())
+UNSUPPORTED_SHARE = 0.75
+UNSUPPORTED_MIN_WORDS = 4
 
 
 def _check_wording(tokens: list[Token], source: Source, where: IssueField) -> list[Issue]:
@@ -943,6 +945,11 @@ def _check_wording(tokens: list[Token], source: Source, where: IssueField) -> li
         return []
     words = ", ".join(dict.fromkeys(t.norm for t in missing[:6]))
     share = len(missing) / len(content)
+    if share >= UNSUPPORTED_SHARE and len(missing) >= UNSUPPORTED_MIN_WORDS:
+        # Most of what it says is not in its source: invented, or leaked from somewhere else (a prompt injection).
+        return [_issue("unsupported_statement", "error",
+                       f"{len(missing)} of {len(content)} content words are not in the {source.name}: {words}",
+                       None, where)]
     if share >= 0.4 and len(missing) >= 3:
         return [_issue("low_source_overlap", "warning",
                        f"{len(missing)} of {len(content)} content words are not in the {source.name}: {words}",

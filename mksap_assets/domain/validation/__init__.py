@@ -39,7 +39,7 @@ __all__ = [
     "check_statement", "validate_extraction",
 ]
 
-VALIDATOR_VERSION = "2"
+VALIDATOR_VERSION = "3"
 
 StatementCheck = Callable[[Statement], Iterable[Issue]]
 STATEMENT_CHECKS: tuple[StatementCheck, ...] = (

@@ -31,7 +31,7 @@ import orjson
 from mksap_assets.domain import grounding, nlp
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.statements import Extraction, Statement, TableStatement
+from mksap_assets.domain.statements import Extraction
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets.settings import PROJECT_ROOT
 
@@ -50,18 +50,7 @@ def _reference(question_file) -> Extraction | None:
     document = orjson.loads(question_file.path.read_bytes())
     if "true_statements" not in document:
         return None
-    true, tables = document["true_statements"], document.get("table_statements") or {}
-
-    def items(rows, model):
-        return [model(**{k: row[k] for k in row if k in model.model_fields}) for row in rows or []]
-
-    return Extraction(
-        question_id=document["question_id"], extractor="original", model=None, prompt_version="original",
-        from_critique=items(true.get("from_critique"), Statement),
-        from_key_points=items(true.get("from_key_points"), Statement),
-        table_statements=items(tables.get("statements"), TableStatement),
-        tables_processed=tables.get("tables_processed", 0), tables_skipped=tables.get("tables_skipped", 0),
-    )
+    return Extraction.from_document(document, extractor="original", prompt_version="original")
 
 
 def measure(bank: Path, rounds: int, statements_from: str = "offline") -> dict:

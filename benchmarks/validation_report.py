@@ -19,7 +19,7 @@ import orjson
 
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.statements import Extraction, Statement, TableStatement
+from mksap_assets.domain.statements import Extraction
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets.settings import PROJECT_ROOT
 
@@ -28,19 +28,7 @@ CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
 
 def reference_extraction(document: dict) -> Extraction:
     """The original system's stored statements as an Extraction (extra keys such as final_clozes dropped)."""
-    true = document.get("true_statements") or {}
-    tables = document.get("table_statements") or {}
-
-    def items(rows, model):
-        return [model(**{k: row[k] for k in row if k in model.model_fields}) for row in rows or []]
-
-    return Extraction(
-        question_id=document["question_id"], extractor="original", model=None, prompt_version="original",
-        from_critique=items(true.get("from_critique"), Statement),
-        from_key_points=items(true.get("from_key_points"), Statement),
-        table_statements=items(tables.get("statements"), TableStatement),
-        tables_processed=tables.get("tables_processed", 0), tables_skipped=tables.get("tables_skipped", 0),
-    )
+    return Extraction.from_document(document, extractor="original", prompt_version="original")
 
 
 def _rate(part: int, whole: int) -> str:

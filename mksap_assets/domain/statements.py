@@ -91,6 +91,28 @@ class Extraction(BaseModel):
     usage: LLMUsage = Field(default_factory=LLMUsage)
     extracted_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
+    @classmethod
+    def from_document(cls, document: dict, *, extractor: str, prompt_version: str) -> Extraction:
+        """The statements stored in a question document (an export, or the original system's output), keeping only
+        the fields these models know (the original added others, such as final_clozes)."""
+        true = document.get("true_statements") or {}
+        tables = document.get("table_statements") or {}
+
+        def items(rows, model):
+            return [model(**{k: row[k] for k in row if k in model.model_fields}) for row in rows or []]
+
+        return cls(
+            question_id=document["question_id"],
+            extractor=extractor,
+            model=None,
+            prompt_version=prompt_version,
+            from_critique=items(true.get("from_critique"), Statement),
+            from_key_points=items(true.get("from_key_points"), Statement),
+            table_statements=items(tables.get("statements"), TableStatement),
+            tables_processed=tables.get("tables_processed", 0),
+            tables_skipped=tables.get("tables_skipped", 0),
+        )
+
     def statements(self) -> Iterator[tuple[Section, int, Statement]]:
         for section in SECTIONS:
             for index, item in enumerate(getattr(self, section)):

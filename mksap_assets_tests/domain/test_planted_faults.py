@@ -34,7 +34,7 @@ from mksap_assets.domain.inputs import RawQuestion, discover_questions, load_raw
 from mksap_assets.domain.lexicon import find_terms
 from mksap_assets.domain.nlp_analysis import analyse_question, section_texts
 from mksap_assets.domain.nlp_rules import find_quantities
-from mksap_assets.domain.statements import Extraction, Statement, TableStatement
+from mksap_assets.domain.statements import Extraction, Statement
 from mksap_assets.domain.validation import check_statement, validate_extraction
 from mksap_assets_tests.conftest import CORPUS_DIR, SAMPLE_DIR
 
@@ -122,19 +122,7 @@ def sample_questions() -> tuple[Question, ...]:
 
 def reference_extraction(document: dict) -> Extraction:
     """The original system's stored statements (keys it added, such as final_clozes, dropped)."""
-    true = document.get("true_statements") or {}
-    tables = document.get("table_statements") or {}
-
-    def items(rows, model):
-        return [model(**{k: row[k] for k in row if k in model.model_fields}) for row in rows or []]
-
-    return Extraction(
-        question_id=document["question_id"], extractor="original", model=None, prompt_version="original",
-        from_critique=items(true.get("from_critique"), Statement),
-        from_key_points=items(true.get("from_key_points"), Statement),
-        table_statements=items(tables.get("statements"), TableStatement),
-        tables_processed=tables.get("tables_processed", 0), tables_skipped=tables.get("tables_skipped", 0),
-    )
+    return Extraction.from_document(document, extractor="original", prompt_version="original")
 
 
 @cache

@@ -196,7 +196,7 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
 
     with _instance(settings) as instance:
-        plan, _ = current_plan(instance, PipelineResource.from_settings(settings), decode_attempts(sensor_cursor(instance)))
+        plan = current_plan(instance, PipelineResource.from_settings(settings), decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
     return 0
 

@@ -54,18 +54,15 @@ def decode_attempts(cursor: str | None) -> dict[str, tuple[str, int]]:
 
 def current_plan(
     instance: dg.DagsterInstance, pipeline: PipelineResource, attempts: dict[str, tuple[str, int]]
-) -> tuple[Plan, set[str]]:
-    existing = list(instance.get_dynamic_partitions(question_partitions.name))
-    failed = failed_partitions(instance, existing)
-    plan = plan_changes(
+) -> Plan:
+    return plan_changes(
         questions=pipeline.question_files(),
-        partition_keys=existing,
+        partition_keys=list(instance.get_dynamic_partitions(question_partitions.name)),
         recorded=latest_export_records(instance),
-        failed=failed,
+        failed_among=lambda keys: failed_partitions(instance, keys),
         attempts=attempts,
         identity=pipeline.extractor_identity(),
     )
-    return plan, failed
 
 
 def sensor_cursor(instance: dg.DagsterInstance) -> str | None:
@@ -95,10 +92,10 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     if _own_runs_in_flight(context):
         return dg.SkipReason("runs launched by this sensor are still in flight")
     attempts = decode_attempts(context.cursor)
-    plan, failed = current_plan(context.instance, pipeline, attempts)
+    plan = current_plan(context.instance, pipeline, attempts)
     for key in plan.removed_keys:
         retire_outputs(Path(pipeline.output_dir), Path(pipeline.store_dir), key, STAGES)
-    context.update_cursor(orjson.dumps(next_attempts(attempts, plan, failed)).decode())
+    context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
     existing = [k for k in context.instance.get_dynamic_partitions(question_partitions.name) if k not in plan.removed_keys]
     ordered = existing + plan.new_keys
     run_requests = [

@@ -69,8 +69,19 @@ def test_run_then_the_readme_single_partition_command(settings: Settings):
     assert run.returncode == 0, run.stderr[-2000:]
     assert f"questions exported: {len(keys)}" in run.stdout
     assert f"output folder:      {settings.output_dir}" in run.stdout
-    exported = sorted(p.stem for p in settings.output_dir.glob("*/*.json"))
+    exported = sorted(p.stem for p in settings.output_dir.glob("[a-z][a-z]/*.json"))
     assert exported == keys
+    # The deck and the report come with every `mksap run`, and the report agrees with the exports.
+    assert (settings.output_dir / "anki" / "mksap.apkg").is_file()
+    report_rows = (settings.output_dir / "report" / "questions.csv").read_text().strip().splitlines()
+    assert len(report_rows) == 1 + len(keys)
+    statements = sum(
+        len(d["true_statements"]["from_critique"]) + len(d["true_statements"]["from_key_points"])
+        + len(d["table_statements"]["statements"])
+        for d in (orjson.loads(p.read_bytes()) for p in settings.output_dir.glob("[a-z][a-z]/*.json"))
+    )
+    assert f"statements:         {statements}" in run.stdout
+    assert f"| statements | {statements} |" in (settings.output_dir / "report" / "summary.md").read_text()
 
     target = settings.output_dir / keys[0][:2] / f"{keys[0]}.json"
     before = orjson.loads(target.read_bytes())["provenance"]["exported_at"]

@@ -5,7 +5,7 @@ export recorded. Plain data in, plain data out; the sensor and `mksap plan` shar
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +61,7 @@ class Plan:
     new_keys: list[str] = field(default_factory=list)  # to register as partitions (sorted)
     removed_keys: list[str] = field(default_factory=list)  # partitions whose question file is gone
     expected: dict[str, str] = field(default_factory=dict)  # question id -> expected fingerprint
+    failed: set[str] = field(default_factory=set)  # among the stale questions, those whose last run failed
 
     def lines(self, verbose: bool = False) -> list[str]:
         out = [f"{key}\t{reason}" for key, reason in self.to_run.items()]
@@ -110,35 +111,39 @@ def plan_changes(
     questions: Iterable[QuestionFile],
     partition_keys: Iterable[str],
     recorded: Mapping[str, Recorded],
-    failed: set[str],
+    failed_among: Callable[[list[str]], set[str]],
     attempts: Mapping[str, tuple[str, int]],
     identity: ExtractorIdentity,
 ) -> Plan:
-    """`attempts` maps a question id to (fingerprint tried, consecutive failed attempts) from earlier ticks."""
+    """`attempts` maps a question id to (fingerprint tried, consecutive failed attempts) from earlier ticks.
+    `failed_among(keys)` tells which of the given registered partitions failed last time; it is asked only about
+    the questions that are not up to date, so a tick with nothing to do costs no status query."""
     plan = Plan()
     files = {q.question_id: q for q in questions}
     existing = list(partition_keys)
     known = set(existing)
     plan.new_keys = sorted(key for key in files if key not in known)
     plan.removed_keys = [key for key in existing if key not in files]
+    stale: dict[str, str] = {}  # question id -> input hash
     for key in [k for k in existing if k in files] + plan.new_keys:
         digest, expected = expected_fingerprint(files[key], identity)
         plan.expected[key] = expected
         record = recorded.get(key)
         if record is not None and record.fingerprint == expected:
             plan.up_to_date.append(key)
-            continue
+        else:
+            stale[key] = digest
+    plan.failed = failed_among([key for key in stale if key in known]) if stale else set()
+    for key, digest in stale.items():
         tried, count = attempts.get(key, ("", 0))
-        if key in failed and tried == expected and count > MAX_AUTOMATIC_RETRIES:
+        if key in plan.failed and tried == plan.expected[key] and count > MAX_AUTOMATIC_RETRIES:
             plan.waiting[key] = count
             continue
-        plan.to_run[key] = _reason(record, digest, identity, key in failed)
+        plan.to_run[key] = _reason(recorded.get(key), digest, identity, key in plan.failed)
     return plan
 
 
-def next_attempts(
-    previous: Mapping[str, tuple[str, int]], plan: Plan, failed: set[str]
-) -> dict[str, tuple[str, int]]:
+def next_attempts(previous: Mapping[str, tuple[str, int]], plan: Plan) -> dict[str, tuple[str, int]]:
     """Count consecutive automatic attempts per (question, fingerprint); forget questions that are done."""
     attempts: dict[str, tuple[str, int]] = {}
     for key, expected in plan.expected.items():
@@ -148,7 +153,7 @@ def next_attempts(
         if key in plan.waiting:
             attempts[key] = (tried, count)
         elif key in plan.to_run:
-            attempts[key] = (expected, count + 1 if tried == expected and key in failed else 1)
+            attempts[key] = (expected, count + 1 if tried == expected and key in plan.failed else 1)
     return attempts
 
 

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 SCI_MODEL = "en_core_sci_sm"
 RULES_PIPELINE = "blank_en+scispacy_rules"
 MODEL_ENV = "MKSAP_NLP_MODEL"  # package name or pipeline folder; "rules" forces the rule pipeline
-CACHE_SIZE = 4096
+# Parsed documents kept for reuse (extraction's parse of a source is reused by validation; a rerun reuses them too).
+# Enough for every text of the questions in flight; a spaCy Doc of a critique weighs tens of kB, so 4,096 of them
+# held 0.5 GB at full scale (benchmarks/results.md).
+CACHE_SIZE = 512
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""Change planning: why each question would run, and bounded retries of failures."""
+
+from mksap_assets.domain.changes import (
+    FAILED, INPUT_CHANGED, MAX_AUTOMATIC_RETRIES, MODEL_CHANGED, NEW, PROMPT_CHANGED, ExtractorIdentity, Recorded,
+    expected_fingerprint, next_attempts, plan_changes,
+)
+from mksap_assets.domain.inputs import discover_questions
+from mksap_assets_tests.conftest import SAMPLE_DIR
+
+IDENTITY = ExtractorIdentity("anthropic", "claude-haiku-5-5", "p1", "3")
+
+
+def _recorded(question_file, identity=IDENTITY, **overrides) -> Recorded:
+    digest, fingerprint = expected_fingerprint(question_file, identity)
+    fields = dict(fingerprint=fingerprint, input_sha256=digest, extractor=identity.extractor, model=identity.model,
+                  prompt_version=identity.prompt_version)
+    return Recorded(**{**fields, **overrides})
+
+
+def _plan(recorded, failed=frozenset(), attempts=None, identity=IDENTITY, keys=None):
+    files = discover_questions(SAMPLE_DIR)
+    asked = []
+
+    def failed_among(candidates):
+        asked.append(list(candidates))
+        return set(failed) & set(candidates)
+
+    plan = plan_changes(questions=files, partition_keys=keys if keys is not None else [f.question_id for f in files],
+                        recorded=recorded, failed_among=failed_among, attempts=attempts or {}, identity=identity)
+    return plan, asked
+
+
+def test_reasons_follow_what_changed():
+    files = discover_questions(SAMPLE_DIR)
+    a, b, c, d = files[:4]
+    recorded = {f.question_id: _recorded(f) for f in files}
+    recorded[a.question_id] = _recorded(a, input_sha256="old", fingerprint="old")
+    recorded[b.question_id] = _recorded(b, identity=ExtractorIdentity("anthropic", "claude-haiku-5-5", "p0", "3"))
+    recorded[c.question_id] = _recorded(c, identity=ExtractorIdentity("anthropic", "claude-sonnet-5-5", "p1", "3"))
+    del recorded[d.question_id]
+    plan, asked = _plan(recorded)
+    assert plan.to_run == {a.question_id: INPUT_CHANGED, b.question_id: PROMPT_CHANGED,
+                           c.question_id: MODEL_CHANGED, d.question_id: NEW}
+    assert len(plan.up_to_date) == len(files) - 4
+    assert asked == [[a.question_id, b.question_id, c.question_id, d.question_id]]  # only stale ones are looked up
+
+
+def test_nothing_stale_asks_for_no_status():
+    files = discover_questions(SAMPLE_DIR)
+    plan, asked = _plan({f.question_id: _recorded(f) for f in files})
+    assert not plan.to_run and asked == []
+
+
+def test_a_failing_question_is_retried_then_waits():
+    files = discover_questions(SAMPLE_DIR)
+    key = files[0].question_id
+    recorded = {f.question_id: _recorded(f) for f in files[1:]}
+    attempts = {}
+    runs = 0
+    for _ in range(MAX_AUTOMATIC_RETRIES + 3):
+        plan, _ = _plan(recorded, failed={key}, attempts=attempts)
+        if key in plan.to_run:
+            runs += 1
+            assert plan.to_run[key] == FAILED
+        attempts = next_attempts(attempts, plan)
+    assert runs == MAX_AUTOMATIC_RETRIES + 1 and key in plan.waiting
+
+
+def test_new_and_removed_files():
+    files = discover_questions(SAMPLE_DIR)
+    keys = [f.question_id for f in files[1:]] + ["zzmcq26999"]
+    plan, _ = _plan({}, keys=keys)
+    assert plan.new_keys == [files[0].question_id] and plan.removed_keys == ["zzmcq26999"]

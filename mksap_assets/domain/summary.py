@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mksap_assets.domain.export import export_path
+from mksap_assets.domain.report import export_paths, question_row
 from mksap_assets.domain.store import read_json
 
 
@@ -37,28 +38,19 @@ class ExportSummary:
         return "\n".join(lines)
 
 
-def _statement_count(document: dict) -> int:
-    true_statements = document.get("true_statements", {})
-    return (
-        len(true_statements.get("from_critique", []))
-        + len(true_statements.get("from_key_points", []))
-        + len(document.get("table_statements", {}).get("statements", []))
-    )
-
-
 def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = None) -> ExportSummary:
     summary = ExportSummary(output_dir)
     if question_ids is None:
-        paths = sorted(output_dir.glob("[a-z][a-z]/*.json")) if output_dir.is_dir() else []
+        paths = export_paths(output_dir)
     else:
         paths = [export_path(output_dir, qid) for qid in question_ids]
     for path in paths:
         if not path.is_file():
             summary.missing.append(path.stem)
             continue
-        document = read_json(path)
+        row = question_row(read_json(path), path)
         summary.questions += 1
-        summary.statements += _statement_count(document)
-        summary.passed += bool(document.get("validation", {}).get("passed"))
-        summary.extractors.add(document.get("provenance", {}).get("extractor", "?"))
+        summary.statements += row["statements"]
+        summary.passed += row["passed"]
+        summary.extractors.add(row["extractor"])
     return summary

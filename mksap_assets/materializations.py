@@ -11,11 +11,13 @@ from dagster import DagsterEventType
 FETCH_CHUNK = 1000
 
 
-def latest_materialization_records(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> Iterator[Any]:
-    """Event records (with .asset_materialization, .storage_id, .run_id), one per materialized partition."""
-    storage_ids = list(
-        instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION).values()
-    )
+def latest_materialization_records(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: set[str] | None = None
+) -> Iterator[Any]:
+    """Event records (with .asset_materialization, .storage_id, .run_id), one per materialized partition (or per
+    one of the given partitions)."""
+    by_partition = instance.get_latest_storage_id_by_partition(asset_key, DagsterEventType.ASSET_MATERIALIZATION)
+    storage_ids = [sid for key, sid in by_partition.items() if partitions is None or key in partitions]
     for start in range(0, len(storage_ids), FETCH_CHUNK):
         chunk = storage_ids[start : start + FETCH_CHUNK]
         result = instance.fetch_materializations(

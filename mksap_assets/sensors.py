@@ -12,8 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 import orjson
+from dagster import DagsterEventType
 
-from mksap_assets.assets.questions import ASSET_KEYS
+from mksap_assets.assets.questions import ASSET_KEYS, DATA_VERSION_TAG
 from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
 from mksap_assets.domain.pipeline import EXPORTED, STAGES
 from mksap_assets.materializations import latest_materialization_records
@@ -30,13 +31,22 @@ IN_FLIGHT = [
 ]
 
 
-def latest_export_records(instance: dg.DagsterInstance) -> dict[str, Recorded]:
-    """What the latest export of each question recorded about how it was made."""
+def latest_export_fingerprints(instance: dg.DagsterInstance) -> dict[str, str]:
+    """The fingerprint of every question's latest export: its data version tag, one indexed query."""
+    tags = instance.event_log_storage.get_latest_tags_by_partition(
+        ASSET_KEYS[EXPORTED], DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]
+    )
+    return {key: values[DATA_VERSION_TAG] for key, values in tags.items() if DATA_VERSION_TAG in values}
+
+
+def latest_export_records(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, Recorded]:
+    """What the latest exports of the given questions recorded about how they were made (full metadata)."""
+    wanted = set(keys)
     return {
         record.asset_materialization.partition: Recorded.from_metadata(
             {name: value.value for name, value in record.asset_materialization.metadata.items()}
         )
-        for record in latest_materialization_records(instance, ASSET_KEYS[EXPORTED])
+        for record in latest_materialization_records(instance, ASSET_KEYS[EXPORTED], partitions=wanted)
     }
 
 
@@ -58,7 +68,8 @@ def current_plan(
     return plan_changes(
         questions=pipeline.question_files(),
         partition_keys=list(instance.get_dynamic_partitions(question_partitions.name)),
-        recorded=latest_export_records(instance),
+        fingerprints=latest_export_fingerprints(instance),
+        recorded_among=lambda keys: latest_export_records(instance, keys),
         failed_among=lambda keys: failed_partitions(instance, keys),
         attempts=attempts,
         identity=pipeline.extractor_identity(),

@@ -35,6 +35,8 @@ _UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED, RAW], EXPORTED: [VALIDATED
 
 ASSET_KEYS = {stage: dg.AssetKey(stage) for stage in STAGES}
 QUESTION_ASSET_KEYS = list(ASSET_KEYS.values())
+# An export's data version is its fingerprint, so the sensor reads every question's in one indexed query.
+DATA_VERSION_TAG = "dagster/data_version"
 
 
 def _metadata(duration_ms: float, values: dict) -> dict[str, dg.MetadataValue]:
@@ -85,10 +87,12 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
         for result in outcome.results:
             if result.stage == EXTRACTED:
                 totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})
+            fingerprint = result.metadata.get("fingerprint")
             yield dg.AssetMaterialization(
                 asset_key=ASSET_KEYS[result.stage],
                 partition=outcome.question_id,
                 metadata=_metadata(result.duration_ms, result.metadata),
+                tags={DATA_VERSION_TAG: str(fingerprint)} if fingerprint else None,
             )
         if not outcome.ok:
             failures.append(outcome)

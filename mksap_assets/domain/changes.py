@@ -110,14 +110,17 @@ def plan_changes(
     *,
     questions: Iterable[QuestionFile],
     partition_keys: Iterable[str],
-    recorded: Mapping[str, Recorded],
+    fingerprints: Mapping[str, str],
+    recorded_among: Callable[[list[str]], Mapping[str, Recorded]],
     failed_among: Callable[[list[str]], set[str]],
     attempts: Mapping[str, tuple[str, int]],
     identity: ExtractorIdentity,
 ) -> Plan:
-    """`attempts` maps a question id to (fingerprint tried, consecutive failed attempts) from earlier ticks.
-    `failed_among(keys)` tells which of the given registered partitions failed last time; it is asked only about
-    the questions that are not up to date, so a tick with nothing to do costs no status query."""
+    """`fingerprints` are the fingerprints the latest exports recorded (cheap to read for every question);
+    `recorded_among(keys)` returns the full record of some exports and `failed_among(keys)` which of some
+    partitions failed last time. Both are asked only about the questions that are not up to date, so a tick with
+    nothing to do reads nothing else. `attempts` maps a question id to (fingerprint tried, consecutive failed
+    attempts) from earlier ticks."""
     plan = Plan()
     files = {q.question_id: q for q in questions}
     existing = list(partition_keys)
@@ -128,11 +131,15 @@ def plan_changes(
     for key in [k for k in existing if k in files] + plan.new_keys:
         digest, expected = expected_fingerprint(files[key], identity)
         plan.expected[key] = expected
-        record = recorded.get(key)
-        if record is not None and record.fingerprint == expected:
+        if fingerprints.get(key) == expected:
             plan.up_to_date.append(key)
         else:
             stale[key] = digest
+    registered = [key for key in stale if key in known]
+    recorded = recorded_among(registered) if registered else {}
+    for key in [k for k in registered if recorded.get(k) and recorded[k].fingerprint == plan.expected[k]]:
+        plan.up_to_date.append(key)  # an export from before fingerprints were also its data version
+        del stale[key]
     plan.failed = failed_among([key for key in stale if key in known]) if stale else set()
     for key, digest in stale.items():
         tried, count = attempts.get(key, ("", 0))

@@ -25,8 +25,14 @@ def _plan(recorded, failed=frozenset(), attempts=None, identity=IDENTITY, keys=N
         asked.append(list(candidates))
         return set(failed) & set(candidates)
 
+    def recorded_among(candidates):
+        asked.append(list(candidates))
+        return {key: recorded[key] for key in candidates if key in recorded}
+
+    fingerprints = {key: record.fingerprint for key, record in recorded.items() if record.fingerprint}
     plan = plan_changes(questions=files, partition_keys=keys if keys is not None else [f.question_id for f in files],
-                        recorded=recorded, failed_among=failed_among, attempts=attempts or {}, identity=identity)
+                        fingerprints=fingerprints, recorded_among=recorded_among, failed_among=failed_among,
+                        attempts=attempts or {}, identity=identity)
     return plan, asked
 
 
@@ -42,7 +48,8 @@ def test_reasons_follow_what_changed():
     assert plan.to_run == {a.question_id: INPUT_CHANGED, b.question_id: PROMPT_CHANGED,
                            c.question_id: MODEL_CHANGED, d.question_id: NEW}
     assert len(plan.up_to_date) == len(files) - 4
-    assert asked == [[a.question_id, b.question_id, c.question_id, d.question_id]]  # only stale ones are looked up
+    stale = [a.question_id, b.question_id, c.question_id, d.question_id]
+    assert asked == [stale, stale]  # full records and statuses are looked up for the stale ones only
 
 
 def test_nothing_stale_asks_for_no_status():

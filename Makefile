@@ -35,6 +35,7 @@ bench: $(INSTALLED)
 
 ## Where the time goes: py-spy samples a 400-question benchmark from outside the process.
 profile: $(INSTALLED)
+	mkdir -p benchmarks/work
 	$(BIN)/py-spy record --rate 50 --format raw -o benchmarks/work/profile.raw -- \
 		$(BIN)/python benchmarks/bench_extraction.py --questions 400 --baseline-sample 5
 	$(BIN)/python benchmarks/profile_summary.py benchmarks/work/profile.raw

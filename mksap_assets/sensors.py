@@ -107,8 +107,7 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     for key in plan.removed_keys:
         retire_outputs(Path(pipeline.output_dir), Path(pipeline.store_dir), key, STAGES)
     context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
-    existing = [k for k in context.instance.get_dynamic_partitions(question_partitions.name) if k not in plan.removed_keys]
-    ordered = existing + plan.new_keys
+    ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
     run_requests = [
         dg.RunRequest(asset_selection=list(ASSET_KEYS.values()), tags=range_tags(first, last))
         for first, last in contiguous_ranges(ordered, set(plan.to_run))

@@ -55,8 +55,9 @@ CASES = {
     "cvmcq26106": (lambda p: _edit(p, critique=""), "critique"),
     "cvmcq26107": (lambda p: _edit(p, critique="A long critique. " * 600_000), "critique"),
     "cvmcq26108": (lambda p: _write(p, bytes(range(256)) * 4), "json"),
-    "cvmcq26109": (lambda p: _write(p, orjson.loads(p.read_bytes()).__repr__().encode("latin-1", "replace")
-                                    + "é".encode("latin-1")), "json"),
+    # valid JSON text, but encoded in Latin-1 ("é" as one byte, 0xE9) instead of UTF-8
+    "cvmcq26109": (lambda p: _write(p, p.read_bytes().decode().replace("(Option", "(Opción").encode("latin-1", "replace")),
+                   "json"),
     "cvmcq26110": (lambda p: _edit(p, question_id="cvmcq26999"), "question_id"),
     "cvmcq26111": (lambda p: _edit(p, question_id="../../etc/passwd"), "question_id"),
     "cvmcq26112": (lambda p: _edit(p, critique="Useful fact.<script>alert('x')</script> More text here."), "critique"),

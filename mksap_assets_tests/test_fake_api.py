@@ -31,7 +31,6 @@ from mksap_assets.domain.extraction.schemas import (
 )
 from mksap_assets.fake_api import DEFAULT_CLI_PORT, FakeAnthropic, add_arguments, count_tokens, longest_word
 from mksap_assets.settings import PROJECT_ROOT
-from mksap_assets_tests.fake_api_fixtures import fake_api, fake_api_factory  # noqa: F401
 
 API_KEY = "sk-test-fake"
 MODEL = "claude-haiku-5-5"

@@ -60,7 +60,7 @@ class Plan:
     waiting: dict[str, int] = field(default_factory=dict)  # failed too often for unchanged inputs: id -> attempts
     new_keys: list[str] = field(default_factory=list)  # to register as partitions (sorted)
     removed_keys: list[str] = field(default_factory=list)  # partitions whose question file is gone
-    expected: dict[str, str] = field(default_factory=dict)  # question id -> expected fingerprint
+    expected: dict[str, str] = field(default_factory=dict)  # question id -> expected fingerprint, partition order
     failed: set[str] = field(default_factory=set)  # among the stale questions, those whose last run failed
 
     def lines(self, verbose: bool = False) -> list[str]:

@@ -37,7 +37,6 @@ from mksap_assets.domain.lexicon import find_terms, is_abbreviation, long_forms,
 from mksap_assets.domain.nlp_analysis import NlpAnalysis, SectionAnalysis, rule_section
 from mksap_assets.domain.nlp_rules import Cue, Quantity, canonical_value, find_cues, find_quantities
 from mksap_assets.domain.statements import Issue, IssueField
-from mksap_assets.domain.text import strip_option_citations
 
 CATEGORY = "grounding"
 

@@ -190,8 +190,10 @@ def test_prompt_injection_cannot_change_the_schema_or_leak_the_prompt(settings, 
     raw = load_raw_question(question_file_for(settings.data_dir, key))
     extractor = PipelineResource.from_settings(_claude(settings, tmp_path / "cache")).build_extractor()
     extraction = asyncio.run(extractor.extract(raw))
-    user_text = fake_api.requests[0].body["messages"][0]["content"]
-    assert injection.strip() in user_text.split("<source")[1]  # the injection travelled as data, inside <source>
+    # Critique and key points are extracted concurrently, so find the critique's request rather than the first one.
+    user_texts = [r.body["messages"][0]["content"] for r in fake_api.requests]
+    critique_text = next(t for t in user_texts if '<source kind="critique">' in t)
+    assert injection.strip() in critique_text.split('<source kind="critique">')[1].split("</source>")[0]
     dumped = extraction.model_dump()
     assert "note" not in str(dumped) and "system_prompt" not in str(dumped)  # the schema is ours, not the model's
     validated = validate_extraction(extraction, raw)

@@ -13,7 +13,8 @@ from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import QuestionFile, discover_questions, is_safe_question_id
 from mksap_assets.domain.pipeline import QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
-from mksap_assets.settings import Settings
+from mksap_assets.domain.validation.pool import ValidationPool
+from mksap_assets.settings import Settings, default_validation_workers
 
 PROVIDERS = ("anthropic", "offline")
 
@@ -38,6 +39,7 @@ class PipelineResource(dg.ConfigurableResource):
     llm_otpm: float | None = None
     llm_timeout: float = 120.0
     llm_max_retries: int = 4
+    validation_workers: int = default_validation_workers()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineResource:
@@ -59,6 +61,7 @@ class PipelineResource(dg.ConfigurableResource):
             llm_otpm=llm.otpm,
             llm_timeout=llm.timeout,
             llm_max_retries=llm.max_retries,
+            validation_workers=settings.validation_workers,
         )
 
     def question_files(self) -> list[QuestionFile]:
@@ -119,4 +122,5 @@ class PipelineResource(dg.ConfigurableResource):
             output_dir=Path(self.output_dir),
             store=ArtifactStore(Path(self.store_dir)),
             extractor=self.build_extractor(),
+            validation=ValidationPool(self.validation_workers),
         )

@@ -69,6 +69,11 @@ class LLMSettings:
         )
 
 
+def default_validation_workers() -> int:
+    """Validation's worker processes: one core is left to the run's own process (event loop, HTTP, Dagster)."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -76,6 +81,8 @@ class Settings:
     store_dir: Path
     dagster_home: Path
     llm: LLMSettings = field(default_factory=LLMSettings)
+    # 0 validates in the run's own thread (what the tests use: no process start per test).
+    validation_workers: int = field(default_factory=default_validation_workers)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,4 +92,5 @@ class Settings:
             store_dir=_path_from_env("MKSAP_STORE_DIR", PROJECT_ROOT / "data" / "store"),
             dagster_home=_path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
             llm=LLMSettings.from_env(),
+            validation_workers=int(os.environ.get("MKSAP_VALIDATION_WORKERS") or default_validation_workers()),
         )

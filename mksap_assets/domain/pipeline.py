@@ -22,7 +22,7 @@ from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore, write_json_atomic
-from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation.pool import ValidationPool
 
 RAW = "raw_question"
 EXTRACTED = "extracted_statements"
@@ -62,6 +62,7 @@ class QuestionPipeline:
     output_dir: Path
     store: ArtifactStore
     extractor: Extractor
+    validation: ValidationPool = field(default_factory=lambda: ValidationPool(0))
 
     async def run(self, question_id: str, stages: Collection[str] = STAGES) -> QuestionOutcome:
         outcome = QuestionOutcome(question_id)
@@ -83,6 +84,7 @@ class QuestionPipeline:
         return outcome
 
     async def aclose(self) -> None:
+        self.validation.close()
         await self.extractor.aclose()
 
     def _upstream(self, stage: str, question_id: str, values: dict[str, Any], model: type) -> Any:
@@ -133,10 +135,8 @@ class QuestionPipeline:
     async def _validated(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
         raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
-        cpu_started, started = time.thread_time(), time.perf_counter()
-        validated = validate_extraction(extraction, raw)
-        validator_ms = (time.perf_counter() - started) * 1000
-        validator_cpu_ms = (time.thread_time() - cpu_started) * 1000
+        timed = await self.validation.validate(extraction, raw)
+        validated = timed.validated
         self.store.save(VALIDATED, question_id, validated)
         values[VALIDATED] = validated
         summary = validated.validation
@@ -149,8 +149,8 @@ class QuestionPipeline:
             "statements_with_errors": summary.statements_with_errors,
             "fixes": summary.fixes,
             "error_codes": ",".join(f"{code}:{count}" for code, count in summary.error_codes.items()),
-            "validator_ms": round(validator_ms, 3),
-            "validator_cpu_ms": round(validator_cpu_ms, 3),
+            "validator_ms": round(timed.wall_ms, 3),
+            "validator_cpu_ms": round(timed.cpu_ms, 3),
             "validator_version": summary.validator_version,
         }
 

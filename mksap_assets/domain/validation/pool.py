@@ -1,0 +1,58 @@
+"""Validation in worker processes, so that its CPU runs beside the event loop that drives the LLM calls.
+
+Validation is the pipeline's CPU: spaCy parses and regular expressions, about 40 ms per question. Run on the event
+loop it stalls every in-flight API call for that long, and in one process it shares one core (the GIL) with
+Dagster's event writes. Worker processes put it on the machine's other cores. With no workers (tests, tiny runs)
+it runs in the calling thread, with the same results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.statements import Extraction, ValidatedStatements
+from mksap_assets.domain.validation import validate_extraction
+
+
+@dataclass
+class TimedValidation:
+    validated: ValidatedStatements
+    wall_ms: float
+    cpu_ms: float
+
+
+def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidation:
+    cpu_started, started = time.thread_time(), time.perf_counter()
+    validated = validate_extraction(extraction, raw)
+    return TimedValidation(
+        validated, (time.perf_counter() - started) * 1000, (time.thread_time() - cpu_started) * 1000
+    )
+
+
+class ValidationPool:
+    """`await pool.validate(extraction, raw)`; the processes start on first use and stop at `close()`."""
+
+    def __init__(self, workers: int):
+        if workers < 0:
+            raise ValueError(f"validation workers must be 0 or more, not {workers}")
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def validate(self, extraction: Extraction, raw: RawQuestion) -> TimedValidation:
+        if self.workers == 0:
+            return timed_validation(extraction, raw)
+        if self._executor is None:
+            # spawn, not fork: the run's process has threads (event loop, Dagster's) that fork would copy mid-state.
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, timed_validation, extraction, raw)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

@@ -1,0 +1,62 @@
+"""Validation in worker processes gives what validation in the calling thread gives, and fails the same way."""
+
+import asyncio
+
+import pytest
+
+from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.inputs import load_raw_question, question_file_for
+from mksap_assets.domain.statements import Statement
+from mksap_assets.domain.validation.pool import ValidationPool
+from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets_tests.helpers import sample_ids
+
+SAMPLES = PROJECT_ROOT / "data" / "questions"
+
+
+def _questions(count: int):
+    raws = [load_raw_question(question_file_for(SAMPLES, key)) for key in sample_ids(SAMPLES)[:count]]
+    return [(asyncio.run(OfflineExtractor().extract(raw)), raw) for raw in raws]
+
+
+async def _validate_all(pool: ValidationPool, questions):
+    try:
+        return await asyncio.gather(*(pool.validate(extraction, raw) for extraction, raw in questions))
+    finally:
+        pool.close()
+
+
+def test_workers_validate_exactly_as_the_calling_thread_does():
+    questions = _questions(4)
+    in_thread = asyncio.run(_validate_all(ValidationPool(0), questions))
+    in_workers = asyncio.run(_validate_all(ValidationPool(2), questions))
+    assert [t.validated for t in in_workers] == [t.validated for t in in_thread]
+    assert all(t.cpu_ms > 0 and t.wall_ms >= t.cpu_ms * 0.5 for t in in_workers)
+
+
+def test_an_error_in_a_worker_reaches_the_caller_and_the_pool_goes_on():
+    (extraction, raw), = _questions(1)
+    broken = extraction.model_copy(update={"from_critique": [Statement.model_construct(statement=None)]})
+    pool = ValidationPool(1)
+
+    async def run():
+        try:
+            with pytest.raises(Exception):
+                await pool.validate(broken, raw)
+            return await pool.validate(extraction, raw)
+        finally:
+            pool.close()
+
+    assert asyncio.run(run()).validated.validation.statements > 0
+    pool.close()  # closing twice is harmless
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MKSAP_VALIDATION_WORKERS", "0")
+    assert Settings.from_env().validation_workers == 0
+    monkeypatch.setenv("MKSAP_VALIDATION_WORKERS", "3")
+    assert Settings.from_env().validation_workers == 3
+    monkeypatch.delenv("MKSAP_VALIDATION_WORKERS")
+    assert Settings.from_env().validation_workers >= 1
+    with pytest.raises(ValueError):
+        ValidationPool(-1)

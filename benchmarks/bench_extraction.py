@@ -192,6 +192,7 @@ def main() -> None:
     from dagster._core.instance.ref import InstanceRef
 
     from mksap_assets.cli import instance_config
+    from mksap_assets.event_log import enable_event_batches
 
     WORK.mkdir(parents=True, exist_ok=True)
     for leftover in ("output", "store", "cache", "cache-baseline", "cache-engine"):
@@ -209,6 +210,7 @@ def main() -> None:
         settings = settings_for(bank, WORK / "cache", args)
         home = Path(tempfile.mkdtemp(dir=WORK))
         (home / "dagster.yaml").write_text(instance_config(home))  # the instance users get from `make run`
+        enable_event_batches()  # as `mksap run` and the project's .env do
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             instance.add_dynamic_partitions("question", keys)
             cold_seconds, cold, cold_ok = dagster_run(settings, keys, instance)

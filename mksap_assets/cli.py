@@ -37,7 +37,11 @@ def instance_config(home: Path) -> str:
 
 
 def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
-    """Create the instance folder (with dagster.yaml) and the .env line that points Dagster at it."""
+    """Create the instance folder (with dagster.yaml) and the .env lines that point Dagster at it."""
+    from mksap_assets.event_log import (
+        event_batch_env_line,  # here: Dagster's import is slow, and only needed here
+    )
+
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
@@ -45,7 +49,9 @@ def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     if project_owned or not instance_yaml.exists():  # never overwrite a user's own instance config
         instance_yaml.write_text(instance_config(home))
     lines = env_file.read_text().splitlines() if env_file.exists() else []
-    lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")] + [_dagster_home_line()]
+    ours = [_dagster_home_line(), event_batch_env_line()]
+    names = tuple(line.split("=", 1)[0] + "=" for line in ours)
+    lines = [line for line in lines if not line.startswith(names)] + ours
     env_file.write_text("\n".join(lines) + "\n")
     print(f"Dagster instance: {home}")
     return 0
@@ -54,9 +60,12 @@ def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
 def _instance(settings: Settings):
     import dagster as dg
 
+    from mksap_assets.event_log import enable_event_batches
+
     if not (settings.dagster_home / "dagster.yaml").exists():
         cmd_init(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    enable_event_batches()
     return dg.DagsterInstance.get()
 
 
@@ -134,10 +143,14 @@ def cmd_sync(settings: Settings) -> int:
 def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     """Sync, then materialize all four assets for the given (default: all) questions in one run."""
     from mksap_assets.assets.anki import anki_deck
-    from mksap_assets.assets.report import pipeline_report
     from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+    from mksap_assets.assets.report import pipeline_report
     from mksap_assets.definitions import build_definitions
-    from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
+    from mksap_assets.partitions import (
+        contiguous_ranges,
+        question_partitions,
+        range_tags,
+    )
 
     with _instance(settings) as instance:
         for run_id in fail_dead_runs(instance):

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.changes import ExtractorIdentity
+from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import QuestionFile, discover_questions, is_safe_question_id
+from mksap_assets.domain.inputs import (
+    QuestionFile,
+    discover_questions,
+    is_safe_question_id,
+)
 from mksap_assets.domain.pipeline import QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.domain.validation.pool import ValidationPool

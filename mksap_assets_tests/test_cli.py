@@ -45,6 +45,10 @@ def test_init_points_dagster_at_the_instance_unless_the_user_chose_one(settings:
     assert cmd_init(settings, env_file=env_file) == 0
     assert (settings.dagster_home / "dagster.yaml").is_file()
     assert env_file.read_text().count("DAGSTER_HOME=") == 1 and "ANTHROPIC_MODEL=x" in env_file.read_text()
+    assert cmd_init(settings, env_file=env_file) == 0  # idempotent
+    assert env_file.read_text().count("DAGSTER_EVENT_BATCH_SIZE=") == 1
+    os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)
+    assert dotenv_values(env_file)["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
     os.environ.pop("DAGSTER_HOME", None)  # xdist workers do not share env
     assert dotenv_values(env_file)["DAGSTER_HOME"] == str(PROJECT_ROOT / ".dagster_home")
     os.environ["DAGSTER_HOME"] = "/mine"

@@ -35,3 +35,48 @@ def test_dispose_closes_the_pool(tmp_path):
     assert storage._engine.pool.checkedin() == 1  # the connection went back to the pool instead of being closed
     instance.dispose()
     assert storage._engine.pool.checkedin() == 0
+
+
+partitions = dg.DynamicPartitionsDefinition(name="question")
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("first", skippable=True), dg.AssetSpec("second", skippable=True)],
+    partitions_def=partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def two_assets_one_failing_partition(context: dg.AssetExecutionContext):
+    for key in context.partition_keys:
+        if key != "q3":
+            for asset in ("first", "second"):
+                yield dg.AssetMaterialization(asset, partition=key)
+    raise dg.Failure("q3 failed")
+
+
+def test_batched_planned_events_keep_per_partition_statuses(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "3")  # several batches, the last one partial
+    (tmp_path / "dagster.yaml").write_text(instance_config(tmp_path))
+    keys = [f"q{i}" for i in range(1, 6)]
+    with _instance(tmp_path) as instance:
+        storage = instance.event_log_storage
+        batches = []
+        original = storage.store_event_batch
+        monkeypatch.setattr(storage, "store_event_batch", lambda events: (batches.append(len(events)), original(events)))
+        instance.add_dynamic_partitions("question", keys)
+        job = dg.Definitions(assets=[two_assets_one_failing_partition], executor=dg.in_process_executor)
+        result = job.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": "q1", "dagster/asset_partition_range_end": "q5"},
+            raise_on_error=False,
+        )
+        # 10 planned events: three batches of 3; Dagster stores a last batch of one as a single event.
+        assert not result.success and batches == [3, 3, 3]
+        for asset in ("first", "second"):
+            statuses = instance.get_status_by_partition(dg.AssetKey(asset), keys, partitions)
+            assert {k: s.value for k, s in statuses.items()} == {
+                **{k: "MATERIALIZED" for k in keys}, "q3": "FAILED"
+            }
+            record = instance.get_asset_records([dg.AssetKey(asset)])[0]
+            assert record.asset_entry.last_run_id == result.run_id
+            planned = instance.fetch_planned_materializations(dg.AssetKey(asset), limit=10).records
+            assert sorted(r.partition_key for r in planned) == keys

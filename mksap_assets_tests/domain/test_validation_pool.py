@@ -41,7 +41,7 @@ def test_an_error_in_a_worker_reaches_the_caller_and_the_pool_goes_on():
 
     async def run():
         try:
-            with pytest.raises(Exception):
+            with pytest.raises(AttributeError):  # raised in the worker, re-raised here
                 await pool.validate(broken, raw)
             return await pool.validate(extraction, raw)
         finally:

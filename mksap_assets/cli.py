@@ -38,9 +38,8 @@ def instance_config(home: Path) -> str:
 
 def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     """Create the instance folder (with dagster.yaml) and the .env lines that point Dagster at it."""
-    from mksap_assets.event_log import (
-        event_batch_env_line,  # here: Dagster's import is slow, and only needed here
-    )
+    # Imported here, as in _instance: importing Dagster is slow and most commands do not need it.
+    from mksap_assets.event_log import event_batch_env_line
 
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)

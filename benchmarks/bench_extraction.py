@@ -12,7 +12,7 @@
    (e) the same pipeline code without Dagster, cold cache: the extraction engine on its own.
 4. Appends the figures, with the machine's description, to benchmarks/results.md.
 
-Usage: python benchmarks/bench_extraction.py [--questions N] [--latency S] [--concurrency C]
+Usage: python benchmarks/bench_extraction.py [--questions N] [--latency S] [--concurrency C] [--validation-workers W]
 Profile it with py-spy from outside (`make profile`), so that the profiler adds nothing to the process measured.
 """
 
@@ -99,6 +99,7 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
         output_dir=WORK / "output",
         store_dir=WORK / "store",
         dagster_home=WORK / "dagster_home",
+        validation_workers=args.validation_workers,
         llm=LLMSettings(
             provider="anthropic",
             concurrency=concurrency or args.concurrency,
@@ -186,7 +187,12 @@ def main() -> None:
     parser.add_argument("--rpm", type=int, default=5000)
     parser.add_argument("--itpm", type=int, default=5_000_000)
     parser.add_argument("--otpm", type=int, default=1_000_000)
+    parser.add_argument("--validation-workers", type=int, default=None, help="default: the project's (cores - 1)")
     args = parser.parse_args()
+    if args.validation_workers is None:
+        from mksap_assets.settings import default_validation_workers
+
+        args.validation_workers = default_validation_workers()
 
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
@@ -228,11 +234,14 @@ def main() -> None:
     baseline_total = baseline_per_question * n
     bookkeeping = warm_seconds - plain_seconds
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Children: the validation workers and the fake API (all finished and waited for by now).
+    peak_child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     lines = [
         f"\n## Extraction benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         f"`make bench` (= `python benchmarks/bench_extraction.py --questions {n} --latency {args.latency} "
         f"--concurrency {args.concurrency}`). Machine: {machine()}. "
-        f"Fake API limits: {args.rpm} RPM, {args.itpm} ITPM, {args.otpm} OTPM; latency {args.latency} s per call.",
+        f"Fake API limits: {args.rpm} RPM, {args.itpm} ITPM, {args.otpm} OTPM; latency {args.latency} s per call. "
+        f"Validation workers: {args.validation_workers}.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -258,6 +267,7 @@ def main() -> None:
         f"{baseline_total / engine_seconds:.0f}× the sequential baseline |",
         f"| requests the fake API served / refused at its limits | {served} / {refused} |",
         f"| peak RSS of the benchmark process | {peak_rss_mb:.0f} MB |",
+        f"| peak RSS of its largest child process (a validation worker or the fake API) | {peak_child_rss_mb:.0f} MB |",
     ]
     with RESULTS.open("a") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -2,8 +2,9 @@
 
 If scispaCy's `en_core_sci_sm` is installed it is used (or the pipeline named by MKSAP_NLP_MODEL: a package name
 or a folder saved with `nlp.to_disk`); otherwise the pipeline is built from rule components that ship inside PyPI
-packages: a blank English pipeline with scispaCy's combined rule tokenizer, pysbd sentencizer and abbreviation
-detector. Either way two rule components of ours are added after the sentencizer:
+packages: a blank English pipeline with scispaCy's combined rule tokenizer and abbreviation detector. Either way
+our sentence splitter comes first (``mksap_sentences``: scispaCy's pysbd boundaries, set in one array write), and
+two more rule components of ours follow:
 
 - ``mksap_negation``: negation / prohibition / hedge / obligation cues, each scoped to the rest of its clause and
   never past the end of its sentence (the original's 50-character window crossed sentences);
@@ -88,12 +89,18 @@ def _register_components() -> None:
     with _REGISTER_LOCK:
         if _registered:
             return
+        from spacy.attrs import SENT_START
         from spacy.language import Language
         from spacy.tokens import Doc
 
         for name in ("mksap_cues", "mksap_quantities"):
             if not Doc.has_extension(name):
                 Doc.set_extension(name, default=None)
+
+        @Language.component("mksap_sentences")
+        def mksap_sentences(doc: Doc) -> Doc:
+            doc.from_array([SENT_START], sentence_starts(doc).reshape(-1, 1))
+            return doc
 
         @Language.component("mksap_negation")
         def mksap_negation(doc: Doc) -> Doc:
@@ -120,6 +127,37 @@ def _register_components() -> None:
             return doc
 
         _registered = True
+
+
+def sentence_starts(doc: Doc):
+    """scispaCy's `pysbd_sentencizer` boundaries, as a SENT_START column (1 starts a sentence, -1 does not).
+
+    The same rules as scispaCy's component: pysbd's sentences, except that a sentence never starts right after a
+    known abbreviation or after the text's leading newlines, and a run of two or more newlines starts one. Written
+    once as an array because setting `token.is_sent_start` token by token re-checks the document's annotations on
+    every token: a quarter of validation's NLP time (benchmarks/results.md).
+    """
+    import numpy
+    import pysbd
+    from scispacy.consts import ABBREVIATIONS
+
+    starts = set()
+    for sentence in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(doc.text):
+        trailing_spaces = len(sentence.sent) - len(sentence.sent.rstrip(" "))
+        span = doc.char_span(sentence.start, sentence.end - trailing_spaces)
+        if span is not None:
+            starts.add(span[0].idx)
+    column = numpy.full(len(doc), -1, dtype="int64")
+    previous = None
+    for token in doc:
+        if token.idx in starts:
+            after_abbreviation = previous is not None and previous.text in ABBREVIATIONS
+            after_leading_newlines = previous is not None and previous.i == 0 and set(previous.text) <= {"\n"}
+            column[token.i] = -1 if after_abbreviation or after_leading_newlines else 1
+        elif previous is not None and previous.i != 0 and previous.text.count("\n") >= 2:
+            column[token.i] = 1
+        previous = token
+    return column.astype("uint64")
 
 
 def _sentences(doc: Doc):
@@ -154,18 +192,17 @@ def get_nlp() -> Language:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         from scispacy.abbreviation import AbbreviationDetector  # noqa: F401  (registers the factory)
-        from scispacy.custom_sentence_segmenter import pysbd_sentencizer  # noqa: F401
         from scispacy.custom_tokenizer import combined_rule_tokenizer
 
         _register_components()
         model = _configured_model()
         if model:
             nlp = spacy.load(model, disable=["parser"])
-            nlp.add_pipe("pysbd_sentencizer", first=True)
+            nlp.add_pipe("mksap_sentences", first=True)
         else:
             nlp = spacy.blank("en")
             nlp.tokenizer = combined_rule_tokenizer(nlp)
-            nlp.add_pipe("pysbd_sentencizer")
+            nlp.add_pipe("mksap_sentences")
         nlp.add_pipe("abbreviation_detector")
         nlp.add_pipe("mksap_negation")
         nlp.add_pipe("mksap_quantities")

@@ -60,7 +60,7 @@ def _install_fake_package(root: Path) -> None:
 def test_default_pipeline_is_built_offline_from_rule_components(fresh_nlp):
     pipeline = nlp.get_nlp()
     assert nlp.pipeline_name() == nlp.RULES_PIPELINE
-    assert pipeline.pipe_names == ["pysbd_sentencizer", "abbreviation_detector", "mksap_negation", "mksap_quantities"]
+    assert pipeline.pipe_names == ["mksap_sentences", "abbreviation_detector", "mksap_negation", "mksap_quantities"]
     assert type(pipeline.tokenizer).__name__ == "Tokenizer" and pipeline.meta["name"] != "core_sci_sm"
 
 
@@ -75,7 +75,7 @@ def test_en_core_sci_sm_branch_is_taken_when_the_package_is_installed(fresh_nlp,
         assert nlp.pipeline_name() == nlp.SCI_MODEL
         pipeline = nlp.get_nlp()
         assert pipeline.meta["name"] == "core_sci_sm"
-        assert pipeline.pipe_names[0] == "pysbd_sentencizer"
+        assert pipeline.pipe_names[0] == "mksap_sentences"
         assert {"entity_ruler", "abbreviation_detector", "mksap_negation", "mksap_quantities"} <= set(
             pipeline.pipe_names
         )
@@ -188,3 +188,28 @@ def test_rule_section_without_spacy_splits_prose_and_tables():
     assert prose.numeric_facts[0].sentence == 1
     table = rule_section("table:t.html", "Caption\nA | B\n---\nx | < 5 mg")
     assert len(table.sentences) == 3 and table.numeric_facts[0].comparator == "<"
+
+
+def _texts(folder: Path) -> list[str]:
+    texts = []
+    for question in discover_questions(folder):
+        raw = load_raw_question(question)
+        texts += [raw.critique, raw.educational_objective, *raw.key_points]
+        texts += [raw.question.question_text, raw.question.question_stem, *(t.to_text() for t in raw.tables)]
+    return texts
+
+
+@pytest.mark.parametrize("source", ["samples", "corpus"])
+def test_sentence_boundaries_are_exactly_scispacys(fresh_nlp, source, request):
+    import spacy
+    from scispacy.custom_sentence_segmenter import pysbd_sentencizer  # noqa: F401  (registers scispaCy's)
+
+    folder = SAMPLE_DIR if source == "samples" else request.getfixturevalue("corpus_dir")
+    texts = _texts(folder) + ["\n\nLeading newlines. Then e.g. an abbreviation.\n\nA new paragraph", "", "No stop"]
+    ours = nlp.get_nlp()
+    scispacys = spacy.blank("en")
+    scispacys.tokenizer = ours.tokenizer
+    scispacys.add_pipe("pysbd_sentencizer")
+    for text in texts:
+        expected = [token.is_sent_start for token in scispacys(text)]
+        assert [token.is_sent_start for token in ours(text)] == expected, text[:80]

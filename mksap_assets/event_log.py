@@ -58,9 +58,17 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         with self._engine.connect() as conn:
             return bool(self._engine.dialect.has_table(conn, table_name))
 
+    def store_event(self, event: EventLogEntry) -> None:
+        # An asset event in one transaction, not two (the event row, then its index rows): half the commits.
+        if _is_asset_event(event):
+            self.store_event_batch([event])
+        else:
+            super().store_event(event)
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if not all(_is_asset_event(event) for event in events):
-            super().store_event_batch(events)
+            for event in events:
+                self.store_event(event)
             return
         with self.index_transaction() as conn:
             event_ids = [conn.execute(self.prepare_insert_event(event)).inserted_primary_key[0] for event in events]

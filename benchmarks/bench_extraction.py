@@ -166,7 +166,7 @@ def plain_pipeline(settings, keys: list[str]) -> float:
 
     resource_ = PipelineResource.from_settings(settings)
     started = time.perf_counter()
-    outcomes = list(stream_outcomes(resource_.build_pipeline, keys, STAGES, settings.llm.concurrency))
+    outcomes = list(stream_outcomes(resource_.build_pipeline, keys, STAGES, resource_.questions_in_flight()))
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok][:3]
     return time.perf_counter() - started
 

@@ -21,6 +21,7 @@ from mksap_assets.domain.validation.pool import ValidationPool
 from mksap_assets.settings import Settings, default_validation_workers
 
 PROVIDERS = ("anthropic", "offline")
+QUESTIONS_PER_REQUEST_SLOT = 2
 
 
 class PipelineResource(dg.ConfigurableResource):
@@ -119,6 +120,11 @@ class PipelineResource(dg.ConfigurableResource):
         )
         client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
         return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
+
+    def questions_in_flight(self) -> int:
+        """Questions a run works on at once. Twice the requests the limiter lets in flight: questions that wait for
+        validation or for their writes then never leave API slots idle."""
+        return QUESTIONS_PER_REQUEST_SLOT * self.llm_concurrency
 
     def build_pipeline(self) -> QuestionPipeline:
         return QuestionPipeline(

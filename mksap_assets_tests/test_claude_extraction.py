@@ -168,3 +168,16 @@ def test_separate_cloze_mode_adds_one_call_per_question(claude_settings, fake_ap
     assert fake_api.stats.by_tool == {"record_statements": 1, "record_clozes": 1}
     assert all(s.cloze_candidates and all(c in s.statement for c in s.cloze_candidates)
                for s in extraction.from_critique)
+
+
+def test_requests_in_flight_never_exceed_the_concurrency(claude_settings, fake_api_factory, monkeypatch):
+    # Questions in flight are twice the concurrency (so that questions in validation leave no API slot idle);
+    # the limiter still holds the requests themselves to MKSAP_LLM_CONCURRENCY.
+    fake = fake_api_factory(latency=0.05, max_in_flight=3)
+    _point_at(fake, monkeypatch)
+    settings = replace(claude_settings, llm=replace(claude_settings.llm, concurrency=3))
+    assert PipelineResource.from_settings(settings).questions_in_flight() == 6
+    with dg.DagsterInstance.ephemeral() as instance:
+        _, result = _run_all(settings, instance)
+    assert result.success and fake.stats.refused_by_limit == 0
+    assert fake.stats.max_in_flight == 3  # reached, never passed

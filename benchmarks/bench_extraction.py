@@ -135,12 +135,22 @@ def sequential_baseline(bank: Path, args) -> tuple[float, int]:
     return time.perf_counter() - started, calls
 
 
+CPU_PARTS = ("cpu_main", "cpu_children")
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process and of its finished children (the run's validation workers exit with the run)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, float], bool]:
     from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import range_tags
 
     job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
@@ -150,7 +160,8 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
         raise_on_error=False,
     )
     elapsed = time.perf_counter() - started
-    totals: dict[str, float] = {}
+    cpu_after = _cpu_seconds()
+    totals: dict[str, float] = {name: cpu_after[i] - cpu_before[i] for i, name in enumerate(CPU_PARTS)}
     for event in result.get_asset_materialization_events():
         if event.asset_key.to_user_string() == "extracted_statements":
             for name in ("llm_calls", "cache_hits", "rate_limited", "retries", "cost_usd", "input_tokens",
@@ -246,8 +257,8 @@ def main() -> None:
         "| measure | value |",
         "|---|---|",
         f"| questions | {n} |",
-        f"| (a) sequential baseline, {args.baseline_sample} questions | {baseline_seconds:.1f} s, {baseline_calls} calls "
-        f"({baseline_per_question:.2f} s per question) |",
+        f"| (a) sequential baseline, {args.baseline_sample} questions | {baseline_seconds:.1f} s, "
+        f"{baseline_calls} calls ({baseline_per_question:.2f} s per question) |",
         f"| (a) baseline extrapolated to {n} questions | {baseline_total:.0f} s ({baseline_total / 3600:.2f} h) |",
         f"| (b) full run through Dagster, cold cache | {cold_seconds:.1f} s, {'succeeded' if cold_ok else 'FAILED'} |",
         f"| (b) API calls (metered per question) | {calls} ({cold.get('retries', 0):.0f} retries, "
@@ -256,6 +267,9 @@ def main() -> None:
         f"| (b) full run ÷ concurrency bound | {cold_seconds / bound:.2f} |" if bound else "| (b) bound | n/a |",
         f"| (b) speed-up over the sequential baseline | {baseline_total / cold_seconds:.1f}× |",
         f"| (b) estimated cost at the model's prices | ${cold.get('cost_usd', 0):.2f} |",
+        f"| (b) CPU time: the run's process / its validation workers | {cold['cpu_main']:.0f} s / "
+        f"{cold['cpu_children']:.0f} s = {(cold['cpu_main'] + cold['cpu_children']) / n * 1000:.0f} ms per question; "
+        f"÷ {os.cpu_count()} cores = {(cold['cpu_main'] + cold['cpu_children']) / (os.cpu_count() or 1):.0f} s |",
         f"| (c) same run, warm cache | {warm_seconds:.1f} s, {int(warm.get('llm_calls', 0))} API calls, "
         f"{int(warm.get('cache_hits', 0))} cache hits, {'succeeded' if warm_ok else 'FAILED'} |",
         f"| (d) same pipeline without Dagster, warm cache | {plain_seconds:.1f} s |",
@@ -263,8 +277,8 @@ def main() -> None:
         "(4 assets) |",
         f"| (b) ≤ 1.25 × bound + bookkeeping? | {cold_seconds:.1f} s vs {1.25 * bound + bookkeeping:.1f} s: "
         f"{'yes' if cold_seconds <= 1.25 * bound + bookkeeping else 'no'} |",
-        f"| (e) the engine without Dagster, cold cache | {engine_seconds:.1f} s = {engine_seconds / bound:.2f} × bound, "
-        f"{baseline_total / engine_seconds:.0f}× the sequential baseline |",
+        f"| (e) the engine without Dagster, cold cache | {engine_seconds:.1f} s = "
+        f"{engine_seconds / bound:.2f} × bound, {baseline_total / engine_seconds:.0f}× the sequential baseline |",
         f"| requests the fake API served / refused at its limits | {served} / {refused} |",
         f"| peak RSS of the benchmark process | {peak_rss_mb:.0f} MB |",
         f"| peak RSS of its largest child process (a validation worker or the fake API) | {peak_child_rss_mb:.0f} MB |",

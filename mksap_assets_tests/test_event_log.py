@@ -32,7 +32,8 @@ def test_dispose_closes_the_pool(tmp_path):
     instance = _instance(tmp_path)
     storage = instance.event_log_storage
     instance.report_runless_asset_event(dg.AssetMaterialization(ASSET))
-    assert storage._engine.pool.checkedin() == 1  # the connection went back to the pool instead of being closed
+    pool = storage._engine.pool
+    assert pool.checkedout() == 0 and pool.checkedin() >= 1  # connections went back to the pool, not closed
     instance.dispose()
     assert storage._engine.pool.checkedin() == 0
 

@@ -17,6 +17,7 @@ by text; `cache_stats()` reports the hit rate.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import os
 import threading
@@ -47,18 +48,26 @@ CACHE_SIZE = 512
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _is_package(name: str) -> bool:
+    """What `spacy.util.is_package` answers, without importing spaCy (processes that only label provenance, like
+    a run's main process once validation has its own workers, never load it)."""
+    try:
+        importlib.metadata.distribution(name)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _configured_model() -> str | None:
     """The model to load instead of the rule pipeline, or None."""
-    import spacy.util
-
     configured = os.environ.get(MODEL_ENV, "").strip()
     if configured.lower() in ("rules", "blank", "none"):
         return None
     if configured:
-        if Path(configured).expanduser().is_dir() or spacy.util.is_package(configured):
+        if Path(configured).expanduser().is_dir() or _is_package(configured):
             return str(Path(configured).expanduser()) if Path(configured).expanduser().is_dir() else configured
         return None
-    return SCI_MODEL if spacy.util.is_package(SCI_MODEL) else None
+    return SCI_MODEL if _is_package(SCI_MODEL) else None
 
 
 def _model_label(model: str) -> str:

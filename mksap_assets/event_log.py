@@ -4,8 +4,9 @@ The stock storage builds a new SQLAlchemy engine and opens (and closes) a new SQ
 it runs: about four per asset event. With a few thousand partitions a run writes tens of thousands of events, and
 that setup was most of Dagster's bookkeeping (opening defeats SQLAlchemy's compiled-statement cache; closing the
 last connection checkpoints the WAL). One engine per storage, with SQLAlchemy's default pool, keeps the same
-tables, the same transactions and the same durability (each event still commits on its own) at about a third of
-the cost per event (benchmarks/results.md).
+tables, rows and durability (every event is committed when Dagster reports it) at a fraction of the cost; an asset
+event's row and its index rows are written in one transaction instead of two (benchmarks/bench_event_log.py: 69.6
+ms of bookkeeping per question with the stock class, 14.4 ms with this one, for the four question assets).
 
 Batches: with DAGSTER_EVENT_BATCH_SIZE set (the `.env` that `mksap init` writes sets it), Dagster hands a new run's
 "materialization planned" events (one per asset and partition: 8,792 for a full bank) to `store_event_batch` in

@@ -60,3 +60,27 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
     assert Settings.from_env().validation_workers >= 1
     with pytest.raises(ValueError):
         ValidationPool(-1)
+
+
+def test_a_worker_keeps_only_a_small_document_cache():
+    from mksap_assets.domain import nlp
+    from mksap_assets.domain.validation import pool as pool_module
+
+    (extraction, raw), = _questions(1)
+    pool = ValidationPool(1)
+
+    async def run():
+        try:
+            await pool.validate(extraction, raw)
+            future = pool._executor.submit(_doc_cache_size)
+            return await asyncio.wrap_future(future)
+        finally:
+            pool.close()
+
+    assert asyncio.run(run()) == pool_module.WORKER_DOC_CACHE_SIZE < nlp.CACHE_SIZE
+
+
+def _doc_cache_size() -> int:
+    from mksap_assets.domain import nlp
+
+    return nlp.DOC_CACHE.maxsize

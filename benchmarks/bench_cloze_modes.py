@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_extraction import RESULTS, ROOT, machine  # noqa: E402
+from bench_extraction import ROOT, machine  # noqa: E402
+from results_file import append_results  # noqa: E402
 
 from mksap_assets.domain.inputs import discover_questions, load_raw_question  # noqa: E402
 from mksap_assets.fake_api import FakeAnthropic  # noqa: E402
@@ -71,9 +72,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
         *rows,
     ]
-    with RESULTS.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
+from results_file import append_results
 
 from mksap_assets.cli import instance_config
 from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
@@ -88,10 +89,7 @@ def main(n: int) -> None:
         f"| the project's (pooled connections, {EVENT_BATCH_SIZE_VAR}={EVENT_BATCH_SIZE}) | {project:.1f} | "
         f"{project / n * 1000:.1f} |",
     ]
-    results = Path(__file__).with_name("results.md")
-    with results.open("a") as handle:
-        handle.write("\n".join(report) + "\n")
-    print("\n".join(report))
+    append_results(report)
 
 
 if __name__ == "__main__":

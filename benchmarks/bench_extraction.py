@@ -35,10 +35,10 @@ from pathlib import Path
 
 import bench_event_log  # same folder; run as a script, so the folder is on sys.path
 import orjson
+from results_file import append_results
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
-RESULTS = ROOT / "benchmarks" / "results.md"
 
 
 def build_bank(target: Path, count: int) -> Path:
@@ -332,9 +332,7 @@ def main() -> None:
         f"| peak RSS of the benchmark process | {peak_rss_mb:.0f} MB |",
         f"| peak RSS of a validation worker / of the fake API process | {worker_rss_mb:.0f} MB / {fake_rss_mb:.0f} MB |",
     ]
-    with RESULTS.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(lines)
 
 
 if __name__ == "__main__":

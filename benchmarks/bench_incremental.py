@@ -20,7 +20,8 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_extraction import RESULTS, ROOT, WORK, build_bank, machine  # noqa: E402
+from bench_extraction import ROOT, WORK, build_bank, machine  # noqa: E402
+from results_file import append_results  # noqa: E402
 
 
 def main() -> None:
@@ -115,9 +116,7 @@ def main() -> None:
         f"| tick after that run | {after_seconds:.2f} s, "
         f"{'no run requested' if isinstance(after, dg.SkipReason) else 'requested runs'} |",
     ]
-    with RESULTS.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_results(lines)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
+from results_file import append_results
 
 partitions = dg.DynamicPartitionsDefinition(name="question")
 METADATA = {"duration_ms": 1.5, "statements": 20, "passed": True}
@@ -69,10 +69,7 @@ def main(sizes: list[int]) -> None:
         "|---|---|---|---|---|",
         *rows,
     ]
-    results = Path(__file__).with_name("results.md")
-    with results.open("a") as handle:
-        handle.write("\n".join(report) + "\n")
-    print(f"appended to {results}")
+    append_results(report)
 
 
 if __name__ == "__main__":

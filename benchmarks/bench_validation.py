@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+from results_file import RESULTS
 
 from mksap_assets.domain import grounding, nlp
 from mksap_assets.domain.extraction.offline import OfflineExtractor
@@ -37,7 +38,6 @@ from mksap_assets.settings import PROJECT_ROOT
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
 SAMPLES = PROJECT_ROOT / "data" / "questions"
-RESULTS = Path(__file__).with_name("results.md")
 
 
 def _percentile(values: list[float], fraction: float) -> float:

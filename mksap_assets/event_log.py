@@ -59,8 +59,8 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         return self.has_asset_key_index_cols()
 
     def _has_asset_key_index_cols_on_connection(self, conn) -> bool:
-        # The stock method reflects the table's columns on every asset event (a tenth of the event's cost); the
-        # schema only changes through `dagster instance migrate`, after which processes restart.
+        # The stock method reflects the table's columns on every asset event; the schema only changes through
+        # `dagster instance migrate`, after which processes restart.
         return self._asset_key_index_cols
 
     def has_table(self, table_name: str) -> bool:

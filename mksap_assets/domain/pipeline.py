@@ -90,7 +90,7 @@ class QuestionPipeline:
 
     async def _save(self, stage: str, question_id: str, value: Any) -> None:
         # In a thread: each write ends with an fsync, which under a full run's disk load can take long enough to
-        # stall every question on the event loop (it was two thirds of the loop thread's time in a 600-question run).
+        # stall every question on the event loop.
         await asyncio.to_thread(self.store.save, stage, question_id, value)
 
     def _upstream(self, stage: str, question_id: str, values: dict[str, Any], model: type) -> Any:

@@ -141,17 +141,18 @@ def _register_components() -> None:
 def sentence_starts(doc: Doc):
     """scispaCy's `pysbd_sentencizer` boundaries, as a SENT_START column (1 starts a sentence, -1 does not).
 
-    The same rules as scispaCy's component: pysbd's sentences, except that a sentence never starts right after a
-    known abbreviation or after the text's leading newlines, and a run of two or more newlines starts one. Written
-    once as an array because setting `token.is_sent_start` token by token re-checks the document's annotations on
+    The same rules as scispaCy's component: pysbd's sentences (from `sentence_segmenter`, which finds the same ones
+    faster), except that a sentence never starts right after a known abbreviation or after the text's leading
+    newlines, and a run of two or more newlines starts one. Written once as an array because setting `token.is_sent_start` token by token re-checks the document's annotations on
     every token.
     """
     import numpy
-    import pysbd
     from scispacy.consts import ABBREVIATIONS
 
+    from .sentence_segmenter import sentence_spans
+
     starts = set()
-    for sentence in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(doc.text):
+    for sentence in sentence_spans(doc.text):
         trailing_spaces = len(sentence.sent) - len(sentence.sent.rstrip(" "))
         span = doc.char_span(sentence.start, sentence.end - trailing_spaces)
         if span is not None:

@@ -8,6 +8,10 @@ tables, rows and durability (every event is committed when Dagster reports it) a
 event's row and its index rows are written in one transaction instead of two (benchmarks/bench_event_log.py: 69.6
 ms of bookkeeping per question with the stock class, 14.4 ms with this one, for the four question assets).
 
+Per asset event, the event row is inserted with one statement compiled once (the stock storage builds a statement
+holding the row's values for every event), and a materialization's asset-key row reuses the event's JSON instead of
+serializing the event a second time.
+
 Batches: with DAGSTER_EVENT_BATCH_SIZE set (the `.env` that `mksap init` writes sets it), Dagster hands a new run's
 "materialization planned" events (one per asset and partition: 8,792 for a full bank) to `store_event_batch` in
 batches. The stock SQLite storage stores them one by one, two transactions each; here each batch is one
@@ -24,7 +28,9 @@ import sqlalchemy as sa
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._time import datetime_from_timestamp
 
 # Dagster reads it from the environment of the process that creates a run (CLI, daemon, webserver), at each run.
 EVENT_BATCH_SIZE_VAR = "DAGSTER_EVENT_BATCH_SIZE"
@@ -81,19 +87,48 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
                 self.store_event(event)
             return
         with self.index_transaction() as conn:
-            event_ids = [conn.execute(self.prepare_insert_event(event)).inserted_primary_key[0] for event in events]
+            rows = [self._event_to_row(event) for event in events]
+            # One statement with the row as parameters: compiled once, where `prepare_insert_event`'s statement
+            # carries its values and is rebuilt (and its cache key computed) for every event.
+            event_ids = [conn.execute(_INSERT_EVENT, row).inserted_primary_key[0] for row in rows]
             self._store_asset_event_tags(conn, events, event_ids)
             # The asset-key row keeps only the latest event of each asset, so the last of the batch is enough.
             latest = {
-                event.get_dagster_event().asset_key: (event, event_id) for event, event_id in zip(events, event_ids)
+                event.get_dagster_event().asset_key: (event, event_id, row["event"])
+                for event, event_id, row in zip(events, event_ids, rows, strict=True)
             }
-            for event, event_id in latest.values():
-                self._store_asset_event(conn, event, event_id)
+            for event, event_id, event_json in latest.values():
+                self._serialized_event = (event_id, event_json)
+                try:
+                    self._store_asset_event(conn, event, event_id)
+                finally:
+                    self._serialized_event = None
+
+    # (storage id, JSON) of the event whose asset-key row is being written by store_event_batch
+    _serialized_event: tuple[int, str] | None = None
+
+    def _get_asset_entry_values(self, event: EventLogEntry, event_id: int, has_asset_key_index_cols: bool) -> dict:
+        """The stock values, but a materialization's record is built from the event's JSON, not serialized again."""
+        serialized = self._serialized_event
+        if serialized is None or serialized[0] != event_id or not event.get_dagster_event().is_step_materialization:
+            return super()._get_asset_entry_values(event, event_id, has_asset_key_index_cols)
+        values = {"last_materialization": event_log_record_json(serialized[1], event_id), "last_run_id": event.run_id}
+        if has_asset_key_index_cols:
+            values["last_materialization_timestamp"] = datetime_from_timestamp(event.timestamp)
+        return values
 
     def dispose(self) -> None:
         super().dispose()
         if "_engine" in self.__dict__:
             self._engine.dispose()
+
+
+_INSERT_EVENT = SqlEventLogStorageTable.insert()
+
+
+def event_log_record_json(event_json: str, storage_id: int) -> str:
+    """`serialize_value(EventLogRecord(storage_id, event))`, given the serialized event (equal: see the tests)."""
+    return f'{{"__class__": "EventLogRecord", "event_log_entry": {event_json}, "storage_id": {storage_id}}}'
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:

@@ -27,6 +27,25 @@ def test_the_project_instance_uses_the_pooled_event_log_and_other_processes_see_
         assert latest.asset_materialization.metadata["n"].value == 1
 
 
+def test_the_asset_key_row_holds_exactly_the_record_dagster_serializes(tmp_path):
+    from dagster._core.storage.event_log.schema import AssetKeyTable
+    from dagster_shared.serdes import serialize_value
+
+    (tmp_path / "dagster.yaml").write_text(instance_config(tmp_path))
+    metadata = {"n": 3, "cost_usd": 0.25, "model": "claude", "ok": True, "table": dg.MetadataValue.json({"a": [1]})}
+    with _instance(tmp_path) as instance:
+        for key in ("q1", "q2"):
+            instance.report_runless_asset_event(dg.AssetMaterialization(ASSET, partition=key, metadata=metadata))
+        latest = instance.fetch_materializations(ASSET, limit=1).records[0]
+        with instance.event_log_storage._engine.connect() as conn:
+            stored = conn.execute(
+                AssetKeyTable.select().where(AssetKeyTable.c.asset_key == ASSET.to_string())
+            ).one()
+        assert stored.last_materialization == serialize_value(latest)  # what the stock storage writes
+        entry = instance.get_asset_records([ASSET])[0].asset_entry
+        assert entry.last_materialization_record == latest and entry.last_run_id == latest.run_id
+
+
 def test_dispose_closes_the_pool(tmp_path):
     (tmp_path / "dagster.yaml").write_text(instance_config(tmp_path))
     instance = _instance(tmp_path)

@@ -37,6 +37,7 @@ def stream_outcomes(
 
     async def run_all() -> None:
         pipeline = build_pipeline()  # clients are created on the loop that will use them
+        pipeline.start(stages)
         semaphore = asyncio.Semaphore(concurrency)
 
         async def run_one(question_id: str) -> None:

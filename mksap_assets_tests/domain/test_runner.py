@@ -15,6 +15,10 @@ class SlowPipeline:
         self.delay = delay
         self.in_flight = self.peak = self.started = 0
         self.closed = threading.Event()
+        self.started_for = None
+
+    def start(self, stages):
+        self.started_for = stages
 
     async def run(self, question_id, stages):
         self.started += 1
@@ -34,6 +38,7 @@ def test_every_question_comes_back_within_the_concurrency_bound():
     outcomes = list(stream_outcomes(lambda: pipeline, ids, {"raw_question"}, concurrency=8))
     assert sorted(o.question_id for o in outcomes) == sorted(ids)
     assert 1 < pipeline.peak <= 8 and pipeline.closed.is_set()
+    assert pipeline.started_for == {"raw_question"}  # told the run's stages before the first question
 
 
 def test_work_continues_while_the_consumer_is_busy():

@@ -84,3 +84,37 @@ def _doc_cache_size() -> int:
     from mksap_assets.domain import nlp
 
     return nlp.DOC_CACHE.maxsize
+
+
+def test_start_launches_every_worker_with_its_nlp_pipeline_built_before_any_validation():
+    pool = ValidationPool(2)
+    try:
+        pool.start()
+        pool.start()  # a second call starts nothing more
+        checks = [pool._executor.submit(_nlp_built) for _ in range(4)]
+        assert all(check.result(timeout=120) for check in checks)
+        assert len(pool._executor._processes) == 2
+    finally:
+        pool.close()
+
+
+def test_a_pipeline_starts_its_workers_only_for_runs_that_validate(tmp_path):
+    from mksap_assets.domain.pipeline import RAW, STAGES, QuestionPipeline
+    from mksap_assets.domain.store import ArtifactStore
+
+    def pipeline():
+        return QuestionPipeline(SAMPLES, tmp_path, ArtifactStore(tmp_path), OfflineExtractor(), ValidationPool(1))
+
+    raw_only, everything = pipeline(), pipeline()
+    raw_only.start([RAW])
+    everything.start(STAGES)
+    try:
+        assert raw_only.validation._executor is None and everything.validation._executor is not None
+    finally:
+        everything.validation.close()
+
+
+def _nlp_built() -> bool:
+    from mksap_assets.domain import nlp
+
+    return nlp.get_nlp.cache_info().currsize == 1

@@ -34,6 +34,7 @@ WORKER_DOC_CACHE_SIZE = 8
 
 def _start_worker() -> None:
     nlp.DOC_CACHE.maxsize = WORKER_DOC_CACHE_SIZE
+    nlp.get_nlp()  # import spaCy and build the pipeline now, not in the first question's validation
 
 
 def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidation:
@@ -45,7 +46,7 @@ def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidatio
 
 
 class ValidationPool:
-    """`await pool.validate(extraction, raw)`; the processes start on first use and stop at `close()`."""
+    """`await pool.validate(extraction, raw)`; the processes start at `start()` or on first use, stop at `close()`."""
 
     def __init__(self, workers: int):
         if workers < 0:
@@ -56,11 +57,22 @@ class ValidationPool:
     async def validate(self, extraction: Extraction, raw: RawQuestion) -> TimedValidation:
         if self.workers == 0:
             return timed_validation(extraction, raw)
+        return await asyncio.get_running_loop().run_in_executor(self._started(), timed_validation, extraction, raw)
+
+    def start(self) -> None:
+        """Start the workers now: each takes seconds to import spaCy and build its pipeline, which can then happen
+        while the first questions wait for their API calls instead of after."""
+        if self.workers and self._executor is None:
+            executor = self._started()
+            for _ in range(self.workers):  # the executor starts a process per task submitted while none is idle
+                executor.submit(int)
+
+    def _started(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # spawn, not fork: the run's process has threads (event loop, Dagster's) that fork would copy mid-state.
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, timed_validation, extraction, raw)
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:

@@ -16,9 +16,8 @@ from mksap_assets.domain.inputs import (
     is_safe_question_id,
 )
 from mksap_assets.domain.pipeline import QuestionPipeline
-from mksap_assets.domain.store import ArtifactStore
-from mksap_assets.domain.validation.pool import ValidationPool
-from mksap_assets.settings import Settings, default_validation_workers
+from mksap_assets.domain.pipeline_spec import PipelineSpec
+from mksap_assets.settings import Settings, default_engine_process, default_validation_workers
 
 PROVIDERS = ("anthropic", "offline")
 QUESTIONS_PER_REQUEST_SLOT = 2
@@ -45,6 +44,7 @@ class PipelineResource(dg.ConfigurableResource):
     llm_timeout: float = 120.0
     llm_max_retries: int = 4
     validation_workers: int = default_validation_workers()
+    engine_process: bool = default_engine_process()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineResource:
@@ -67,6 +67,7 @@ class PipelineResource(dg.ConfigurableResource):
             llm_timeout=llm.timeout,
             llm_max_retries=llm.max_retries,
             validation_workers=settings.validation_workers,
+            engine_process=settings.engine_process,
         )
 
     def question_files(self) -> list[QuestionFile]:
@@ -95,31 +96,30 @@ class PipelineResource(dg.ConfigurableResource):
 
         return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode), VALIDATOR_VERSION)
 
+    def spec(self) -> PipelineSpec:
+        """The run's pipeline as plain data, built in the process that runs the questions."""
+        return PipelineSpec(
+            data_dir=Path(self.data_dir),
+            output_dir=Path(self.output_dir),
+            store_dir=Path(self.store_dir),
+            provider=self.provider(),
+            llm_model=self.llm_model,
+            llm_concurrency=self.llm_concurrency,
+            cloze_mode=self.cloze_mode,
+            llm_cache_dir=Path(self.llm_cache_dir),
+            llm_cache_enabled=self.llm_cache_enabled,
+            llm_cache_ttl=self.llm_cache_ttl,
+            llm_cache_max_entries=self.llm_cache_max_entries,
+            llm_rpm=self.llm_rpm,
+            llm_itpm=self.llm_itpm,
+            llm_otpm=self.llm_otpm,
+            llm_timeout=self.llm_timeout,
+            llm_max_retries=self.llm_max_retries,
+            validation_workers=self.validation_workers,
+        )
+
     def build_extractor(self) -> Extractor:
-        if self.provider() == "offline":
-            return OfflineExtractor()
-        # Imported here: the SDK client is created inside the run, never at import time.
-        import anthropic
-
-        from mksap_assets.domain.extraction.claude import ClaudeExtractor
-        from mksap_assets.domain.llm.cache import ResponseCache
-        from mksap_assets.domain.llm.client import ClaudeClient
-        from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
-
-        limiter = RateLimiter(
-            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency
-        )
-        api = anthropic.AsyncAnthropic(
-            max_retries=self.llm_max_retries, timeout=self.llm_timeout, middleware=[RateLimitMiddleware(limiter)]
-        )
-        cache = ResponseCache(
-            Path(self.llm_cache_dir),
-            enabled=self.llm_cache_enabled,
-            ttl=self.llm_cache_ttl,
-            max_entries=self.llm_cache_max_entries,
-        )
-        client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
-        return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
+        return self.spec().build_extractor()
 
     def questions_in_flight(self) -> int:
         """Questions a run works on at once. Twice the requests the limiter lets in flight: questions that wait for
@@ -127,10 +127,4 @@ class PipelineResource(dg.ConfigurableResource):
         return QUESTIONS_PER_REQUEST_SLOT * self.llm_concurrency
 
     def build_pipeline(self) -> QuestionPipeline:
-        return QuestionPipeline(
-            data_dir=Path(self.data_dir),
-            output_dir=Path(self.output_dir),
-            store=ArtifactStore(Path(self.store_dir)),
-            extractor=self.build_extractor(),
-            validation=ValidationPool(self.validation_workers),
-        )
+        return self.spec().build_pipeline()

@@ -19,6 +19,11 @@ def _path_from_env(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in ("0", "false", "no", "off")
+
+
 def _optional_number(name: str) -> float | None:
     value = os.environ.get(name, "").strip()
     return float(value) if value else None
@@ -58,7 +63,7 @@ class LLMSettings:
             concurrency=int(env("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
             cloze_mode=env("MKSAP_CLOZE_MODE", defaults.cloze_mode),
             cache_dir=_path_from_env("MKSAP_LLM_CACHE_DIR", defaults.cache_dir),
-            cache_enabled=env("MKSAP_LLM_CACHE_ENABLED", "1").strip().lower() not in ("0", "false", "no", "off"),
+            cache_enabled=_flag("MKSAP_LLM_CACHE_ENABLED", True),
             cache_ttl=_optional_number("MKSAP_LLM_CACHE_TTL"),
             cache_max_entries=int(max_entries) if max_entries else None,
             rpm=_optional_number("MKSAP_LLM_RPM") or defaults.rpm,
@@ -74,6 +79,12 @@ def default_validation_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+def default_engine_process() -> bool:
+    """Questions run in an engine process beside the run's (which then only records Dagster's events) when there is
+    a core to spare for it."""
+    return (os.cpu_count() or 1) >= 2
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -83,6 +94,8 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)
     # 0 validates in the run's own thread (what the tests use: no process start per test).
     validation_workers: int = field(default_factory=default_validation_workers)
+    # False runs the questions' event loop in a thread of the run's process (tests: no process start per run).
+    engine_process: bool = field(default_factory=default_engine_process)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -93,4 +106,5 @@ class Settings:
             dagster_home=_path_from_env("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
             llm=LLMSettings.from_env(),
             validation_workers=int(os.environ.get("MKSAP_VALIDATION_WORKERS") or default_validation_workers()),
+            engine_process=_flag("MKSAP_ENGINE_PROCESS", default_engine_process()),
         )

@@ -37,4 +37,5 @@ def settings(tmp_path: Path, sample_bank: Path) -> Settings:
         store_dir=tmp_path / "store",
         dagster_home=tmp_path / "dagster_home",
         validation_workers=0,  # in-thread: no worker process to start per test (the pool has its own tests)
+        engine_process=False,  # likewise (test_runner.py runs the engine process)
     )

@@ -80,7 +80,11 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     failures: list[QuestionOutcome] = []
     totals: Counter[str] = Counter()
     progress = Progress(total=len(keys))
-    for outcome in stream_outcomes(pipeline.build_pipeline, keys, stages, pipeline.questions_in_flight()):
+    outcomes = stream_outcomes(
+        pipeline.spec().build_pipeline, keys, stages, pipeline.questions_in_flight(),
+        separate_process=pipeline.engine_process,
+    )
+    for outcome in outcomes:
         seconds = sum(result.duration_ms for result in outcome.results) / 1000
         for level, message in progress.record(outcome.question_id, seconds):
             getattr(context.log, level)(message)

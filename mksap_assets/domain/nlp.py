@@ -143,8 +143,8 @@ def sentence_starts(doc: Doc):
 
     The same rules as scispaCy's component: pysbd's sentences (from `sentence_segmenter`, which finds the same ones
     faster), except that a sentence never starts right after a known abbreviation or after the text's leading
-    newlines, and a run of two or more newlines starts one. Written once as an array because setting `token.is_sent_start` token by token re-checks the document's annotations on
-    every token.
+    newlines, and a run of two or more newlines starts one. Written once as an array because setting
+    `token.is_sent_start` token by token re-checks the document's annotations on every token.
     """
     import numpy
     from scispacy.consts import ABBREVIATIONS

@@ -4,19 +4,27 @@ The caller (the Dagster asset) records every outcome, and recording blocks: on S
 is a synchronous write of several milliseconds. Were the questions running on the caller's own event loop, every
 write would stall every in-flight question. On a loop in its own thread, LLM calls, parsing and validation go on
 while the caller writes events, so bookkeeping overlaps the work instead of adding to it.
+
+In one process the loop still shares the GIL with the caller's event writes, and at a few thousand questions each
+side needs most of a core. `separate_process=True` runs the loop in an engine process instead (spawned, given
+a picklable pipeline factory such as `PipelineSpec.build_pipeline`), which sends each outcome back over a pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import queue
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from mksap_assets.domain.pipeline import QuestionOutcome, QuestionPipeline
 
 _DONE = object()
+# How long a cancelled engine process gets to cancel its questions and stop its workers before it is killed.
+ENGINE_STOP_SECONDS = 30.0
 
 
 @dataclass
@@ -29,8 +37,21 @@ def stream_outcomes(
     question_ids: Sequence[str],
     stages: Collection[str],
     concurrency: int,
+    *,
+    separate_process: bool = False,
 ) -> Iterator[QuestionOutcome]:
     """Yield one outcome per question, in completion order. Closing the iterator early cancels the rest."""
+    if separate_process:
+        return _stream_from_engine_process(build_pipeline, question_ids, stages, concurrency)
+    return _stream_from_thread(build_pipeline, question_ids, stages, concurrency)
+
+
+def _stream_from_thread(
+    build_pipeline: Callable[[], QuestionPipeline],
+    question_ids: Sequence[str],
+    stages: Collection[str],
+    concurrency: int,
+) -> Iterator[QuestionOutcome]:
     outcomes: queue.Queue = queue.Queue()
     started = threading.Event()
     loop_and_task: list = []
@@ -84,3 +105,75 @@ def stream_outcomes(
                 except RuntimeError:  # the loop already finished and closed
                     pass
         worker.join()
+
+
+def _stream_from_engine_process(
+    build_pipeline: Callable[[], QuestionPipeline],
+    question_ids: Sequence[str],
+    stages: Collection[str],
+    concurrency: int,
+) -> Iterator[QuestionOutcome]:
+    # spawn, not fork: the caller has threads (Dagster's) that fork would copy mid-state.
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    cancel = context.Event()
+    engine = context.Process(
+        target=_run_engine,
+        args=(build_pipeline, list(question_ids), set(stages), concurrency, sender, cancel),
+        name="mksap-engine",
+    )
+    engine.start()
+    sender.close()  # the engine holds the only sending end, so its exit ends the stream
+    finished = False
+    try:
+        while True:
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"the engine process stopped unexpectedly (exit code {engine.exitcode})") from None
+            if kind == "done":
+                break
+            if kind == "crash":
+                raise value
+            yield value
+        finished = True
+    finally:
+        if not finished:
+            cancel.set()
+        _stop_engine(engine, receiver)
+
+
+def _stop_engine(engine, receiver) -> None:
+    """Wait for the engine to finish, reading (and dropping) what it still sends so that it never blocks on a full
+    pipe; kill it if it takes longer than ENGINE_STOP_SECONDS."""
+    deadline = time.monotonic() + ENGINE_STOP_SECONDS
+    while engine.is_alive() and time.monotonic() < deadline:
+        try:
+            if receiver.poll(0.1):
+                receiver.recv()
+        except EOFError:  # it closed its end; it is exiting
+            engine.join(0.1)
+    if engine.is_alive():
+        engine.kill()
+        engine.join()
+    receiver.close()
+
+
+def _run_engine(build_pipeline, question_ids, stages, concurrency, sender, cancel) -> None:
+    """The engine process: the in-thread stream, each outcome sent as it comes; stops early once `cancel` is set."""
+    stream = _stream_from_thread(build_pipeline, question_ids, stages, concurrency)
+    try:
+        for outcome in stream:
+            if cancel.is_set():
+                break
+            sender.send(("outcome", outcome))
+        else:
+            sender.send(("done", None))
+    except BaseException as error:  # handed to the caller, raised there
+        try:
+            sender.send(("crash", error))
+        except Exception:  # the error itself cannot be pickled: send its description
+            sender.send(("crash", RuntimeError(f"{type(error).__name__}: {error}")))
+    finally:
+        stream.close()
+        sender.close()

@@ -65,3 +65,74 @@ def test_a_crash_is_raised_to_the_consumer():
 
     with pytest.raises(RuntimeError, match="boom"):
         list(stream_outcomes(Broken, ["q1"], set(), concurrency=1))
+
+
+# The engine process: the same outcomes, crashes and early close, across a process boundary.
+
+
+def _offline_spec(tmp_path, validation_workers: int):
+    from mksap_assets.domain.pipeline_spec import PipelineSpec
+    from mksap_assets.settings import PROJECT_ROOT
+
+    return PipelineSpec(
+        data_dir=PROJECT_ROOT / "data" / "questions", output_dir=tmp_path / "out", store_dir=tmp_path / "store",
+        provider="offline", llm_model="-", llm_concurrency=4, cloze_mode="folded", llm_cache_dir=tmp_path / "cache",
+        llm_cache_enabled=False, llm_cache_ttl=None, llm_cache_max_entries=None, llm_rpm=None, llm_itpm=None,
+        llm_otpm=None, llm_timeout=10.0, llm_max_retries=0, validation_workers=validation_workers,
+    )
+
+
+def test_the_engine_process_yields_what_the_thread_yields(tmp_path):
+    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.settings import PROJECT_ROOT
+    from mksap_assets_tests.helpers import sample_ids
+
+    ids = sample_ids(PROJECT_ROOT / "data" / "questions")[:3]
+
+    def run(folder, separate_process):
+        spec = _offline_spec(tmp_path / folder, validation_workers=1 if separate_process else 0)
+        outcomes = stream_outcomes(spec.build_pipeline, ids, STAGES, 4, separate_process=separate_process)
+        return {o.question_id: o for o in outcomes}, tmp_path / folder / "out"
+
+    in_thread, thread_out = run("thread", False)
+    in_process, process_out = run("process", True)
+    assert sorted(in_process) == sorted(ids) and all(o.ok for o in in_process.values())
+    for key, outcome in in_process.items():
+        assert [r.stage for r in outcome.results] == [r.stage for r in in_thread[key].results]
+        assert outcome.results[-1].metadata["fingerprint"] == in_thread[key].results[-1].metadata["fingerprint"]
+    written = sorted(p.relative_to(process_out) for p in process_out.rglob("*.json"))
+    assert written and written == sorted(p.relative_to(thread_out) for p in thread_out.rglob("*.json"))
+
+
+def _broken_pipeline():
+    raise ValueError("no pipeline today")
+
+
+def test_an_engine_crash_is_raised_to_the_consumer():
+    with pytest.raises(ValueError, match="no pipeline today"):
+        list(stream_outcomes(_broken_pipeline, ["q1"], set(), concurrency=1, separate_process=True))
+
+
+class ReportingSlowPipeline(SlowPipeline):
+    """Writes how many questions it started when it is closed (in the engine process)."""
+
+    def __init__(self, report):
+        super().__init__(delay=0.5)
+        self.report = report
+
+    async def aclose(self):
+        self.report.write_text(str(self.started))
+        await super().aclose()
+
+
+def test_closing_the_engine_stream_early_cancels_the_rest_in_the_engine(tmp_path):
+    import functools
+    import multiprocessing
+
+    report = tmp_path / "started"
+    build = functools.partial(ReportingSlowPipeline, report)
+    stream = stream_outcomes(build, [f"q{i}" for i in range(200)], set(), 2, separate_process=True)
+    assert next(stream).question_id.startswith("q")
+    stream.close()
+    assert not multiprocessing.active_children()
+    assert int(report.read_text()) < 200  # the engine cancelled the rest and closed its pipeline: not killed

@@ -1,0 +1,67 @@
+"""Everything needed to build a run's pipeline, as plain picklable data: the Dagster resource makes one, and the
+pipeline is built from it in whichever process runs the questions (the run's own, or its engine process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mksap_assets.domain.extraction.base import Extractor
+from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.pipeline import QuestionPipeline
+from mksap_assets.domain.store import ArtifactStore
+from mksap_assets.domain.validation.pool import ValidationPool
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    data_dir: Path
+    output_dir: Path
+    store_dir: Path
+    provider: str  # "anthropic" | "offline", already resolved
+    llm_model: str
+    llm_concurrency: int
+    cloze_mode: str
+    llm_cache_dir: Path
+    llm_cache_enabled: bool
+    llm_cache_ttl: float | None
+    llm_cache_max_entries: int | None
+    llm_rpm: float | None
+    llm_itpm: float | None
+    llm_otpm: float | None
+    llm_timeout: float
+    llm_max_retries: int
+    validation_workers: int
+
+    def build_extractor(self) -> Extractor:
+        if self.provider == "offline":
+            return OfflineExtractor()
+        # Imported here: the SDK client is created inside the run, never at import time.
+        import anthropic
+
+        from mksap_assets.domain.extraction.claude import ClaudeExtractor
+        from mksap_assets.domain.llm.cache import ResponseCache
+        from mksap_assets.domain.llm.client import ClaudeClient
+        from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
+
+        limiter = RateLimiter(
+            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency
+        )
+        api = anthropic.AsyncAnthropic(
+            max_retries=self.llm_max_retries, timeout=self.llm_timeout, middleware=[RateLimitMiddleware(limiter)]
+        )
+        cache = ResponseCache(
+            self.llm_cache_dir, enabled=self.llm_cache_enabled, ttl=self.llm_cache_ttl,
+            max_entries=self.llm_cache_max_entries,
+        )
+        client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
+        return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
+
+    def build_pipeline(self) -> QuestionPipeline:
+        return QuestionPipeline(
+            data_dir=self.data_dir,
+            output_dir=self.output_dir,
+            store=ArtifactStore(self.store_dir),
+            extractor=self.build_extractor(),
+            validation=ValidationPool(self.validation_workers),
+        )

@@ -14,11 +14,13 @@
 4. Appends the figures, with the machine's description, to benchmarks/results.md.
 
 Usage: python benchmarks/bench_extraction.py [--questions N] [--latency S] [--concurrency C] [--validation-workers W]
+       [--engine-process 0|1]
 Profile it with py-spy from outside (`make profile`), so that the profiler adds nothing to the process measured.
 """
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import platform
 import re
@@ -95,32 +97,55 @@ def peak_rss_of(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
-class WorkerPeakRss(threading.Thread):
-    """The largest peak RSS of this process's validation workers, sampled every half second while they live.
+def cpu_seconds_of(pid: int) -> float:
+    """A running process's CPU time so far (user + system), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    (RUSAGE_CHILDREN cannot tell: a child's ru_maxrss starts from its parent's size at the fork before exec.)
+
+class ChildPeakRss(threading.Thread):
+    """The largest peak RSS of the run's engine process and of its validation workers, sampled every half second.
+
+    Both are multiprocessing spawns: the engine is this process's child, its workers are grandchildren (a worker is
+    this process's child when the engine runs in a thread). RUSAGE_CHILDREN cannot tell: a child's ru_maxrss starts
+    from its parent's size at the fork before exec.
     """
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak_mb = 0.0
+        self.engine_mb = self.worker_mb = 0.0
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.wait(0.5):
-            for children in Path("/proc/self/task").glob("*/children"):
-                for pid in children.read_text().split():
-                    try:
-                        worker = b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                    except OSError:
-                        continue
-                    if worker:
-                        self.peak_mb = max(self.peak_mb, peak_rss_of(int(pid)))
+            for pid in _spawned_children(os.getpid()):
+                grandchildren = _spawned_children(pid)
+                if grandchildren:
+                    self.engine_mb = max(self.engine_mb, peak_rss_of(pid))
+                    self.worker_mb = max([self.worker_mb, *(peak_rss_of(child) for child in grandchildren)])
+                else:
+                    self.worker_mb = max(self.worker_mb, peak_rss_of(pid))
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._stopping.set()
         self.join()
-        return self.peak_mb
+        return self.engine_mb, self.worker_mb
+
+
+def _spawned_children(pid: int) -> list[int]:
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            continue
+        for child in pids:
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:
+                continue
+    return found
 
 
 def fake_requests_served(process: subprocess.Popen) -> tuple[int, int]:
@@ -140,6 +165,7 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
         store_dir=WORK / "store",
         dagster_home=WORK / "dagster_home",
         validation_workers=args.validation_workers,
+        engine_process=bool(args.engine_process),
         llm=LLMSettings(
             provider="anthropic",
             concurrency=concurrency or args.concurrency,
@@ -179,7 +205,7 @@ CPU_PARTS = ("cpu_main", "cpu_children")
 
 
 def _cpu_seconds() -> tuple[float, float]:
-    """CPU time of this process and of its finished children (the run's validation workers exit with the run)."""
+    """CPU time of this process and of its finished children (the run's engine process and validation workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
@@ -200,6 +226,8 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
         raise_on_error=False,
     )
     elapsed = time.perf_counter() - started
+    for child in multiprocessing.active_children():  # the engine exits after the run: wait, to count its CPU
+        child.join()
     cpu_after = _cpu_seconds()
     totals: dict[str, float] = {name: cpu_after[i] - cpu_before[i] for i, name in enumerate(CPU_PARTS)}
     for event in result.get_asset_materialization_events():
@@ -239,11 +267,14 @@ def main() -> None:
     parser.add_argument("--itpm", type=int, default=5_000_000)
     parser.add_argument("--otpm", type=int, default=1_000_000)
     parser.add_argument("--validation-workers", type=int, default=None, help="default: the project's (cores - 1)")
+    parser.add_argument("--engine-process", type=int, choices=(0, 1), default=None, help="default: the project's")
     args = parser.parse_args()
-    if args.validation_workers is None:
-        from mksap_assets.settings import default_validation_workers
+    from mksap_assets.settings import default_engine_process, default_validation_workers
 
+    if args.validation_workers is None:
         args.validation_workers = default_validation_workers()
+    if args.engine_process is None:
+        args.engine_process = int(default_engine_process())
 
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
@@ -261,8 +292,8 @@ def main() -> None:
 
     keys = [q.question_id for q in discover_questions(bank)]
     fake, url = start_fake(args)
-    worker_rss = WorkerPeakRss()
-    worker_rss.start()
+    child_rss = ChildPeakRss()
+    child_rss.start()
     os.environ.update({"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-bench-not-a-real-key"})
     try:
         baseline_seconds, baseline_calls = sequential_baseline(bank, args)
@@ -272,13 +303,15 @@ def main() -> None:
         enable_event_batches()  # as `mksap run` and the project's .env do
         with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
             instance.add_dynamic_partitions("question", keys)
+            fake_cpu_before = cpu_seconds_of(fake.pid)
             cold_seconds, cold, cold_ok = dagster_run(settings, keys, instance)
+            cold["cpu_fake"] = cpu_seconds_of(fake.pid) - fake_cpu_before
             warm_seconds, warm, warm_ok = dagster_run(settings, keys, instance)
         plain_seconds = plain_pipeline(settings, keys)
         engine_seconds = plain_pipeline(settings_for(bank, WORK / "cache-engine", args), keys)
         noop_seconds = bench_event_log.timed_run(len(keys), project=True)
     finally:
-        worker_rss_mb = worker_rss.stop()
+        engine_rss_mb, worker_rss_mb = child_rss.stop()
         fake_rss_mb = peak_rss_of(fake.pid)
         served, refused = fake_requests_served(fake)
         shutil.rmtree(home, ignore_errors=True)
@@ -291,12 +324,13 @@ def main() -> None:
     bookkeeping = warm_seconds - plain_seconds
     checks = [("(c) − (d)", bookkeeping), ("(f)", noop_seconds)]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_total = cold["cpu_main"] + cold["cpu_children"] + cold["cpu_fake"]
     lines = [
         f"\n## Extraction benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         f"`make bench` (= `python benchmarks/bench_extraction.py --questions {n} --latency {args.latency} "
         f"--concurrency {args.concurrency}`). Machine: {machine()}. "
         f"Fake API limits: {args.rpm} RPM, {args.itpm} ITPM, {args.otpm} OTPM; latency {args.latency} s per call. "
-        f"Validation workers: {args.validation_workers}.",
+        f"Validation workers: {args.validation_workers}; engine process: {'yes' if args.engine_process else 'no'}.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -311,9 +345,10 @@ def main() -> None:
         f"| (b) full run ÷ concurrency bound | {cold_seconds / bound:.2f} |" if bound else "| (b) bound | n/a |",
         f"| (b) speed-up over the sequential baseline | {baseline_total / cold_seconds:.1f}× |",
         f"| (b) estimated cost at the model's prices | ${cold.get('cost_usd', 0):.2f} |",
-        f"| (b) CPU time: the run's process / its validation workers | {cold['cpu_main']:.0f} s / "
-        f"{cold['cpu_children']:.0f} s = {(cold['cpu_main'] + cold['cpu_children']) / n * 1000:.0f} ms per question; "
-        f"÷ {os.cpu_count()} cores = {(cold['cpu_main'] + cold['cpu_children']) / (os.cpu_count() or 1):.0f} s |",
+        f"| (b) CPU time: the run's process / its engine process and validation workers / the fake API | "
+        f"{cold['cpu_main']:.0f} s / {cold['cpu_children']:.0f} s / {cold['cpu_fake']:.0f} s = "
+        f"{cpu_total / n * 1000:.0f} ms per question; ÷ {os.cpu_count()} cores = "
+        f"{cpu_total / (os.cpu_count() or 1):.0f} s |",
         f"| (c) same run, warm cache | {warm_seconds:.1f} s, {int(warm.get('llm_calls', 0))} API calls, "
         f"{int(warm.get('cache_hits', 0))} cache hits, {'succeeded' if warm_ok else 'FAILED'} |",
         f"| (d) same pipeline without Dagster, warm cache | {plain_seconds:.1f} s |",
@@ -330,7 +365,8 @@ def main() -> None:
         f"{engine_seconds / bound:.2f} × bound, {baseline_total / engine_seconds:.0f}× the sequential baseline |",
         f"| requests the fake API served / refused at its limits | {served} / {refused} |",
         f"| peak RSS of the benchmark process | {peak_rss_mb:.0f} MB |",
-        f"| peak RSS of a validation worker / of the fake API process | {worker_rss_mb:.0f} MB / {fake_rss_mb:.0f} MB |",
+        f"| peak RSS of the engine process / a validation worker / the fake API process | {engine_rss_mb:.0f} MB / "
+        f"{worker_rss_mb:.0f} MB / {fake_rss_mb:.0f} MB |",
     ]
     append_results(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import dagster as dg
@@ -15,9 +16,13 @@ from mksap_assets.domain.inputs import (
     discover_questions,
     is_safe_question_id,
 )
-from mksap_assets.domain.pipeline import QuestionPipeline
+from mksap_assets.domain.pipeline import STAGES, QuestionPipeline
 from mksap_assets.domain.pipeline_spec import PipelineSpec
-from mksap_assets.settings import Settings, default_engine_process, default_validation_workers
+from mksap_assets.settings import (
+    Settings,
+    default_engine_process,
+    default_validation_workers,
+)
 
 PROVIDERS = ("anthropic", "offline")
 QUESTIONS_PER_REQUEST_SLOT = 2
@@ -126,5 +131,5 @@ class PipelineResource(dg.ConfigurableResource):
         validation or for their writes then never leave API slots idle."""
         return QUESTIONS_PER_REQUEST_SLOT * self.llm_concurrency
 
-    def build_pipeline(self) -> QuestionPipeline:
-        return self.spec().build_pipeline()
+    def build_pipeline(self, stages: Collection[str] = STAGES) -> QuestionPipeline:
+        return self.spec().build_pipeline(stages)

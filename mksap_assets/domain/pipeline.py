@@ -84,11 +84,6 @@ class QuestionPipeline:
             outcome.results.append(StageResult(stage, round(duration_ms, 3), metadata))
         return outcome
 
-    def start(self, stages: Collection[str]) -> None:
-        """Start what the run's stages will need before the first question needs it."""
-        if VALIDATED in stages:
-            self.validation.start()
-
     async def aclose(self) -> None:
         self.validation.close()
         await self.extractor.aclose()

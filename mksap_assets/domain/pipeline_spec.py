@@ -3,12 +3,13 @@ pipeline is built from it in whichever process runs the questions (the run's own
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.pipeline import QuestionPipeline
+from mksap_assets.domain.pipeline import STAGES, VALIDATED, QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.domain.validation.pool import ValidationPool
 
@@ -57,11 +58,16 @@ class PipelineSpec:
         client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
         return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
 
-    def build_pipeline(self) -> QuestionPipeline:
+    def build_pipeline(self, stages: Collection[str] = STAGES) -> QuestionPipeline:
+        """The pipeline for a run of these stages; its validation workers (if it validates) start now, so that their
+        few seconds of start-up overlap the SDK's import and the first API calls."""
+        validation = ValidationPool(self.validation_workers)
+        if VALIDATED in stages:
+            validation.start()
         return QuestionPipeline(
             data_dir=self.data_dir,
             output_dir=self.output_dir,
             store=ArtifactStore(self.store_dir),
             extractor=self.build_extractor(),
-            validation=ValidationPool(self.validation_workers),
+            validation=validation,
         )

@@ -33,7 +33,7 @@ class _Crash:
 
 
 def stream_outcomes(
-    build_pipeline: Callable[[], QuestionPipeline],
+    build_pipeline: Callable[[Collection[str]], QuestionPipeline],
     question_ids: Sequence[str],
     stages: Collection[str],
     concurrency: int,
@@ -47,7 +47,7 @@ def stream_outcomes(
 
 
 def _stream_from_thread(
-    build_pipeline: Callable[[], QuestionPipeline],
+    build_pipeline: Callable[[Collection[str]], QuestionPipeline],
     question_ids: Sequence[str],
     stages: Collection[str],
     concurrency: int,
@@ -57,8 +57,7 @@ def _stream_from_thread(
     loop_and_task: list = []
 
     async def run_all() -> None:
-        pipeline = build_pipeline()  # clients are created on the loop that will use them
-        pipeline.start(stages)
+        pipeline = build_pipeline(stages)  # clients are created on the loop that will use them
         semaphore = asyncio.Semaphore(concurrency)
 
         async def run_one(question_id: str) -> None:
@@ -108,7 +107,7 @@ def _stream_from_thread(
 
 
 def _stream_from_engine_process(
-    build_pipeline: Callable[[], QuestionPipeline],
+    build_pipeline: Callable[[Collection[str]], QuestionPipeline],
     question_ids: Sequence[str],
     stages: Collection[str],
     concurrency: int,
@@ -138,9 +137,11 @@ def _stream_from_engine_process(
             yield value
         finished = True
     finally:
-        if not finished:
+        if finished:  # everything is written; the engine exits on its own (joined at this interpreter's exit)
+            receiver.close()
+        else:
             cancel.set()
-        _stop_engine(engine, receiver)
+            _stop_engine(engine, receiver)
 
 
 def _stop_engine(engine, receiver) -> None:

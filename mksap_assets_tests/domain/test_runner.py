@@ -15,10 +15,6 @@ class SlowPipeline:
         self.delay = delay
         self.in_flight = self.peak = self.started = 0
         self.closed = threading.Event()
-        self.started_for = None
-
-    def start(self, stages):
-        self.started_for = stages
 
     async def run(self, question_id, stages):
         self.started += 1
@@ -35,15 +31,16 @@ class SlowPipeline:
 def test_every_question_comes_back_within_the_concurrency_bound():
     pipeline = SlowPipeline()
     ids = [f"q{i}" for i in range(40)]
-    outcomes = list(stream_outcomes(lambda: pipeline, ids, {"raw_question"}, concurrency=8))
+    built_for = []
+    outcomes = list(stream_outcomes(lambda stages: built_for.append(stages) or pipeline, ids, {"raw_question"}, 8))
     assert sorted(o.question_id for o in outcomes) == sorted(ids)
     assert 1 < pipeline.peak <= 8 and pipeline.closed.is_set()
-    assert pipeline.started_for == {"raw_question"}  # told the run's stages before the first question
+    assert built_for == [{"raw_question"}]  # the pipeline is built once, for the run's stages
 
 
 def test_work_continues_while_the_consumer_is_busy():
     pipeline = SlowPipeline(delay=0.01)
-    stream = stream_outcomes(lambda: pipeline, [f"q{i}" for i in range(20)], set(), concurrency=20)
+    stream = stream_outcomes(lambda stages: pipeline, [f"q{i}" for i in range(20)], set(), concurrency=20)
     next(stream)
     time.sleep(0.2)  # the consumer "writes an event" slowly; the others finish meanwhile
     assert pipeline.started == 20 and pipeline.in_flight == 0
@@ -52,7 +49,7 @@ def test_work_continues_while_the_consumer_is_busy():
 
 def test_closing_early_cancels_the_rest():
     pipeline = SlowPipeline(delay=0.2)
-    stream = stream_outcomes(lambda: pipeline, [f"q{i}" for i in range(50)], set(), concurrency=2)
+    stream = stream_outcomes(lambda stages: pipeline, [f"q{i}" for i in range(50)], set(), concurrency=2)
     next(stream)
     stream.close()
     assert pipeline.started < 50 and pipeline.closed.is_set()
@@ -64,13 +61,13 @@ def test_a_crash_is_raised_to_the_consumer():
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        list(stream_outcomes(Broken, ["q1"], set(), concurrency=1))
+        list(stream_outcomes(lambda stages: Broken(), ["q1"], set(), concurrency=1))
 
 
 # The engine process: the same outcomes, crashes and early close, across a process boundary.
 
 
-def _offline_spec(tmp_path, validation_workers: int):
+def offline_spec(tmp_path, validation_workers: int):
     from mksap_assets.domain.pipeline_spec import PipelineSpec
     from mksap_assets.settings import PROJECT_ROOT
 
@@ -90,7 +87,7 @@ def test_the_engine_process_yields_what_the_thread_yields(tmp_path):
     ids = sample_ids(PROJECT_ROOT / "data" / "questions")[:3]
 
     def run(folder, separate_process):
-        spec = _offline_spec(tmp_path / folder, validation_workers=1 if separate_process else 0)
+        spec = offline_spec(tmp_path / folder, validation_workers=1 if separate_process else 0)
         outcomes = stream_outcomes(spec.build_pipeline, ids, STAGES, 4, separate_process=separate_process)
         return {o.question_id: o for o in outcomes}, tmp_path / folder / "out"
 
@@ -104,7 +101,7 @@ def test_the_engine_process_yields_what_the_thread_yields(tmp_path):
     assert written and written == sorted(p.relative_to(thread_out) for p in thread_out.rglob("*.json"))
 
 
-def _broken_pipeline():
+def _broken_pipeline(stages):
     raise ValueError("no pipeline today")
 
 
@@ -116,7 +113,7 @@ def test_an_engine_crash_is_raised_to_the_consumer():
 class ReportingSlowPipeline(SlowPipeline):
     """Writes how many questions it started when it is closed (in the engine process)."""
 
-    def __init__(self, report):
+    def __init__(self, report, stages):
         super().__init__(delay=0.5)
         self.report = report
 

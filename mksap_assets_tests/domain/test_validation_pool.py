@@ -99,15 +99,11 @@ def test_start_launches_every_worker_with_its_nlp_pipeline_built_before_any_vali
 
 
 def test_a_pipeline_starts_its_workers_only_for_runs_that_validate(tmp_path):
-    from mksap_assets.domain.pipeline import RAW, STAGES, QuestionPipeline
-    from mksap_assets.domain.store import ArtifactStore
+    from mksap_assets.domain.pipeline import RAW, STAGES
+    from mksap_assets_tests.domain.test_runner import offline_spec
 
-    def pipeline():
-        return QuestionPipeline(SAMPLES, tmp_path, ArtifactStore(tmp_path), OfflineExtractor(), ValidationPool(1))
-
-    raw_only, everything = pipeline(), pipeline()
-    raw_only.start([RAW])
-    everything.start(STAGES)
+    spec = offline_spec(tmp_path, validation_workers=1)
+    raw_only, everything = spec.build_pipeline([RAW]), spec.build_pipeline(STAGES)
     try:
         assert raw_only.validation._executor is None and everything.validation._executor is not None
     finally:

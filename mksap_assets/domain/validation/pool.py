@@ -75,6 +75,8 @@ class ValidationPool:
         return self._executor
 
     def close(self) -> None:
+        """Stop the workers. Not waiting for them to exit (a second or so, spaCy's teardown) lets the run finish
+        meanwhile; the interpreter's exit joins them."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

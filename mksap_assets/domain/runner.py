@@ -161,15 +161,22 @@ def _stop_engine(engine, receiver) -> None:
 
 
 def _run_engine(build_pipeline, question_ids, stages, concurrency, sender, cancel) -> None:
-    """The engine process: the in-thread stream, each outcome sent as it comes; stops early once `cancel` is set."""
+    """The engine process: the in-thread stream, each outcome sent as it comes; stops early once `cancel` is set.
+
+    "done" goes with the last question's outcome, before the pipeline closes (its validation workers take a second
+    or so to exit): the caller then need not wait for that."""
     stream = _stream_from_thread(build_pipeline, question_ids, stages, concurrency)
+    remaining = len(question_ids)
     try:
+        if not remaining:
+            sender.send(("done", None))
         for outcome in stream:
             if cancel.is_set():
                 break
             sender.send(("outcome", outcome))
-        else:
-            sender.send(("done", None))
+            remaining -= 1
+            if not remaining:
+                sender.send(("done", None))
     except BaseException as error:  # handed to the caller, raised there
         try:
             sender.send(("crash", error))

@@ -103,7 +103,7 @@ def sample_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(SAMPLE_DIR, bank)
     output_dir = root / "output"
 
-    def build() -> QuestionPipeline:
+    def build(stages) -> QuestionPipeline:
         return QuestionPipeline(bank, output_dir, ArtifactStore(root / "store"), OfflineExtractor())
 
     outcomes = list(stream_outcomes(build, sample_ids(bank), STAGES, concurrency=8))

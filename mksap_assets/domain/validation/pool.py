@@ -75,8 +75,8 @@ class ValidationPool:
         return self._executor
 
     def close(self) -> None:
-        """Stop the workers. Not waiting for them to exit (a second or so, spaCy's teardown) lets the run finish
-        meanwhile; the interpreter's exit joins them."""
+        # Waits for the workers to exit: without waiting, an interpreter exiting right after can deadlock joining
+        # a worker that never received its stop sentinel (seen with Python 3.11).
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

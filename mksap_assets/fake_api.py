@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import email.utils
+import functools
 import hashlib
 import json
 import logging
+import marshal
 import math
 import random
 import re
 import signal
 import socket
+import string
 import threading
 import time
 from collections import Counter, deque
@@ -54,6 +58,10 @@ CACHE_TTL_5M = 300.0
 CACHE_TTL_1H = 3600.0
 # What the rate-limit headers report for a limit that is switched off (None).
 UNLIMITED = 1_000_000_000
+_RATE_LIMIT_HEADERS = {
+    name: tuple(f"anthropic-ratelimit-{name}-{part}" for part in ("limit", "remaining", "reset"))
+    for name in ("requests", "input-tokens", "output-tokens")
+}
 
 # Faults a random draw chooses from by default (the brief's six), and every kind `script_faults` accepts.
 RANDOM_FAULT_KINDS = ("rate_limit", "overloaded", "server_error", "slow", "malformed", "truncated")
@@ -82,8 +90,14 @@ ERROR_TYPES = {
 }
 
 _WORD = re.compile(r"[^\W\d_]+")
-_OPTION_CITATION = re.compile(r"\s*\(\s*Options?\s+[A-Z](?:\s*(?:,|and|or|-|–)\s*[A-Z])*\s*\)")
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+# A bytes.translate table that keeps the ASCII letters and turns every other byte into a space: in ASCII text, the
+# words `_WORD` finds are exactly the runs of letters.
+_LETTERS_ONLY = bytes(b if chr(b) in string.ascii_letters else ord(" ") for b in range(256))
+# A citation like "(Option C)" or "(Options A and B)"; `_drop_option_citations` also removes the whitespace before it.
+_OPTION_CITATION = re.compile(r"\(\s*Options?\s+[A-Z](?:\s*(?:,|and|or|-|–)\s*[A-Z])*\s*\)")
+# In text whose whitespace is already collapsed to single spaces (`_clean`):
+_SENTENCE_END = re.compile(r"[.?!] ")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:?!])")
 _NUMBERED_LINE = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
 _TAG = re.compile(r"</?[A-Za-z_][\w-]*>")
 
@@ -98,29 +112,58 @@ def count_tokens(value: Any) -> int:
     return math.ceil(len(text) / 4)
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+# Encoders built once: `json.dumps` with non-default options builds a new encoder on every call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+_response_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+# Requests repeat the same tools and system blocks, so a prompt unit's tokens and JSON are looked up by its marshal
+# bytes: much cheaper to make than the sorted JSON, and equal only for equal values.
+@functools.lru_cache(maxsize=64)
+def _unit_tokens_and_json(marshalled: bytes) -> tuple[int, bytes]:
+    unit = marshal.loads(marshalled)
+    text = _json(unit)
+    return count_tokens(unit if isinstance(unit, str) else text), text.encode()
 
 
 def longest_word(text: str) -> str:
     """The longest alphabetic word of at least 4 letters (first on ties); else the first word; else the text."""
-    words = _WORD.findall(text)
-    best = ""
-    for word in words:
-        if len(word) >= 4 and len(word) > len(best):
-            best = word
-    if best:
-        return best
-    if words:
-        return words[0]
-    return text.strip() or text
+    words = text.encode().translate(_LETTERS_ONLY).decode().split() if text.isascii() else _WORD.findall(text)
+    if not words:
+        return text.strip() or text
+    best = max(words, key=len)  # the first of the longest
+    return best if len(best) >= 4 else words[0]
+
+
+def _drop_option_citations(text: str) -> str:
+    """`re.sub(r"\\s*" + citation, "", text)`, but the search starts at "(" rather than at every whitespace."""
+    parts, last = [], 0
+    for match in _OPTION_CITATION.finditer(text):
+        start = match.start()
+        while start > last and text[start - 1].isspace():  # str.isspace is the same test as the regex \s
+            start -= 1
+        parts.append(text[last:start])
+        last = match.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _clean(text: str) -> str:
-    text = _TAG.sub(" ", text)
-    text = _OPTION_CITATION.sub("", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"\s+([.,;:?!])", r"\1", text)
+    text = _drop_option_citations(_TAG.sub(" ", text))
+    text = " ".join(text.split())  # whitespace runs to one space, stripped
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", text)
+
+
+def _sentences(cleaned: str) -> list[str]:
+    """`cleaned` split after each ".", "?" or "!" that a space follows (the space dropped)."""
+    out, last = [], 0
+    for match in _SENTENCE_END.finditer(cleaned):
+        out.append(cleaned[last : match.start() + 1])
+        last = match.end()
+    out.append(cleaned[last:])
+    return out
 
 
 def _as_statement(sentence: str) -> str:
@@ -132,7 +175,7 @@ def statements_from_source(source: str) -> list[str]:
     cleaned = _clean(source)
     out = [
         _as_statement(sentence)
-        for sentence in _SENTENCE_END.split(cleaned)
+        for sentence in _sentences(cleaned)
         if len(sentence.split()) >= MIN_WORDS and sentence.rstrip(" .?!")
     ]
     if out:
@@ -145,8 +188,12 @@ def numbered_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _between(text: str, tag: str) -> str | None:
-    match = re.search(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", text, flags=re.DOTALL)
-    return match.group(1) if match else None
+    """The text between the first <tag ...> and the first </tag> after it."""
+    opening = re.search(rf"<{tag}(?:\s[^>]*)?>", text)
+    if opening is None:
+        return None
+    end = text.find(f"</{tag}>", opening.end())
+    return text[opening.end() : end] if end >= 0 else None
 
 
 def _user_text(message: Any) -> str:
@@ -261,9 +308,21 @@ class _Bucket:
         return max(0.0, (self.limit - self.level) / self.rate)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _rfc3339(seconds_from_now: float) -> str:
-    moment = datetime.now(UTC) + timedelta(seconds=math.ceil(seconds_from_now))
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_second(time.time_ns() // 1_000_000_000 + math.ceil(seconds_from_now))
+
+
+@functools.lru_cache(maxsize=64)  # every response formats the same few seconds
+def _utc_second(epoch_seconds: int) -> str:
+    return (_EPOCH + timedelta(seconds=epoch_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@functools.lru_cache(maxsize=4)
+def _http_date(epoch_seconds: int) -> str:
+    return email.utils.formatdate(epoch_seconds, usegmt=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -621,9 +680,10 @@ class FakeAnthropic:
                     bucket.refill(now)
                     limit, remaining, reset = bucket.limit, max(0, math.floor(bucket.level)), bucket.until_full()
                 parts[name] = (limit, remaining, reset)
-                headers[f"anthropic-ratelimit-{name}-limit"] = str(limit)
-                headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)
-                headers[f"anthropic-ratelimit-{name}-reset"] = _rfc3339(reset)
+                limit_header, remaining_header, reset_header = _RATE_LIMIT_HEADERS[name]
+                headers[limit_header] = str(limit)
+                headers[remaining_header] = str(remaining)
+                headers[reset_header] = _rfc3339(reset)
         tin, tout = parts["input-tokens"], parts["output-tokens"]
         headers["anthropic-ratelimit-tokens-limit"] = str(min(UNLIMITED, tin[0] + tout[0]))
         headers["anthropic-ratelimit-tokens-remaining"] = str(min(UNLIMITED, tin[1] + tout[1]))
@@ -671,22 +731,25 @@ class FakeAnthropic:
     def input_token_count(self, body: dict[str, Any]) -> int:
         return sum(count_tokens(unit) for unit, _ in self._cache_units(body))
 
-    def _plan_cache(
-        self, body: dict[str, Any], now: float
-    ) -> tuple[int, int, int, bool, list[tuple[str, float]], list[str]]:
-        """(total, read, creation, creation_is_1h, entries to write, hits to refresh) — no mutation."""
-        units = self._cache_units(body)
-        model = str(body.get("model"))
+    def _prompt_prefixes(self, body: dict[str, Any]) -> tuple[int, list[tuple[str, int, float]]]:
+        """(input tokens, cache breakpoints as (prefix hash, prefix tokens, ttl)); needs no lock."""
         total = 0
-        breakpoints: list[tuple[str, int, float]] = []  # (key, prefix tokens, ttl)
-        digest = hashlib.sha256(model.encode())
-        for unit, control in units:
-            total += count_tokens(unit)
-            digest.update(_json(unit).encode())
+        breakpoints: list[tuple[str, int, float]] = []
+        digest = hashlib.sha256(str(body.get("model")).encode())
+        for unit, control in self._cache_units(body):
+            tokens, canonical = _unit_tokens_and_json(marshal.dumps(unit))
+            total += tokens
+            digest.update(canonical)
             digest.update(b"\x00")
             if control is not None and total >= self.min_cache_tokens:
                 ttl = CACHE_TTL_1H if control.get("ttl") == "1h" else CACHE_TTL_5M
                 breakpoints.append((digest.copy().hexdigest(), total, ttl))
+        return total, breakpoints
+
+    def _plan_cache(
+        self, breakpoints: list[tuple[str, int, float]], now: float
+    ) -> tuple[int, int, bool, list[tuple[str, float]], list[str]]:
+        """(read, creation, creation_is_1h, entries to write, hits to refresh) — no mutation."""
         hit_index = -1
         for i in range(len(breakpoints) - 1, -1, -1):
             expiry = self._cache.get(breakpoints[i][0])
@@ -700,20 +763,24 @@ class FakeAnthropic:
             is_1h = breakpoints[-1][2] == CACHE_TTL_1H
         writes = [(key, ttl) for key, _, ttl in breakpoints[hit_index + 1 :]]
         hits = [breakpoints[hit_index][0]] if hit_index >= 0 else []
-        return total, read, creation, is_1h, writes, hits
+        return read, creation, is_1h, writes, hits
 
     def _admit(self, body: dict[str, Any]) -> _Plan:
-        """Under the lock: check limits (raise 429), pick a fault, charge rpm/itpm, commit cache entries."""
+        """Check limits (raise 429), pick a fault, charge rpm/itpm, commit cache entries (decisions under the lock)."""
+        if self.max_in_flight is not None:
+            with self._lock:
+                if self._in_flight > self.max_in_flight:
+                    self._refused += 1
+                    raise _ApiError(
+                        429,
+                        f"Too many concurrent requests (limit {self.max_in_flight}).",
+                        {"retry-after": "1", "retry-after-ms": "100"},
+                    )
+        # Serialising and hashing the prompt is the costly part; it needs no lock, so other requests are not held up.
+        total, breakpoints = self._prompt_prefixes(body)
         now = time.monotonic()
         with self._lock:
-            if self.max_in_flight is not None and self._in_flight > self.max_in_flight:
-                self._refused += 1
-                raise _ApiError(
-                    429,
-                    f"Too many concurrent requests (limit {self.max_in_flight}).",
-                    {"retry-after": "1", "retry-after-ms": "100"},
-                )
-            total, read, creation, is_1h, writes, hits = self._plan_cache(body, now)
+            read, creation, is_1h, writes, hits = self._plan_cache(breakpoints, now)
             uncached = total - read - creation
             itpm_cost = uncached + creation
             needs = {"requests": 1.0, "input-tokens": float(itpm_cost), "output-tokens": 0.0}
@@ -927,6 +994,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # no stderr noise; never logs headers
         return
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None:  # the Date header: it changes once a second, the stdlib formats it for every response
+            return _http_date(time.time_ns() // 1_000_000_000)
+        return super().date_time_string(timestamp)
+
     def do_POST(self) -> None:
         self._dispatch()
 
@@ -981,11 +1053,10 @@ class _Handler(BaseHTTPRequestHandler):
         self, record: RecordedRequest, status: int, payload: Any, extra: dict[str, str] | None = None
     ) -> None:
         record.status = status
-        data = json.dumps(payload, ensure_ascii=False).encode()
         request_id = f"req_fake{record.seq:08d}"
         if isinstance(payload, dict) and payload.get("type") == "error":
             payload["request_id"] = request_id
-            data = json.dumps(payload, ensure_ascii=False).encode()
+        data = _response_json(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))

@@ -33,10 +33,11 @@ dev: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py
 
-## Where the time goes: py-spy samples a 400-question benchmark from outside the process.
+## Where the CPU goes: py-spy samples a 400-question benchmark from outside, every process (the run's, its engine,
+## its validation worker, the fake API), only threads holding the GIL.
 profile: $(INSTALLED)
 	mkdir -p benchmarks/work
-	$(BIN)/py-spy record --rate 50 --format raw -o benchmarks/work/profile.raw -- \
+	$(BIN)/py-spy record --subprocesses --gil --rate 100 --format raw -o benchmarks/work/profile.raw -- \
 		$(BIN)/python benchmarks/bench_extraction.py --questions 400 --baseline-sample 5
 	$(BIN)/python benchmarks/profile_summary.py benchmarks/work/profile.raw
 

@@ -1,4 +1,7 @@
-"""Summarise a py-spy raw profile (collapsed stacks) of the benchmark: share of samples by where they were spent."""
+"""Summarise a py-spy raw profile (collapsed stacks) of the benchmark: share of samples by where they were spent.
+
+With `py-spy record --subprocesses --gil` (`make profile`) a sample is a thread running Python code in one of the
+benchmark's processes, so the shares are shares of the CPU time those processes spent in Python."""
 
 import sys
 from collections import Counter
@@ -7,9 +10,14 @@ from pathlib import Path
 CATEGORIES = [  # first match wins: (label, substring of the collapsed stack)
     ("Dagster run creation: per-partition planned events", "_log_asset_planned_events"),
     ("Dagster event writes (store_event)", "store_event"),
+    ("the fake API (a separate process standing in for Anthropic's servers)", "fake_api.py"),
+    ("validation: spaCy parse (tokenizer, sentences, negation, quantities, abbreviations)", "DocCache.parse"),
+    ("validation: grounding and the other checks", "validate_extraction"),
+    ("extraction: the SDK's request and HTTP (middleware, limiter included)", "AsyncMessages.create"),
+    ("extraction: prompts, response cache, parsing the tool output", "extract ("),
     ("our atomic file writes (fsync)", "atomic_target"),
-    ("validation", "validate_extraction"),
-    ("extraction (Claude client, SDK, JSON)", "extract ("),
+    ("loading and parsing question files", "load_raw_question"),
+    ("imports and start-up of a process", "_find_and_load"),
     ("Dagster run: other", "dagster_run (bench_extraction.py"),
 ]
 
@@ -21,7 +29,7 @@ def main(path: str) -> None:
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         total += samples
-        label = next((name for name, marker in CATEGORIES if marker in stack), "outside the Dagster runs / idle")
+        label = next((name for name, marker in CATEGORIES if marker in stack), "everything else")
         counts[label] += samples
     for label, samples in counts.most_common():
         print(f"{samples / total * 100:5.1f}%  {label}")

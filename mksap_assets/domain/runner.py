@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from mksap_assets.domain.gc_tuning import tune_for_throughput
 from mksap_assets.domain.pipeline import QuestionOutcome, QuestionPipeline
 
 _DONE = object()
@@ -166,7 +165,6 @@ def _run_engine(build_pipeline, question_ids, stages, concurrency, sender, cance
 
     "done" goes with the last question's outcome, before the pipeline closes (its validation workers take a second
     or so to exit): the caller then need not wait for that."""
-    tune_for_throughput()
     stream = _stream_from_thread(build_pipeline, question_ids, stages, concurrency)
     remaining = len(question_ids)
     try:

@@ -134,26 +134,3 @@ def test_closing_the_engine_stream_early_cancels_the_rest_in_the_engine(tmp_path
     assert not multiprocessing.active_children()
     assert int(report.read_text()) < 200  # the engine cancelled the rest and closed its pipeline: not killed
 
-
-class GcReportingPipeline(SlowPipeline):
-    """Writes the garbage collector's settings of the process that builds it."""
-
-    def __init__(self, report, stages):
-        import gc
-
-        super().__init__(delay=0)
-        report.write_text(f"{gc.get_threshold()} {gc.get_freeze_count() > 0}")
-
-
-def test_the_engine_process_tunes_its_garbage_collector_and_the_callers_is_untouched(tmp_path):
-    import functools
-    import gc
-
-    from mksap_assets.domain import gc_tuning
-
-    report = tmp_path / "gc"
-    before = gc.get_threshold()
-    list(stream_outcomes(functools.partial(GcReportingPipeline, report), ["q1"], set(), 1, separate_process=True))
-    expected = (gc_tuning.YOUNGEST_GENERATION_THRESHOLD, *[gc_tuning.OLDER_GENERATION_THRESHOLD] * 2)
-    assert report.read_text() == f"{expected} True"
-    assert gc.get_threshold() == before

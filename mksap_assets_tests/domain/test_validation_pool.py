@@ -115,19 +115,3 @@ def _nlp_built() -> bool:
 
     return nlp.get_nlp.cache_info().currsize == 1
 
-
-def test_workers_tune_their_garbage_collector():
-    from mksap_assets.domain import gc_tuning
-
-    pool = ValidationPool(1)
-    try:
-        threshold, frozen = pool._started().submit(_gc_settings).result(timeout=120)
-    finally:
-        pool.close()
-    assert threshold[0] == gc_tuning.YOUNGEST_GENERATION_THRESHOLD and frozen
-
-
-def _gc_settings():
-    import gc
-
-    return gc.get_threshold(), gc.get_freeze_count() > 0

@@ -15,7 +15,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from mksap_assets.domain import nlp
-from mksap_assets.domain.gc_tuning import tune_for_throughput
 from mksap_assets.domain.inputs import RawQuestion
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.validation import validate_extraction
@@ -36,7 +35,6 @@ WORKER_DOC_CACHE_SIZE = 8
 def _start_worker() -> None:
     nlp.DOC_CACHE.maxsize = WORKER_DOC_CACHE_SIZE
     nlp.get_nlp()  # import spaCy and build the pipeline now, not in the first question's validation
-    tune_for_throughput()
 
 
 def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidation:

@@ -35,7 +35,6 @@ import random
 import re
 import signal
 import socket
-import string
 import threading
 import time
 from collections import Counter, deque
@@ -90,9 +89,6 @@ ERROR_TYPES = {
 }
 
 _WORD = re.compile(r"[^\W\d_]+")
-# A bytes.translate table that keeps the ASCII letters and turns every other byte into a space: in ASCII text, the
-# words `_WORD` finds are exactly the runs of letters.
-_LETTERS_ONLY = bytes(b if chr(b) in string.ascii_letters else ord(" ") for b in range(256))
 # A citation like "(Option C)" or "(Options A and B)"; `_drop_option_citations` also removes the whitespace before it.
 _OPTION_CITATION = re.compile(r"\(\s*Options?\s+[A-Z](?:\s*(?:,|and|or|-|–)\s*[A-Z])*\s*\)")
 # In text whose whitespace is already collapsed to single spaces (`_clean`):
@@ -128,7 +124,7 @@ def _unit_tokens_and_json(marshalled: bytes) -> tuple[int, bytes]:
 
 def longest_word(text: str) -> str:
     """The longest alphabetic word of at least 4 letters (first on ties); else the first word; else the text."""
-    words = text.encode().translate(_LETTERS_ONLY).decode().split() if text.isascii() else _WORD.findall(text)
+    words = _WORD.findall(text)
     if not words:
         return text.strip() or text
     best = max(words, key=len)  # the first of the longest

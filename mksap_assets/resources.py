@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection
 from pathlib import Path
@@ -102,26 +103,10 @@ class PipelineResource(dg.ConfigurableResource):
         return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode), VALIDATOR_VERSION)
 
     def spec(self) -> PipelineSpec:
-        """The run's pipeline as plain data, built in the process that runs the questions."""
-        return PipelineSpec(
-            data_dir=Path(self.data_dir),
-            output_dir=Path(self.output_dir),
-            store_dir=Path(self.store_dir),
-            provider=self.provider(),
-            llm_model=self.llm_model,
-            llm_concurrency=self.llm_concurrency,
-            cloze_mode=self.cloze_mode,
-            llm_cache_dir=Path(self.llm_cache_dir),
-            llm_cache_enabled=self.llm_cache_enabled,
-            llm_cache_ttl=self.llm_cache_ttl,
-            llm_cache_max_entries=self.llm_cache_max_entries,
-            llm_rpm=self.llm_rpm,
-            llm_itpm=self.llm_itpm,
-            llm_otpm=self.llm_otpm,
-            llm_timeout=self.llm_timeout,
-            llm_max_retries=self.llm_max_retries,
-            validation_workers=self.validation_workers,
-        )
+        """The run's pipeline as plain data (this resource's fields of the same names, the provider resolved), built
+        in the process that runs the questions."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(PipelineSpec) if f.name != "provider"}
+        return PipelineSpec(**shared, provider=self.provider())
 
     def build_extractor(self) -> Extractor:
         return self.spec().build_extractor()

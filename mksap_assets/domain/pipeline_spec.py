@@ -16,14 +16,15 @@ from mksap_assets.domain.validation.pool import ValidationPool
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    data_dir: Path
-    output_dir: Path
-    store_dir: Path
+    # Named as PipelineResource's fields, which `PipelineResource.spec()` copies (it passes paths as strings).
+    data_dir: str | Path
+    output_dir: str | Path
+    store_dir: str | Path
     provider: str  # "anthropic" | "offline", already resolved
     llm_model: str
     llm_concurrency: int
     cloze_mode: str
-    llm_cache_dir: Path
+    llm_cache_dir: str | Path
     llm_cache_enabled: bool
     llm_cache_ttl: float | None
     llm_cache_max_entries: int | None
@@ -52,7 +53,7 @@ class PipelineSpec:
             max_retries=self.llm_max_retries, timeout=self.llm_timeout, middleware=[RateLimitMiddleware(limiter)]
         )
         cache = ResponseCache(
-            self.llm_cache_dir, enabled=self.llm_cache_enabled, ttl=self.llm_cache_ttl,
+            Path(self.llm_cache_dir), enabled=self.llm_cache_enabled, ttl=self.llm_cache_ttl,
             max_entries=self.llm_cache_max_entries,
         )
         client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
@@ -65,9 +66,9 @@ class PipelineSpec:
         if VALIDATED in stages:
             validation.start()
         return QuestionPipeline(
-            data_dir=self.data_dir,
-            output_dir=self.output_dir,
-            store=ArtifactStore(self.store_dir),
+            data_dir=Path(self.data_dir),
+            output_dir=Path(self.output_dir),
+            store=ArtifactStore(Path(self.store_dir)),
             extractor=self.build_extractor(),
             validation=validation,
         )

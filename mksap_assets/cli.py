@@ -2,6 +2,9 @@
 
 It uses the same data dir (MKSAP_DATA_DIR), output dir (MKSAP_OUTPUT_DIR) and Dagster instance (DAGSTER_HOME,
 default <project>/.dagster_home) as `dagster dev` and the sensor.
+
+Module-level imports stay light: a run's engine process and validation workers are spawned, and a spawned process
+re-imports the main script (`mksap`, hence this module) before it starts; heavy imports happen in the commands.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from pathlib import Path
 from mksap_assets import fake_api
 from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.summary import summarise_exports
 from mksap_assets.settings import PROJECT_ROOT, Settings
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
@@ -185,6 +187,8 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
             run_config=QUIET_CONSOLE,
             raise_on_error=False,
         )
+    from mksap_assets.domain.summary import summarise_exports  # pandas: see the module docstring
+
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
     print(f"Anki deck:          {_rollup_line(rollups, anki_deck.key, 'notes')}")
@@ -214,6 +218,8 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
 
 
 def cmd_summary(settings: Settings) -> int:
+    from mksap_assets.domain.summary import summarise_exports
+
     print(summarise_exports(settings.output_dir).render())
     return 0
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -96,8 +97,7 @@ _CONTRACTIONS = {"can't": ("can", "not"), "cannot": ("can", "not"), "won't": ("w
                  "shan't": ("shall", "not")}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple, not a dataclass: sources and statements make hundreds per question
     norm: str
     start: int
     end: int

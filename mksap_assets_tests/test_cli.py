@@ -97,3 +97,10 @@ def test_run_then_the_readme_single_partition_command(settings: Settings):
     assert shell.returncode == 0, shell.stderr[-2000:]
     assert orjson.loads(target.read_bytes())["provenance"]["exported_at"] != before
     assert (settings.dagster_home / "storage").is_dir()
+
+
+def test_importing_the_cli_leaves_dagster_and_pandas_unimported():
+    # A run's engine process and validation workers are spawned, and each re-imports the main script (`mksap`).
+    code = "import sys, mksap_assets.cli; print(sorted({'dagster', 'pandas', 'spacy'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == "[]"

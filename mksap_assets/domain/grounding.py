@@ -117,16 +117,22 @@ def _norm_word(raw: str) -> str:
     return w
 
 
+# Words that start a rewrite in the second pass ("this patient" → "a", comparator phrases → a symbol).
+_SECOND_PASS_STARTS = _COMPARATOR_STARTS | {"this", "the"}
+
+
 @lru_cache(maxsize=8192)
 def _tokenize_cached(text: str) -> tuple[Token, ...]:
     masked = _mask_options(text).replace("–", " ").replace("—", " ").replace("−", "-").replace("\u2011", "-")
     raw: list[Token] = []
     for match in _TOKEN_RE.finditer(masked):
-        word = _norm_word(match.group(0))
+        word = _norm_word(match.group())
         start, end = match.span()
         if word in _CONTRACTIONS:
             first, second = _CONTRACTIONS[word]
             raw += [Token(first, start, end), Token(second, start, end)]
+        elif "'" not in word:  # the common case: no contraction, no possessive
+            raw.append(Token(word, start, end))
         elif word.endswith("n't") and len(word) > 3:
             raw += [Token(word[:-3], start, end - 3), Token("not", end - 3, end)]
         elif word.endswith("'s") and len(word) > 2:
@@ -137,6 +143,10 @@ def _tokenize_cached(text: str) -> tuple[Token, ...]:
     i = 0
     while i < len(raw):
         token = raw[i]
+        if token.norm not in _SECOND_PASS_STARTS:
+            tokens.append(token)
+            i += 1
+            continue
         if token.norm in ("this", "the") and i + 1 < len(raw) and raw[i + 1].norm in ("patient", "patients"):
             tokens.append(Token("a", token.start, token.end))
             i += 1

@@ -127,6 +127,14 @@ def test_cue_kinds_and_clause_scope():
     assert "fluids" not in "Tolvaptan is contraindicated in liver disease; it"[first.end:first.scope_end]
 
 
+def test_n_t_is_a_cue_of_its_own_except_inside_a_word_cue():
+    text = "Steroids don't help and won't be given; you shouldn't wait, isn't it clear? Don'ts aside."
+    assert [(c.text, c.kind, c.start) for c in find_cues(text)] == [
+        ("n't", "negation", text.index("n't")), ("won't", "negation", text.index("won't")),
+        ("shouldn't", "prohibition", text.index("shouldn't")), ("n't", "negation", text.index("isn't") + 2),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -347,7 +347,9 @@ def main() -> None:
         f"{cold.get('rate_limited', 0):.0f} answered 429) |",
         f"| (b) concurrency bound = calls × latency / concurrency | {bound:.1f} s |",
         f"| (b) full run ÷ concurrency bound | {cold_seconds / bound:.2f} |" if bound else "| (b) bound | n/a |",
-        f"| (b) speed-up over the sequential baseline | {baseline_total / cold_seconds:.1f}× |",
+        # two decimals: at one, 29.95× would print as 30.0×
+        f"| (b) speed-up over the sequential baseline | {baseline_total / cold_seconds:.2f}× "
+        f"(≥ 30×: {'yes' if baseline_total >= 30 * cold_seconds else 'no'}) |",
         f"| (b) estimated cost at the model's prices | ${cold.get('cost_usd', 0):.2f} |",
         f"| (b) CPU time: the run's process / its engine process and validation workers / the fake API | "
         f"{cold['cpu_main']:.0f} s / {cold['cpu_children']:.0f} s / {cold['cpu_fake']:.0f} s = "

@@ -114,8 +114,12 @@ class RateLimiter:
         self._changed = asyncio.Condition()
 
     async def _wait_for_capacity(self, input_tokens: int, output_tokens: int) -> None:
-        while True:
-            async with self._changed:
+        """Wake-ups go one waiter at a time: a freed slot wakes one, and a waiter that takes a slot and leaves room
+        wakes the next, so a release costs one check instead of one per queued request. A waiter held back by the
+        buckets re-checks when they will have refilled; its time-out, or a cancellation, passes on a wake-up it may
+        have swallowed."""
+        async with self._changed:
+            while True:
                 wait = max(
                     self._paused_until - self._clock(),
                     self.requests.wait_time(1),
@@ -127,12 +131,17 @@ class RateLimiter:
                     self.input_tokens.take(input_tokens)
                     self.output_tokens.take(output_tokens)
                     self.in_flight += 1
+                    if self.in_flight < self.window:
+                        self._changed.notify(1)
                     return
                 try:
-                    # Woken early when a slot frees; otherwise re-check once the buckets have refilled.
+                    # Woken when a slot frees; otherwise re-check once the buckets have refilled.
                     await asyncio.wait_for(self._changed.wait(), timeout=wait if wait > 0 else None)
                 except TimeoutError:
-                    pass
+                    self._changed.notify(1)
+                except asyncio.CancelledError:
+                    self._changed.notify(1)
+                    raise
 
     @asynccontextmanager
     async def slot(self, input_tokens: int, output_tokens: int) -> AsyncIterator[None]:
@@ -142,7 +151,7 @@ class RateLimiter:
         finally:
             async with self._changed:
                 self.in_flight -= 1
-                self._changed.notify_all()
+                self._changed.notify(1)
 
     def refund_output(self, tokens: int) -> None:
         """Give back the part of a max_tokens reservation that was not used."""

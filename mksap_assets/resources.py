@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -17,8 +17,9 @@ from mksap_assets.domain.inputs import (
     discover_questions,
     is_safe_question_id,
 )
-from mksap_assets.domain.pipeline import STAGES, QuestionPipeline
+from mksap_assets.domain.pipeline import QuestionOutcome
 from mksap_assets.domain.pipeline_spec import PipelineSpec
+from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.settings import (
     Settings,
     default_engine_process,
@@ -116,5 +117,10 @@ class PipelineResource(dg.ConfigurableResource):
         validation or for their writes then never leave API slots idle."""
         return QUESTIONS_PER_REQUEST_SLOT * self.llm_concurrency
 
-    def build_pipeline(self, stages: Collection[str] = STAGES) -> QuestionPipeline:
-        return self.spec().build_pipeline(stages)
+    def run_questions(self, question_ids: Sequence[str], stages: Collection[str]) -> Iterator[QuestionOutcome]:
+        """Each question's outcome as it finishes, from this resource's pipeline (in an engine process when
+        `engine_process` is set); closing the iterator early cancels the rest."""
+        return stream_outcomes(
+            self.spec().build_pipeline, question_ids, stages, self.questions_in_flight(),
+            separate_process=self.engine_process,
+        )

@@ -17,7 +17,6 @@ import dagster as dg
 
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
 from mksap_assets.domain.progress import Progress
-from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
@@ -80,11 +79,7 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     failures: list[QuestionOutcome] = []
     totals: Counter[str] = Counter()
     progress = Progress(total=len(keys))
-    outcomes = stream_outcomes(
-        pipeline.spec().build_pipeline, keys, stages, pipeline.questions_in_flight(),
-        separate_process=pipeline.engine_process,
-    )
-    for outcome in outcomes:
+    for outcome in pipeline.run_questions(keys, stages):
         seconds = sum(result.duration_ms for result in outcome.results) / 1000
         for level, message in progress.record(outcome.question_id, seconds):
             getattr(context.log, level)(message)

@@ -54,8 +54,7 @@ def test_rate_limiter_spaces_requests_to_the_rpm_limit():
 
 def test_a_freed_slot_wakes_one_waiter_not_all_of_them(monkeypatch):
     """With many requests queued for few slots, each release lets one waiter check (a wake-up of every waiter per
-    release is quadratic: 8% of the engine's py-spy samples at 2,198 questions). No request waits forever, even
-    when queued requests are cancelled."""
+    release is quadratic in the queue's length). No request waits forever, even when queued requests are cancelled."""
     checks = 0
     original = TokenBucket.wait_time
 

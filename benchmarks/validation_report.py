@@ -103,12 +103,12 @@ def offline(corpus: Path) -> None:
     for question_file in discover_questions(corpus):
         raw = load_raw_question(question_file)
         validated = validate_extraction(asyncio.run(extractor.extract(raw)), raw)
-        totals.update(questions=1, passed=int(validated.validation.passed), statements=validated.validation.statements,
-                      with_errors=validated.validation.statements_with_errors)
+        totals.update(questions=1, passed=validated.validation.statements_passed,
+                      statements=validated.validation.statements, with_errors=validated.validation.statements_with_errors)
         for _, _, item in validated.checked():
             codes.update((i.severity, i.category, i.code) for i in item.issues)
-    print(f"questions {totals['questions']}, passed {_rate(totals['passed'], totals['questions'])}, statements "
-          f"{totals['statements']}, with an error {totals['with_errors']}")
+    print(f"questions {totals['questions']}, statements {totals['statements']}, passed "
+          f"{_rate(totals['passed'], totals['statements'])}, with an error {totals['with_errors']}")
     grounding_errors = sum(c for (sev, cat, _), c in codes.items() if sev == "error" and cat == "grounding")
     print(f"grounding errors: {grounding_errors}")
     for (severity, category, code), count in sorted(codes.items(), key=lambda kv: (kv[0][0], -kv[1])):

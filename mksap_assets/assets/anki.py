@@ -20,9 +20,10 @@ MAX_SKIPS_LISTED = 50
 
 
 class AnkiDeckConfig(dg.Config):
-    include_warnings: bool = Field(
+    strict: bool = Field(
         default=False,
-        description="Also export statements whose worst issue is a warning (errors are never exported).",
+        description="Also leave out statements with any warning (by default only errors and card-breaking warnings "
+        "keep a statement out; see docs/VALIDATION.md).",
     )
     system: str | None = Field(
         default=None,
@@ -66,7 +67,7 @@ def _skips_table(summary: AnkiExportSummary) -> str:
     "<output dir>/anki/mksap.apkg (genanki) and mksap.txt (Anki text import); mksap-<code>.* for one system.",
 )
 def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipeline: PipelineResource):
-    options = AnkiOptions(include_warnings=config.include_warnings, system=config.system or None)
+    options = AnkiOptions(strict=config.strict, system=config.system or None)
     try:
         summary = write_anki_export(Path(pipeline.output_dir), options)
     except AnkiExportError as exc:
@@ -83,7 +84,7 @@ def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipelin
             "skipped": dg.MetadataValue.int(summary.skipped_total),
             "path": dg.MetadataValue.path(str(summary.apkg_path)),
             "txt_path": dg.MetadataValue.path(str(summary.txt_path)),
-            "include_warnings": dg.MetadataValue.bool(options.include_warnings),
+            "strict": dg.MetadataValue.bool(options.strict),
             "system": dg.MetadataValue.text(options.system or "all"),
             "per_system": dg.MetadataValue.md(_systems_table(summary)),
             "skipped_by_reason": dg.MetadataValue.md(_counter_table("reason", dict(summary.skipped))),

@@ -60,7 +60,7 @@ def pipeline_report(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     metadata: dict[str, dg.MetadataValue] = {
         "questions": dg.MetadataValue.int(totals.questions),
         "statements": dg.MetadataValue.int(totals.statements),
-        "passed": dg.MetadataValue.int(totals.passed),
+        "statements_passed": dg.MetadataValue.int(totals.statements_passed),
         "pass_rate": dg.MetadataValue.float(totals.pass_rate),
         "errors": dg.MetadataValue.int(totals.errors),
         "warnings": dg.MetadataValue.int(totals.warnings),

@@ -25,11 +25,10 @@ its review history). A statement repeated within one question and section is wri
 ("duplicate_statement"). Model id, parent deck id are fixed constants; a system's deck id is a fixed function of its
 code (deck_id_for), so it never changes between exports.
 
-Filters. Errors are never exported. By default a statement is exported only when its question's validation passed
-and the statement has no issue of severity error or warning (info is fine). include_warnings=True also exports
-statements whose worst issue is a warning; it does not admit questions that failed validation (a failed question
-has at least one error, which makes its extraction suspect as a whole; fix and rerun it, the GUIDs stay the same).
-system= keeps one system (its code, e.g. "cv", or its name, case-insensitive).
+Filters, per statement (card_gate.py). A statement is exported unless an error or a card-breaking warning blocks it
+(`blocked_by` in the export; documents written before the gate are judged from their issues); the other statements of
+its question are exported all the same. Other warnings are advice. strict=True also leaves out statements with any
+warning. system= keeps one system (its code, e.g. "cv", or its name, case-insensitive).
 
 Escaping. Fields are HTML: `& < > " '` become entities, `{` and `}` become `&#123;`/`&#125;` and the first colon of
 a colon followed by another colon becomes `&#58;`, so statement text can never open, close or hint a cloze; newlines
@@ -60,6 +59,7 @@ from typing import Any
 
 import genanki
 
+from mksap_assets.domain.card_gate import stored_blocking_codes
 from mksap_assets.domain.store import atomic_target, read_json, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,8 @@ SECTIONS: tuple[tuple[tuple[str, str], str, str], ...] = (
 SECTION_LABELS = tuple(label for _, label, _ in SECTIONS)
 
 # Statement skip reasons
-SKIP_QUESTION_NOT_PASSED = "question_not_passed"
-SKIP_ERROR = "error"
-SKIP_WARNING = "warning"
+SKIP_BLOCKED = "blocked"  # an error or a card-breaking warning
+SKIP_WARNING = "warning"  # strict mode only
 SKIP_EMPTY = "empty_statement"
 SKIP_NO_CLOZE = "no_usable_cloze"
 SKIP_DUPLICATE = "duplicate_statement"
@@ -145,7 +144,7 @@ class AnkiExportError(ValueError):
 
 @dataclass(frozen=True)
 class AnkiOptions:
-    include_warnings: bool = False
+    strict: bool = False  # also leave out statements with any warning
     system: str | None = None  # a system code ("cv") or name ("Cardiovascular Medicine"), case-insensitive
 
 
@@ -334,7 +333,7 @@ class AnkiExportSummary:
     notes: int = 0
     cards: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # statements not written, by reason
-    skipped_issue_codes: Counter[str] = field(default_factory=Counter)  # issue codes of error/warning skips
+    skipped_issue_codes: Counter[str] = field(default_factory=Counter)  # issue codes of blocked/warning skips
     dropped_candidates: Counter[str] = field(default_factory=Counter)  # candidates not clozed, by reason
     unreadable: list[str] = field(default_factory=list)  # documents that could not be read
     per_system: dict[str, SystemCount] = field(default_factory=dict)
@@ -359,15 +358,9 @@ def _system_of(document: dict[str, Any], path: Path | None) -> tuple[str, str]:
     return code, name
 
 
-def _issue_severities(item: dict[str, Any]) -> tuple[list[str], list[str]]:
-    errors, warnings = [], []
-    for issue in item.get("issues") or []:
-        severity = issue.get("severity")
-        if severity == "error":
-            errors.append(str(issue.get("code", "?")))
-        elif severity == "warning":
-            warnings.append(str(issue.get("code", "?")))
-    return errors, warnings
+def _warning_codes(item: dict[str, Any]) -> list[str]:
+    issues = [issue for issue in item.get("issues") or [] if isinstance(issue, dict)]
+    return [str(issue.get("code", "?")) for issue in issues if issue.get("severity") == "warning"]
 
 
 def _extra_html(item: dict[str, Any], document: dict[str, Any], system_name: str, section_display: str) -> str:
@@ -411,7 +404,6 @@ def notes_from_document(
     question_id = str(document.get("question_id") or (path.stem if path else "?"))
     code, own_name = _system_of(document, path)
     system_name = system_name or own_name
-    passed = bool((document.get("validation") or {}).get("passed"))
     notes: list[ClozeNote] = []
     skips: list[SkipRecord] = []
     dropped: Counter[str] = Counter()
@@ -424,14 +416,12 @@ def notes_from_document(
             def skip(reason: str, detail: str = "") -> None:
                 skips.append(SkipRecord(question_id, section, index, reason, detail))
 
-            if not passed:
-                skip(SKIP_QUESTION_NOT_PASSED)
+            blocked_by = stored_blocking_codes(item)
+            if blocked_by:
+                skip(SKIP_BLOCKED, ",".join(blocked_by))
                 continue
-            errors, warnings = _issue_severities(item)
-            if errors:
-                skip(SKIP_ERROR, ",".join(errors))
-                continue
-            if warnings and not options.include_warnings:
+            warnings = _warning_codes(item)
+            if warnings and options.strict:
                 skip(SKIP_WARNING, ",".join(warnings))
                 continue
             if not statement.strip():
@@ -531,7 +521,7 @@ def collect_notes(
         summary.dropped_candidates.update(dropped)
         for record in skips:
             summary.skipped[record.reason] += 1
-            if record.reason in (SKIP_ERROR, SKIP_WARNING):
+            if record.reason in (SKIP_BLOCKED, SKIP_WARNING):
                 summary.skipped_issue_codes.update(record.detail.split(","))
     if not known and not summary.unreadable:
         raise AnkiExportError(f"no exported questions in {summary.output_dir}; run the pipeline first")

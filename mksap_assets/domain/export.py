@@ -47,8 +47,9 @@ def build_export(
     }
     summary = validated.validation
     document["validation"] = {
-        "passed": summary.passed,
         "statements": summary.statements,
+        "statements_passed": summary.statements_passed,
+        "pass_rate": summary.pass_rate,
         "errors": summary.errors,
         "warnings": summary.warnings,
         "infos": summary.infos,

@@ -148,7 +148,8 @@ class QuestionPipeline:
         summary = validated.validation
         return {
             "statements": summary.statements,
-            "passed": summary.passed,
+            "statements_passed": summary.statements_passed,
+            "pass_rate": summary.pass_rate,
             "errors": summary.errors,
             "warnings": summary.warnings,
             "infos": summary.infos,
@@ -170,7 +171,8 @@ class QuestionPipeline:
         # What made this export: the sensor compares these with the current inputs, prompts and model.
         return {
             "statements": validated.validation.statements,
-            "passed": validated.validation.passed,
+            "statements_passed": validated.validation.statements_passed,
+            "pass_rate": validated.validation.pass_rate,
             "fingerprint": output_fingerprint(raw, extraction, validated),
             "input_sha256": raw.input_sha256,
             "extractor": extraction.extractor,

@@ -3,10 +3,12 @@
 Reads the export documents in <output dir>/<system>/<id>.json (two-letter system folders only, so anki/, report/
 and _removed/ are never read) and builds:
 
-- questions.csv  one row per question: system, type (id[2:5]), statements by section, errors, warnings, passed,
+- questions.csv  one row per question: system, type (id[2:5]), statements by section, statements that passed the
+                 card gate (card_gate.py), errors, warnings,
                  extractor, model, and the LLM usage recorded in provenance.llm_usage (calls, cache hits and
                  misses, tokens, cost_usd);
-- by_system.csv  and by_type.csv: questions, statements, passed, pass rate, errors, warnings, cost;
+- by_system.csv  and by_type.csv: questions, statements, statements passed, pass rate (of statements), errors,
+                 warnings, cost;
 - timings.csv    per asset: p50/p95/max of duration_ms over the reported questions, from a timings table the
                  caller passes in (columns asset, question_id, duration_ms; the Dagster asset reads it from the
                  latest materialization of each partition);
@@ -27,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from mksap_assets.domain.card_gate import stored_blocking_codes
 from mksap_assets.domain.store import read_json, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,13 @@ _USAGE_SOURCE = {"llm_calls": "calls"}
 QUESTION_COLUMNS = (
     "question_id", "system", "system_name", "type",
     "statements_critique", "statements_key_points", "statements_table", "statements",
-    "errors", "warnings", "passed", "extractor", "model", *USAGE_FIELDS,
+    "statements_passed", "errors", "warnings", "extractor", "model", *USAGE_FIELDS,
 )
 _COUNT_COLUMNS = (
-    "statements_critique", "statements_key_points", "statements_table", "statements", "errors", "warnings",
+    "statements_critique", "statements_key_points", "statements_table", "statements", "statements_passed", "errors",
+    "warnings",
 )
-GROUP_COLUMNS = ("questions", "statements", "passed", "pass_rate", "errors", "warnings", "cost_usd")
+GROUP_COLUMNS = ("questions", "statements", "statements_passed", "pass_rate", "errors", "warnings", "cost_usd")
 TIMING_TABLE_COLUMNS = ("asset", "partitions", "p50_ms", "p95_ms", "max_ms")
 COST_DECIMALS = 6
 RATE_DECIMALS = 6
@@ -91,6 +95,13 @@ def question_row(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "statements_key_points": _len(true_statements.get("from_key_points")),
         "statements_table": _len(_dict(document.get("table_statements")).get("statements")),
     }
+    items = [
+        item
+        for section in (true_statements.get("from_critique"), true_statements.get("from_key_points"),
+                        _dict(document.get("table_statements")).get("statements"))
+        for item in (section if isinstance(section, list) else [])
+        if isinstance(item, dict)
+    ]
     row: dict[str, Any] = {
         "question_id": question_id,
         "system": system,
@@ -100,7 +111,7 @@ def question_row(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "statements": sum(sections.values()),
         "errors": int(_number(validation.get("errors"))),
         "warnings": int(_number(validation.get("warnings"))),
-        "passed": validation.get("passed") is True,
+        "statements_passed": sum(1 for item in items if not stored_blocking_codes(item)),
         "extractor": str(provenance.get("extractor") or "?"),
         "model": str(provenance.get("model") or ""),
     }
@@ -131,7 +142,7 @@ def question_table(output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
             continue
         rows.append(question_row(document, path))
     frame = pd.DataFrame(rows, columns=list(QUESTION_COLUMNS))
-    frame = frame.astype({"passed": bool, **{n: int for n in _COUNT_COLUMNS}})
+    frame = frame.astype({n: int for n in _COUNT_COLUMNS})
     frame = frame.astype({n: (float if n == "cost_usd" else int) for n in USAGE_FIELDS})
     return frame.sort_values("question_id", kind="stable").reset_index(drop=True), unreadable
 
@@ -144,15 +155,16 @@ def _grouped(questions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = questions.groupby(keys, sort=True).agg(
         questions=("question_id", "size"),
         statements=("statements", "sum"),
-        passed=("passed", "sum"),
+        statements_passed=("statements_passed", "sum"),
         errors=("errors", "sum"),
         warnings=("warnings", "sum"),
         cost_usd=("cost_usd", "sum"),
     )
     grouped = grouped.reset_index()
-    grouped["pass_rate"] = (grouped["passed"] / grouped["questions"]).round(RATE_DECIMALS)
+    grouped["pass_rate"] = (grouped["statements_passed"] / grouped["statements"].where(grouped["statements"] > 0)
+                            ).fillna(0.0).round(RATE_DECIMALS)
     grouped["cost_usd"] = grouped["cost_usd"].round(COST_DECIMALS)
-    grouped = grouped.astype({n: int for n in ("questions", "statements", "passed", "errors", "warnings")})
+    grouped = grouped.astype({n: int for n in ("questions", "statements", "statements_passed", "errors", "warnings")})
     return grouped[[*keys, *GROUP_COLUMNS]]
 
 
@@ -203,8 +215,8 @@ def timing_table(timings: pd.DataFrame | None, question_ids: set[str] | None = N
 class ReportTotals:
     questions: int = 0
     statements: int = 0
-    passed: int = 0
-    pass_rate: float = 0.0  # passed / questions (0.0 when there are none)
+    statements_passed: int = 0
+    pass_rate: float = 0.0  # statements_passed / statements (0.0 when there are none)
     errors: int = 0
     warnings: int = 0
     llm_calls: int = 0
@@ -227,12 +239,13 @@ def totals_of(questions: pd.DataFrame, unreadable: int = 0) -> ReportTotals:
     count = len(questions)
     sums = {name: int(questions[name].sum()) for name in USAGE_FIELDS if name != "cost_usd"}
     lookups = sums["cache_hits"] + sums["cache_misses"]
-    passed = int(questions["passed"].sum())
+    passed = int(questions["statements_passed"].sum())
+    statements = int(questions["statements"].sum())
     return ReportTotals(
         questions=count,
-        statements=int(questions["statements"].sum()),
-        passed=passed,
-        pass_rate=round(passed / count, RATE_DECIMALS) if count else 0.0,
+        statements=statements,
+        statements_passed=passed,
+        pass_rate=round(passed / statements, RATE_DECIMALS) if statements else 0.0,
         errors=int(questions["errors"].sum()),
         warnings=int(questions["warnings"].sum()),
         cache_hit_rate=round(sums["cache_hits"] / lookups, RATE_DECIMALS) if lookups else None,
@@ -281,7 +294,7 @@ def totals_table(totals: ReportTotals) -> str:
     rows = [
         ("questions", f"{totals.questions:,}"),
         ("statements", f"{totals.statements:,}"),
-        ("validation passed", f"{totals.passed:,}/{totals.questions:,} ({_percent(totals.pass_rate)})"),
+        ("statements passed", f"{totals.statements_passed:,}/{totals.statements:,} ({_percent(totals.pass_rate)})"),
         ("errors / warnings", f"{totals.errors:,} / {totals.warnings:,}"),
         ("extractor", extractors),
         ("LLM calls", f"{totals.llm_calls:,}"),

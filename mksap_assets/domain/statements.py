@@ -49,14 +49,22 @@ class Fix(BaseModel):
     after: str
 
 
-class CheckedStatement(Statement):
+class StatementCheck(BaseModel):
+    """What validation adds to a statement: its issues, the fixes made, and whether it may become a card."""
+
     issues: list[Issue] = Field(default_factory=list)
     fixes: list[Fix] = Field(default_factory=list, exclude_if=lambda fixes: not fixes)  # listed only when made
+    passed: bool = True  # no blocking issue: the statement may become a card (card_gate.py)
+    blocked_by: list[str] = Field(default_factory=list)  # codes of the issues that keep it off the deck
+    repaired_from: str | None = Field(default=None, exclude_if=lambda text: text is None)  # text before the repair turn
 
 
-class CheckedTableStatement(TableStatement):
-    issues: list[Issue] = Field(default_factory=list)
-    fixes: list[Fix] = Field(default_factory=list, exclude_if=lambda fixes: not fixes)  # listed only when made
+class CheckedStatement(Statement, StatementCheck):
+    pass
+
+
+class CheckedTableStatement(TableStatement, StatementCheck):
+    pass
 
 
 class LLMUsage(BaseModel):
@@ -123,9 +131,19 @@ class Extraction(BaseModel):
         return len(self.from_critique) + len(self.from_key_points) + len(self.table_statements)
 
 
+class RepairSummary(BaseModel):
+    """The repair turn: statements with blocking issues sent back to the model once, in one call per question."""
+
+    statements_sent: int = 0
+    statements_repaired: int = 0  # came back and now pass: saved for the deck
+    failure: str | None = None  # why the call gave nothing usable (the originals were kept)
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+
+
 class ValidationSummary(BaseModel):
-    passed: bool
     statements: int
+    statements_passed: int  # may become cards: no error and no card-breaking warning
+    pass_rate: float  # statements_passed / statements (0.0 when there are none)
     errors: int
     warnings: int
     infos: int
@@ -136,6 +154,7 @@ class ValidationSummary(BaseModel):
     grounded: bool = False  # False when no source was given (grounding checks skipped)
     codes: dict[str, int] = Field(default_factory=dict)  # issue counts by code, questions' own issues included
     error_codes: dict[str, int] = Field(default_factory=dict)  # the same for errors only
+    repair: RepairSummary | None = None  # None when the extractor has no repair turn
 
 
 class ValidatedStatements(BaseModel):

@@ -1,4 +1,4 @@
-"""A short account of what is in the output dir: questions, statements, pass rate, what is missing."""
+"""A short account of what is in the output dir: questions, statements, the share that passed, what is missing."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ class ExportSummary:
     output_dir: Path
     questions: int = 0
     statements: int = 0
-    passed: int = 0
+    statements_passed: int = 0
     extractors: set[str] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
 
     @property
     def pass_rate(self) -> float:
-        return self.passed / self.questions if self.questions else 0.0
+        return self.statements_passed / self.statements if self.statements else 0.0
 
     def render(self) -> str:
         lines = [
             f"questions exported: {self.questions}",
             f"statements:         {self.statements}",
-            f"validation passed:  {self.passed}/{self.questions} ({self.pass_rate:.1%})",
+            f"statements passed:  {self.statements_passed}/{self.statements} ({self.pass_rate:.1%})",
             f"extractor:          {', '.join(sorted(self.extractors)) or '-'}",
             f"output folder:      {self.output_dir}",
         ]
@@ -51,6 +51,6 @@ def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = Non
         row = question_row(read_json(path), path)
         summary.questions += 1
         summary.statements += row["statements"]
-        summary.passed += row["passed"]
+        summary.statements_passed += row["statements_passed"]
         summary.extractors.add(row["extractor"])
     return summary

@@ -1,5 +1,6 @@
-"""Validators: every statement gets a list of issues (code, severity, message, span, category, field); a question
-passes when none of its statements has an error.
+"""Validators: every statement gets a list of issues (code, severity, message, span, category, field) and a gate:
+`passed` (it may become a card) unless an error or a card-breaking warning blocks it (`blocked_by`, card_gate.py).
+A question's summary counts its statements; its `pass_rate` is the share that passed.
 
     validate_extraction(extraction, raw) -> ValidatedStatements
 
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from mksap_assets.domain.autofix import autofix as apply_fixes
 from mksap_assets.domain.autofix import check_mechanical, needs_fix
+from mksap_assets.domain.card_gate import blocking_codes
 from mksap_assets.domain.grounding import QuestionSources, Source, ground_text
 from mksap_assets.domain.nlp_analysis import NlpAnalysis, analyse_question, section_texts
 from mksap_assets.domain.statements import (
@@ -36,10 +38,10 @@ from mksap_assets.domain.validation.structure import MAX_WORDS, MIN_WORDS, check
 
 __all__ = [
     "MAX_CLOZES", "MAX_WORDS", "MIN_WORDS", "STATEMENT_CHECKS", "TRIVIAL_CLOZES", "VALIDATOR_VERSION",
-    "check_statement", "validate_extraction",
+    "check_statement", "summarised", "validate_extraction",
 ]
 
-VALIDATOR_VERSION = "3"
+VALIDATOR_VERSION = "4"
 
 StatementCheck = Callable[[Statement], Iterable[Issue]]
 STATEMENT_CHECKS: tuple[StatementCheck, ...] = (
@@ -85,7 +87,7 @@ def validate_extraction(
 
     def checked(item: Statement, source: Source | None) -> CheckedStatement:
         item, issues, fixes = _validated_item(item, source, autofix)
-        return CheckedStatement(**item.model_dump(), issues=issues, fixes=fixes)
+        return CheckedStatement(**item.model_dump(), **_gate(issues), fixes=fixes)
 
     def checked_table(item: TableStatement) -> CheckedTableStatement:
         source = None
@@ -97,7 +99,7 @@ def validate_extraction(
                                    field="table_source",
                                    message=f"table {item.table_source!r} is not an educational table of the question"))
         fixed, issues, fixes = _validated_item(item, source, autofix)
-        return CheckedTableStatement(**fixed.model_dump(), issues=extra + issues, fixes=fixes)
+        return CheckedTableStatement(**fixed.model_dump(), **_gate(extra + issues), fixes=fixes)
 
     from_critique = [checked(s, sources.critique if sources else None) for s in extraction.from_critique]
     from_key_points = [checked(s, sources.key_points if sources else None) for s in extraction.from_key_points]
@@ -105,29 +107,50 @@ def validate_extraction(
     question_issues = []
     if extraction.statement_count == 0:
         question_issues.append(Issue(code="no_statements", severity="error", message="no statement was extracted"))
-    items = (*from_critique, *from_key_points, *table_statements)
-    all_issues = [i for s in items for i in s.issues] + question_issues
-    severities = Counter(i.severity for i in all_issues)
-    return ValidatedStatements(
+    validated = ValidatedStatements(
         question_id=extraction.question_id,
         from_critique=from_critique,
         from_key_points=from_key_points,
         table_statements=table_statements,
         tables_processed=extraction.tables_processed,
         tables_skipped=extraction.tables_skipped,
-        validation=ValidationSummary(
-            passed=severities["error"] == 0,
-            statements=extraction.statement_count,
-            errors=severities["error"],
-            warnings=severities["warning"],
-            infos=severities["info"],
-            validator_version=VALIDATOR_VERSION,
-            question_issues=question_issues,
-            statements_with_errors=sum(1 for s in items if any(i.severity == "error" for i in s.issues)),
-            fixes=sum(len(s.fixes) for s in items),
-            grounded=sources is not None,
-            codes=dict(sorted(Counter(i.code for i in all_issues).items())),
-            error_codes=dict(sorted(Counter(i.code for i in all_issues if i.severity == "error").items())),
-        ),
+        validation=ValidationSummary(statements=0, statements_passed=0, pass_rate=0.0, errors=0, warnings=0, infos=0,
+                                     validator_version=VALIDATOR_VERSION),
         nlp_analysis=analysis,
     )
+    return summarised(validated, question_issues=question_issues, grounded=sources is not None)
+
+
+def _gate(issues: list[Issue]) -> dict:
+    blocked_by = blocking_codes((i.code, i.severity) for i in issues)
+    return {"issues": issues, "passed": not blocked_by, "blocked_by": blocked_by}
+
+
+def summarised(
+    validated: ValidatedStatements, *, question_issues: list[Issue] | None = None, grounded: bool | None = None
+) -> ValidatedStatements:
+    """`validated` with its summary counted from its statements (after validation, and again after a repair turn
+    replaced some of them); the question's own issues, `grounded` and the repair record are kept unless given."""
+    previous = validated.validation
+    question_issues = previous.question_issues if question_issues is None else question_issues
+    items = [item for _, _, item in validated.checked()]
+    all_issues = [i for s in items for i in s.issues] + question_issues
+    severities = Counter(i.severity for i in all_issues)
+    passed = sum(1 for s in items if s.passed)
+    summary = ValidationSummary(
+        statements=len(items),
+        statements_passed=passed,
+        pass_rate=round(passed / len(items), 4) if items else 0.0,
+        errors=severities["error"],
+        warnings=severities["warning"],
+        infos=severities["info"],
+        validator_version=VALIDATOR_VERSION,
+        question_issues=question_issues,
+        statements_with_errors=sum(1 for s in items if any(i.severity == "error" for i in s.issues)),
+        fixes=sum(len(s.fixes) for s in items),
+        grounded=previous.grounded if grounded is None else grounded,
+        codes=dict(sorted(Counter(i.code for i in all_issues).items())),
+        error_codes=dict(sorted(Counter(i.code for i in all_issues if i.severity == "error").items())),
+        repair=previous.repair,
+    )
+    return validated.model_copy(update={"validation": summary})

@@ -46,8 +46,12 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
         assert result.success
         calls = fake_api.stats.total_requests
         raws = [load_raw_question(f) for f in discover_questions(claude_settings.data_dir)]
+        validated = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                     if e.asset_key == dg.AssetKey("validated_statements")]
+        repairs = sum(m["repair_llm_calls"].value for m in validated)
+        assert repairs == sum(m["repair_sent"].value > 0 for m in validated)  # one repair call per question at most
         expected = sum(1 + bool(r.key_points) + len(r.educational_tables) for r in raws)
-        assert calls == expected  # folded clozes: one call per source
+        assert calls == expected + repairs  # folded clozes: one call per source, plus the repair turns
         for key in keys:
             document = orjson.loads(export_path(claude_settings.output_dir, key).read_bytes())
             provenance = document["provenance"]
@@ -57,7 +61,7 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
                 assert all(c in item["statement"] for c in item["cloze_candidates"])
         extracted = [e for e in result.get_asset_materialization_events()
                      if e.asset_key == dg.AssetKey("extracted_statements")]
-        assert sum(e.materialization.metadata["llm_calls"].value for e in extracted) == calls
+        assert sum(e.materialization.metadata["llm_calls"].value for e in extracted) == calls - repairs
         assert all(e.materialization.metadata["cost_usd"].value > 0 for e in extracted)
 
         fake_api.reset_stats()
@@ -65,7 +69,7 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
         assert again.success and fake_api.stats.total_requests == 0
         extracted = [e for e in again.get_asset_materialization_events()
                      if e.asset_key == dg.AssetKey("extracted_statements")]
-        assert sum(e.materialization.metadata["cache_hits"].value for e in extracted) == calls
+        assert sum(e.materialization.metadata["cache_hits"].value for e in extracted) == calls - repairs
 
 
 def test_prompt_prefix_is_cached_and_the_key_is_sent_as_bearer(claude_settings, fake_api, monkeypatch):

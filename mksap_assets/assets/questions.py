@@ -27,7 +27,8 @@ MAX_FAILURES_LISTED = 50
 _DESCRIPTIONS = {
     RAW: "The question file parsed, validated and normalised (glued sentences repaired, tables parsed).",
     EXTRACTED: "Statements extracted from the critique, key points and educational tables, with cloze candidates.",
-    VALIDATED: "The statements with the issues the validators found, and the question's pass flag.",
+    VALIDATED: "The statements with the issues the validators found, each marked passed or blocked (the repair "
+    "turn's corrections in place), and the share that passed.",
     EXPORTED: "The exported JSON: the input question plus its statements, validation and provenance.",
 }
 _UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED, RAW], EXPORTED: [VALIDATED]}
@@ -84,8 +85,8 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
         for level, message in progress.record(outcome.question_id, seconds):
             getattr(context.log, level)(message)
         for result in outcome.results:
-            if result.stage == EXTRACTED:
-                totals.update({k: v for k, v in result.metadata.items() if k in RUN_TOTALS})
+            if result.stage in (EXTRACTED, VALIDATED):
+                totals.update({k: v for k, v in result.metadata.items() if k in (*RUN_TOTALS, *REPAIR_TOTALS)})
             fingerprint = result.metadata.get("fingerprint")
             yield dg.AssetMaterialization(
                 asset_key=ASSET_KEYS[result.stage],
@@ -99,7 +100,8 @@ def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
         f"({', '.join(sorted(stages, key=STAGES.index))}); {len(failures)} failed"
-        + (f"; LLM: {_totals_line(totals)}" if EXTRACTED in stages else "")
+        + (f"; LLM: {_totals_line(totals, RUN_TOTALS)}" if EXTRACTED in stages else "")
+        + (f"; repair turn: {_totals_line(totals, REPAIR_TOTALS)}" if totals["repair_sent"] else "")
     )
     if failures:
         failures.sort(key=lambda o: o.question_id)
@@ -117,8 +119,12 @@ RUN_TOTALS = (
 )
 
 
-def _totals_line(totals: Counter[str]) -> str:
-    return ", ".join(f"{name}={round(totals[name], 4)}" for name in RUN_TOTALS)
+# What the repair turn (in the validation stage) sent, saved and cost; its cost is not in the LLM totals above.
+REPAIR_TOTALS = ("repair_sent", "repair_saved", "repair_llm_calls", "repair_cost_usd")
+
+
+def _totals_line(totals: Counter[str], names: tuple[str, ...]) -> str:
+    return ", ".join(f"{name}={round(totals[name], 4)}" for name in names)
 
 
 def _provider_line(pipeline: PipelineResource) -> str:

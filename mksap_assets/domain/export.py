@@ -10,7 +10,7 @@ from typing import Any
 
 from mksap_assets.domain.fingerprint import PIPELINE_VERSION, fingerprint
 from mksap_assets.domain.inputs import RawQuestion
-from mksap_assets.domain.statements import Extraction, ValidatedStatements
+from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 
 
 def export_path(output_dir: Path, question_id: str) -> Path:
@@ -46,6 +46,7 @@ def build_export(
         "tables_skipped": validated.tables_skipped,
     }
     summary = validated.validation
+    repair_usage = summary.repair.usage if summary.repair else LLMUsage()
     document["validation"] = {
         "statements": summary.statements,
         "statements_passed": summary.statements_passed,
@@ -57,6 +58,7 @@ def build_export(
         "fixes": summary.fixes,
         "error_codes": summary.error_codes,
         "issues": [i.model_dump(mode="json") for i in summary.question_issues],
+        "repair": summary.repair.model_dump(mode="json") if summary.repair else None,
     }
     document["provenance"] = {
         "extractor": extraction.extractor,
@@ -68,7 +70,8 @@ def build_export(
         "input_sha256": raw.input_sha256,
         "fingerprint": output_fingerprint(raw, extraction, validated),
         "source_path": raw.source_path,
-        "llm_usage": extraction.usage.model_dump(mode="json"),
+        # The question's whole LLM cost: extraction plus the repair turn (broken down under validation.repair).
+        "llm_usage": (extraction.usage + repair_usage).model_dump(mode="json"),
         "statements_extracted_at": extraction.extracted_at,
         "exported_at": (now or datetime.now(UTC)).isoformat(),
     }

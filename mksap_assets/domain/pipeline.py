@@ -2,7 +2,8 @@
 
 raw_question -> extracted_statements -> validated_statements -> exported_question
 
-A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
+Validation includes the repair turn when the extractor has one (repair.py): the statements the gate keeps off the
+deck go back to the model once, and those that come back passing replace them. A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
 artifact store. A failure stops that question only (later stages are not attempted, nothing partial is
 written); other questions are unaffected.
 """
@@ -21,6 +22,7 @@ from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.export import build_export, export_path, output_fingerprint
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
+from mksap_assets.domain.repair import StatementRepairer, merged, statements_to_repair, with_repairs
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation.pool import ValidationPool
@@ -143,9 +145,20 @@ class QuestionPipeline:
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
         timed = await self.validation.validate(extraction, raw)
         validated = timed.validated
+        validator_ms, validator_cpu_ms = timed.wall_ms, timed.cpu_ms
+        to_repair = statements_to_repair(extraction, validated)
+        if to_repair and isinstance(self.extractor, StatementRepairer):
+            answer = await self.extractor.repair(raw, to_repair)
+            if answer.statements:
+                retimed = await self.validation.validate(with_repairs(extraction, answer.statements), raw)
+                validator_ms, validator_cpu_ms = validator_ms + retimed.wall_ms, validator_cpu_ms + retimed.cpu_ms
+                validated = merged(validated, retimed.validated, answer, len(to_repair))
+            else:
+                validated = merged(validated, validated, answer, len(to_repair))
         await self._save(VALIDATED, question_id, validated)
         values[VALIDATED] = validated
         summary = validated.validation
+        repair = summary.repair
         return {
             "statements": summary.statements,
             "statements_passed": summary.statements_passed,
@@ -156,9 +169,15 @@ class QuestionPipeline:
             "statements_with_errors": summary.statements_with_errors,
             "fixes": summary.fixes,
             "error_codes": ",".join(f"{code}:{count}" for code, count in summary.error_codes.items()),
-            "validator_ms": round(timed.wall_ms, 3),
-            "validator_cpu_ms": round(timed.cpu_ms, 3),
+            "validator_ms": round(validator_ms, 3),
+            "validator_cpu_ms": round(validator_cpu_ms, 3),
             "validator_version": summary.validator_version,
+            "repair_sent": repair.statements_sent if repair else 0,
+            "repair_saved": repair.statements_repaired if repair else 0,
+            "repair_llm_calls": repair.usage.calls if repair else 0,
+            "repair_input_tokens": repair.usage.input_tokens if repair else 0,
+            "repair_output_tokens": repair.usage.output_tokens if repair else 0,
+            "repair_cost_usd": round(repair.usage.cost_usd, 6) if repair else 0.0,
         }
 
     async def _exported(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:

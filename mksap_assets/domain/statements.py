@@ -82,6 +82,9 @@ class LLMUsage(BaseModel):
     cost_usd: float = 0.0
     llm_seconds: float = 0.0
 
+    def __add__(self, other: LLMUsage) -> LLMUsage:
+        return LLMUsage(**{name: getattr(self, name) + getattr(other, name) for name in LLMUsage.model_fields})
+
 
 class Extraction(BaseModel):
     """The extracted_statements asset for one question."""

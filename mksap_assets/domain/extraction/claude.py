@@ -2,7 +2,8 @@
 
 critique ∥ key points (skipped when empty) ∥ each educational table (lab-value tables skipped). With
 cloze_mode="folded" (the default) each call also picks the clozes of its statements; with "separate" the clozes
-come from one more call over all the question's statements.
+come from one more call over all the question's statements. After validation, `repair` sends the statements the
+gate keeps off the deck back in one call per question (repair.py decides what comes back).
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from typing import Literal
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.extraction.schemas import (
     CLOZES_TOOL_DEF,
+    REPAIRS_TOOL_DEF,
     STATEMENTS_ONLY_TOOL,
     STATEMENTS_WITH_CLOZES_TOOL,
     ClozeMapping,
+    Repairs,
     StatementsOnly,
     StatementsWithClozes,
 )
 from mksap_assets.domain.inputs import RawQuestion
 from mksap_assets.domain.llm.client import ClaudeClient, ExtractionError
 from mksap_assets.domain.llm.meter import metering
+from mksap_assets.domain.repair import RepairAnswer, StatementKey, StatementToRepair
 from mksap_assets.domain.statements import Extraction, LLMUsage, Statement, TableStatement
 from mksap_assets.domain.tables import ParsedTable
 from mksap_assets.domain.text import normalise_comparators
@@ -29,6 +33,7 @@ from mksap_assets.domain.text import normalise_comparators
 ClozeMode = Literal["folded", "separate"]
 STATEMENT_TOKENS = {"critique": 4096, "key_points": 1536, "table": 2048}
 CLOZE_TOKENS = 4096
+REPAIR_TOKENS = 4096
 
 
 def claude_prompt_version(cloze_mode: str) -> str:
@@ -77,11 +82,73 @@ class ClaudeExtractor:
             usage=usage,
         )
 
+    async def repair(self, raw: RawQuestion, items: list[StatementToRepair]) -> RepairAnswer:
+        """One call with every statement to repair and the sources they came from; a failed call keeps the
+        originals (the question never fails for its repair)."""
+        usage = LLMUsage()
+        if not items:
+            return RepairAnswer({}, usage)
+        sources = self._repair_sources(raw, items)
+        listed = [
+            {
+                "index": number,
+                "source": _source_kind(item),
+                "statement": item.statement.statement,
+                "extra_field": item.statement.extra_field,
+                "cloze_candidates": item.statement.cloze_candidates,
+                "issues": [f"{issue.code} ({issue.field}): {issue.message}" for issue in item.issues],
+            }
+            for number, item in enumerate(items, start=1)
+        ]
+        with metering(usage):
+            try:
+                result = await self.client.call_tool(
+                    system=prompts.system_blocks("repair"),
+                    user_text=prompts.repair_message(raw.educational_objective, sources, listed),
+                    tool=REPAIRS_TOOL_DEF,
+                    output=Repairs,
+                    max_tokens=REPAIR_TOKENS,
+                    prompt_version=self.prompt_version,
+                )
+            except ExtractionError as exc:
+                return RepairAnswer({}, usage, failure=str(exc))
+        repaired: dict[StatementKey, Statement] = {}
+        for answer in result.repairs:
+            if not 1 <= answer.index <= len(items):
+                continue  # an index it was not given
+            item = items[answer.index - 1]
+            if (item.section, item.index) in repaired:
+                continue  # a second answer for the same statement
+            clozes = [answer.cloze_primary, *answer.cloze_secondary]
+            statement = _normalised(answer.statement, answer.extra_field, clozes)
+            if isinstance(item.statement, TableStatement):
+                # The caption stays the extra_field of a table statement, as in extraction.
+                statement = TableStatement(**statement.model_dump() | {"extra_field": item.statement.extra_field},
+                                           table_source=item.statement.table_source)
+            repaired[(item.section, item.index)] = statement
+        return RepairAnswer(repaired, usage)
+
+    @staticmethod
+    def _repair_sources(raw: RawQuestion, items: list[StatementToRepair]) -> list[tuple[str, str]]:
+        """The source texts of the statements to repair, each once, labelled as in the statements' "source"."""
+        tables = {table.source: table for table in raw.educational_tables}
+        texts: dict[str, str] = {}
+        for item in items:
+            kind = _source_kind(item)
+            if kind in texts:
+                continue
+            if item.section == "from_critique":
+                texts[kind] = raw.critique
+            elif item.section == "from_key_points":
+                texts[kind] = _numbered(raw.key_points)
+            elif item.statement.table_source in tables:
+                texts[kind] = tables[item.statement.table_source].to_text()
+        return list(texts.items())
+
     async def _key_points(self, raw: RawQuestion) -> list[Statement]:
         if not raw.key_points:
             return []
-        numbered = "\n".join(f"{i}. {point}" for i, point in enumerate(raw.key_points, start=1))
-        return await self._statements("key_points", raw.educational_objective, numbered)
+        return await self._statements("key_points", raw.educational_objective, _numbered(raw.key_points))
 
     async def _table(self, raw: RawQuestion, table: ParsedTable) -> list[Statement]:
         items = await self._statements("table", raw.educational_objective, table.to_text())
@@ -122,6 +189,18 @@ class ClaudeExtractor:
             target.cloze_candidates = _normalised(
                 target.statement, None, [choice.cloze_primary, *choice.cloze_secondary]
             ).cloze_candidates
+
+
+def _numbered(points: list[str]) -> str:
+    return "\n".join(f"{i}. {point}" for i, point in enumerate(points, start=1))
+
+
+def _source_kind(item: StatementToRepair) -> str:
+    if item.section == "from_critique":
+        return "critique"
+    if item.section == "from_key_points":
+        return "key_points"
+    return f"table {item.statement.table_source}"
 
 
 def _normalised(statement: str, extra_field: str | None, clozes: list[str]) -> Statement:

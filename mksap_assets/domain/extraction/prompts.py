@@ -15,10 +15,15 @@ from typing import Any
 
 import orjson
 
-from mksap_assets.domain.extraction.schemas import CLOZES_TOOL_DEF, STATEMENTS_ONLY_TOOL, STATEMENTS_WITH_CLOZES_TOOL
+from mksap_assets.domain.extraction.schemas import (
+    CLOZES_TOOL_DEF,
+    REPAIRS_TOOL_DEF,
+    STATEMENTS_ONLY_TOOL,
+    STATEMENTS_WITH_CLOZES_TOOL,
+)
 
 PROMPT_DIR = Path(__file__).with_name("prompts")
-TASKS = ("critique", "key_points", "table", "cloze")
+TASKS = ("critique", "key_points", "table", "cloze", "repair")
 _CLOSING_TAG_RE = re.compile(r"</\s*(?:source|statements|educational_objective)", re.IGNORECASE)
 
 
@@ -35,7 +40,7 @@ def _version(text: str) -> str:
 def prompt_versions() -> dict[str, str]:
     """Version of each prompt file and of the tool schemas (their text is part of the prompt too)."""
     versions = {name: _version(prompt_text(name)) for name in ("system", *TASKS)}
-    tools = [STATEMENTS_WITH_CLOZES_TOOL, STATEMENTS_ONLY_TOOL, CLOZES_TOOL_DEF]
+    tools = [STATEMENTS_WITH_CLOZES_TOOL, STATEMENTS_ONLY_TOOL, CLOZES_TOOL_DEF, REPAIRS_TOOL_DEF]
     versions["tools"] = _version(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS).decode())
     return versions
 
@@ -69,3 +74,13 @@ def source_message(objective: str, source: str, *, label: str) -> str:
 def statements_message(statements: list[str]) -> str:
     lines = "\n".join(f"{index}. {_defuse(text)}" for index, text in enumerate(statements, start=1))
     return f"<statements>\n{lines}\n</statements>"
+
+
+def repair_message(objective: str, sources: list[tuple[str, str]], statements: list[dict[str, Any]]) -> str:
+    """The repair turn's request: the sources the statements came from (kind, text) and the statements, as JSON
+    objects with their index, source kind, fields and issues."""
+    parts = [f"<educational_objective>{_defuse(objective)}</educational_objective>"]
+    parts += [f'<source kind="{kind}">\n{_defuse(text)}\n</source>' for kind, text in sources]
+    lines = "\n".join(_defuse(orjson.dumps(item).decode()) for item in statements)
+    parts.append(f"<statements>\n{lines}\n</statements>")
+    return "\n".join(parts)

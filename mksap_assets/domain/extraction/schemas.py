@@ -5,7 +5,9 @@ with these models. Two tools:
 
 - record_statements: statements of one source (critique, key points, or one table), each with its cloze choice
   (one primary, at most two secondary, exact substrings of the statement).
-- record_clozes: cloze choices for numbered statements (used when clozes are picked in a separate call).
+- record_clozes: cloze choices for numbered statements (used when clozes are picked in a separate call);
+- record_repairs: the repair turn's corrected statements, each by the index it was given (one it cannot make
+  faithful to the source is left out).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 STATEMENTS_TOOL = "record_statements"
 CLOZES_TOOL = "record_clozes"
+REPAIRS_TOOL = "record_repairs"
 
 
 PrimaryCloze = Field(min_length=1, description="The one span to blank: an exact substring of the statement.")
@@ -62,6 +65,14 @@ class ClozeMapping(BaseModel):
     clozes: list[NumberedCloze]
 
 
+class RepairedStatement(ExtractedStatement):
+    index: int = Field(ge=1, description="The index of the statement this one corrects.")
+
+
+class Repairs(BaseModel):
+    repairs: list[RepairedStatement]
+
+
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:
     """Inline $defs and drop pydantic's titles: the API wants a plain JSON schema."""
     defs = schema.pop("$defs", {})
@@ -87,3 +98,6 @@ STATEMENTS_WITH_CLOZES_TOOL = tool(
 )
 STATEMENTS_ONLY_TOOL = tool(STATEMENTS_TOOL, "Record every testable statement of the source.", StatementsOnly)
 CLOZES_TOOL_DEF = tool(CLOZES_TOOL, "Record the cloze choice for each numbered statement.", ClozeMapping)
+REPAIRS_TOOL_DEF = tool(
+    REPAIRS_TOOL, "Record the corrected statements, each with the index of the statement it corrects.", Repairs
+)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test dev check-inputs bench bench-incremental profile clean
+.PHONY: install run test dev check-inputs bench bench-incremental profile quality clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ profile: $(INSTALLED)
 ## Change detection at scale: idle sensor tick and one edited question, end to end (about 10 minutes).
 bench-incremental: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_incremental.py
+
+## Statement quality on the real corpus (../shared): model_responses and the original outputs replayed through the
+## Claude path, and the offline extractor; writes benchmarks/quality.md (a few minutes).
+quality: $(INSTALLED)
+	$(BIN)/python benchmarks/quality.py
 
 check-inputs: $(INSTALLED)
 	$(BIN)/mksap check-inputs

@@ -9,6 +9,9 @@ What it serves (non-streaming only):
   offered) the answer is one ``tool_use`` block: ``record_statements`` splits the ``<source>…</source>`` text into
   sentences, ``record_clozes`` picks a cloze for each numbered line of ``<statements>…</statements>``; any other tool
   gets a minimal input generated from its ``input_schema``. Without tools the answer is one text block.
+  In replay mode (``replay_dir``, ``set_replay``, ``mksap fake-api --replay DIR``) a ``record_statements`` request
+  whose question and part are recorded gets the recorded statements instead (see `Replay`); every other request
+  keeps the answer above and is counted in ``stats.replay_misses``.
 - ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
 - anything else: a 404 JSON error.
 
@@ -42,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -270,6 +274,130 @@ def example_from_schema(schema: Any, depth: int = 0) -> Any:
     return None
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Replay: recorded statements answer the extraction requests they were recorded for
+
+REPLAY_PARTS = ("critique", "key_points")  # the recorded parts besides the tables
+_TASK_LABEL = re.compile(r"<source\b[^>]*\bkind\s*=\s*\"([^\"]*)\"")
+
+
+def _match_key(text: str) -> str:
+    """Recorded text is looked for in a request regardless of case and whitespace."""
+    return " ".join(text.split()).casefold()
+
+
+def _task_of(user_text: str) -> str | None:
+    """The request's task label ("critique", "key_points", "table"), spelling variants ("key points") folded."""
+    found = _TASK_LABEL.search(user_text)
+    return re.sub(r"[^a-z]+", "_", found.group(1).lower()).strip("_") if found else None
+
+
+def _unique_longest(keys: Iterable[str]) -> str | None:
+    """The longest key, or None when there is none or two of that length (the request cannot be attributed)."""
+    ranked = sorted(keys, key=len, reverse=True)
+    if not ranked or (len(ranked) > 1 and len(ranked[1]) == len(ranked[0])):
+        return None
+    return ranked[0]
+
+
+def _recorded_statements(path: Path, where: str, value: Any) -> list[dict[str, Any]]:
+    statements = value.get("statements") if isinstance(value, dict) else None
+    if not isinstance(statements, list):
+        raise ValueError(f"{path}: {where}.statements must be a list")
+    for index, item in enumerate(statements):
+        if not isinstance(item, dict) or not isinstance(item.get("statement"), str):
+            raise ValueError(f"{path}: {where}.statements[{index}] must be an object with a string 'statement'")
+    return statements
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One question's recorded statements: `parts` by part name ("critique", "key_points" unless null), `tables`
+    by the match key of their caption."""
+
+    question_id: str
+    objective_key: str
+    parts: dict[str, list[dict[str, Any]]]
+    tables: dict[str, list[dict[str, Any]]]
+
+
+def load_recording(path: Path) -> Recording:
+    """`<question_id>.json`: {question_id, educational_objective, critique: {statements}, key_points: {statements}
+    or null, tables: [{caption, statements}]}. Raises ValueError naming the file and the field."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: must be a JSON object")
+    if document.get("question_id") != path.stem:
+        raise ValueError(f"{path}: question_id must be the file name, {path.stem!r}")
+    objective = document.get("educational_objective")
+    if not isinstance(objective, str) or not objective.strip():
+        raise ValueError(f"{path}: educational_objective must be a non-empty string")
+    parts = {"critique": _recorded_statements(path, "critique", document.get("critique"))}
+    if document.get("key_points") is not None:
+        parts["key_points"] = _recorded_statements(path, "key_points", document["key_points"])
+    tables_value = document.get("tables")
+    if not isinstance(tables_value, list):
+        raise ValueError(f"{path}: tables must be a list")
+    tables = {}
+    for index, table in enumerate(tables_value):
+        caption = table.get("caption") if isinstance(table, dict) else None
+        if not isinstance(caption, str) or not caption.strip():
+            raise ValueError(f"{path}: tables[{index}].caption must be a non-empty string (tables are matched by it)")
+        tables[_match_key(caption)] = _recorded_statements(path, f"tables[{index}]", table)
+    return Recording(path.stem, _match_key(objective), parts, tables)
+
+
+class Replay:
+    """Recorded statements, found for a request by what the pipeline's requests carry, not by prompt wording:
+
+    - the question: the recording whose educational objective occurs in the user message (the longest such);
+    - the part: the task label of the ``<source kind="...">`` tag; for "table", the recorded table whose caption
+      occurs in the user message (the longest such; a table's text starts with its caption).
+
+    No match, an objective or caption two recordings share, or a part the recording lacks: no answer (None).
+    """
+
+    def __init__(self, recordings: Iterable[Recording]) -> None:
+        by_objective: dict[str, list[Recording]] = {}
+        for recording in recordings:
+            by_objective.setdefault(recording.objective_key, []).append(recording)
+        self.questions = sum(len(found) for found in by_objective.values())
+        # None: an objective recorded for two questions cannot tell them apart, so its requests are not replayed.
+        self._by_objective = {key: found[0] if len(found) == 1 else None for key, found in by_objective.items()}
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> Replay:
+        paths = sorted(Path(directory).glob("*.json"))
+        if not paths:
+            raise ValueError(f"{directory}: no recorded <question_id>.json files")
+        return cls(load_recording(path) for path in paths)
+
+    def recorded_statements(self, user_text: str) -> list[dict[str, Any]] | None:
+        text = _match_key(user_text)
+        objective = _unique_longest(key for key in self._by_objective if key in text)
+        recording = self._by_objective.get(objective) if objective is not None else None
+        if recording is None:
+            return None
+        task = _task_of(user_text)
+        if task == "table":
+            caption = _unique_longest(key for key in recording.tables if key in text)
+            return recording.tables[caption] if caption is not None else None
+        return recording.parts.get(task) if task in REPLAY_PARTS else None
+
+    def tool_input(self, user_text: str, tool_name: str | None, tool_def: dict[str, Any]) -> dict[str, Any] | None:
+        """The recorded statements as `record_statements` input (each item cut to the tool's fields), or None."""
+        if tool_name != STATEMENTS_TOOL:
+            return None
+        statements = self.recorded_statements(user_text)
+        if statements is None:
+            return None
+        fields = _item_properties(tool_def, "statements")
+        return {"statements": [{k: v for k, v in item.items() if k in fields} for item in statements]}
+
+
 def malformed_input(tool_name: str) -> dict[str, Any]:
     if tool_name == STATEMENTS_TOOL:
         return {"statements": [{"statement": 7}]}
@@ -380,6 +508,8 @@ class FakeApiStats:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_prefixes: int = 0  # distinct cache prefixes written
+    replayed: int = 0  # replay mode: /v1/messages answered with recorded statements
+    replay_misses: int = 0  # replay mode: answered by the default rules (no recording, or not record_statements)
     requests: tuple[RecordedRequest, ...] = ()  # the last `history` records, oldest first
 
     @property
@@ -435,6 +565,7 @@ class FakeAnthropic:
         min_cache_tokens: int = 0,
         error_retry_after_ms: float | None = None,
         history: int = 500,
+        replay_dir: str | Path | None = None,
     ) -> None:
         """
         latency, jitter: each answered request sleeps latency + uniform(0, jitter) seconds.
@@ -446,6 +577,7 @@ class FakeAnthropic:
         min_cache_tokens: a cache breakpoint whose prefix is shorter than this is ignored (the API's model minimum).
         error_retry_after_ms: when set, injected 500/529 faults carry retry-after-ms (keeps SDK retries fast).
         history: how many request records to keep.
+        replay_dir: answer extraction requests with the recordings in this folder (see `set_replay`).
         """
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be in [0, 1], not {fault_rate}")
@@ -474,6 +606,7 @@ class FakeAnthropic:
         self._jitter_rng = random.Random(seed + 1)
         self._script: deque[str] = deque()
         self._responder: Responder | None = None
+        self._replay: Replay | None = None
         self._cache: dict[str, float] = {}  # prefix hash -> monotonic expiry
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -481,6 +614,7 @@ class FakeAnthropic:
         self._seq = 0
         self._history = history
         self.set_limits(rpm=rpm, itpm=itpm, otpm=otpm)
+        self.set_replay(replay_dir)
         self.reset_stats()
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
@@ -521,6 +655,11 @@ class FakeAnthropic:
         self.stop()
 
     @property
+    def replay(self) -> Replay | None:
+        """The recordings being replayed, if any."""
+        return self._replay
+
+    @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the fake API is not running; call start() first")
@@ -557,6 +696,11 @@ class FakeAnthropic:
         request without tools, {"text": ...}), or None for the default answer."""
         self._responder = responder
 
+    def set_replay(self, directory: str | Path | None) -> None:
+        """Replay the `<question_id>.json` recordings of `directory` (None: stop replaying); raises ValueError when
+        it holds none or a malformed one. A responder's answer still comes first."""
+        self._replay = Replay.from_directory(directory) if directory is not None else None
+
     def set_limits(self, rpm: int | None = None, itpm: int | None = None, otpm: int | None = None) -> None:
         """Replace the limits (buckets start full)."""
         now = time.monotonic()
@@ -584,6 +728,7 @@ class FakeAnthropic:
             self._max_in_flight = self._in_flight
             self._usage: Counter[str] = Counter()
             self._prefixes: set[str] = set()
+            self._replay_counts: Counter[str] = Counter()
             self._records: deque[RecordedRequest] = deque(maxlen=self._history)
 
     @property
@@ -604,6 +749,8 @@ class FakeAnthropic:
                 cache_creation_input_tokens=self._usage["cache_creation_input_tokens"],
                 cache_read_input_tokens=self._usage["cache_read_input_tokens"],
                 cache_prefixes=len(self._prefixes),
+                replayed=self._replay_counts["replayed"],
+                replay_misses=self._replay_counts["missed"],
                 requests=tuple(self._records),
             )
 
@@ -877,11 +1024,18 @@ class FakeAnthropic:
     ) -> dict[str, Any]:
         user_text = last_user_text(body.get("messages") or [])
         override = self._responder(body, tool_name) if self._responder is not None else None
+        replayed = None
+        if self._replay is not None and override is None and plan.fault != "malformed":
+            replayed = self._replay.tool_input(user_text, tool_name, tool_def or {})
+            with self._lock:
+                self._replay_counts["replayed" if replayed is not None else "missed"] += 1
         if tool_name is not None:
             if plan.fault == "malformed":
                 payload: Any = malformed_input(tool_name)
             elif override is not None:
                 payload = override
+            elif replayed is not None:
+                payload = replayed
             elif tool_name == STATEMENTS_TOOL:
                 payload = statements_input(user_text, tool_def or {})
             elif tool_name == CLOZES_TOOL:
@@ -1097,6 +1251,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault and jitter RNG")
     parser.add_argument("--slow-seconds", type=float, default=30.0, metavar="S", help="delay of the 'slow' fault")
     parser.add_argument("--log-requests", action="store_true", help="print one line per request to stderr")
+    parser.add_argument(
+        "--replay",
+        metavar="DIR",
+        default=None,
+        help="answer record_statements requests with the recorded <question_id>.json files of DIR",
+    )
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -1119,6 +1279,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         slow_seconds=args.slow_seconds,
         seed=args.seed,
         port=args.port,
+        replay_dir=getattr(args, "replay", None),
     )
     fake.start()
     previous = None
@@ -1129,6 +1290,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         "(any API key); Ctrl-C to stop",
         flush=True,
     )
+    if fake.replay is not None:
+        print(f"replaying {fake.replay.questions} recorded questions from {args.replay}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -1139,9 +1302,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         stats = fake.stats
+        replay = f", {stats.replayed} replayed, {stats.replay_misses} not replayed" if fake.replay is not None else ""
         print(
             f"served {stats.total_requests} requests ({stats.by_status.get(200, 0)} ok, "
-            f"{stats.refused_by_limit} refused by limits)",
+            f"{stats.refused_by_limit} refused by limits{replay})",
             flush=True,
         )
     return 0

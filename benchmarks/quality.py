@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +29,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from mksap_assets.domain.inputs import RawQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -52,7 +56,7 @@ def _secondary_cloze_limit() -> int:
 
 def _recorded_item(original: dict[str, Any], secondary_limit: int) -> dict[str, Any]:
     # extra_field null: the original filled it with outside knowledge on purpose, which the source-only rule forbids.
-    candidates = original.get("cloze_candidates") or [""]
+    candidates = original.get("cloze_candidates") or [""]  # none: an empty primary, rejected as a model's would be
     return {
         "statement": original["statement"],
         "extra_field": None,
@@ -61,7 +65,7 @@ def _recorded_item(original: dict[str, Any], secondary_limit: int) -> dict[str, 
     }
 
 
-def recording_from_reference(document: dict[str, Any], raw) -> dict[str, Any]:
+def recording_from_reference(document: dict[str, Any], raw: RawQuestion) -> dict[str, Any]:
     """A corpus document's original outputs (`true_statements`, `table_statements`) as a replay recording of its
     question (`raw`, the loaded RawQuestion). Table statements are grouped by `table_source` under that table's
     caption; an educational table the original made no statement from is recorded with none."""
@@ -140,6 +144,7 @@ class SetResult:
     issues: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (severity, code, field)
     error_rows: list[ErrorRow] = field(default_factory=list)
     requests: int | None = None  # None: no API (offline)
+    requests_by_tool: dict[str, int] = field(default_factory=dict)
     replayed: int = 0
     replay_misses: int = 0
     seconds: float = 0.0
@@ -178,8 +183,8 @@ def run_set(name: str, question_ids: list[str], work: Path, *, provider: str, re
     result.seconds = time.perf_counter() - started
     if fake is not None:
         stats = fake.stats
-        result.requests, result.replayed = stats.total_requests, stats.replayed
-        result.replay_misses = stats.replay_misses
+        result.requests, result.requests_by_tool = stats.total_requests, stats.by_tool
+        result.replayed, result.replay_misses = stats.replayed, stats.replay_misses
     result.failed = {o.question_id: f"{o.failed_stage}: {_failure_kind(o.error or '')}" for o in outcomes if not o.ok}
 
     for question_id in sorted(o.question_id for o in outcomes if o.ok):
@@ -229,11 +234,19 @@ def summary_line(result: SetResult) -> str:
     )
 
 
+def _code_version() -> str:
+    """The commit, "-dirty" when the working tree had uncommitted changes."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return f"commit {described.stdout.strip()}" if described.returncode == 0 else "an unknown commit"
+
+
 def report(results: list[SetResult], reference: ReferenceRecordings, started: datetime) -> str:
     lines = [
         "# Statement quality on the development corpus",
         "",
-        f"Run: `make quality` (= `python benchmarks/quality.py`), {started:%Y-%m-%d %H:%M} UTC. "
+        f"Run: `make quality` (= `python benchmarks/quality.py`), {started:%Y-%m-%d %H:%M} UTC, on {_code_version()}. "
         "Each set goes through `PipelineResource.run_questions`, the call `make run` makes (extraction, validation, "
         "export), with temporary output and store folders and the response cache off; which statements reach the "
         "deck is decided by `mksap_assets/domain/anki.py` (`notes_from_document`, default options).",
@@ -274,6 +287,9 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
         )
     for r in results:
         lines += ["", f"## {r.name}", ""]
+        if r.requests is not None:
+            by_tool = ", ".join(f"{tool} {n}" for tool, n in sorted(r.requests_by_tool.items()))
+            lines += [f"API requests by tool: {by_tool}.", ""]
         if r.failed:
             lines += ["Questions that failed:", ""]
             lines += [f"- {question_id}: {reason}" for question_id, reason in sorted(r.failed.items())]

@@ -31,12 +31,12 @@ _UNIT_PATTERNS: tuple[str, ...] = (
     r"mL/kg(?:/h(?:r|our)?)?",
     rf"(?:mg|g|{_MU}g|mcg|ng|U|units?)/kg(?:/(?:d(?:ay)?|h(?:r|our)?|min))?",
     rf"(?:mg|g|{_MU}g|mcg|ng|pg|mmol|{_MU}mol|nmol|pmol|mol|mEq|mOsm|IU|mIU|U|mU|{_MU}U)/(?:dL|L|mL|kg|mol)"
-    r"(?:/h(?:r)?)?(?:\s?H2O)?",
+    r"(?:/h(?:r)?)?(?:\s?H[2₂]\s?O)?",
     r"mmol/mol",
     r"(?:mg|g|mEq|mmol)/(?:d(?:ay)?|24\s?h(?:ours?)?)",
     rf"(?:mg|g)/m{_SQ}",
     r"mm\s?Hg",
-    r"cm\s?H2O",
+    r"cm\s?H[2₂]\s?O",  # "cm H2O", "cm H₂O", and "cm H2 O" (a subscript rendered with a space)
     r"kPa",
     r"[x×]\s?10(?:\^?\d+|[⁰¹²³⁴⁵⁶⁷⁸⁹]+)\s?/\s?L",
     rf"/{_MU}L",
@@ -142,6 +142,10 @@ _UNIT_SYNONYMS: dict[str, str] = {
 }
 
 
+# Unicode superscript and subscript digits read as plain digits ("H₂O" = "H2O", "10⁹" = "10^9" in units).
+_SCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
+
+
 def canonical_unit(unit: str | None) -> str | None:
     """'mm Hg' -> 'mmhg', 'mcg/dL' -> 'μg/dl', 'hours' -> 'h', 'percent' -> '%'."""
     if not unit:
@@ -152,7 +156,7 @@ def canonical_unit(unit: str | None) -> str | None:
     u = re.sub(r"^u(?=(?:mol|u)/)", "μ", u)
     u = re.sub(r"/(?:day)$", "/d", u)
     u = re.sub(r"^[x×]10\^?", "×10^", u)
-    u = u.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
+    u = u.translate(_SCRIPT_DIGITS)
     return _UNIT_SYNONYMS.get(u, u)
 
 
@@ -210,7 +214,22 @@ def _blocked(text: str, start: int, end: int, unit_follows: bool = False) -> boo
     return after == ":" and end + 1 < len(text) and text[end + 1].isdigit()
 
 
-def _prefix_comparator(text: str, start: int) -> tuple[Direction | None, bool | None, int]:
+# "over" is a preposition, not a bound, after a word of preference ("X is preferred over 24-hour urine protein")
+# and before a hyphenated number-unit compound ("over 24-hour monitoring" is during, not beyond, 24 hours).
+_PREFERENCE_BEFORE_RE = re.compile(
+    r"\b(?:prefer(?:red|able|ence)?|favou?red|chosen|selected|recommended|superior|advantages?|benefits?|priority|"
+    r"prioriti[sz]ed)\s+$", re.IGNORECASE)
+
+
+def _preposition_over(text: str, phrase_start: int, number_start: int, number_end: int) -> bool:
+    if text[phrase_start:phrase_start + 4].lower() != "over":
+        return False
+    if _PREFERENCE_BEFORE_RE.search(text, max(0, phrase_start - 30), phrase_start):
+        return True
+    return text[number_end:number_end + 1] in "-‐‑" and text[number_end + 1:number_end + 2].isalpha()
+
+
+def _prefix_comparator(text: str, start: int, end: int | None = None) -> tuple[Direction | None, bool | None, int]:
     window_start = max(0, start - 40)
     window = text[window_start:start]
     match = _PREFIX_RE.search(window)
@@ -219,6 +238,8 @@ def _prefix_comparator(text: str, start: int) -> tuple[Direction | None, bool | 
     # the phrase must start on a word boundary
     phrase_start = window_start + match.start()
     if phrase_start > 0 and text[phrase_start - 1].isalnum() and text[phrase_start].isalnum():
+        return None, None, start
+    if end is not None and _preposition_over(text, phrase_start, start, end):
         return None, None, start
     for index, (_, direction, strict) in enumerate(_PREFIX_COMPARATORS):
         if match.group(f"p{index}") is not None:
@@ -258,7 +279,7 @@ def find_quantities(text: str) -> list[Quantity]:
             numbers = [(match.group("n1"), n1_start, n1_end)]
         if unit is None:
             expr_end = numbers[-1][2]
-        direction, strict, expr_start = _prefix_comparator(text, n1_start)
+        direction, strict, expr_start = _prefix_comparator(text, n1_start, n1_end)
         if direction is None:
             direction, strict, suffix_end = _suffix_comparator(text, expr_end)
             if direction is not None:
@@ -283,17 +304,22 @@ def find_quantities(text: str) -> list[Quantity]:
             )
     for match in _WORD_NUMBER_RE.finditer(text):
         word = match.group("word").lower()
+        # "at least two", "two or more": a word number takes comparators as digits do
+        direction, strict, expr_start = _prefix_comparator(text, match.start("word"), match.end("word"))
+        expr_end = text_end = match.end()
+        if direction is None:
+            direction, strict, text_end = _suffix_comparator(text, expr_end)
         found.append(
             Quantity(
-                text=match.group(0),
+                text=text[expr_start:text_end],
                 value=str(_WORD_NUMBERS[word]),
                 unit=canonical_unit(match.group("unit")),
-                direction=None,
-                strict=None,
+                direction=direction,
+                strict=strict,
                 start=match.start("word"),
                 end=match.end("word"),
-                expr_start=match.start(),
-                expr_end=match.end(),
+                expr_start=expr_start,
+                expr_end=expr_end,
                 is_word=True,
             )
         )
@@ -333,7 +359,8 @@ _CUES: tuple[tuple[str, CueKind], ...] = (
     (r"(?:is|are|was|were|be)\s+not\s+(?:recommended|indicated|advised|appropriate|warranted|necessary|needed|"
      r"required|useful|effective|helpful|beneficial|safe)", "prohibition"),
     (r"not\s+(?:recommended|indicated|advised|warranted)", "prohibition"),
-    (r"avoid(?:ed|s|ing|ance)?", "prohibition"),
+    # "avoid(s) the need for X" is prevention, not a prohibition
+    (r"avoid(?:ed|s|ing|ance)?(?!\s+(?:the\s+)?needs?\b)", "prohibition"),
     (r"inappropriate|unsafe|unnecessary|unwarranted|ineffective|inadequate|unhelpful", "prohibition"),
     (r"may\s+be\s+considered|can\s+be\s+considered|could\s+be\s+considered|may\s+be\s+reasonable|"
      r"is\s+reasonable|are\s+reasonable|reasonable|may\s+be\s+(?:used|given|tried|offered)", "hedge"),

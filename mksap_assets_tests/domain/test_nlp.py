@@ -149,10 +149,34 @@ def test_n_t_is_a_cue_of_its_own_except_inside_a_word_cue():
         ("less than 30", [("30", None, "<")]),
         ("two of three criteria", [("2", None, None), ("3", None, None)]),
         ("10mg daily", [("10", "mg", None)]),
+        # "X or higher/greater/more/above/less/lower/fewer/below" are comparators, for digits and word numbers
+        ("an index of 1.0 or higher", [("1", None, "≥")]),
+        ("2 or more agents", [("2", None, "≥")]),
+        ("65 years or older", [("65", "y", "≥")]),
+        ("3 or fewer lesions, 4 or below, 5 or lower, 6 or above", [("3", None, "≤"), ("4", None, "≤"),
+                                                                    ("5", None, "≤"), ("6", None, "≥")]),
+        ("two or more agents", [("2", None, "≥")]),
+        ("at least three doses", [("3", None, "≥")]),
+        # "over" is a preposition after a word of preference and before a hyphenated number-unit compound
+        ("a spot ratio is preferred over 24-hour urine collection", [("24", "h", None)]),
+        ("monitoring over 48-hour periods", [("48", "h", None)]),
+        ("fever over 3 days", [("3", "d", ">")]),
+        # chemical formulas and exponents written with Unicode sub/superscripts read as plain digits
+        ("PEEP of 8 cm H₂O", [("8", "cmh2o", None)]),
+        ("PEEP of 8 cm H2 O", [("8", "cmh2o", None)]),
+        ("PEEP of 8 cm H2O", [("8", "cmh2o", None)]),
+        ("platelets < 20 × 10⁹/L", [("20", "×10^9/l", "<")]),
+        ("platelets < 20 × 10^9/L", [("20", "×10^9/l", "<")]),
     ],
 )
 def test_numbers_with_units_and_comparators(text, expected):
     assert [(q.value, q.unit, q.comparator) for q in find_quantities(text)] == expected
+
+
+def test_avoiding_the_need_for_something_is_not_a_prohibition():
+    assert not [c for c in find_cues("Early mobilisation may help avoid the need for a feeding tube.") if c.negative]
+    assert [c.kind for c in find_cues("Avoid opioids in sleep apnea.")] == ["prohibition"]
+    assert [c.kind for c in find_cues("Opioids should be avoided in sleep apnea.")] == ["obligation", "prohibition"]
 
 
 def test_split_sentences_still_splits_and_strips(fresh_nlp):

@@ -75,6 +75,11 @@ CASES = {
                               for t in (p.parent / "tables").glob("*.html")], "file"),
     "cvmcq26121": (lambda p: _edit(p, user_performance={"correct_answer": "Z1"}), "user_performance.correct_answer"),
     "cvmcq26122": (lambda p: _edit(p, key_points=["Fine text <iframe src='x'></iframe>"]), "key_points"),
+    # inline formatting is allowed, but not with a script in it, nor escaped markup
+    "cvmcq26124": (lambda p: _edit(p, educational_objective='Treat <i onmouseover="x()">this</i> first.'),
+                   "educational_objective"),
+    "cvmcq26125": (lambda p: _edit(p, critique='See <a href="javascript:x()">this link</a> for more.'), "critique"),
+    "cvmcq26126": (lambda p: _edit(p, critique="Fine text &lt;script&gt;x()&lt;/script&gt; here."), "critique"),
 }
 
 

@@ -13,9 +13,15 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.question import QUESTION_ID_RE, Question, strip_inline_formatting
+from mksap_assets.domain.question import QUESTION_ID_RE, Question
 from mksap_assets.domain.tables import ParsedTable, TableParseError, load_table
-from mksap_assets.domain.text import normalise_whitespace, repair_glued_sentences
+from mksap_assets.domain.text import (
+    normalise_exponents,
+    normalise_whitespace,
+    render_inline_markup,
+    repair_glued_sentences,
+    split_glued_list_items,
+)
 
 
 @dataclass(frozen=True)
@@ -174,4 +180,7 @@ def load_raw_question(question_file: QuestionFile) -> RawQuestion:
 
 
 def _clean(text: str) -> str:
-    return repair_glued_sentences(normalise_whitespace(strip_inline_formatting(text)))
+    """The text the pipeline reads: inline markup rendered, whitespace collapsed, glued list items and sentences
+    separated, powers of ten written "10^9"."""
+    text = normalise_whitespace(render_inline_markup(text))
+    return normalise_exponents(repair_glued_sentences(split_glued_list_items(text)))

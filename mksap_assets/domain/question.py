@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from mksap_assets.domain.text import render_inline_markup
+
 QUESTION_ID_PATTERN = r"^[a-z]{2}[a-z]{3}\d{5}$"
 QUESTION_ID_RE = re.compile(QUESTION_ID_PATTERN)
 
@@ -36,15 +38,6 @@ NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_leng
 # Real critiques are at most ~3,400 characters; anything far larger is a broken or hostile file, not a question.
 MAX_TEXT_CHARS = 20_000
 BoundedText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
-# The bank's text is plain apart from rare inline formatting ("<i>Plasmodium vivax</i>" in an objective), which
-# normalisation strips. Any other tag ("<script>", "<p>") means the file is not what it claims to be. Comparators
-# such as "<30 mL/min" or "a < b" are not tags (a tag's name follows "<" or "</" directly).
-HTML_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
-INLINE_FORMATTING_TAGS = frozenset({"i", "b", "em", "strong", "sup", "sub", "br"})
-
-
-def strip_inline_formatting(text: str) -> str:
-    return HTML_TAG_RE.sub(lambda m: " " if m.group(1).lower() == "br" else "", text)
 OptionLetter = Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
 
 
@@ -125,9 +118,10 @@ class Question(BaseModel):
     @field_validator("critique", "educational_objective", "question_text", "question_stem")
     @classmethod
     def _plain_text(cls, text: str) -> str:
-        for match in HTML_TAG_RE.finditer(text):
-            if match.group(1).lower() not in INLINE_FORMATTING_TAGS:
-                raise ValueError(f"contains HTML markup ({match.group(0)[:40]!r}); question text must be plain text")
+        """The bank's text is plain apart from inline formatting ("<i>Plasmodium vivax</i>", "10<sup>9</sup>"),
+        which normalisation renders. Any other markup ("<script>", "<p>") means the file is not what it claims to
+        be: ``render_inline_markup`` raises on it (a ``ValueError``). The input itself is kept as written."""
+        render_inline_markup(text)
         return text
 
     @field_validator("key_points")

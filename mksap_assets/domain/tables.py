@@ -11,8 +11,10 @@ Defects of the original parser that this module does not repeat (REFERENCE_SYSTE
   Here: ``classify_table`` reads both attribute spellings, the lab cell classes, and only then falls back
   to the file name; ``<thead>`` plays no part;
 * cell text was concatenated without separators ("profile; orMicrovascular", "95 × 109/L"). Here ``<p>``
-  blocks are joined with "; " (or a space for a continuation), footnote letters become " (a)" and
-  exponents "10^9";
+  blocks are joined with "; " (or a space for a continuation), ``<sup>`` is rendered by the rule the
+  question text uses (``text.render_superscript``: footnote letters " (a)", exponents "10^9"), exponents
+  flattened in the source are repaired (``text.normalise_exponents``) and ``<small class="small-caps">``
+  is written in capitals ("DLCO");
 * row headers, rowSpan/colSpan, multi-row headers were dropped. Here they are kept and ``grid()``
   expands the spans;
 * parse failures were swallowed. Here every failure is a ``TableParseError`` naming the field.
@@ -31,6 +33,8 @@ import lxml.etree
 import lxml.html
 from pydantic import BaseModel, ConfigDict, Field
 
+from mksap_assets.domain.text import normalise_exponents, render_superscript
+
 __all__ = [
     "TABLE_PARSER_VERSION",
     "ParsedTable",
@@ -43,7 +47,7 @@ __all__ = [
 ]
 
 # Bump whenever parse_table/to_text output changes for some input (part of downstream cache keys).
-TABLE_PARSER_VERSION = "1"
+TABLE_PARSER_VERSION = "2"
 
 TableKind = Literal["lab_values", "educational"]
 
@@ -190,9 +194,6 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "li", "ul", "ol", "br", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table",
      "tr", "td", "th", "dl", "dt", "dd", "hr", "pre"}
 )
-# Sup content rendered as a footnote marker: "a", "b", "a,b", "*", "†"…
-_FOOTNOTE_RE = re.compile(r"^(?:[a-z]|[*†‡§¶#‖]+)(?:\s*,\s*(?:[a-z]|[*†‡§¶#‖]+))*$")
-_EXPONENT_RE = re.compile(r"^[-−–+]?\d+(?:\.\d+)?$")
 # Across an inline-element boundary with whitespace in the source (the files are pretty-printed, so
 # there always is some), no space after an opening mark or before a closing one: "(MLH1/MSH2)".
 _NO_SPACE_AFTER = tuple("([{/“‘-–")
@@ -227,6 +228,8 @@ def _tokens(element) -> Iterator[object]:
             pass
         elif _is_tag(child, "sup", "sub"):
             yield _Text(child.tag.lower(), child.text_content())
+        elif _is_tag(child, "small") and "small-caps" in _class_attr(child).lower().split():
+            yield _Text("text", child.text_content().upper())
         elif _is_tag(child, *_BLOCK_TAGS):
             yield _BREAK
             yield from _tokens(child)
@@ -251,13 +254,7 @@ def _render_block(pieces: list[_Text]) -> str:
         if piece.kind == "sub":
             out += text
         elif piece.kind == "sup":
-            if _FOOTNOTE_RE.match(text):
-                marker = "(" + _WS_RE.sub("", text) + ")"
-                out = f"{out} {marker}" if out and not out.endswith(_NO_SPACE_AFTER) else out + marker
-            elif _EXPONENT_RE.match(text) and out[-1:].isdigit():
-                out += "^" + text
-            else:
-                out += text  # "m2", "Ca2+", "HCO3−", "™"
+            out += render_superscript(out, text)
         elif not out:
             out = text
         else:
@@ -292,7 +289,8 @@ def _join_blocks(blocks: list[str]) -> str:
 
 def element_text(element) -> str:
     """Readable text of a cell or caption: ``<p>`` blocks joined with "; " (a space for a continuation),
-    footnote ``<sup>`` letters as " (a)", exponents as "10^9", ``<sub>`` glued ("Pco2")."""
+    footnote ``<sup>`` letters as " (a)", exponents as "10^9" (flattened ones "× 109/L" too), ``<sub>`` glued
+    ("Pco2"), small capitals in capitals."""
     blocks: list[str] = []
     current: list[_Text] = []
     for token in _tokens(element):
@@ -304,7 +302,7 @@ def element_text(element) -> str:
             current.append(token)  # type: ignore[arg-type]
     if current:
         blocks.append(_render_block(current))
-    return _join_blocks([b for b in blocks if b])
+    return normalise_exponents(_join_blocks([b for b in blocks if b]))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 No spaCy, no I/O: every function is a fast regex pass (patterns compiled once at import).
 
-The bank glues paragraphs together without a space ("…the diagnosis.Patients with…"), cites answer
-options inline ("(Option C)"), and the statements we generate should use comparator symbols consistently.
+The bank carries a little inline HTML ("<i>", "<sup>", "<small class="small-caps">", links), glues paragraphs
+together without a space ("…the diagnosis.Patients with…") and list items without any separator ("…the
+following:DrugsCrohn diseaseParasites…"), flattens exponents ("0.15 × 109/L"), cites answer options inline
+("(Option C)"), and the statements we generate should use comparator symbols consistently.
 The original system got two things wrong that these functions must not repeat (REFERENCE_SYSTEM §2.6):
 its comparator rules ran shortest-first ("less than or equal to 30" became "< or = 30"), and it replaced
 "approximately" with "~". Here the longest phrase always wins and only true comparators become symbols.
@@ -14,17 +16,24 @@ downstream results keyed on it are recomputed.
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterator
 
 __all__ = [
     "NORMALISER_VERSION",
+    "MarkupError",
     "normalise_comparators",
+    "normalise_exponents",
     "normalise_whitespace",
+    "render_inline_markup",
+    "render_superscript",
     "repair_glued_sentences",
+    "split_glued_list_items",
     "strip_option_citations",
 ]
 
-NORMALISER_VERSION = "1"
+NORMALISER_VERSION = "2"
 
 # ---------------------------------------------------------------------------------------------------------
 # Whitespace
@@ -37,6 +46,152 @@ _WS_RE = re.compile(r"\s+")
 def normalise_whitespace(text: str) -> str:
     """Collapse every run of whitespace (NBSP and other Unicode spaces included) to one space; strip."""
     return _WS_RE.sub(" ", text).strip()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inline markup
+# ---------------------------------------------------------------------------------------------------------
+
+# A tag: "<" or "</" directly followed by a name, attributes, ">", where the name is an HTML element's (or a
+# custom element's, with a "-"). Comparators are not tags: "<30 mL/min", "a < b", nor "<LLN but >60".
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(\s[^<>]*)?/?>")
+_HTML_ELEMENTS = frozenset(
+    """a abbr acronym address applet area article aside audio b base basefont bdi bdo bgsound big blink
+    blockquote body br button canvas caption center cite code col colgroup data datalist dd del details dfn
+    dialog dir div dl dt em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6
+    head header hgroup hr html i iframe image img input ins isindex kbd keygen label legend li link listing
+    main map mark marquee math menu menuitem meta meter nav nobr noembed noframes noscript object ol optgroup
+    option output p param picture plaintext portal pre progress q rb rp rt rtc ruby s samp script search
+    section select slot small source span strike strong style sub summary sup svg table tbody td template
+    textarea tfoot th thead time title tr track tt u ul var video wbr xmp""".split()
+)
+# The inline formatting the bank uses. Any other tag ("<script>", "<p>", "<iframe>") means the text is not
+# what it claims to be.
+_INLINE_MARKUP_TAGS = frozenset({"i", "b", "em", "strong", "sup", "sub", "small", "a", "br"})
+_ATTRIBUTE_RE = re.compile(r"""([^\s=/>]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]*))?""")
+_SCRIPT_URL_RE = re.compile(r"^\s*(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
+# Entities need their ";": "AT&T" or "&not" in prose is text, not an entity.
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+# Superscripts: a footnote marker ("a", "a,b", "*", "†") or an exponent (a signed number).
+_FOOTNOTE_MARK_RE = re.compile(r"^(?:[a-z]|[*†‡§¶#‖]+)(?:\s*,\s*(?:[a-z]|[*†‡§¶#‖]+))*$")
+_EXPONENT_RE = re.compile(r"^[-−–+]?\d+(?:\.\d+)?$")
+_OPENING_MARKS = tuple("([{/“‘-–")
+
+
+class MarkupError(ValueError):
+    """Markup that is not the bank's inline formatting (a script, a block element, an event handler…)."""
+
+
+def render_superscript(before: str, content: str) -> str:
+    """What ``<sup>content</sup>`` becomes when it follows the text ``before``.
+
+    * an exponent (a signed number) after a digit: "^" and the number, the sign as "-":
+      "10<sup>9</sup>" -> "10^9", "10<sup>−3</sup>" -> "10^-3";
+    * a footnote marker (one lowercase letter, or *, †, ‡, §…, or a comma list of them): "(a)", after a
+      space unless it opens the text or follows a space or an opening bracket: "Guideline<sup>a</sup>" ->
+      "Guideline (a)" (a marker glued to a word would read as part of it);
+    * anything else is glued as written: charges "Ca<sup>2+</sup>" -> "Ca2+", units "m<sup>2</sup>" -> "m2",
+      ordinals "1<sup>st</sup>" -> "1st", "™".
+    """
+    text = _WS_RE.sub(" ", content).strip()
+    if _EXPONENT_RE.match(text) and before[-1:].isdigit():
+        return "^" + text.replace("−", "-").replace("–", "-")
+    if _FOOTNOTE_MARK_RE.match(text):
+        marker = "(" + text.replace(" ", "") + ")"
+        glued = not before or before[-1].isspace() or before.endswith(_OPENING_MARKS)
+        return marker if glued else " " + marker
+    return text
+
+
+def _decode_entities(text: str) -> str:
+    return _ENTITY_RE.sub(lambda match: html.unescape(match.group(0)), text) if "&" in text else text
+
+
+def _check_attributes(tag: str, attributes: str) -> None:
+    for name, value in _ATTRIBUTE_RE.findall(attributes):
+        if name.lower().startswith("on") or _SCRIPT_URL_RE.match(value.strip("\"'")):
+            raise MarkupError(f"contains a script in markup ({tag[:60]!r}); question text must be plain text")
+
+
+def _is_small_caps(attributes: str) -> bool:
+    return any(
+        name.lower() in ("class", "classname") and "small-caps" in value.lower().split()
+        for name, value in ((n, v.strip("\"'")) for n, v in _ATTRIBUTE_RE.findall(attributes))
+    )
+
+
+def render_inline_markup(text: str) -> str:
+    """Plain text from text carrying the bank's inline formatting; raises ``MarkupError`` on other markup.
+
+    ``<i>``, ``<b>``, ``<em>``, ``<strong>``, ``<small>`` and ``<a href="…">`` keep their text (a link's URL is
+    dropped); ``<small class="small-caps">`` is written in capitals ("D<small class="small-caps">lco</small>"
+    -> "DLCO"); ``<sub>`` is glued ("H<sub>2</sub>O" -> "H2O"); ``<sup>`` follows ``render_superscript``
+    ("10<sup>9</sup>/L" -> "10^9/L"); ``<br>`` is a space. Entities with their ";" are decoded ("&amp;" ->
+    "&"). Unclosed elements end with the text, stray closing tags are ignored.
+
+    Any other tag, an ``on…`` event attribute, a ``javascript:``/``data:`` URL, or markup that only appears
+    once the entities are decoded ("&lt;script&gt;") raises ``MarkupError``.
+    """
+    if "<" not in text and "&" not in text:
+        return text
+    # One frame per open element: (tag name, small caps?, the pieces of its rendered content).
+    frames: list[tuple[str, bool, list[str]]] = [("", False, [])]
+    position = 0
+    for match in _tags(text):
+        frames[-1][2].append(_decode_entities(text[position:match.start()]))
+        position = match.end()
+        closing, name, attributes = match.group(1), match.group(2).lower(), match.group(3) or ""
+        if name not in _INLINE_MARKUP_TAGS:
+            raise MarkupError(f"contains HTML markup ({match.group(0)[:40]!r}); question text must be plain text")
+        _check_attributes(match.group(0), attributes)
+        if name == "br":
+            frames[-1][2].append(" ")
+        elif not closing:
+            if not match.group(0).endswith("/>"):
+                frames.append((name, name == "small" and _is_small_caps(attributes), []))
+        elif any(frame[0] == name for frame in frames[1:]):
+            while True:  # close the innermost open element of that name and any left open inside it
+                closed = frames[-1][0]
+                _close_frame(frames)
+                if closed == name:
+                    break
+    frames[-1][2].append(_decode_entities(text[position:]))
+    while len(frames) > 1:
+        _close_frame(frames)
+    rendered = "".join(frames[0][2])
+    escaped = next(_tags(rendered), None)
+    if escaped:
+        raise MarkupError(f"contains escaped HTML markup ({escaped.group(0)[:40]!r}); question text must be plain text")
+    return rendered
+
+
+def _tags(text: str) -> Iterator[re.Match[str]]:
+    for match in _TAG_RE.finditer(text):
+        name = match.group(2).lower()
+        if name in _HTML_ELEMENTS or "-" in name:
+            yield match
+
+
+def _close_frame(frames: list[tuple[str, bool, list[str]]]) -> None:
+    name, small_caps, pieces = frames.pop()
+    content = "".join(pieces)
+    if small_caps:
+        content = content.upper()
+    elif name == "sup":
+        content = render_superscript(_text_before(frames), content)
+    elif name == "sub":
+        content = _WS_RE.sub("", content)  # "H<sub> 2 </sub>O" is still "H2O"
+    frames[-1][2].append(content)
+
+
+def _text_before(frames: list[tuple[str, bool, list[str]]]) -> str:
+    """The rendered text that ends where the element being closed began (only its end is ever read)."""
+    for _, _, pieces in reversed(frames):
+        for piece in reversed(pieces):
+            if piece:
+                return piece
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -145,6 +300,133 @@ def repair_glued_sentences(text: str) -> str:
         return mark + " " if _is_boundary(match.string, match.start(1)) else mark
 
     return _GLUE_RE.sub(_fix, text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Glued list items
+# ---------------------------------------------------------------------------------------------------------
+
+# Where the bank dropped a list's line breaks, each item runs into the next with no separator: "…the
+# following:DrugsCrohn diseaseParasitesVasculitis…", "…in the legs and feetThis patient…", "…test (OGTT)Two
+# abnormal…". Candidate boundaries, each directly followed by a capitalised word:
+#   lower: after 3+ lowercase letters ("feetThis"; "McArdle", "pH", "IgG", "mmHg", "iPhone" have fewer);
+#   a1c:   after "A1c" (an item "Hemoglobin A1c"), whose lowercase run is one letter;
+#   paren: after a ")" closing 2+ characters ("(OGTT)Two"; not a "(R)" mark);
+#   colon: after "word:", the list's lead-in ("following:Skin").
+# The capital comes first in the pattern (the lookbehinds include it) so that the scan only stops at capitals:
+# about ten times faster than trying the lookbehinds at every position.
+_GLUED_ITEM_RE = re.compile(
+    r"[A-Z](?=[a-z])"
+    r"(?:(?P<lower>(?<=[a-z]{3}[A-Z]))|(?P<a1c>(?<=A1c[A-Z]))|(?P<paren>(?<=[^\s()]{2}\)[A-Z]))"
+    r"|(?P<colon>(?<=[a-z]:[A-Z])))"
+)
+# A lowercase prefix joined to a capitalised word is a coinage, not two items: the CRAB mnemonic's
+# "hyperCalcemia", "alphaGal".
+_CAMEL_PREFIXES = frozenset(
+    {
+        "anti", "hyper", "hypo", "non", "pre", "post", "pseudo", "intra", "inter", "extra", "trans", "para",
+        "peri", "poly", "semi", "micro", "macro", "multi", "mono", "neo", "sub", "super", "ultra", "endo",
+        "epi", "retro", "alpha", "beta", "gamma", "delta", "kappa", "lambda",
+    }
+)
+# Names written in camel case that a list split would break (devices, tests, brands, sites); names whose
+# first hump has fewer than 3 lowercase letters ("McArdle", "DiGeorge", "PubMed") are never candidates.
+_CAMEL_CASE_NAMES = (
+    "FibroScan", "FibroTest", "MitraClip", "HeartMate", "GeneXpert", "PillCam", "ThinPrep", "SurePath",
+    "MammaPrint", "FoundationOne", "HandiHaler", "DiskHaler", "AeroChamber", "FlexPen", "KwikPen", "SoloStar",
+    "CellCept", "NovoLog", "HumaLog", "NovoSeven", "LifeVest", "CoreValve", "FreeStyle", "OmniPod",
+    "GlaxoSmithKline", "ClinicalTrials", "MedlinePlus", "StatPearls", "PowerPoint", "WhatsApp", "GoodRx",
+)
+# No word boundary around them: in a glued list a name follows the previous item directly ("…ClipHeartMate…").
+_CAMEL_CASE_NAME_RE = re.compile("|".join(_CAMEL_CASE_NAMES))
+
+
+def split_glued_list_items(text: str) -> str:
+    """End each list item that runs into the next with ". ", and put a space after a list's glued colon.
+
+    "…the following:DrugsCrohn diseaseParasites…" -> "…the following: Drugs. Crohn disease. Parasites…".
+    A boundary is a capitalised word ("Parasites", not "MRI") directly after 3+ lowercase letters, after
+    "A1c", after a ")" closing 2+ characters, or after "word:". A capitalised item ("Drugs", "Vasculitis")
+    is only split from the next when a boundary was already found earlier in the same run of non-space
+    characters, so a camel-case name on its own ("FibroScan") is left alone; so are the camel-case names
+    known to this module, in a list or not ("MitraClip"), lowercase prefixes ("hyperCalcemia"), words with
+    a short lowercase run ("McArdle", "pH", "IgG", "HbA1c", "mL", "DLco", "eGFR", "SpO2", "NaCl", "iPhone",
+    "LaPlace") and URLs.
+    """
+    if not text:
+        return text
+    pieces: list[str] = []
+    copied = 0  # text[:copied] is in pieces
+    split_at = -1  # the last boundary found
+    names: list[tuple[int, int]] | None = None  # spans of the camel-case names, found on first need
+    for match in _GLUED_ITEM_RE.finditer(text):
+        at = match.start()
+        kind = match.lastgroup  # the groups are empty lookbehinds: only the name tells which one matched
+        if kind in ("lower", "a1c"):
+            word = _word_before(text, at)
+            if word.islower() and word in _CAMEL_PREFIXES:
+                continue
+            if word[0].isupper() and not (split_at >= 0 and not _WS_RE.search(text, split_at, at)):
+                continue
+            if names is None:
+                names = [m.span() for m in _CAMEL_CASE_NAME_RE.finditer(text)]
+            if any(start < at < end for start, end in names):
+                continue
+        if _in_url(text, at):
+            continue
+        pieces.append(text[copied:at])
+        pieces.append(" " if kind == "colon" else ". ")
+        copied = split_at = at
+    if not pieces:
+        return text
+    pieces.append(text[copied:])
+    return "".join(pieces)
+
+
+def _word_before(text: str, at: int) -> str:
+    """The run of ASCII letters that ends at ``at``."""
+    start = at
+    while start > 0 and text[start - 1].isascii() and text[start - 1].isalpha():
+        start -= 1
+    return text[start:at]
+
+
+def _in_url(text: str, at: int) -> bool:
+    start = at
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    end = at
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return bool(_URL_RE.search(text, start, end))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exponents
+# ---------------------------------------------------------------------------------------------------------
+
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+# "10⁹", "10⁻³": a power of ten written with Unicode superscripts.
+_UNICODE_POWER_RE = re.compile(r"(?<![\d.])10([⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+# A cell count whose superscript was flattened upstream: "0.15 × 109/L", "250 x 103/µL", "12 × 10 6/L".
+# Only these exponents and only before "/L" or "/µL", where "× 109" cannot mean one hundred and nine.
+_FLAT_POWER_RE = re.compile(
+    r"(?<![\w.])(\d+(?:[.,]\d+)*\s?[×xX]\s?)10\s?(9|6|3|12)(?=\s?/\s?[µμu]?L(?![A-Za-z]))"
+)
+
+
+def normalise_exponents(text: str) -> str:
+    """Write every power of ten as "10^n", so "× 10^9/L", "× 10⁹/L" and "× 109/L" all read the same.
+
+    "0.15 × 109/L" -> "0.15 × 10^9/L" (a flattened superscript: the exponents 9, 6, 3 and 12 of a count
+    per litre or microlitre, after a number and "×" or "x"); "10⁹/L" -> "10^9/L"; "10⁻³" -> "10^-3". Text
+    already written "10^9" is unchanged. Apply it to source text and statements alike, so that
+    ``nlp_rules.find_quantities`` reads the same value and unit from both.
+    """
+    if "10" not in text:
+        return text
+    text = _FLAT_POWER_RE.sub(r"\g<1>10^\2", text)
+    return _UNICODE_POWER_RE.sub(lambda m: "10^" + m.group(1).translate(_SUPERSCRIPT_DIGITS), text)
 
 
 # ---------------------------------------------------------------------------------------------------------

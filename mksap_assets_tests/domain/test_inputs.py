@@ -151,3 +151,60 @@ def test_discovery_ignores_hidden_folders_and_strays(tmp_path: Path):
     (tmp_path / "cv" / "cvmcq26002").mkdir()
     (tmp_path / "cv" / "cvmcq26002" / "cvmcq26002.json").write_text("{}")
     assert [f.question_id for f in discover_questions(tmp_path)] == ["cvmcq26002"]
+
+
+# A critique in the bank's shapes, written for this test: inline markup, a list glued to its lead-in and
+# to the next sentence, a flattened exponent.
+MARKED_CRITIQUE = (
+    'A low D<small class="small-caps">lco</small> with <i>normal</i> spirometry suggests vascular disease '
+    "(Option B). Look for these causes:Pulmonary embolismAnemiaPulmonary hypertension (rare)Treat the cause. "
+    'Eosinophils of 0.3 × 109/L <a href="https://example.org/guide" target="_blank">favour</a> asthma; '
+    "H<sub>2</sub>O and Ca<sup>2+</sup> stay readable, as does 10<sup>9</sup>/L."
+)
+MARKED_CRITIQUE_NORMALISED = (
+    "A low DLCO with normal spirometry suggests vascular disease (Option B). Look for these causes: Pulmonary "
+    "embolism. Anemia. Pulmonary hypertension (rare). Treat the cause. Eosinophils of 0.3 × 10^9/L favour "
+    "asthma; H2O and Ca2+ stay readable, as does 10^9/L."
+)
+
+
+def test_raw_question_renders_markup_splits_lists_and_repairs_exponents(sample_bank: Path):
+    qid = sample_ids(sample_bank)[0]
+    edit_question(
+        sample_bank,
+        qid,
+        critique=MARKED_CRITIQUE,
+        key_points=["Count 4 × 10<sup>9</sup>/L cells.", "Risks:SmokingObesity"],
+        educational_objective="Treat <i>Plasmodium vivax</i>&nbsp;malaria.",
+    )
+    raw = load_raw_question(question_file_for(sample_bank, qid))
+    assert raw.critique == MARKED_CRITIQUE_NORMALISED
+    assert raw.key_points == ["Count 4 × 10^9/L cells.", "Risks: Smoking. Obesity"]
+    assert raw.educational_objective == "Treat Plasmodium vivax malaria."
+    assert raw.question.critique == MARKED_CRITIQUE  # the input is kept as written
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("critique", "A fine sentence with a <span>span</span>."),
+        ("educational_objective", '<b onclick="run()">Bold</b> objective.'),
+        ("key_points", ['A <a href="javascript:run()">link</a>.']),
+    ],
+)
+def test_markup_other_than_inline_formatting_is_an_input_error(sample_bank: Path, field: str, value):
+    qid = sample_ids(sample_bank)[0]
+    edit_question(sample_bank, qid, **{field: value})
+    assert _error_for(sample_bank, qid).field.split(".")[0] == field
+
+
+@pytest.mark.corpus
+def test_corpus_normalised_text_has_no_markup_or_flattened_exponent(corpus_dir: Path):
+    # a tag such as the bank uses (the tables' "<LLN but >60" is a comparison), a flattened exponent, an entity
+    leftover = re.compile(r"</?(?:[a-z]+|[a-z]+\s[^<>]*=[^<>]*)>|×\s?10\s?(?:9|6|3|12)\s?/|&[a-z]+;")
+    for question_file in discover_questions(corpus_dir):
+        raw = load_raw_question(question_file)
+        for text in (raw.critique, raw.educational_objective, *raw.key_points):
+            assert not leftover.search(text), (question_file.question_id, leftover.search(text).group(0))
+        for table in raw.tables:
+            assert not leftover.search(table.to_text()), (question_file.question_id, table.source)

@@ -308,6 +308,15 @@ def _one_cell(inner: str) -> str:
         ("<p>10<sup>-3</sup> units</p>", "10^-3 units"),
         ("<p>1.73 m<sup>2</sup></p>", "1.73 m2"),
         ("<p>Ca<sup>2+</sup> channel</p>", "Ca2+ channel"),
+        ("<p>10<sup>\u22123</sup> units</p>", "10^-3 units"),  # a minus sign exponent is written "-"
+        # exponents the source already flattened, as the question text repairs them
+        ("<p>(2.1 × 109/L)</p>", "(2.1 × 10^9/L)"),
+        ("<p>300 x 103/\u00b5L</p>", "300 x 10^3/\u00b5L"),
+        ("<p>a 109-bed ward</p>", "a 109-bed ward"),
+        # small capitals, in both attribute spellings
+        ('<p>D<small className="small-caps">lco</small> falls</p>', "DLCO falls"),
+        ('<p>D<small class="small-caps">lco</small> falls</p>', "DLCO falls"),
+        ("<p>D<small>lco</small> falls</p>", "Dlco falls"),
         # subscripts
         ("<p>Pco<sub>2</sub></p>", "Pco2"),
         ("<p>\n  Po\n  <sub>\n    2\n  </sub>\n</p>", "Po2"),

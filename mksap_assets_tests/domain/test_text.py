@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from mksap_assets.domain import text as text_module
+from mksap_assets.domain.nlp_rules import find_quantities
 from mksap_assets.domain.text import (
     NORMALISER_VERSION,
     normalise_comparators,
+    normalise_exponents,
     normalise_whitespace,
     repair_glued_sentences,
+    split_glued_list_items,
     strip_option_citations,
 )
 
@@ -125,6 +128,144 @@ def test_repair_glued_sentences_on_corpus_questions() -> None:
                     field,
                     match.group(0),
                 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# split_glued_list_items
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("glued", "split"),
+    [
+        ("Risks include physical inactivityHypertensionTobacco use and age.",
+         "Risks include physical inactivity. Hypertension. Tobacco use and age."),
+        ("Screen for these:Vision lossHearing lossFalls at home",
+         "Screen for these: Vision loss. Hearing loss. Falls at home"),
+        ("Check the lipid panel (fasting or not)Repeat it each year.",
+         "Check the lipid panel (fasting or not). Repeat it each year."),
+        ("Useful tests:Hemoglobin A1cFasting glucose", "Useful tests: Hemoglobin A1c. Fasting glucose"),
+        ("Order a chest radiographThe result guides care.", "Order a chest radiograph. The result guides care."),
+        ("Consider:ToxinsInfectionsTrauma.", "Consider: Toxins. Infections. Trauma."),
+        # a camel-case name keeps its shape inside a list
+        ("Devices used:MitraClipHeartMate", "Devices used: MitraClip. HeartMate"),
+        ("Three of them: walkingSwimmingCycling", "Three of them: walking. Swimming. Cycling"),
+    ],
+)
+def test_split_glued_list_items(glued: str, split: str) -> None:
+    assert split_glued_list_items(glued) == split
+
+
+@pytest.mark.parametrize(
+    "unchanged",
+    [
+        # mixed case that is not a glued list
+        "McArdle disease, a pH of 7.21, IgG and IgA, HbA1c of 8%, 5 mL, a low DLco and an eGFR of 40.",
+        "SpO2 is 90%, the CHA2DS2-VASc score is 3, an iPhone app, the FeNO level, NaCl 0.9%, the LaPlace law.",
+        "MacDonald, DeBakey, DiGeorge, PubMed, YouTube, UpToDate, mmHg, cmH2O, mOsm/kg, NT-proBNP, cTnI.",
+        # lowercase prefixes on a capitalised word
+        "The CRAB mnemonic (hyperCalcemia, Renal failure, Anemia, Bone lesions) is used.",
+        "Red meat can trigger the alphaGal syndrome.",
+        # a camel-case name on its own, listed or not
+        "FibroScan shows stiffness and a ThermoWidget reads it.",
+        "A GeneXpert assay after the FoundationOne panel.",
+        # a one-letter parenthesis, a colon after a digit or before lowercase, spaces already there
+        "Brand(R)Product and Brand(s)Tests",
+        "At 10:30Appointments and ratio:normal.",
+        "Already spaced: Items are separate. Fine.",
+        # URLs
+        "See https://example.org/pathwayGuide and www.example.com/careBundles/firstStep today.",
+        "",
+    ],
+)
+def test_split_glued_list_items_leaves_other_text(unchanged: str) -> None:
+    assert split_glued_list_items(unchanged) == unchanged
+
+
+def test_split_glued_list_items_is_idempotent() -> None:
+    once = split_glued_list_items("Causes:DrugsInfectionsAutoimmune diseaseCancerThe cause here is clear.")
+    assert once == "Causes: Drugs. Infections. Autoimmune disease. Cancer. The cause here is clear."
+    assert split_glued_list_items(once) == once
+
+
+def test_split_glued_list_items_on_corpus_questions() -> None:
+    """Over the real critiques: only ". " and " " are inserted, some lists are split, and the only lowercase run
+    still glued to a capitalised word is a prefix ("hyper")."""
+    files = sorted(CORPUS.glob("*/*/*.json")) if CORPUS.is_dir() else []
+    if not files:
+        pytest.skip(f"corpus not found at {CORPUS}")
+    glued = re.compile(r"([a-z]+)(?=[A-Z][a-z])")
+    changed = 0
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for value in (data["critique"], data["educational_objective"], *data["key_points"]):
+            split = split_glued_list_items(value)
+            changed += split != value
+            assert re.sub(r"[. ]", "", split) == re.sub(r"[. ]", "", value), path.name
+            for match in glued.finditer(split):
+                assert len(match.group(1)) < 3 or match.group(1) in ("hyper",), (path.name, match.group(0))
+    assert changed >= 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# normalise_exponents
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("neutrophils 0.15 × 109/L today", "neutrophils 0.15 × 10^9/L today"),
+        ("(7.5 × 109/L)", "(7.5 × 10^9/L)"),
+        ("platelets 250 x 103/µL", "platelets 250 x 10^3/µL"),
+        ("platelets 250 × 103/μL", "platelets 250 × 10^3/μL"),
+        ("cells 12 × 10 6/L", "cells 12 × 10^6/L"),
+        ("erythrocytes 4.5×1012/L", "erythrocytes 4.5×10^12/L"),
+        ("a count of 7,500 X 106 / L", "a count of 7,500 X 10^6 / L"),
+        ("leukocytes 4.5 × 10⁹/L", "leukocytes 4.5 × 10^9/L"),
+        ("a titre of 10⁻³", "a titre of 10^-3"),
+        ("RBC 4.1 × 10¹²/L", "RBC 4.1 × 10^12/L"),
+    ],
+)
+def test_normalise_exponents(written: str, normalised: str) -> None:
+    assert normalise_exponents(written) == normalised
+    assert normalise_exponents(normalised) == normalised
+
+
+@pytest.mark.parametrize(
+    "unchanged",
+    [
+        "already 4.5 × 10^9/L",
+        "a glucose of 109 mg/dL and 103/L without a multiplier",
+        "2 × 108/L is not one of the exponents",
+        "a 109-bed ward and 3 × 103 mm",
+        "the 2010 guideline and 1103 patients",
+        "",
+    ],
+)
+def test_normalise_exponents_leaves_other_numbers(unchanged: str) -> None:
+    assert normalise_exponents(unchanged) == unchanged
+
+
+@pytest.mark.parametrize(
+    ("source", "statement"),
+    [
+        ("Asthma with eosinophils above 0.15 × 109/L responds.", "Eosinophils above 0.15 × 10^9/L predict response."),
+        ("Asthma with eosinophils above 0.15 × 109/L responds.", "Eosinophils above 0.15 × 10⁹/L predict response."),
+        ("Asthma with eosinophils above 0.15 × 109/L responds.", "Eosinophils above 0.15×10⁹/L predict response."),
+        ("Transfuse when platelets fall below 10 × 103/µL.", "Transfuse below 10 × 10^3/µL platelets."),
+        ("Transfuse when platelets fall below 10 × 103/µL.", "Transfuse below 10 × 10³/µL platelets."),
+        ("Spinal fluid with 12 × 106/L cells is abnormal.", "A CSF count of 12 × 10⁶/L cells is abnormal."),
+    ],
+)
+def test_exponents_read_the_same_in_source_and_statement(source: str, statement: str) -> None:
+    """After normalise_exponents on both sides, find_quantities reads the same values, units and comparators."""
+
+    def facts(text: str) -> list[tuple[str, str | None, str | None]]:
+        return [(q.value, q.unit, q.comparator) for q in find_quantities(normalise_exponents(text))]
+
+    assert facts(source) == facts(statement)
+    assert facts(source)
 
 
 # ---------------------------------------------------------------------------------------------------------

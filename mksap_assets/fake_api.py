@@ -54,6 +54,7 @@ HOST = "127.0.0.1"
 DEFAULT_CLI_PORT = 8765
 STATEMENTS_TOOL = "record_statements"
 CLOZES_TOOL = "record_clozes"
+REPAIRS_TOOL = "record_repairs"
 
 MAX_STATEMENTS = 12
 MIN_WORDS = 4
@@ -239,6 +240,26 @@ def clozes_input(user_text: str) -> dict[str, Any]:
     block = _between(user_text, "statements")
     lines = numbered_lines(block if block is not None else user_text)
     return {"clozes": [{"index": n, "cloze_primary": longest_word(text), "cloze_secondary": []} for n, text in lines]}
+
+
+_CASE_SUBJECT = re.compile(r"\b(?:this|the) patient\b", re.IGNORECASE)
+
+
+def repairs_input(user_text: str) -> dict[str, Any]:
+    """The repair turn answered by the fake's rules: each listed statement (one JSON object per line inside
+    <statements>) with citations dropped and the case's patient made general, its longest word the cloze."""
+    block = _between(user_text, "statements") or ""
+    repairs = []
+    for line in block.splitlines():
+        try:
+            item = json.loads(line)
+            statement = _as_statement(_CASE_SUBJECT.sub("a patient", _clean(str(item["statement"]))))
+            statement = statement[:1].upper() + statement[1:]
+            repairs.append({"index": int(item["index"]), "statement": statement, "extra_field": item.get("extra_field"),
+                            "cloze_primary": longest_word(statement), "cloze_secondary": []})
+        except (ValueError, KeyError, TypeError):
+            continue  # not a statement line
+    return {"repairs": repairs}
 
 
 def example_from_schema(schema: Any, depth: int = 0) -> Any:
@@ -1040,6 +1061,8 @@ class FakeAnthropic:
                 payload = statements_input(user_text, tool_def or {})
             elif tool_name == CLOZES_TOOL:
                 payload = clozes_input(user_text)
+            elif tool_name == REPAIRS_TOOL:
+                payload = repairs_input(user_text)
             else:
                 payload = example_from_schema((tool_def or {}).get("input_schema") or {"type": "object"}) or {}
             text = _json(payload)

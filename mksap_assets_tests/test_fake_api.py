@@ -109,7 +109,8 @@ def test_record_statements_validates_against_the_schema(fake_api: FakeAnthropic)
     assert message.id.startswith("msg_")
     [block] = message.content
     assert block.type == "tool_use" and block.name == STATEMENTS_TOOL and block.id.startswith("toolu_")
-    parsed = StatementsWithClozes.model_validate(block.input)  # clozes are substrings, or this raises
+    parsed = StatementsWithClozes.model_validate(block.input)
+    assert all(s.cloze_primary in s.statement for s in parsed.statements)
     assert [s.statement for s in parsed.statements] == [
         "Aspirin reduces mortality in acute myocardial infarction.",  # citation dropped, "Start it now." too short
         "Beta-blockers lower heart rate and myocardial oxygen demand.",

@@ -8,11 +8,12 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from mksap_assets.domain.extraction.schemas import REPAIRS_TOOL, STATEMENTS_TOOL
+from mksap_assets.domain.extraction import prompts
+from mksap_assets.domain.extraction.schemas import REPAIRS_TOOL, STATEMENTS_TOOL, Repairs
 from mksap_assets.domain.pipeline import VALIDATED, QuestionPipeline
 from mksap_assets.domain.statements import ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore
-from mksap_assets.fake_api import last_user_text, statements_input
+from mksap_assets.fake_api import last_user_text, repairs_input, statements_input
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 
@@ -147,3 +148,18 @@ def test_a_rerun_takes_the_repair_from_the_response_cache(claude_settings, fake_
     metadata, validated = _run(claude_settings, tmp_path / "again")
     assert fake_api.stats.total_requests == 0
     assert metadata["repair_saved"] >= 1 and metadata["repair_llm_calls"] == 0 and _first(validated).passed
+
+
+def test_the_fakes_default_repair_answers_every_listed_statement_by_its_rules():
+    listed = [
+        {"index": 1, "source": "critique", "statement": "This patient needs a stress test (Option C).",
+         "extra_field": None, "cloze_candidates": ["stress test"], "issues": ["patient_specific (statement): …"]},
+        {"index": 2, "source": "critique", "statement": "Warfarin is reversed with vitamin K.", "extra_field": None,
+         "cloze_candidates": ["vitamin K"], "issues": []},
+    ]
+    message = prompts.repair_message("An objective.", [("critique", "Some source text.")], listed)
+    answer = repairs_input(message)["repairs"]
+    assert [item["index"] for item in answer] == [1, 2]
+    assert answer[0]["statement"] == "A patient needs a stress test."
+    assert all(item["cloze_primary"] in item["statement"] for item in answer)
+    Repairs.model_validate({"repairs": answer})

@@ -1,7 +1,10 @@
 """The structured output Claude must return, as pydantic models and as the tools that carry them.
 
 Each call forces one tool (tool_choice = that tool), so the answer is a tool_use block whose input is validated
-with these models. Two tools:
+with these models. That a cloze is an exact substring of its statement is asked for but not enforced here: a
+rejected answer would cost the whole call again (and after one re-ask, the question). Validation checks each
+statement instead (the fixer corrects capitals and comparator words, `cloze_not_in_statement` keeps the rest off the
+deck, and the repair turn resends only those). Three tools:
 
 - record_statements: statements of one source (critique, key points, or one table), each with its cloze choice
   (one primary, at most two secondary, exact substrings of the statement).
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 STATEMENTS_TOOL = "record_statements"
 CLOZES_TOOL = "record_clozes"
@@ -33,13 +36,6 @@ class ExtractedStatement(BaseModel):
     extra_field: str | None
     cloze_primary: str = PrimaryCloze
     cloze_secondary: list[str] = SecondaryClozes
-
-    @model_validator(mode="after")
-    def _clozes_are_substrings(self) -> ExtractedStatement:
-        for candidate in (self.cloze_primary, *self.cloze_secondary):
-            if candidate not in self.statement:
-                raise ValueError(f"cloze {candidate!r} is not an exact substring of statement {self.statement!r}")
-        return self
 
 
 class PlainStatement(BaseModel):

@@ -93,7 +93,7 @@ def recording_from_reference(document: dict[str, Any], raw: RawQuestion) -> dict
 class ReferenceRecordings:
     question_ids: list[str] = field(default_factory=list)
     statements: int = 0
-    # Statements with a kept cloze that is not an exact substring: the tool schema rejects the whole answer.
+    # Statements with a kept cloze that is not an exact substring (the fixer corrects capitals; the rest is gated).
     cloze_not_in_statement: int = 0
 
 
@@ -260,7 +260,8 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
         f"schema's {_secondary_cloze_limit()}; table statements are grouped by table_source under that table's "
         "caption, and an educational table the original made no statement from is recorded with none. "
         f"{reference.cloze_not_in_statement} of the {reference.statements} recorded statements keep a cloze that is "
-        "not an exact substring of the statement, which the tool schema rejects.",
+        "not an exact substring of the statement: validation's fixer corrects those that differ only in capitals or "
+        "comparator words, the rest are `cloze_not_in_statement` errors.",
         "- **offline**: the offline extractor (no API).",
         "",
         "A recording holds one answer per request: when the extractor re-asks after an invalid answer, the replay "

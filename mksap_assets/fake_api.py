@@ -1057,6 +1057,9 @@ class FakeAnthropic:
                 payload = override
             elif replayed is not None:
                 payload = replayed
+            elif tool_name == REPAIRS_TOOL and self._replay is not None:
+                # A replay has no recorded repairs: the fake's rules must not pass for a model's corrections.
+                payload = {"repairs": []}
             elif tool_name == STATEMENTS_TOOL:
                 payload = statements_input(user_text, tool_def or {})
             elif tool_name == CLOZES_TOOL:

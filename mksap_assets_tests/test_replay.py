@@ -305,3 +305,27 @@ def test_reference_outputs_become_a_valid_recording(tmp_path: Path):
     table_text = raw.educational_tables[0].to_text()
     table = replay.recorded_statements(f'{objective}<source kind="table">{table_text}</source>')
     assert [item["statement"] for item in table] == ["Apixaban is a factor Xa inhibitor."]
+
+
+def test_a_validation_repair_request_gets_no_corrections_from_a_replay(claude_settings, fake_api_factory, recorded,
+                                                                      monkeypatch):
+    from mksap_assets.domain.repair import StatementToRepair
+    from mksap_assets.domain.statements import Issue
+
+    fake = fake_api_factory(replay_dir=recorded)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    raw = load_raw_question(question_file_for(SAMPLE_DIR, RECORDED_ID))
+    extractor = PipelineResource.from_settings(claude_settings).build_extractor()
+    item = StatementToRepair("from_critique", 0, Statement(statement="This patient has 7 symptoms.",
+                                                           cloze_candidates=["symptoms"]),
+                             [Issue(code="patient_specific", severity="error", message="case")])
+
+    async def repair():
+        try:
+            return await extractor.repair(raw, [item])
+        finally:
+            await extractor.aclose()
+
+    answer = asyncio.run(repair())
+    assert answer.statements == {} and answer.failure is None and answer.usage.calls == 1
+    assert (fake.stats.replayed, fake.stats.replay_misses) == (0, 1)

@@ -1,9 +1,18 @@
 """Cloze checks: every candidate is an exact substring of its statement; 1–3 per statement; not the whole
-statement; not trivial; a number is blanked with its unit and never cut in the middle."""
+statement; not trivial; a number is blanked with its unit and never cut in the middle.
+
+Where a candidate sits, and whether it is repeated or overlaps another, follows how the Anki export renders the card
+(`anki.render_cloze`): each candidate is placed, in order, at its first whole-word occurrence that no earlier
+candidate covers (else its first free occurrence); the first placed candidate is c1, the others c2. So "men" inside
+"recommended" is not a second "men", and two candidates only overlap when the card cannot place both.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from mksap_assets.domain.nlp_rules import find_quantities
 from mksap_assets.domain.statements import Issue, Statement
@@ -15,8 +24,90 @@ TRIVIAL_CLOZES = frozenset(
     patient patients diagnosis treatment management therapy""".split()
 )
 PRONOUNS = frozenset("it its this that these those they them their he she his her".split())
+_DIGIT_RE = re.compile(r"\d")
 VAGUE_CLOZES = frozenset("thing things condition disease disorder syndrome sign symptom finding agent drug "
                          "medication test procedure".split())
+
+
+@dataclass(frozen=True)
+class Placement:
+    candidate: str
+    start: int
+    end: int
+    number: int  # the card that blanks it: 1 for the first placed candidate, 2 for the others
+
+
+def whole_word(text: str, start: int, end: int) -> bool:
+    """The same boundary rule as the card renderer (anki._whole_word): no letter or digit on either side, and not
+    right after "x." or "x-" (the rest of "e.g." or of "anti-")."""
+    before = start == 0 or not (
+        text[start - 1].isalnum() or (text[start - 1] in ".-" and start >= 2 and text[start - 2].isalnum())
+    )
+    after = end == len(text) or not text[end].isalnum()
+    return before and after
+
+
+def _occurrences(text: str, candidate: str) -> Iterator[int]:
+    start = text.find(candidate)
+    while start >= 0:
+        yield start
+        start = text.find(candidate, start + 1)
+
+
+def place_candidates(statement: str, candidates: Sequence[str]) -> tuple[tuple[Placement, ...], tuple[str, ...]]:
+    """Where the card renderer puts each candidate (stripped, in order, duplicates once, at most MAX_CLOZES), and
+    the candidates it cannot place because every occurrence overlaps an earlier one. Candidates absent from the
+    statement, or covering all of it, are in neither."""
+    return _place(statement, tuple(candidates))
+
+
+@lru_cache(maxsize=256)  # the cloze and the enumeration checks place the same candidates
+def _place(statement: str, candidates: tuple[str, ...]) -> tuple[tuple[Placement, ...], tuple[str, ...]]:
+    text = statement.strip()
+    offset = statement.find(text) if text else 0
+    core = text.rstrip(".").strip()
+    placed: list[Placement] = []
+    blocked: list[str] = []
+    seen: set[str] = set()
+    for raw in candidates:
+        candidate = (raw or "").strip()
+        if not candidate or candidate in seen or candidate.rstrip(".").strip() == core or candidate not in text:
+            continue
+        seen.add(candidate)
+        free = [s for s in _occurrences(text, candidate)
+                if all(s + len(candidate) <= p.start - offset or p.end - offset <= s for p in placed)]
+        if not free:
+            blocked.append(candidate)
+            continue
+        if len(placed) >= MAX_CLOZES:
+            continue
+        start = next((s for s in free if whole_word(text, s, s + len(candidate))), free[0])
+        placed.append(Placement(candidate, offset + start, offset + start + len(candidate), 1 if not placed else 2))
+    return tuple(placed), tuple(blocked)
+
+
+def _visible_repeats(statement: str, placement: Placement, placed: Sequence[Placement]) -> int:
+    """Whole-word occurrences of the candidate (any capitals) that the candidate's own card leaves visible: not its
+    own blank and not inside another blank of the same card."""
+    same_card = [p for p in placed if p.number == placement.number]
+    count = 0
+    for start, end in _any_case_occurrences(statement, placement.candidate):
+        if not whole_word(statement, start, end):
+            continue
+        if any(p.start <= start and end <= p.end for p in same_card):
+            continue
+        count += 1
+    return count
+
+
+def _any_case_occurrences(text: str, candidate: str) -> Iterator[tuple[int, int]]:
+    lowered, needle = text.lower(), candidate.lower()
+    if len(lowered) != len(text) or len(needle) != len(candidate):  # a letter whose lower case is longer
+        for match in re.finditer(re.escape(candidate), text, re.IGNORECASE):
+            yield match.span()
+        return
+    for start in _occurrences(lowered, needle):
+        yield start, start + len(needle)
 
 
 def _issue(code: str, severity: str, message: str, span=None, category: str = "cloze") -> Issue:
@@ -42,18 +133,22 @@ def check_cloze(item: Statement) -> Iterator[Issue]:
     elif len(candidates) > MAX_CLOZES:
         yield _issue("too_many_clozes", "warning", f"{len(candidates)} candidates (> {MAX_CLOZES}): pick one primary "
                      "and at most two related ones")
+    placed, blocked = place_candidates(statement, candidates)
+    where = {p.candidate: p for p in placed}
     seen: set[str] = set()
-    spans: list[tuple[str, tuple[int, int]]] = []
     quantities = None
     for candidate in candidates:
-        start = statement.find(candidate)
-        if start < 0:
+        if candidate not in statement:
             yield _issue("cloze_not_in_statement", "error",
                          f"cloze candidate {candidate!r} is not an exact substring of the statement"
                          + _hint(candidate, statement))
             continue
+        placement = where.get(candidate.strip())
+        # the span of the candidate as written, where the card places it (the renderer strips candidates)
+        start = placement.start - candidate.find(candidate.strip()) if placement else statement.find(candidate)
+        if statement[start:start + len(candidate)] != candidate:
+            start = statement.find(candidate)
         span = (start, start + len(candidate))
-        spans.append((candidate, span))
         bare = candidate.strip().rstrip(".").lower()
         if candidate.strip().rstrip(".") == statement.strip().rstrip("."):
             yield _issue("cloze_is_statement", "error", "cloze covers the whole statement", span)
@@ -65,20 +160,27 @@ def check_cloze(item: Statement) -> Iterator[Issue]:
             yield _issue("vague_cloze", "info", f"a generic word as cloze: {candidate!r}", span, "ambiguity")
         if candidate in seen:
             yield _issue("duplicate_cloze", "warning", f"duplicate cloze {candidate!r}", span)
+            continue
         seen.add(candidate)
-        if statement.count(candidate) > 1 and len(candidate) > 2:
-            yield _issue("cloze_repeated", "warning",
-                         f"{candidate!r} occurs {statement.count(candidate)} times in the statement: which one is "
-                         "blanked is ambiguous", span, "ambiguity")
-        if any(ch.isdigit() for ch in candidate):
+        if placement is not None:
+            repeats = _visible_repeats(statement, placement, placed)
+            if repeats:
+                yield _issue("cloze_repeated", "warning",
+                             f"{placement.candidate!r} occurs {repeats + 1} times as a word in the statement: its card "
+                             "blanks one and leaves the answer visible", span, "ambiguity")
+        if _DIGIT_RE.search(candidate):
             if quantities is None:
                 quantities = find_quantities(statement)
             yield from _number_checks(candidate, span, statement, quantities)
-    for index, (first, first_span) in enumerate(spans):
-        for second, second_span in spans[index + 1:]:
-            if first != second and (first.lower() in second.lower() or second.lower() in first.lower()):
-                yield _issue("overlapping_clozes", "warning", f"{first!r} and {second!r} overlap", second_span,
-                             "ambiguity")
+    for candidate in blocked:
+        yield _issue("overlapping_clozes", "warning",
+                     f"{candidate!r} occurs only where another candidate is already blanked: the card drops it",
+                     _first_span(statement, candidate), "ambiguity")
+
+
+def _first_span(statement: str, candidate: str) -> tuple[int, int]:
+    start = statement.find(candidate)
+    return start, start + len(candidate)
 
 
 def _number_checks(candidate: str, span: tuple[int, int], statement: str, quantities) -> Iterator[Issue]:

@@ -1,13 +1,23 @@
-"""Structure checks: required fields present and non-empty, length bounds."""
+"""Structure checks: required fields present and non-empty, length bounds.
+
+Short: fewer than MIN_WORDS words, unless the statement is a complete sentence of at least MIN_SENTENCE_WORDS
+("Mumps often causes orchitis." is a whole fact; "Gout (Sites: toe)" is a table fragment).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from mksap_assets.domain.statements import Issue, Statement, TableStatement
 
 MIN_WORDS = 6
+MIN_SENTENCE_WORDS = 4
 MAX_WORDS = 35
+# a finite verb: an auxiliary or modal, or a present-tense verb in -s after the subject ("presents", "causes")
+_AUXILIARIES = frozenset("""is are was were has have had may might can cannot could must should shall will would
+    does do did""".split())
+_NOT_VERB_S = re.compile(r"(?:ss|us|is|ys|ics|sis|itis|osis)$")
 
 
 def _issue(code: str, severity: str, message: str, span=None, field="statement") -> Issue:
@@ -20,7 +30,7 @@ def check_structure(item: Statement) -> Iterator[Issue]:
         yield _issue("empty_statement", "error", "statement is empty")
         return
     words = len(text.split())
-    if words < MIN_WORDS:
+    if words < MIN_WORDS and not (words >= MIN_SENTENCE_WORDS and _is_sentence(text)):
         yield _issue("too_short", "warning", f"{words} words (< {MIN_WORDS}): too little to stand alone")
     if words > MAX_WORDS:
         yield _issue("too_long", "warning", f"{words} words (> {MAX_WORDS}): probably more than one fact")
@@ -30,3 +40,13 @@ def check_structure(item: Statement) -> Iterator[Issue]:
         yield _issue("empty_cloze", "error", "a cloze candidate is empty", field="cloze_candidates")
     if isinstance(item, TableStatement) and not item.table_source.strip():
         yield _issue("missing_table_source", "error", "table statement without table_source", field="table_source")
+
+
+def _is_sentence(text: str) -> bool:
+    """A capitalised clause ending in a full stop, without a table row's parentheses or colon, with a finite verb
+    after its first word."""
+    if not (text[0].isupper() and text.endswith(".")) or any(ch in text for ch in "():;"):
+        return False
+    words = [w.strip(",").lower() for w in text.rstrip(".").split()]
+    return any(w in _AUXILIARIES or (w.endswith("s") and not _NOT_VERB_S.search(w) and w.isalpha())
+               for w in words[1:-1])

@@ -5,7 +5,8 @@ advice shown in the export, except the few that break the card a learner would s
 
 - cloze_cuts_number / cloze_cuts_unit: the blank cuts a number or leaves part of its unit visible ("{{c1::6 mL}}/kg"),
   so the card asks for a fragment or shows half the answer;
-- cloze_repeated: the answer occurs twice as a whole word; the card blanks one occurrence and shows the other.
+- cloze_repeated: the answer occurs twice as a whole word; the card blanks one occurrence and shows the other;
+- pronoun_cloze: the blank is "it" or "they", an answer that cannot be recalled and teaches nothing.
 
 docs/VALIDATION.md explains each choice. Plain data in, codes out: used by validation (to mark each statement) and
 by the Anki export (which reads stored documents, older ones included).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-CARD_BREAKING_WARNINGS = frozenset({"cloze_cuts_number", "cloze_cuts_unit", "cloze_repeated"})
+CARD_BREAKING_WARNINGS = frozenset({"cloze_cuts_number", "cloze_cuts_unit", "cloze_repeated", "pronoun_cloze"})
 
 
 def blocking_codes(issues: Iterable[tuple[str, str]]) -> list[str]:

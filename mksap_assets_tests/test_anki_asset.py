@@ -19,10 +19,14 @@ def resource(settings: Settings) -> PipelineResource:
     write_docs(
         settings.output_dir,
         document("cvmcq26001", critique=[
-            item("Apixaban is reduced to 2.5 mg twice daily in older adults.", ["2.5 mg", "older adults"]),
-            item("Warfarin needs INR monitoring in every patient.", ["INR"], [("too_long", "warning")]),
-        ], key_points=[item("Aspirin is not an alternative to anticoagulation.", ["Aspirin"])]),
-        document("npmcq26001", critique=[item("Hyperkalemia needs calcium gluconate first.", ["calcium gluconate"])]),
+            item("Apixaban is reduced to 2.5 mg twice daily in older adults.", ["2.5 mg", "older adults"],
+                 blocked_by=[]),
+            item("Warfarin needs INR monitoring in every patient.", ["INR"], [("too_long", "warning")], blocked_by=[]),
+            item("Edoxaban is given at 90 mg daily to every patient.", ["90 mg"], [("number_not_in_source", "error")],
+                 blocked_by=["number_not_in_source"]),
+        ], key_points=[item("Aspirin is not an alternative to anticoagulation.", ["Aspirin"], blocked_by=[])]),
+        document("npmcq26001", critique=[item("Hyperkalemia needs calcium gluconate first.", ["calcium gluconate"],
+                                              blocked_by=[])]),
     )
     return PipelineResource.from_settings(settings)
 
@@ -40,23 +44,34 @@ def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource,
     path = Path(resource.output_dir) / "anki" / "mksap.apkg"
     assert metadata["path"].value == str(path) and path.is_file()
     assert metadata["txt_path"].value == str(path.with_suffix(".txt")) and path.with_suffix(".txt").is_file()
-    assert (metadata["notes"].value, metadata["cards"].value, metadata["skipped"].value) == (3, 4, 1)
-    assert "| cv | Cardiovascular Medicine | 1 | 2 | 3 | 1 |" in metadata["per_system"].value
+    # The erroring statement stays out; the warning is advice; the question's other statements go on.
+    assert (metadata["notes"].value, metadata["cards"].value, metadata["skipped"].value) == (4, 5, 1)
+    assert "| cv | Cardiovascular Medicine | 1 | 3 | 4 | 1 |" in metadata["per_system"].value
     assert "| np | Nephrology | 1 | 1 | 1 | 0 |" in metadata["per_system"].value
-    assert "| warning | 1 |" in metadata["skipped_by_reason"].value
-    assert "too_long" in metadata["skipped_statements"].value
+    assert "| blocked | 1 |" in metadata["skipped_by_reason"].value
+    assert "| number_not_in_source | 1 |" in metadata["skipped_by_issue"].value
+    assert "| cvmcq26001 | critique | 2 | blocked | number_not_in_source |" in metadata["skipped_statements"].value
+    assert "too_long" not in metadata["skipped_statements"].value
+    assert metadata["strict"].value is False and "include_warnings" not in metadata
     deck = open_apkg(path, tmp_path)
-    assert len(deck["notes"]) == 3 and deck_id_for("np") in deck["decks"]
+    assert len(deck["notes"]) == 4 and deck_id_for("np") in deck["decks"]
 
 
-def test_config_selects_warnings_and_one_system(resource: PipelineResource, tmp_path: Path):
-    result = _materialize(resource, AnkiDeckConfig(include_warnings=True, system="Cardiovascular Medicine"))
+def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, tmp_path: Path):
+    result = _materialize(resource, AnkiDeckConfig(strict=True, system="Cardiovascular Medicine"))
     assert result.success
     metadata = result.asset_materializations_for_node("anki_deck")[0].metadata
     path = Path(resource.output_dir) / "anki" / "mksap-cv.apkg"
     assert metadata["path"].value == str(path) and metadata["system"].value == "Cardiovascular Medicine"
-    assert metadata["notes"].value == 3 and metadata["skipped"].value == 0 and metadata["include_warnings"].value
-    assert len(open_apkg(path, tmp_path)["notes"]) == 3
+    assert metadata["notes"].value == 2 and metadata["skipped"].value == 2 and metadata["strict"].value is True
+    assert "| blocked | 1 |" in metadata["skipped_by_reason"].value
+    assert "| warning | 1 |" in metadata["skipped_by_reason"].value
+    assert "| too_long | 1 |" in metadata["skipped_by_issue"].value
+    assert len(open_apkg(path, tmp_path)["notes"]) == 2
+
+
+def test_include_warnings_is_no_longer_a_config_field():
+    assert "include_warnings" not in AnkiDeckConfig.model_fields and AnkiDeckConfig().strict is False
 
 
 def test_nothing_to_export_fails_with_the_reason(settings: Settings):

@@ -80,18 +80,26 @@ def test_writes_the_report_with_totals_that_agree_with_the_exports(materialized:
         + len(d["table_statements"]["statements"])
         for d in documents
     )
-    passed = sum(d["validation"]["passed"] for d in documents)
+    passed = sum(
+        not item["blocked_by"]
+        for d in documents
+        for item in [*d["true_statements"]["from_critique"], *d["true_statements"]["from_key_points"],
+                     *d["table_statements"]["statements"]]
+    )
+    assert passed == sum(d["validation"]["statements_passed"] for d in documents)
     assert metadata["questions"] == len(documents) == len(materialized.keys)
-    assert metadata["statements"] == statements and metadata["passed"] == passed
-    assert metadata["pass_rate"] == pytest.approx(passed / len(documents))
+    assert metadata["statements"] == statements and metadata["statements_passed"] == passed
+    assert "passed" not in metadata
+    assert metadata["pass_rate"] == pytest.approx(passed / statements)  # a share of statements
     assert metadata["cost_usd"] == pytest.approx(sum(d["provenance"]["llm_usage"]["cost_usd"] for d in documents))
     assert metadata["llm_calls"] == 0 and "cache_hit_rate" not in metadata  # offline: no lookups, no rate
     assert metadata["report"] == (folder / "summary.md").read_text()
     assert f"| statements | {statements:,} |" in metadata["report"]
+    assert f"| statements passed | {passed:,}/{statements:,} ({passed / statements:.1%}) |" in metadata["report"]
 
     questions = pd.read_csv(folder / "questions.csv")
     assert sorted(questions["question_id"]) == materialized.keys
-    assert questions["statements"].sum() == statements
+    assert questions["statements"].sum() == statements and questions["statements_passed"].sum() == passed
     by_system = pd.read_csv(folder / "by_system.csv")
     assert by_system["questions"].sum() == len(documents) and len(by_system) == len({d["category"] for d in documents})
 

@@ -199,4 +199,5 @@ def test_prompt_injection_cannot_change_the_schema_or_leak_the_prompt(settings, 
     validated = validate_extraction(extraction, raw)
     leaked_items = [s for s in validated.from_critique if s.statement == leaked]
     assert leaked_items and any(i.severity == "error" for i in leaked_items[0].issues)
-    assert not validated.validation.passed
+    assert not leaked_items[0].passed and leaked_items[0].blocked_by  # the leaked statement never reaches the deck
+    assert validated.validation.statements_passed < validated.validation.statements

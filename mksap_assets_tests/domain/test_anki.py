@@ -33,7 +33,9 @@ from mksap_assets.domain.anki import (
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import discover_questions
 from mksap_assets.domain.pipeline import QuestionPipeline
+from mksap_assets.domain.statements import Extraction, Statement
 from mksap_assets.domain.store import ArtifactStore, read_json, write_json_atomic
+from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
@@ -105,13 +107,24 @@ def plain(text: str) -> str:
     return html.unescape(CLOZE_RE.sub(lambda m: m.group(2), text).replace("<br>", "\n"))
 
 
-def item(statement: str, candidates: list[str], issues: list[tuple[str, str]] = (), extra: str | None = None) -> dict:
-    return {
+def item(
+    statement: str,
+    candidates: list[str],
+    issues: list[tuple[str, str]] = (),
+    extra: str | None = None,
+    blocked_by: list[str] | None = None,
+) -> dict:
+    """A stored statement. With `blocked_by` it carries the gate as the current validator writes it (passed,
+    blocked_by); without, it looks like an export from before the per-statement gate (issues only)."""
+    stored = {
         "statement": statement,
         "extra_field": extra,
         "cloze_candidates": candidates,
         "issues": [{"code": code, "severity": sev, "message": code, "span": None} for code, sev in issues],
     }
+    if blocked_by is not None:
+        stored.update(passed=not blocked_by, blocked_by=list(blocked_by))
+    return stored
 
 
 def document(
@@ -120,10 +133,12 @@ def document(
     critique: list[dict] = (),
     key_points: list[dict] = (),
     tables: list[dict] = (),
-    passed: bool = True,
     name: str | None = None,
     objective: str = "Know the thing.",
+    validation: dict | None = None,
 ) -> dict:
+    items = [*critique, *key_points, *tables]
+    passed = sum(1 for it in items if not it.get("blocked_by"))
     return {
         "question_id": question_id,
         "category": question_id[:2],
@@ -135,7 +150,11 @@ def document(
             "tables_processed": len(tables),
             "tables_skipped": 0,
         },
-        "validation": {"passed": passed, "statements": 0, "errors": 0, "warnings": 0, "infos": 0, "issues": []},
+        "validation": validation or {
+            "statements": len(items), "statements_passed": passed,
+            "pass_rate": round(passed / len(items), 4) if items else 0.0,
+            "errors": 0, "warnings": 0, "infos": 0, "issues": [],
+        },
         "provenance": {"extractor": "test"},
     }
 
@@ -155,12 +174,11 @@ def sample_output(tmp_path_factory) -> Path:
 
 
 def expected_notes(output_dir: Path) -> dict[str, tuple[str, str]]:
-    """guid -> (question id, section) for the statements that should be exported by default, computed directly."""
+    """guid -> (question id, section) for the statements that should be exported by default, computed directly:
+    every statement the gate let through (`blocked_by` empty), whatever the rest of its question."""
     expected = {}
     for path in sorted(output_dir.glob("*/*.json")):
         doc = read_json(path)
-        if not doc["validation"]["passed"]:
-            continue
         sections = [
             ("critique", doc["true_statements"]["from_critique"]),
             ("key_point", doc["true_statements"]["from_key_points"]),
@@ -168,7 +186,8 @@ def expected_notes(output_dir: Path) -> dict[str, tuple[str, str]]:
         ]
         for section, items in sections:
             for it in items:
-                if any(i["severity"] in ("error", "warning") for i in it["issues"]):
+                assert it["passed"] == (not it["blocked_by"])
+                if it["blocked_by"]:
                     continue
                 if not any(c.strip() and c.strip() in it["statement"] for c in it["cloze_candidates"]):
                     continue
@@ -186,6 +205,12 @@ def test_sample_bank_deck_opens_with_every_note_card_tag_and_deck(sample_output:
     assert set(deck["notes"]) == set(expected)
     assert summary.cards == deck["cards"]
     assert summary.questions == 16 and len(summary.per_system) == 16
+    blocked = [
+        it for p in sample_output.glob("*/*.json") for section in (
+            read_json(p)["true_statements"]["from_critique"], read_json(p)["true_statements"]["from_key_points"],
+            read_json(p)["table_statements"]["statements"]) for it in section if it["blocked_by"]
+    ]
+    assert summary.skipped.get("blocked", 0) == len(blocked) and "warning" not in summary.skipped
 
     documents = {p.stem: read_json(p) for p in sample_output.glob("*/*.json")}
     assert deck["decks"][PARENT_DECK_ID] == "MKSAP"
@@ -382,47 +407,152 @@ def test_text_file_escapes_a_leading_hash(tmp_path: Path):
 # ------------------------------------------------------------------------------------------------ filters
 
 
+CUTS_NUMBER = "Apixaban is reduced to 2.5 mg in older adults."  # "5 mg" cuts 2.5 mg: a card-breaking warning
+
+
 def filter_docs(out: Path) -> Path:
     return write_docs(
         out,
         document("cvmcq26001", critique=[
-            item("Clean statement about warfarin dosing here.", ["warfarin"]),
-            item("Info statement about heparin dosing here.", ["heparin"], [("style", "info")]),
-            item("Warning statement about dabigatran dosing.", ["dabigatran"], [("too_long", "warning")]),
-            item("Error statement about edoxaban dosing here.", ["edoxaban"], [("cloze_not_in_statement", "error")]),
-            item("Both statement about rivaroxaban dosing.", ["rivaroxaban"], [("a", "warning"), ("b", "error")]),
-        ], key_points=[item("Clean statement about warfarin dosing here.", ["warfarin"])],
-            tables=[item("Clean table row about digoxin dosing here.", ["digoxin"], extra="Table title")]),
-        document("cvmcq26002", passed=False, critique=[item("Clean statement in a failed question.", ["failed"])]),
-        document("npmcq26001", critique=[item("Hyperkalemia needs calcium gluconate first.", ["calcium gluconate"]),
-                                         item("Hyperkalemia needs calcium gluconate first.", ["Hyperkalemia"])]),
+            item("Clean statement about warfarin dosing here.", ["warfarin"], blocked_by=[]),
+            item("Info statement about heparin dosing here.", ["heparin"], [("style", "info")], blocked_by=[]),
+            item("Warning statement about dabigatran dosing.", ["dabigatran"], [("too_long", "warning")],
+                 blocked_by=[]),
+            item("Error statement about edoxaban dosing here.", ["edoxaban"], [("cloze_not_in_statement", "error")],
+                 blocked_by=["cloze_not_in_statement"]),
+            item("Both statement about rivaroxaban dosing.", ["rivaroxaban"], [("a", "warning"), ("b", "error")],
+                 blocked_by=["b"]),
+            item(CUTS_NUMBER, ["5 mg"], [("cloze_cuts_number", "warning")], blocked_by=["cloze_cuts_number"]),
+        ], key_points=[item("Clean statement about warfarin dosing here.", ["warfarin"], blocked_by=[])],
+            tables=[item("Clean table row about digoxin dosing here.", ["digoxin"], extra="Table title",
+                         blocked_by=[])]),
+        # One statement with an error: the question does not pass as a whole, its other statement goes on.
+        document("cvmcq26002", critique=[
+            item("Edoxaban needs 90 mg daily in every patient.", ["90 mg"], [("number_not_in_source", "error")],
+                 blocked_by=["number_not_in_source"]),
+            item("Clean statement in a question with an error.", ["question"], blocked_by=[]),
+        ]),
+        document("npmcq26001", critique=[
+            item("Hyperkalemia needs calcium gluconate first.", ["calcium gluconate"], blocked_by=[]),
+            item("Hyperkalemia needs calcium gluconate first.", ["Hyperkalemia"], blocked_by=[]),
+        ]),
     )
 
 
-def test_default_exports_only_clean_statements_of_passed_questions(tmp_path: Path):
+DEFAULT_TEXTS = sorted([
+    "Clean statement about warfarin dosing here.",  # critique
+    "Clean statement about warfarin dosing here.",  # key point: same text, other section, own note
+    "Info statement about heparin dosing here.",
+    "Warning statement about dabigatran dosing.",  # an ordinary warning is advice, not a gate
+    "Clean table row about digoxin dosing here.",
+    "Clean statement in a question with an error.",
+    "Hyperkalemia needs calcium gluconate first.",
+])
+
+
+def _texts(summary, tmp_path: Path) -> list[str]:
+    return sorted(plain(n["fields"][0]) for n in open_apkg(summary.apkg_path, tmp_path)["notes"].values())
+
+
+def test_default_leaves_out_blocked_statements_only(tmp_path: Path):
     summary = write_anki_export(filter_docs(tmp_path / "output"), now=T0)
     deck = open_apkg(summary.apkg_path, tmp_path)
-    texts = sorted(plain(n["fields"][0]) for n in deck["notes"].values())
-    assert texts == sorted([
-        "Clean statement about warfarin dosing here.",  # critique
-        "Clean statement about warfarin dosing here.",  # key point: same text, other section, own note
-        "Info statement about heparin dosing here.",
-        "Clean table row about digoxin dosing here.",
-        "Hyperkalemia needs calcium gluconate first.",
-    ])
-    assert summary.skipped == {"warning": 1, "error": 2, "question_not_passed": 1, "duplicate_statement": 1}
-    assert summary.skipped_issue_codes == {"too_long": 1, "cloze_not_in_statement": 1, "b": 1}
-    assert summary.per_system["cv"].notes == 4 and summary.per_system["np"].notes == 1
+    assert _texts(summary, tmp_path) == DEFAULT_TEXTS
+    assert summary.skipped == {"blocked": 4, "duplicate_statement": 1}
+    assert summary.skipped_issue_codes == {
+        "cloze_not_in_statement": 1, "b": 1, "cloze_cuts_number": 1, "number_not_in_source": 1,
+    }
+    details = {(r.question_id, r.index): (r.reason, r.detail) for r in summary.skip_log}
+    assert details[("cvmcq26001", 4)] == ("blocked", "b")  # its blocking codes, not its warning
+    assert details[("cvmcq26001", 5)] == ("blocked", "cloze_cuts_number")
+    assert details[("cvmcq26002", 0)] == ("blocked", "number_not_in_source")
+    assert summary.per_system["cv"].notes == 6 and summary.per_system["np"].notes == 1
     table_note = next(n for n in deck["notes"].values() if "digoxin" in n["fields"][0])
     assert "MKSAP::source::table" in table_note["tags"] and table_note["fields"][1].startswith("Table title<div")
 
 
-def test_include_warnings_admits_warnings_but_never_errors(tmp_path: Path):
-    summary = write_anki_export(filter_docs(tmp_path / "output"), AnkiOptions(include_warnings=True), now=T0)
-    texts = {plain(n["fields"][0]) for n in open_apkg(summary.apkg_path, tmp_path)["notes"].values()}
-    assert "Warning statement about dabigatran dosing." in texts
-    assert not any(word in text for text in texts for word in ("edoxaban", "rivaroxaban", "failed question"))
-    assert summary.skipped == {"error": 2, "question_not_passed": 1, "duplicate_statement": 1}
+def test_a_question_with_one_erroring_statement_exports_its_other_statements(tmp_path: Path):
+    doc = read_json(filter_docs(tmp_path / "output") / "cv" / "cvmcq26002.json")
+    notes, skips, _ = anki.notes_from_document(doc)
+    assert [plain(n.text) for n in notes] == ["Clean statement in a question with an error."]
+    assert [(r.index, r.reason) for r in skips] == [(0, "blocked")]
+    assert not {"question_not_passed", "error"} & {r.reason for r in skips}
+
+
+def test_a_card_breaking_warning_blocks_and_an_ordinary_warning_does_not():
+    doc = document("cvmcq26001", critique=[
+        item(CUTS_NUMBER, ["5 mg"], [("cloze_cuts_number", "warning")], blocked_by=["cloze_cuts_number"]),
+        item("Warfarin interacts with many drugs, and warfarin needs INR checks.", ["warfarin"],
+             [("cloze_repeated", "warning")], blocked_by=["cloze_repeated"]),
+        item("Warning statement about dabigatran dosing.", ["dabigatran"], [("too_long", "warning")], blocked_by=[]),
+    ])
+    notes, skips, _ = anki.notes_from_document(doc)
+    assert [plain(n.text) for n in notes] == ["Warning statement about dabigatran dosing."]
+    assert [(r.index, r.reason, r.detail) for r in skips] == [
+        (0, "blocked", "cloze_cuts_number"), (1, "blocked", "cloze_repeated"),
+    ]
+
+
+def test_the_gate_comes_from_validation():
+    good = "Aspirin reduces the risk of recurrent myocardial infarction."
+    statements = [
+        Statement(statement=good, cloze_candidates=["aspirin therapy"]),  # error
+        Statement(statement=CUTS_NUMBER, cloze_candidates=["5 mg"]),  # card-breaking warning
+        Statement(statement=good, cloze_candidates=["Aspirin", "the"]),  # ordinary warning (trivial cloze)
+        Statement(statement="Statins lower LDL cholesterol in most adults.", cloze_candidates=["Statins"]),
+    ]
+    extraction = Extraction(question_id="cvmcq26001", extractor="offline", model=None, prompt_version="t",
+                            from_critique=statements, from_key_points=[], table_statements=[], tables_processed=0,
+                            tables_skipped=0)
+    validated = validate_extraction(extraction)
+    doc = document("cvmcq26001", critique=[s.model_dump(mode="json") for s in validated.from_critique])
+    notes, skips, _ = anki.notes_from_document(doc)
+    assert [n.index for n in notes] == [2, 3]
+    assert [(r.index, r.reason, r.detail) for r in skips] == [
+        (0, "blocked", "cloze_not_in_statement"), (1, "blocked", "cloze_cuts_number"),
+    ]
+    strict_notes, strict_skips, _ = anki.notes_from_document(doc, AnkiOptions(strict=True))
+    assert [n.index for n in strict_notes] == [3] and strict_skips[-1].reason == "warning"
+
+
+def test_an_old_document_without_blocked_by_is_judged_from_its_issues(tmp_path: Path):
+    old = document("cvmcq26001", critique=[
+        item("Clean statement in an old export here.", ["old"]),
+        item("Old error statement about edoxaban here.", ["edoxaban"], [("number_not_in_source", "error")]),
+        item("Old statement: warfarin then warfarin again.", ["warfarin"], [("cloze_repeated", "warning")]),
+        item("Old warning statement about dabigatran.", ["dabigatran"], [("too_long", "warning")]),
+        item("Old info statement about heparin here.", ["heparin"], [("style", "info")]),
+    ], validation={"passed": False, "statements": 5, "errors": 1, "warnings": 2, "infos": 1, "issues": []})
+    assert all("blocked_by" not in it for it in old["true_statements"]["from_critique"])
+    summary = write_anki_export(write_docs(tmp_path / "output", old), now=T0)
+    assert _texts(summary, tmp_path) == sorted([  # the old question-level "passed": false no longer decides
+        "Clean statement in an old export here.",
+        "Old warning statement about dabigatran.",
+        "Old info statement about heparin here.",
+    ])
+    assert summary.skipped == {"blocked": 2}
+    assert summary.skipped_issue_codes == {"number_not_in_source": 1, "cloze_repeated": 1}
+    strict = write_anki_export(tmp_path / "output", AnkiOptions(strict=True), now=T0)
+    assert strict.skipped == {"blocked": 2, "warning": 1}
+
+
+def test_strict_also_leaves_out_statements_with_any_warning(tmp_path: Path):
+    summary = write_anki_export(filter_docs(tmp_path / "output"), AnkiOptions(strict=True), now=T0)
+    texts = _texts(summary, tmp_path)
+    assert texts == sorted(t for t in DEFAULT_TEXTS if "dabigatran" not in t)
+    assert "Info statement about heparin dosing here." in texts  # info is never a reason
+    assert not any(word in text for text in texts for word in ("edoxaban", "rivaroxaban", "Apixaban"))
+    assert summary.skipped == {"blocked": 4, "warning": 1, "duplicate_statement": 1}
+    assert summary.skipped_issue_codes["too_long"] == 1 and "a" not in summary.skipped_issue_codes
+    [warning] = [r for r in summary.skip_log if r.reason == "warning"]
+    assert (warning.question_id, warning.index, warning.detail) == ("cvmcq26001", 2, "too_long")
+
+
+def test_the_old_options_are_gone():
+    assert AnkiOptions().strict is False
+    with pytest.raises(TypeError):
+        AnkiOptions(include_warnings=True)
+    assert not hasattr(anki, "SKIP_QUESTION_NOT_PASSED") and not hasattr(anki, "SKIP_ERROR")
 
 
 @pytest.mark.parametrize("system", ["np", "NP", "nephrology"])
@@ -446,7 +576,7 @@ def test_an_unreadable_document_is_reported_not_fatal(tmp_path: Path):
     out = filter_docs(tmp_path / "output")
     (out / "cv" / "cvmcq26009.json").write_text("{not json")
     summary = write_anki_export(out, now=T0)
-    assert summary.notes == 5 and summary.unreadable == [str(out / "cv" / "cvmcq26009.json")]
+    assert summary.notes == len(DEFAULT_TEXTS) and summary.unreadable == [str(out / "cv" / "cvmcq26009.json")]
 
 
 # ------------------------------------------------------------------------------------------------ ids and files

@@ -34,12 +34,61 @@ def test_export_keeps_every_input_field_unchanged_and_adds_outputs():
         assert document[name] == value, name
     assert list(document)[: len(original)] == list(original)  # input key order kept
     item = document["true_statements"]["from_critique"][0]
-    assert set(item) == {"statement", "extra_field", "cloze_candidates", "issues"}
+    assert set(item) == {"statement", "extra_field", "cloze_candidates", "issues", "passed", "blocked_by"}
     assert set(document["table_statements"]) == {"statements", "tables_processed", "tables_skipped"}
-    assert document["validation"]["passed"] in (True, False)
+    assert "passed" not in document["validation"]  # a question passes in part: statements_passed and pass_rate
+    assert isinstance(document["validation"]["statements_passed"], int)
     provenance = document["provenance"]
     assert provenance["extractor"] == "offline" and len(provenance["fingerprint"]) == 64
     assert provenance["source_path"] == question_file.relative_path
+
+
+def test_export_carries_each_statements_gate_and_the_share_that_passed():
+    validated_docs = [_export(question_file)[2:] for question_file in discover_questions(SAMPLE_DIR)[:4]]
+    for validated, document in validated_docs:
+        items = [
+            *document["true_statements"]["from_critique"], *document["true_statements"]["from_key_points"],
+            *document["table_statements"]["statements"],
+        ]
+        checked = [item for _, _, item in validated.checked()]
+        assert [(i["statement"], i["passed"], i["blocked_by"]) for i in items] == [
+            (c.statement, c.passed, c.blocked_by) for c in checked
+        ]
+        for item in items:
+            assert item["passed"] == (not item["blocked_by"]) and "repaired_from" not in item
+        summary = document["validation"]
+        assert summary["statements"] == len(items)
+        assert summary["statements_passed"] == sum(i["passed"] for i in items) == validated.validation.statements_passed
+        assert summary["pass_rate"] == pytest.approx(summary["statements_passed"] / len(items), abs=1e-4)
+        assert summary["statements_with_errors"] == sum(
+            any(issue["severity"] == "error" for issue in i["issues"]) for i in items
+        )
+
+
+def test_a_blocked_statement_is_marked_in_the_export_and_its_question_goes_on():
+    raw, extraction, _, _ = _export(discover_questions(SAMPLE_DIR)[0])
+    first = extraction.from_critique[0]
+    broken = first.model_copy(update={"cloze_candidates": ["words the statement does not contain"]})
+    extraction = extraction.model_copy(update={"from_critique": [broken, *extraction.from_critique[1:]]})
+    validated = validate_extraction(extraction)
+    document = build_export(raw, extraction, validated, nlp_pipeline="rules", now=datetime(2026, 1, 1, tzinfo=UTC))
+    blocked, *others = document["true_statements"]["from_critique"]
+    assert blocked["passed"] is False and "cloze_not_in_statement" in blocked["blocked_by"]
+    summary = document["validation"]
+    assert 0 < summary["statements_passed"] < summary["statements"]
+    assert summary["statements_passed"] == sum(i["passed"] for i in others) + sum(
+        i["passed"] for i in document["true_statements"]["from_key_points"] + document["table_statements"]["statements"]
+    )
+
+
+def test_repaired_from_is_exported_when_a_repair_replaced_the_text():
+    raw, extraction, validated, _ = _export(discover_questions(SAMPLE_DIR)[0])
+    items = list(validated.from_critique)
+    items[0] = items[0].model_copy(update={"repaired_from": "The text before the repair."})
+    validated = validated.model_copy(update={"from_critique": items})
+    document = build_export(raw, extraction, validated, nlp_pipeline="rules", now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert document["true_statements"]["from_critique"][0]["repaired_from"] == "The text before the repair."
+    assert all("repaired_from" not in i for i in document["true_statements"]["from_critique"][1:])
 
 
 def test_fingerprint_changes_with_input_prompt_and_model():

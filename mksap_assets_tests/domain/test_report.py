@@ -12,11 +12,13 @@ import orjson
 import pandas as pd
 import pytest
 
+from mksap_assets.domain.card_gate import CARD_BREAKING_WARNINGS
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.pipeline import STAGES, QuestionPipeline
 from mksap_assets.domain.report import REPORT_FILES, TIMING_COLUMNS, build_report, write_report
 from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.domain.store import ArtifactStore
+from mksap_assets.domain.summary import summarise_exports
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import sample_ids
 
@@ -29,9 +31,25 @@ def _documents(output_dir: Path) -> dict[str, dict]:
     return {p.stem: orjson.loads(p.read_bytes()) for p in paths}
 
 
-def _statements(document: dict) -> int:
+def _items(document: dict) -> list[dict]:
     ts, tables = document["true_statements"], document["table_statements"]
-    return len(ts["from_critique"]) + len(ts["from_key_points"]) + len(tables["statements"])
+    return [*ts["from_critique"], *ts["from_key_points"], *tables["statements"]]
+
+
+def _statements(document: dict) -> int:
+    return len(_items(document))
+
+
+def _passed(document: dict) -> int:
+    """Statements the deck takes: `blocked_by` empty, or for an export without it, no error and no card-breaking
+    warning among its issues."""
+    def blocked(item: dict) -> bool:
+        if "blocked_by" in item:
+            return bool(item["blocked_by"])
+        return any(i["severity"] == "error" or (i["severity"] == "warning" and i["code"] in CARD_BREAKING_WARNINGS)
+                   for i in item["issues"])
+
+    return sum(not blocked(item) for item in _items(document))
 
 
 def _expected(documents: dict[str, dict]) -> dict:
@@ -39,14 +57,14 @@ def _expected(documents: dict[str, dict]) -> dict:
     per_type: dict[str, Counter] = defaultdict(Counter)
     for qid, document in documents.items():
         for bucket in (per_system[qid[:2]], per_type[qid[2:5]]):
-            bucket.update(questions=1, statements=_statements(document), passed=int(document["validation"]["passed"]))
+            bucket.update(questions=1, statements=_statements(document), statements_passed=_passed(document))
             bucket["cost_usd"] += document["provenance"]["llm_usage"]["cost_usd"]
     usage = [d["provenance"]["llm_usage"] for d in documents.values()]
     hits, misses = sum(u["cache_hits"] for u in usage), sum(u["cache_misses"] for u in usage)
     return {
         "questions": len(documents),
         "statements": sum(_statements(d) for d in documents.values()),
-        "passed": sum(d["validation"]["passed"] for d in documents.values()),
+        "statements_passed": sum(_passed(d) for d in documents.values()),
         "cost_usd": sum(u["cost_usd"] for u in usage),
         "input_tokens": sum(u["input_tokens"] for u in usage),
         "output_tokens": sum(u["output_tokens"] for u in usage),
@@ -70,7 +88,10 @@ def _assert_agrees(output_dir: Path) -> None:
     questions, by_system, by_type = csvs["questions"], csvs["by_system"], csvs["by_type"]
     assert len(questions) == expected["questions"]
     assert questions["statements"].sum() == expected["statements"]
-    assert questions["passed"].sum() == expected["passed"]
+    assert questions["statements_passed"].sum() == expected["statements_passed"]
+    assert "passed" not in questions.columns
+    by_id = questions.set_index("question_id")["statements_passed"]
+    assert {qid: int(n) for qid, n in by_id.items()} == {qid: _passed(d) for qid, d in _documents(output_dir).items()}
     assert questions["cost_usd"].sum() == pytest.approx(expected["cost_usd"])
     assert (questions["statements_critique"] + questions["statements_key_points"] + questions["statements_table"]
             == questions["statements"]).all()
@@ -78,17 +99,20 @@ def _assert_agrees(output_dir: Path) -> None:
         assert set(table[key]) == set(buckets)
         for row in table.itertuples(index=False):
             bucket = buckets[getattr(row, key)]
-            assert (row.questions, row.statements, row.passed) == (
-                bucket["questions"], bucket["statements"], bucket["passed"]
+            assert (row.questions, row.statements, row.statements_passed) == (
+                bucket["questions"], bucket["statements"], bucket["statements_passed"]
             )
-            assert row.pass_rate == pytest.approx(bucket["passed"] / bucket["questions"])
+            share = bucket["statements_passed"] / bucket["statements"] if bucket["statements"] else 0.0
+            assert row.pass_rate == pytest.approx(share)  # a share of statements, not of questions
             assert row.cost_usd == pytest.approx(bucket["cost_usd"], abs=1e-6)
         assert table["questions"].sum() == expected["questions"]
     summary = (output_dir / "report" / "summary.md").read_text()
     assert f"| questions | {expected['questions']:,} |" in summary
     assert f"| statements | {expected['statements']:,} |" in summary
-    rate = expected["passed"] / expected["questions"] if expected["questions"] else 0.0
-    assert f"| validation passed | {expected['passed']:,}/{expected['questions']:,} ({rate:.1%}) |" in summary
+    passed, statements = expected["statements_passed"], expected["statements"]
+    rate = passed / statements if statements else 0.0
+    assert f"| statements passed | {passed:,}/{statements:,} ({rate:.1%}) |" in summary
+    assert "validation passed" not in summary
     assert f"| cost (USD) | {expected['cost_usd']:.4f} |" in summary
 
 
@@ -122,7 +146,9 @@ def test_numbers_agree_with_the_sample_exports(sample_exports: Path):
     _assert_agrees(sample_exports)
     expected = _expected(_documents(sample_exports))
     assert report.totals.questions == expected["questions"] == 16
-    assert report.totals.statements == expected["statements"] and report.totals.passed == expected["passed"]
+    assert report.totals.statements == expected["statements"]
+    assert report.totals.statements_passed == expected["statements_passed"]
+    assert report.totals.pass_rate == pytest.approx(expected["statements_passed"] / expected["statements"], abs=1e-6)
     assert report.totals.extractors == {"offline": 16} and report.totals.cache_hit_rate is None
     questions = _read_csvs(sample_exports)["questions"]
     assert set(questions["extractor"]) == {"offline"} and set(questions["model"]) == {""}
@@ -145,17 +171,43 @@ def _usage(calls: int, hits: int, misses: int, cost: float) -> dict:
     }
 
 
-def document(qid: str, name: str, *, critique: int, key_points: int = 1, tables: int = 0, passed: bool = True,
-             errors: int = 0, warnings: int = 0, usage: dict | None = None) -> dict:
-    item = {"statement": "S.", "extra_field": None, "cloze_candidates": [], "issues": []}
+def _issue(code: str, severity: str) -> dict:
+    return {"code": code, "severity": severity, "message": code, "span": None}
+
+
+def document(qid: str, name: str, *, critique: int, key_points: int = 1, tables: int = 0,
+             issues: dict[int, list[tuple[str, str]]] | None = None, errors: int = 0, warnings: int = 0,
+             usage: dict | None = None, gated: bool = True) -> dict:
+    """`issues` maps a statement's position (critique, then key points, then tables) to its (code, severity) issues;
+    `gated` writes each statement's gate (passed, blocked_by) as the current validator does: an error or a
+    card-breaking warning blocks; without it the document looks like an export from before the per-statement gate
+    (no passed/blocked_by on statements, a question-level validation.passed)."""
+    count = critique + key_points + tables
+    items = []
+    for position in range(count):
+        found = (issues or {}).get(position, [])
+        item = {"statement": "S.", "extra_field": None, "cloze_candidates": [],
+                "issues": [_issue(code, severity) for code, severity in found]}
+        if gated:
+            blocked_by = [c for c, s in found if s == "error" or (s == "warning" and c in CARD_BREAKING_WARNINGS)]
+            item.update(passed=not blocked_by, blocked_by=blocked_by)
+        items.append(item)
+    validation = {"statements": count, "errors": errors, "warnings": warnings, "infos": 0, "issues": []}
+    if gated:
+        passed = sum(item["passed"] for item in items)
+        validation.update(statements_passed=passed, pass_rate=round(passed / count, 4) if count else 0.0)
+    else:
+        validation["passed"] = errors == 0
     return {
         "question_id": qid,
         "category": qid[:2],
         "category_name": name,
-        "true_statements": {"from_critique": [item] * critique, "from_key_points": [item] * key_points},
-        "table_statements": {"statements": [item] * tables, "tables_processed": tables, "tables_skipped": 0},
-        "validation": {"passed": passed, "statements": critique + key_points + tables, "errors": errors,
-                       "warnings": warnings, "infos": 0, "issues": []},
+        "true_statements": {
+            "from_critique": items[:critique], "from_key_points": items[critique:critique + key_points],
+        },
+        "table_statements": {"statements": items[critique + key_points:], "tables_processed": tables,
+                             "tables_skipped": 0},
+        "validation": validation,
         "provenance": {"extractor": "anthropic", "model": "claude-haiku-5-5", "llm_usage": usage or _usage(0, 0, 0, 0)},
     }
 
@@ -173,10 +225,17 @@ def crafted(tmp_path: Path) -> Path:
     write_docs(
         output_dir,
         document("cvmcq26001", "Cardiovascular Medicine", critique=3, tables=2, usage=_usage(3, 1, 2, 0.0125)),
-        document("cvmcq26002", "Cardiovascular Medicine", critique=2, passed=False, errors=2, warnings=1,
+        # Two statements blocked by errors; the third (with an ordinary warning) still counts as passed.
+        document("cvmcq26002", "Cardiovascular Medicine", critique=2, errors=2, warnings=1,
+                 issues={0: [("number_not_in_source", "error")], 1: [("cloze_not_in_statement", "error")],
+                         2: [("too_long", "warning")]},
                  usage=_usage(2, 2, 0, 0.0)),
         document("cvvdx26001", "Cardiovascular Medicine", critique=1, key_points=0, usage=_usage(1, 0, 1, 0.1)),
-        document("npmcq26001", "Nephrology", critique=4, key_points=2, warnings=3, usage=_usage(4, 3, 1, 0.2)),
+        # An export from before the gate: one card-breaking warning blocks its statement, the others are advice.
+        document("npmcq26001", "Nephrology", critique=4, key_points=2, warnings=3, gated=False,
+                 issues={1: [("cloze_repeated", "warning")], 2: [("too_long", "warning")],
+                         4: [("trivial_cloze", "warning")]},
+                 usage=_usage(4, 3, 1, 0.2)),
     )
     # Not question exports: other folders, temp files, moved-aside outputs.
     write_docs(output_dir / "anki", document("zzmcq26001", "Nope", critique=9))
@@ -190,8 +249,8 @@ def test_crafted_totals_by_system_and_type(crafted: Path):
     report = write_report(crafted)
     _assert_agrees(crafted)
     totals = report.totals
-    assert (totals.questions, totals.statements, totals.passed) == (4, 16, 3)
-    assert totals.pass_rate == 0.75 and (totals.errors, totals.warnings) == (2, 4)
+    assert (totals.questions, totals.statements, totals.statements_passed) == (4, 16, 13)
+    assert totals.pass_rate == 0.8125 and (totals.errors, totals.warnings) == (2, 4)
     assert totals.llm_calls == 10 and (totals.cache_hits, totals.cache_misses) == (6, 4)
     assert totals.cache_hit_rate == 0.6
     assert totals.input_tokens == 4000 and totals.output_tokens == 800
@@ -200,14 +259,19 @@ def test_crafted_totals_by_system_and_type(crafted: Path):
     csvs = _read_csvs(crafted)
     by_system = csvs["by_system"].set_index("system")
     assert by_system.loc["cv", "system_name"] == "Cardiovascular Medicine"
-    assert by_system.loc["cv", ["questions", "statements", "passed"]].tolist() == [3, 10, 2]
-    assert by_system.loc["cv", "pass_rate"] == pytest.approx(2 / 3, abs=1e-6)
+    assert by_system.loc["cv", ["questions", "statements", "statements_passed"]].tolist() == [3, 10, 8]
+    assert by_system.loc["cv", "pass_rate"] == pytest.approx(0.8, abs=1e-6)
+    assert by_system.loc["np", ["statements", "statements_passed"]].tolist() == [6, 5]
+    questions = csvs["questions"].set_index("question_id")
+    assert questions.loc["cvmcq26002", ["statements", "statements_passed", "errors"]].tolist() == [3, 1, 2]
     assert by_system.loc["np", "cost_usd"] == pytest.approx(0.2)
     by_type = csvs["by_type"].set_index("type")
     assert by_type.loc["vdx", ["questions", "statements"]].tolist() == [1, 1]
+    assert by_type.loc["mcq", ["statements", "statements_passed"]].tolist() == [15, 12]
     assert by_type.loc["mcq", "cost_usd"] == pytest.approx(0.2125)
     assert "| cache hit rate | 60.0% (6 hits of 10 lookups) |" in report.markdown
-    assert "| cv | Cardiovascular Medicine | 3 | 10 | 2 | 66.7% | 2 | 1 | 0.1125 |" in report.markdown
+    assert "| cv | Cardiovascular Medicine | 3 | 10 | 8 | 80.0% | 2 | 1 | 0.1125 |" in report.markdown
+    assert "| statements passed | 13/16 (81.2%) |" in report.markdown
     assert "| input / output tokens | 4,000 / 800 |" in report.markdown
     assert totals.unreadable == 0
 
@@ -254,9 +318,22 @@ def test_an_empty_output_dir_gives_an_empty_report(tmp_path: Path):
 def test_rewrites_atomically_and_leaves_no_temp_files(crafted: Path):
     write_report(crafted)
     write_docs(crafted, document("rmmcq26001", "Rheumatology", critique=1))
+    write_docs(crafted, document("gimcq26001", "Gastroenterology", critique=0, key_points=0))  # no statement
     write_report(crafted)
     folder = crafted / "report"
     assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
-    assert len(pd.read_csv(folder / "questions.csv")) == 5
+    assert len(pd.read_csv(folder / "questions.csv")) == 6
     _assert_agrees(crafted)
     assert not math.isnan(pd.read_csv(folder / "by_type.csv")["pass_rate"].sum())
+    by_system = pd.read_csv(folder / "by_system.csv").set_index("system")
+    assert by_system.loc["gi", ["statements", "statements_passed", "pass_rate"]].tolist() == [0, 0, 0.0]
+
+
+def test_the_run_summary_counts_statements_that_passed(crafted: Path):
+    summary = summarise_exports(crafted)
+    assert (summary.questions, summary.statements, summary.statements_passed) == (4, 16, 13)
+    assert summary.pass_rate == 0.8125
+    assert "statements passed:  13/16 (81.2%)" in summary.render()
+    assert "validation passed" not in summary.render()
+    one = summarise_exports(crafted, ["cvmcq26002", "cvmcq26099"])
+    assert (one.statements, one.statements_passed, one.missing) == (3, 1, ["cvmcq26099"])

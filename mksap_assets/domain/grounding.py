@@ -29,12 +29,20 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
-from mksap_assets.domain.lexicon import find_terms, is_abbreviation, long_forms, word_kind
+from mksap_assets.domain.lexicon import (
+    ABBREVIATIONS,
+    COMPOUND_WORDS,
+    find_terms,
+    is_abbreviation,
+    long_forms,
+    singular,
+    word_kind,
+)
 from mksap_assets.domain.nlp_analysis import NlpAnalysis, SectionAnalysis, rule_section
 from mksap_assets.domain.nlp_rules import Cue, Quantity, canonical_value, find_cues, find_quantities
 from mksap_assets.domain.statements import Issue, IssueField
@@ -45,10 +53,16 @@ CATEGORY = "grounding"
 # Tokens
 # ---------------------------------------------------------------------------------------------------------
 
+# Word characters include Unicode sub- and superscript digits ("H₂O", "10⁹/L"), read as plain digits by _norm_word.
+_SCRIPTS = "₀-₉⁰¹²³⁴-⁹"
 _TOKEN_RE = re.compile(
-    r"[A-Za-z0-9À-ɏͰ-ϿµΜμ°]+(?:['’][a-z]+)?(?:[.,/:+*-](?=[A-Za-z0-9À-ɏͰ-Ͽµμ])[A-Za-z0-9À-ɏͰ-Ͽµμ°]+)*"
+    rf"[A-Za-z0-9À-ɏͰ-ϿµΜμ°{_SCRIPTS}]+(?:['’][a-z]+)?"
+    rf"(?:[.,/:+*^-](?=[A-Za-z0-9À-ɏͰ-Ͽµμ{_SCRIPTS}])[A-Za-z0-9À-ɏͰ-Ͽµμ°{_SCRIPTS}]+)*"
     r"|[<>≤≥≠±%]"
 )
+_SUPERSCRIPT_EXPONENT_RE = re.compile(r"(?<=\d)([⁰¹²³⁴-⁹]+)")
+_SCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
+_SPLIT_FORMULA_RE = re.compile(r"\bH([2₂]) O\b")  # "H2 O": a subscript rendered with a space
 _OPTION_RE = re.compile(r"\(\s*Options?\s+[A-H](?:\s*(?:,|and|or|&|/|-)\s*(?:Options?\s+)?[A-H])*\s*\)", re.I)
 _NUMBER_TOKEN_RE = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 
@@ -112,18 +126,23 @@ def _norm_word(raw: str) -> str:
     w = raw.lower()
     if not w.isascii():
         w = w.replace("’", "'").replace("µ", "μ").replace("‐", "-")
+        if not w.isascii():  # "10⁹/l" -> "10^9/l", "h₂o" -> "h2o", "m²" -> "m2"
+            w = _SUPERSCRIPT_EXPONENT_RE.sub(lambda m: "^" + m.group(1), w).translate(_SCRIPT_DIGITS)
     if w[0].isdigit() and _NUMBER_TOKEN_RE.match(w):
         return canonical_value(w)
     return w
 
 
-# Words that start a rewrite in the second pass ("this patient" → "a", comparator phrases → a symbol).
-_SECOND_PASS_STARTS = _COMPARATOR_STARTS | {"this", "the"}
+# Words that start a rewrite in the second pass ("this patient" → "a", comparator phrases → a symbol, "stroke
+# volume" → one word, so that the disease "stroke" is never found inside it).
+_SECOND_PASS_STARTS = _COMPARATOR_STARTS | {"this", "the"} | frozenset(COMPOUND_WORDS)
 
 
 @lru_cache(maxsize=8192)
 def _tokenize_cached(text: str) -> tuple[Token, ...]:
     masked = _mask_options(text).replace("–", " ").replace("—", " ").replace("−", "-").replace("\u2011", "-")
+    if " O" in masked:
+        masked = _SPLIT_FORMULA_RE.sub(lambda m: f"H{m.group(1)}O ", masked)
     raw: list[Token] = []
     for match in _TOKEN_RE.finditer(masked):
         word = _norm_word(match.group())
@@ -150,6 +169,10 @@ def _tokenize_cached(text: str) -> tuple[Token, ...]:
         if token.norm in ("this", "the") and i + 1 < len(raw) and raw[i + 1].norm in ("patient", "patients"):
             tokens.append(Token("a", token.start, token.end))
             i += 1
+            continue
+        if token.norm in COMPOUND_WORDS and i + 1 < len(raw) and raw[i + 1].norm in COMPOUND_WORDS[token.norm]:
+            tokens.append(Token(f"{token.norm}-{raw[i + 1].norm}", token.start, raw[i + 1].end))
+            i += 2
             continue
         merged = False
         for phrase, symbol in (_COMPARATOR_PHRASES if token.norm in _COMPARATOR_STARTS else ()):
@@ -238,12 +261,29 @@ def _same_family(a: str, b: str) -> bool:
         return False
     a_disease = a.endswith(_DISEASE_ENDINGS)
     b_disease = b.endswith(_DISEASE_ENDINGS)
-    return a_disease == b_disease
+    return a_disease == b_disease or _disease_adjective(a, b) or _disease_adjective(b, a)
+
+
+# A condition and its adjective: hypovolemia/hypovolemic, cirrhosis/cirrhotic, arthritis/arthritic (never
+# hepatitis/hepatic: the stems must be the same).
+_DISEASE_ADJECTIVES = (("emia", "emic"), ("osis", "otic"), ("itis", "itic"), ("pathy", "pathic"), ("oma", "omatous"))
+
+
+def _disease_adjective(noun: str, adjective: str) -> bool:
+    return any(noun.endswith(n) and adjective.endswith(a) and noun[:-len(n)] == adjective[:-len(a)]
+               for n, a in _DISEASE_ADJECTIVES)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Sources
 # ---------------------------------------------------------------------------------------------------------
+
+
+@cache
+def _lexicon_abbreviation_pairs() -> list[tuple[str, tuple[str, ...]]]:
+    """(abbreviation, words of one long form) for every lexicon abbreviation (built once per process)."""
+    return [(short, tuple(_norm_word(w) for w in _TOKEN_RE.findall(form))) for short, forms in ABBREVIATIONS.items()
+            for form in forms]
 
 
 @dataclass(frozen=True)
@@ -289,6 +329,7 @@ class Source:
     _by_prefix: dict[str, list[str]] = field(default_factory=dict)
     _support_cache: dict[str, bool] = field(default_factory=dict)
     _cue_windows: dict[int, frozenset[str]] = field(default_factory=dict)
+    _abbreviation_pairs: list[tuple[str, tuple[str, ...]]] | None = None
 
     def __post_init__(self) -> None:
         self.tokens = tokenize(self.text)
@@ -303,7 +344,8 @@ class Source:
         self.sentence_sets = [frozenset(t.norm for t in toks if is_content(t.norm)) for toks in self.sentence_tokens]
         self.words = frozenset(t.norm for t in self.tokens)
         self.lower = " " + " ".join(t.norm for t in self.tokens) + " "
-        self.case_words = frozenset(m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z0-9+-]*", self.text))
+        cased = self.text if self.text.isascii() else self.text.translate(_SCRIPT_DIGITS)  # "H₂O" reads "H2O"
+        self.case_words = frozenset(m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z0-9+-]*", cased))
         by_prefix: dict[str, list[str]] = {}
         for word in self.words:
             if len(word) >= 6 and word.isalpha():
@@ -360,8 +402,27 @@ class Source:
             window = frozenset(t.norm for t in tokenize(self.text[max(0, cue.start - 80):cue.scope_end]))
             if self.header_sentences:  # a table cell ("No") means something through its column header
                 window |= {t.norm for i in self.header_sentences for t in self.sentence_tokens[i]}
+            window |= self._aliases(window)
             self._cue_windows[cue.start] = window
         return window
+
+    def _aliases(self, words: frozenset[str]) -> frozenset[str]:
+        """The words of the long forms of the abbreviations among the words ("ct" -> "computed", "tomography"),
+        and the abbreviations whose long form is among them, so a negation reads the same either way."""
+        pairs = self._abbreviation_pairs
+        if pairs is None:
+            pairs = _lexicon_abbreviation_pairs() + [
+                (short.lower(), tuple(t.norm for t in tokenize(form)))
+                for short, forms in self.abbreviations.items() for form in forms
+            ]
+            self._abbreviation_pairs = pairs
+        out: set[str] = set()
+        for short, form in pairs:
+            if short in words or short + "s" in words:
+                out.update(form)
+            elif form and form[0] in words and all(w in words for w in form[1:-1]) and _variants(form[-1]) & words:
+                out.add(short)
+        return frozenset(out)
 
     # -- alignment --------------------------------------------------------------------------------------
 
@@ -505,7 +566,7 @@ def ground_text(text: str, source: Source, where: IssueField = "statement") -> l
         piece_quantities = [q for q in quantities if start <= q.start < end]
         issues += _check_numbers(piece_quantities, source, alignment, where)
         if alignment.strong:
-            issues += _check_local_edits(text, piece_tokens, context, source, where)
+            issues += _check_local_edits(text, piece_tokens, context, source, where, cues, alignment)
         issues += _check_negation_cues([c for c in cues if start <= c.start < end], text, source, alignment, where)
         issues += _check_dropped_negations(piece_tokens, source, alignment, where)
         issues += _check_terms([t for t in terms if start <= t.start < end], text, source, piece_quantities, where)
@@ -587,6 +648,8 @@ def _check_numbers(quantities: list[Quantity], source: Source, alignment: Alignm
                 if not any(s.strict == q.strict for s in same_direction):
                     issues.append(_issue("comparator_strictness", "warning",
                                          f"{q.text!r}: the {source.name} has {same_direction[0].text!r}", span, where))
+            elif _referent_comparator(source, alignment, q.direction):
+                continue  # "… greater than 150/μL. … a count below this threshold …" -> "a count below 150/μL"
             elif any(s.direction and s.direction != q.direction for s in unit_ok):
                 other = next(s for s in unit_ok if s.direction)
                 issues.append(_issue("comparator_mismatch", "error",
@@ -601,11 +664,65 @@ def _check_numbers(quantities: list[Quantity], source: Source, alignment: Alignm
     return issues
 
 
+_REFERENT_COMPARATOR_RE = re.compile(
+    r"\b(?:(?P<lt>below|under|less\s+than|lower\s+than|fewer\s+than)|(?P<gt>above|over|greater\s+than|more\s+than|"
+    r"higher\s+than|exceed(?:s|ed|ing)?))\s+(?:this|that|the|these|those)\s+(?:thresholds?|cut-?offs?|cut\s+points?|"
+    r"levels?|values?|limits?|targets?)\b",
+    re.IGNORECASE,
+)
+
+
+def _referent_comparator(source: Source, alignment: Alignment, direction: str) -> bool:
+    """An aligned source sentence compares with the number by reference ("below this threshold"), in the
+    statement's direction: the statement writes the number the reference points to."""
+    for index in alignment.sentences:
+        start, end = source.sentences[index]
+        for match in _REFERENT_COMPARATOR_RE.finditer(source.text, start, end):
+            if match.group(direction) is not None:
+                return True
+    return False
+
+
 # -- local edits against the aligned sentence -------------------------------------------------------------
 
 
-def _neg_count(words: Iterable[str]) -> int:
-    return sum(1 for w in words if w in NEGATION_WORDS)
+def _negative_flags(words: list[str]) -> list[bool]:
+    """Which words negate: the negation words, except "avoid" in "avoid the need for" (prevention)."""
+    flags = [w in NEGATION_WORDS for w in words]
+    for i, w in enumerate(words):
+        if flags[i] and w.startswith("avoid") and words[i + 1:i + 3] and (
+            words[i + 1] in ("need", "needs") or words[i + 1:i + 3] in (["the", "need"], ["the", "needs"])
+        ):
+            flags[i] = False
+    return flags
+
+
+def _is_anchor(words: list[str]) -> bool:
+    """An equal run that anchors the edits around it: it has a content word (not only "is", "the", "of")."""
+    return any(w not in STOP_WORDS for w in words)
+
+
+_Opcode = tuple[str, int, int, int, int]
+
+
+def _merged_opcodes(opcodes: list[_Opcode], s_words: list[str]) -> list[_Opcode]:
+    """Small edits separated only by stop words are one edit ("neither [is]" -> "it [is] not"): a word such as "is"
+    matched on both sides does not make two edits of them. (Not when the merged edit would be too long to be a local
+    edit: then each keeps its own anchors.)"""
+    merged: list[_Opcode] = []
+    for op in opcodes:
+        if (op[0] != "equal" and len(merged) >= 2 and merged[-1][0] == "equal" and merged[-2][0] != "equal"
+                and not _is_anchor(s_words[merged[-1][1]:merged[-1][2]])
+                and max(op[2] - merged[-2][1], op[4] - merged[-2][3]) <= MAX_LOCAL_EDIT):
+            merged.pop()  # the stop-word run
+            first = merged.pop()
+            i1, j1 = first[1], first[3]
+            i2, j2 = op[2], op[4]
+            tag = "replace" if i2 > i1 and j2 > j1 else ("delete" if i2 > i1 else "insert")
+            merged.append((tag, i1, i2, j1, j2))
+            continue
+        merged.append(op)
+    return merged
 
 
 def _polar_signs(words: Iterable[str]) -> dict[str, int]:
@@ -632,12 +749,14 @@ MAX_LOCAL_EDIT = 4
 
 
 def _check_local_edits(text: str, tokens: list[Token], context: list[Token], source: Source,
-                       where: IssueField) -> list[Issue]:
+                       where: IssueField, cues: list[Cue] | None = None,
+                       alignment: Alignment | None = None) -> list[Issue]:
     if not tokens or not context:
         return []
     s_words = [t.norm for t in tokens]
     c_words = [t.norm for t in context]
-    opcodes = SequenceMatcher(None, s_words, c_words, autojunk=False).get_opcodes()
+    s_neg, c_neg = _negative_flags(s_words), _negative_flags(c_words)
+    opcodes = _merged_opcodes(SequenceMatcher(None, s_words, c_words, autojunk=False).get_opcodes(), s_words)
     equal_positions = [k for k, op in enumerate(opcodes) if op[0] == "equal"]
     if not equal_positions:
         return []
@@ -665,9 +784,19 @@ def _check_local_edits(text: str, tokens: list[Token], context: list[Token], sou
             span = (at, at)
         said = " ".join(c_part) or "(nothing)"
         wrote = " ".join(s_part) or "(nothing)"
-        if _neg_count(s_part) % 2 != _neg_count(c_part) % 2:
+        if sum(s_neg[i1:i2]) % 2 != sum(c_neg[j1:j2]) % 2:
             if _in_disjunction(s_words, i1, i2) or _in_disjunction(c_words, j1, j2):
                 continue  # "no or minimal response", "with or without": an alternative, not a polarity
+            following = s_words[i2:opcodes[k + 1][2]] if k + 1 < len(opcodes) else []
+            edit = _Edit(text, tokens, context, source, s_words, c_words, i1, i2, j1, j2, following)
+            if not _negation_about_same_words(edit, s_neg, c_neg, cues or []):
+                continue  # the negation is about words the other side does not state ("no short title")
+            if _unmet_requirement(s_words[i1:i2], c_words[j1:j2], following) or _unmet_requirement(
+                    c_words[j1:j2], s_words[i1:i2], following):
+                continue  # "X has not been excluded" -> "X must be excluded"
+            if alignment is not None and any(_complement_paraphrase(text, cue, source, alignment)
+                                             for cue in _cues_in(cues or [], tokens, i1, i2)):
+                continue  # "all other patients" -> "patients without …": reported by _check_negation_cues
             severity, code = "error", "negation_mismatch"
             if not near_verbatim and _explained_elsewhere(c_words, j1, j2, opcodes, NEGATION_WORDS):
                 severity, code = "warning", "negation_unclear"
@@ -699,8 +828,114 @@ def _check_local_edits(text: str, tokens: list[Token], context: list[Token], sou
             issues.append(_issue("modality_weakened", "warning",
                                  f"the {source.name} says {said!r} where the statement hedges ({wrote!r})", span,
                                  where))
-        issues += _check_substitution(s_part, c_part, tokens[i1:i2], source, where)
+        issues += _check_substitution(s_part, c_part, tokens[i1:i2], source, where, text, s_words, context, j1)
     return issues
+
+
+class _Edit(NamedTuple):
+    text: str
+    tokens: list[Token]
+    context: list[Token]
+    source: Source
+    s_words: list[str]
+    c_words: list[str]
+    i1: int
+    i2: int
+    j1: int
+    j2: int
+    following: list[str]  # the words of the equal run after the edit
+
+
+def _cues_in(cues: list[Cue], tokens: list[Token], i1: int, i2: int) -> list[Cue]:
+    """The statement's negative cues that overlap tokens[i1:i2]."""
+    if i2 <= i1:
+        return []
+    start, end = tokens[i1].start, tokens[i2 - 1].end
+    return [c for c in cues if c.negative and c.start < end and start < c.end]
+
+
+def _source_cue_at(source: Source, position: int) -> tuple[SourceCue, int] | None:
+    """The negative source cue whose text covers a character position, and the cue's end."""
+    for cue in source.cues:
+        if cue.negative and position - 40 <= cue.start <= position:
+            end = cue.start + len(_cue_text_at(source, cue))
+            if position < end:
+                return cue, end
+    return None
+
+
+def _negation_about_same_words(edit: _Edit, s_neg: list[bool], c_neg: list[bool], cues: list[Cue]) -> bool:
+    """Is a negation that the edit adds or drops about words the other side states? Its head (the word it negates)
+    must be in the other side's edit or in the words copied right after it, and a source negation about a subject
+    ("adults who have no risk factors", "in adults without signs of …") must have that subject in the statement.
+    Otherwise the negation belongs to a clause or cell the statement does not render ("…, but no one test is …";
+    a table's "No short title")."""
+    statement_words = set(edit.s_words)
+    for index in range(edit.i1, edit.i2):
+        if not s_neg[index]:
+            continue
+        cue = next((c for c in _cues_in(cues, edit.tokens, index, index + 1)), None)
+        if cue is None:
+            return True
+        anchors = cue_anchors(edit.text, cue.start, cue.end, cue.scope_end)
+        if anchors.head is None or _has_related(set(edit.c_words[edit.j1:edit.j2]) | set(edit.following),
+                                                anchors.head):
+            return True
+    for index in range(edit.j1, edit.j2):
+        if not c_neg[index]:
+            continue
+        found = _source_cue_at(edit.source, edit.context[index].start)
+        if found is None:
+            return True
+        cue, end = found
+        anchors = cue_anchors(edit.source.text, cue.start, end, cue.scope_end)
+        if anchors.head is not None and not _has_related(set(edit.s_words[edit.i1:edit.i2]) | set(edit.following),
+                                                 anchors.head):
+            continue
+        if anchors.before and not any(_has_exact(statement_words, w) for w in anchors.before):
+            continue
+        return True
+    return False
+
+
+# Actions a source may say have not been done yet, which a statement may state as a requirement:
+# "X has not been excluded" -> "X must be excluded".
+_PENDING_VERBS = frozenset(
+    """excluded ruled evaluated assessed performed done obtained tested measured confirmed established identified
+    treated completed started initiated administered given tried checked investigated addressed""".split()
+)
+_NEED_WORDS = OBLIGATION_WORDS | {"need", "needs", "needed"}
+
+
+def _unmet_requirement(negated: list[str], other: list[str], following: list[str]) -> bool:
+    """The negated side says an action has not (yet) been done; the other side says it must be."""
+    if "not" not in negated or not any(w in _NEED_WORDS for w in other):
+        return False
+    after = negated[negated.index("not") + 1:] + following
+    if not after or after[0] not in ("been", "yet", "previously"):
+        return False
+    verb = next((w for w in after if w not in ("been", "yet", "previously", "be")), "")
+    return verb in _PENDING_VERBS
+
+
+_COMPLEMENT_WORDS = frozenset({"other", "remaining"})
+
+
+def _complement_paraphrase(text: str, cue: Cue, source: Source, alignment: Alignment) -> bool:
+    """The statement negates a group the source names as the complement of another: "all other patients" ->
+    "patients without additional risk factors", "the remaining cases" -> "the cases not inherited"."""
+    before = [t.norm for t in tokenize(text[max(0, cue.start - 40):cue.start])][-3:]
+    nouns = [w for w in before if len(w) > 3 and w.isalpha() and w not in STOP_WORDS | {"that"}] or [
+        w for w in before if w in ("patients", "patient")]
+    if not nouns:
+        return False
+    indices = {i + d for i in alignment.sentences for d in (-1, 0, 1)} & set(range(len(source.sentence_tokens)))
+    for index in indices:
+        words = [t.norm for t in source.sentence_tokens[index]]
+        for a, b in zip(words, words[1:]):
+            if a in _COMPLEMENT_WORDS and any(b in _variants(noun) for noun in nouns):
+                return True
+    return False
 
 
 # Words by which a sentence states the opposite case too ("… if X does not respond …; otherwise, …").
@@ -733,19 +968,55 @@ def _explained_elsewhere(c_words: list[str], j1: int, j2: int, opcodes, family: 
     return False
 
 
+def _list_sibling_kept(source: Source, context: list[Token], index: int, kept: set[str]) -> bool:
+    """The context word at `index` is an item of a list ("A, B, or C") and the statement keeps a neighbouring item:
+    the statement picks one item of the list ("One treatment … is B"), it does not replace A."""
+    for step in (1, -1):
+        j = index
+        while 0 <= j + step < len(context):
+            a, b = (context[j], context[j + step]) if step == 1 else (context[j + step], context[j])
+            gap = source.text[a.end:b.start]
+            nxt = context[j + step]
+            if nxt.norm in ("or", "and", "and/or") or "," in gap or "/" in gap:
+                if nxt.norm in ("or", "and", "and/or"):
+                    j += step
+                    continue
+                return is_content(nxt.norm) and _has(kept, nxt.norm)
+            if j != index:  # after "or"/"and": the next word starts the sibling item
+                return is_content(nxt.norm) and _has(kept, nxt.norm)
+            break
+    return False
+
+
 def _check_substitution(s_part: list[str], c_part: list[str], s_tokens: list[Token], source: Source,
-                        where: IssueField) -> list[Issue]:
-    """A named term of the source replaced by a word the source never uses ("apixaban" -> "gabapentin")."""
-    if not s_part or not c_part:
+                        where: IssueField, text: str = "", s_words: list[str] | None = None,
+                        context: list[Token] | None = None, j1: int = 0) -> list[Issue]:
+    """A named term of the source replaced by a word the source never uses ("apixaban" -> "gabapentin"), or a
+    content word of the source replaced by a term-like word it never uses (an invented "zorvatinib"). A named term
+    that the statement still states elsewhere was moved, not replaced ("X is associated with Y" -> "One form of Y
+    associated with X")."""
+    if not s_part or not any(is_content(c) for c in c_part):
         return []
-    if not any(word_kind(c) for c in c_part if c.isalpha()):
-        return []
+    kept = set(s_words or s_part)
+    replaced_term = any(
+        word_kind(c) for offset, c in enumerate(c_part)
+        if c.isalpha() and not _has_related(kept, c)
+        and not (context and _list_sibling_kept(source, context, j1 + offset, kept))
+    )
     issues = []
     for word, token in zip(s_part, s_tokens, strict=True):
-        if word.isalpha() and is_content(word) and len(word) > 3 and not source.supports_word(word):
-            issues.append(_issue("term_substituted", "error",
-                                 f"{word!r} replaces {' '.join(c_part)!r} of the {source.name}, which never "
-                                 f"mentions it", (token.start, token.end), where))
+        if not (word.isalpha() and is_content(word) and len(word) > 3) or source.supports_word(word):
+            continue
+        if not replaced_term and not word_kind(word):
+            continue
+        raw = text[token.start:token.end] if text else word
+        if is_abbreviation(raw) and source.supports_abbreviation(raw):
+            continue  # "ECGs" for "electrocardiograms"
+        if text and (_abbreviated_in_source(raw, source) or _long_form_around(text, token.start, token.end, source)):
+            continue  # "electrocardiograms" for "ECGs"
+        issues.append(_issue("term_substituted", "error",
+                             f"{word!r} replaces {' '.join(c_part)!r} of the {source.name}, which never "
+                             f"mentions it", (token.start, token.end), where))
     return issues
 
 
@@ -758,15 +1029,45 @@ _NEGATED_HEAD = {
     "ineffective": "effective", "inappropriate": "appropriate", "unnecessary": "necessary", "unsafe": "safe",
     "inadequate": "adequate", "unlikely": "likely", "unwarranted": "warranted", "unhelpful": "helpful",
 }
-_CLAUSE_START_RE = re.compile(r"[;:]|\b(?:but|whereas|because|although|while|which)\b")
+_CLAUSE_START_RE = re.compile(r"[;:]|[.!?](?=\s)|\b(?:but|whereas|because|although|while|which)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Anchors:
-    """What a negation cue is about: its head (the word it negates) and a few words around it."""
+    """What a negation cue is about: its head (the word it negates) and a few words around it; `before` are the
+    words before it in its clause (its subject)."""
 
     head: str | None
     others: tuple[str, ...]
+    before: tuple[str, ...] = ()
+
+
+_CASE_WORDS = frozenset({"patient", "patients", "he", "she", "his", "her"})
+
+
+# Where the subject of a negated verb phrase starts: a clause start, a coordination or a pronoun ("X has no
+# activity and would not be …", "…, so it is not …": the subject is not in the clause, so nothing is required of it).
+_SUBJECT_START_RE = re.compile(r"\b(?:so|and|then|therefore|thus|hence|they|it)\b", re.IGNORECASE)
+
+
+def _clause_before(text: str, start: int) -> str:
+    clause_start = max((m.end() for m in _CLAUSE_START_RE.finditer(text, max(0, start - 120), start)), default=None)
+    return text[clause_start if clause_start is not None else max(0, start - 120):start]
+
+
+def _subject_before(text: str, start: int) -> tuple[str, ...]:
+    """The content words before a cue in its clause, up to a coordination that starts a new subject."""
+    clause = _clause_before(text, start)
+    cut = max((m.end() for m in _SUBJECT_START_RE.finditer(clause)), default=0)
+    words = [t.norm for t in tokenize(clause[cut:])]
+    return tuple(w for w in words if is_content(w) and w not in NEGATION_WORDS)
+
+
+def _about_the_case(text: str, start: int) -> bool:
+    """The clause before a cue has the case patient as its only subject ("This patient has not …", "She does
+    not …")."""
+    words = [t.norm for t in tokenize(_clause_before(text, start))]
+    return bool(_CASE_WORDS & set(words)) and not any(is_content(w) for w in words)
 
 
 def cue_anchors(text: str, start: int, end: int, scope_end: int) -> Anchors:
@@ -778,14 +1079,31 @@ def cue_anchors(text: str, start: int, end: int, scope_end: int) -> Anchors:
         head = cue_words[-1]  # "is not recommended" -> "recommended"
     if head is None and after:
         head, after = after[0], after[1:]
-    clause_start = max((m.end() for m in _CLAUSE_START_RE.finditer(text, max(0, start - 120), start)), default=None)
-    before_text = text[clause_start if clause_start is not None else max(0, start - 120):start]
+    before_text = _clause_before(text, start)
     before = [t.norm for t in tokenize(before_text) if is_content(t.norm) and t.norm not in NEGATION_WORDS]
-    return Anchors(head, tuple(dict.fromkeys(before[-3:] + after[:2])))
+    return Anchors(head, tuple(dict.fromkeys(before[-3:] + after[:2])), _subject_before(text, start))
 
 
-def _has(words: set[str], word: str) -> bool:
+def _has_exact(words: set[str] | frozenset[str], word: str) -> bool:
+    """The word or one of its variants (plural, -ed, -ing) is among the words."""
     return bool(_variants(word) & words)
+
+
+def _has(words: set[str] | frozenset[str], word: str) -> bool:
+    """The word, a variant, or the adjective of a condition (hypovolemic for hypovolemia) is among the words."""
+    if _variants(word) & words:
+        return True
+    return len(word) >= 6 and word.isalpha() and any(
+        other[:4] == word[:4] and (_disease_adjective(word, other) or _disease_adjective(other, word))
+        for other in words
+    )
+
+
+def _has_related(words: set[str] | frozenset[str], word: str) -> bool:
+    """As _has, or a derivation of the same family (effect/effective, hypertension/hypertensive)."""
+    return _has(words, word) or (len(word) >= 6 and word.isalpha() and any(
+        len(other) >= 6 and other[:5] == word[:5] and other.isalpha() and _same_family(word, other) for other in words
+    ))
 
 
 def _check_negation_cues(cues: list[Cue], text: str, source: Source, alignment: Alignment,
@@ -817,7 +1135,7 @@ def _check_negation_cues(cues: list[Cue], text: str, source: Source, alignment: 
         if supported:
             continue
         span = (cue.start, cue.end)
-        if near:
+        if near or _complement_paraphrase(text, cue, source, alignment):
             issues.append(_issue("negation_paraphrased", "warning",
                                  f"{cue.text!r}: the aligned {source.name} sentence negates something close, not "
                                  f"{anchors.head or words[0]!r}", span, where))
@@ -846,14 +1164,23 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
             continue  # "no or minimal response": an alternative
         cue_text = _cue_text_at(source, source_cue)
         anchors = cue_anchors(source.text, source_cue.start, source_cue.start + len(cue_text), source_cue.scope_end)
-        if not anchors.head or not _has(present, anchors.head) or not any(_has(present, w) for w in anchors.others):
+        if (not anchors.head or not _has_exact(present, anchors.head)
+                or not any(_has_exact(present, w) for w in anchors.others)):
             continue
+        if anchors.before and not any(_has_exact(present, w) for w in anchors.before):
+            continue  # about another subject: "in adults who have no risk factors, …" -> "One risk factor is …"
+        if not anchors.before and _about_the_case(source.text, source_cue.start) and not present & _CASE_WORDS:
+            continue  # "This patient has not yet had a foot examination": the case, not a general fact
         lexical = {t.norm for t in tokenize(cue_text)} & NEGATION_WORDS - {"not", "no"}
-        if any(_has(present, w) for w in lexical):
+        if any(_has_exact(present, w) for w in lexical):
             continue  # the statement keeps the source's own negative word ("ineffective", "avoided")
         occurrences = [i for i, word in enumerate(words) if _variants(word) & _variants(anchors.head)]
-        if any(any(w in NEGATION_WORDS for w in words[max(0, i - 5):i + 3]) for i in occurrences):
-            continue  # negated somewhere in the statement: kept
+        if any(any(w in NEGATION_WORDS or w in _EXCLUDING_WORDS for w in words[max(0, i - 5):i + 3])
+               for i in occurrences):
+            continue  # negated somewhere in the statement ("does not have X" -> "excludes X"): kept
+        scope = [t.norm for t in tokenize(source.text[source_cue.start:source_cue.scope_end])]
+        if any(_unmet_requirement(scope[:3], words[max(0, i - 4):i], scope[3:]) for i in occurrences):
+            continue  # "X has not been excluded" -> "X must be excluded"
         sentence_start, sentence_end = source.sentences[source_cue.sentence]
         sentence_words = [t.norm for t in tokenize(source.text[sentence_start:sentence_end])]
         if any(
@@ -872,6 +1199,11 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
             (token.start, token.end), where,
         ))
     return issues
+
+
+# Words by which a statement negates what follows without a negation cue: "excludes X", "rules out X".
+_EXCLUDING_WORDS = frozenset({"exclude", "excludes", "excluded", "excluding", "exclusion", "rule", "rules",
+                              "ruled", "ruling"})
 
 
 def _cue_text_at(source: Source, cue: SourceCue) -> str:
@@ -902,6 +1234,8 @@ def _check_terms(terms, text: str, source: Source, quantities: list[Quantity], w
             continue
         if source.long_form_is_abbreviated(term.text) or _abbreviated_in_source(term.text, source):
             continue
+        if _long_form_around(text, term.start, term.end, source):
+            continue  # "computed tomography" where the source writes "CT"
         issues.append(_issue("term_not_in_source", "error",
                              f"{_KIND_LABEL[term.kind]} {term.text!r} does not occur in the {source.name}",
                              (term.start, term.end), where))
@@ -928,11 +1262,32 @@ def _inline_definitions(text: str) -> dict[str, str]:
 
 
 def _abbreviated_in_source(phrase: str, source: Source) -> bool:
-    from mksap_assets.domain.lexicon import ABBREVIATIONS
+    """A lexicon long form (or its plural: "electrocardiograms") whose abbreviation the source uses."""
+    words = [t.norm for t in tokenize(phrase)]
+    if not words:
+        return False
+    for candidate in {" ".join(words), " ".join([*words[:-1], singular(words[-1])])}:
+        for short in _SHORT_FORMS.get(candidate, ()):
+            if short.upper() in source.case_words or short.upper() + "s" in source.case_words:
+                return True
+    return False
 
-    lowered = " ".join(t.norm for t in tokenize(phrase))
-    for short, forms in ABBREVIATIONS.items():
-        if lowered in forms and (short.upper() in source.case_words or short.upper() + "s" in source.case_words):
+
+_SHORT_FORMS: dict[str, list[str]] = {}
+for _short, _forms in ABBREVIATIONS.items():
+    for _form in _forms:
+        _SHORT_FORMS.setdefault(_form, []).append(_short)
+
+
+_WORDS_BEFORE_RE = re.compile(r"[A-Za-z-]+")
+
+
+def _long_form_around(text: str, start: int, end: int, source: Source) -> bool:
+    """The term is the last word of a long form ("computed tomography", "acute kidney injury") whose abbreviation
+    the source uses."""
+    before = _WORDS_BEFORE_RE.findall(text[max(0, start - 60):start])[-3:]
+    for n in range(len(before), 0, -1):
+        if _abbreviated_in_source(" ".join([*before[-n:], text[start:end]]), source):
             return True
     return False
 

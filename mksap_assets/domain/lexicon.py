@@ -137,6 +137,13 @@ MULTIWORD_TERMS: dict[str, TermKind] = {
     for phrase in phrases
 }
 
+# Two-word compounds that are no named term although their first word is one ("stroke volume" is not a stroke):
+# the compound wins over its single words, in find_terms and in grounding's tokens.
+COMPOUND_WORDS: dict[str, tuple[str, ...]] = {
+    "stroke": ("volume", "volumes", "work", "index"),
+    "shock": ("index", "wave", "waves"),
+}
+
 DRUG_SUFFIXES = (
     "mab", "nib", "pril", "sartan", "olol", "alol", "statin", "mycin", "micin", "cillin", "cycline", "floxacin",
     "conazole", "prazole", "parin", "xaban", "gatran", "gliflozin", "gliptin", "glutide", "dipine", "thiazide",
@@ -144,6 +151,11 @@ DRUG_SUFFIXES = (
     "zolam", "setron", "tidine", "dronate", "pressin", "caine", "curium", "curonium", "profen", "coxib", "penem",
     "bactam", "oxacin", "azole", "tropium", "terol", "sonide", "lutamide", "relin", "trel", "barbital", "ipine",
     "afil", "osin", "tadine", "zosin", "glinide", "glitazone", "parinux", "kinase", "plase", "cept",
+    # more stems of international nonproprietary names: an invented name built on one of them reads as a drug
+    "amide", "azine", "apine", "azepine", "oxetine", "idone", "odone", "adone", "peridol", "triptyline", "ipramine",
+    "orphine", "adol", "oxin", "fungin", "trexate", "trexed", "citabine", "rubicin", "mustine", "quine", "formin", "vaptan", "pitant",
+    "gepant", "fenac", "steride", "fibrate", "flurane", "tocin", "relix", "ciclib", "parib", "lisib", "zomib",
+    "degib", "poetin", "grastim", "kinra", "azoline",
 )
 DISEASE_SUFFIXES = (
     "itis", "itides", "osis", "oses", "emia", "aemia", "pathy", "pathies", "plasia", "trophy", "oma", "omas",
@@ -214,6 +226,12 @@ class Term:
 
 
 @lru_cache(maxsize=65536)
+def singular(word: str) -> str:
+    """'keratoses' -> 'keratosis', 'ECGs' -> 'ecg' (lower case)."""
+    return _singular(word)
+
+
+@lru_cache(maxsize=65536)
 def _singular(word: str) -> str:
     w = word.lower()
     for plural, single in (("ies", "y"), ("oses", "osis"), ("ases", "asis"), ("itides", "itis"), ("omata", "oma")):
@@ -254,7 +272,8 @@ def word_kind(word: str) -> TermKind | None:
 # Ordinary words that happen to end like a drug, disease or test.
 _NOT_DRUG_ENDINGS = (
     "reason", "person", "response", "season", "comparison", "poison", "prison", "sone", "cept", "concept",
-    "except", "accept", "intercept", "kinase", "tidine", "lesion", "osin",
+    "except", "accept", "intercept", "kinase", "tidine", "lesion", "osin", "magazine", "toxin", "lactone",
+    "precipitant",
 )
 _NOT_DISEASE_ENDINGS = (
     "diagnosis", "prognosis", "hypnosis", "emphasis", "basis", "synthesis", "analysis", "thesis", "genesis",
@@ -295,6 +314,9 @@ def find_terms(text: str) -> list[Term]:
                 for k in range(first, last + 1):
                     taken[k] = True
                 break
+    for index in range(len(words) - 1):
+        if lowered[index] in COMPOUND_WORDS and lowered[index + 1] in COMPOUND_WORDS[lowered[index]]:
+            taken[index] = taken[index + 1] = True
     for index, (word, start, end) in enumerate(words):
         if taken[index]:
             continue

@@ -11,6 +11,7 @@ import pytest
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.grounding import Source, ground_text, source_from_section, tokenize
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.lexicon import word_kind
 from mksap_assets.domain.nlp_analysis import analyse_question
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
@@ -183,3 +184,150 @@ def test_before_age_is_a_comparator():
                                              "years.", None)
     assert codes("Screening begins at age 40 when a relative had cancer after age 60 years.", source) != []
     assert codes("Screening begins at age 40 when a relative had cancer before age 60 years.", source) == []
+
+
+# -- paraphrases a language model writes (issue 12, precision): each class with sentences written for the test ----
+
+
+def _critique(text: str) -> Source:
+    return source_from_section("critique", text, None)
+
+
+def _table(text: str) -> Source:
+    return source_from_section("table:t.html", text, None)
+
+
+@pytest.mark.parametrize(
+    ("source_text", "statement"),
+    [
+        # a list split into one statement per item; the source's negation belongs to the next clause
+        ("Provocative tests, such as the Lachman, pivot-shift, and anterior drawer tests, are often positive in "
+         "ligament tears, but no one test is perfectly reliable, and the history adds more than any single test.",
+         "One provocative test that is often positive in ligament tears is the Lachman test."),
+        # "neither" paraphrased in two clauses ("…, but it is not …")
+        ("Ferritin may be high in inflammation, and transferrin saturation may be low in inflammation, but neither "
+         "is specific.",
+         "In inflammation, transferrin saturation may be low, but it is not specific."),
+        # "avoid the need for" is prevention, not a prohibition
+        ("His hypercapnia is not improving with bronchodilators. The most appropriate next step in a patient with "
+         "hypercapnic respiratory failure from COPD would be to start noninvasive ventilation (Option A) to possibly "
+         "avoid the need for invasive ventilation.",
+         "Noninvasive ventilation is the most appropriate next step for hypercapnic respiratory failure from COPD "
+         "not improving with bronchodilators."),
+        # the list of risk factors is stated next to a clause about patients with none
+        ("Shingles is usually caused by reactivation of varicella-zoster virus. Although it can occur in healthy "
+         "adults who have no risk factors, risk is increased by older age, immunosuppression, and kidney failure.",
+         "One risk factor for shingles is immunosuppression."),
+        # a negation in a neighbouring clause or list: "without clinical signs of A, B, or C"
+        ("In adults without clinical signs of volume depletion, such as orthostatic hypotension, tachycardia, or "
+         "dry mucous membranes, oral rehydration is sufficient.",
+         "Tachycardia is a clinical sign of volume depletion."),
+        # faithful paraphrases of a negation
+        ("Because the patient does not appear hypovolemic, intravenous fluids are not needed.",
+         "Intravenous fluids are not needed in a patient without hypovolemia."),
+        ("Anticoagulation should be delayed because intracranial hemorrhage has not been excluded.",
+         "Before anticoagulation, intracranial hemorrhage must be excluded."),
+        ("Patients with risk factors such as diabetes or prior stroke should receive high-intensity statin therapy. "
+         "All other patients should receive moderate-intensity statin therapy.",
+         "Patients without additional risk factors should receive moderate-intensity statin therapy."),
+        ("More than 80% of cases are sporadic, with inherited variants accounting for the remaining cases.",
+         "Inherited variants account for the cases that are not sporadic."),
+        ("The elevated fecal calprotectin level in this patient indicates that he does not have irritable bowel "
+         "syndrome.",
+         "An elevated fecal calprotectin level excludes irritable bowel syndrome."),
+        # an ordinary word next to a named term that the statement keeps (moved, not replaced)
+        ("Hypothyroidism is associated with adverse outcomes, including bradycardia, hyponatremia, and myxedema.",
+         "One form of adverse outcome associated with hypothyroidism is hyponatremia."),
+        # abbreviations expanded or contracted, plural abbreviations, and negations once the expansion is accepted
+        ("Computed tomography of the chest is not needed when the chest radiograph is normal.",
+         "Chest CT is not needed when the chest radiograph is normal."),
+        ("A CT scan is not needed when the chest radiograph is normal.",
+         "A computed tomography scan is not needed when the chest radiograph is normal."),
+        ("Serial ECGs are not required after a low-risk syncope evaluation.",
+         "Serial electrocardiograms are not required after a low-risk syncope evaluation."),
+        ("Serial electrocardiograms are not required after a low-risk syncope evaluation.",
+         "Serial ECGs are not required after a low-risk syncope evaluation."),
+        ("No CT is needed when the chest radiograph is normal.",
+         "No computed tomography is needed when the chest radiograph is normal."),
+        # chemical formulas and exponents with sub/superscripts
+        ("CPAP delivers 5 cm H2O of pressure and reduces the work of breathing.",
+         "CPAP delivers 5 cm H₂O of pressure and reduces the work of breathing."),
+        ("CPAP delivers 5 cm H₂O of pressure and reduces the work of breathing.",
+         "CPAP delivers 5 cm H2 O of pressure and reduces the work of breathing."),
+        ("Free water (H2O) deficit guides the rate of replacement.",
+         "Free H₂O deficit guides the rate of replacement."),
+        ("Free water (H₂O) deficit guides the rate of replacement.",
+         "Free H2O deficit guides the rate of replacement."),
+        ("Transfuse platelets when the count is below 10 × 10^9/L.",
+         "Transfuse platelets when the count is below 10 × 10⁹/L."),
+        # comparators written as words on one side
+        ("An ankle-brachial index of 1.0 or higher excludes stenosis.",
+         "An ankle-brachial index ≥ 1.0 excludes stenosis."),
+        ("Two or more criteria are required.", "At least 2 criteria are required."),
+        ("Screening is recommended for adults aged 65 years or older.",
+         "Screening is recommended for adults 65 years or older."),
+        ("A 24-hour urine collection is cumbersome. For patients with stable kidney function, a spot urine ratio is "
+         "preferred.",
+         "For patients with stable kidney function, a spot urine ratio is preferred over 24-hour urine collection."),
+        # a comparator that refers back to the number of the sentence before ("below this threshold")
+        ("Mepolizumab works best in patients with an eosinophil count greater than 300/μL. This patient has a count "
+         "below this threshold, making mepolizumab a poor choice.",
+         "An eosinophil count below 300/μL makes mepolizumab a poor choice."),
+    ],
+)
+def test_faithful_paraphrases_have_no_error(source_text, statement):
+    assert codes(statement, _critique(source_text)) == []
+
+
+def test_a_table_placeholder_negation_is_not_a_negation_of_the_statement():
+    table = _table("Grades of Tendon Injury\nGrade |  | Finding\n---\n1 | No short title | Fiber tearing with intact "
+                   "tendon\n2 | No short title | Partial tendon rupture")
+    assert codes("A grade 1 tendon injury is fiber tearing with intact tendon.", table) == []
+
+
+def test_stroke_volume_is_not_the_disease_stroke():
+    source = _critique("Dobutamine increases stroke volume in cardiogenic shock.")
+    assert codes("Dobutamine increases stroke volume in cardiogenic shock.", source) == []
+    assert "term_not_in_source" in codes("Dobutamine prevents stroke in cardiogenic shock.", source)
+
+
+@pytest.mark.parametrize(
+    ("source_text", "statement", "code"),
+    [
+        # the same shapes, with a real defect
+        ("Provocative tests are often positive in ligament tears, but no one test is perfectly reliable.",
+         "Provocative tests are often positive in ligament tears, and one test is perfectly reliable.",
+         "negation_mismatch"),
+        ("Ferritin is not specific for iron deficiency in inflammation.",
+         "Ferritin is specific for iron deficiency in inflammation.", "negation_mismatch"),
+        ("Aspirin has no role in primary prevention in older adults.",
+         "Aspirin has a role in primary prevention in older adults.", "negation_dropped"),
+        ("Shingles is usually caused by reactivation of varicella-zoster virus. Although it can occur in healthy "
+         "adults who have no risk factors, risk is increased by older age, immunosuppression, and kidney failure.",
+         "One risk factor for shingles is diabetes.", "term_not_in_source"),
+        ("Hypothyroidism is associated with adverse outcomes, including bradycardia, hyponatremia, and myxedema.",
+         "Hypothyroidism is associated with adverse outcomes, including bradycardia, hypokalemia, and myxedema.",
+         "term_not_in_source"),
+        ("Enoxaparin is contraindicated in heparin-induced thrombocytopenia.",
+         "Enoxaparin is contraindicated in heparin-induced bleeding.", "term_substituted"),
+        ("Mepolizumab requires an eosinophil count greater than 300/μL.",
+         "An eosinophil count below 300/μL makes mepolizumab a poor choice.", "comparator_mismatch"),
+        ("The test is preferred over 24-hour urine collection.", "The test is preferred over 48-hour urine collection.",
+         "number_not_in_source"),
+        ("Two or more criteria are required.", "At most 2 criteria are required.", "comparator_mismatch"),
+    ],
+)
+def test_the_same_shapes_with_a_real_defect_are_errors(source_text, statement, code):
+    assert code in codes(statement, _critique(source_text))
+
+
+@pytest.mark.parametrize("coined", ["zorvatinib", "plexamide", "travolizumab", "cendrapine", "dorafungin",
+                                    "bexotrexate", "lumiquine", "sarvodone"])
+def test_an_invented_drug_like_word_replacing_an_ordinary_word_is_caught(coined, source):
+    found = codes(f"Tolvaptan may be considered for {coined} hyponatremia.", source)  # it replaces "chronic"
+    assert {"term_substituted", "term_not_in_source"} & set(found)
+
+
+@pytest.mark.parametrize("word", ["form", "magazine", "provide", "peptide", "toxin", "routine", "examine"])
+def test_an_ordinary_word_is_not_drug_like(word):
+    assert word_kind(word) is None

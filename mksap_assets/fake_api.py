@@ -1311,14 +1311,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
-    print(
-        f"Fake Anthropic API on {fake.url} - point the SDK at it with ANTHROPIC_BASE_URL={fake.url} "
-        "(any API key); Ctrl-C to stop",
-        flush=True,
-    )
-    if fake.replay is not None:
-        print(f"replaying {fake.replay.questions} recorded questions from {args.replay}", flush=True)
-    try:
+    try:  # the announcements inside: a Ctrl-C that arrives while they print still stops cleanly
+        print(
+            f"Fake Anthropic API on {fake.url} - point the SDK at it with ANTHROPIC_BASE_URL={fake.url} "
+            "(any API key); Ctrl-C to stop",
+            flush=True,
+        )
+        if fake.replay is not None:
+            print(f"replaying {fake.replay.questions} recorded questions from {args.replay}", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

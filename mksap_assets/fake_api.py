@@ -7,11 +7,14 @@ What it serves (non-streaming only):
 
 - ``POST /v1/messages``: a deterministic answer built from the request. When a tool is forced (or any tool is
   offered) the answer is one ``tool_use`` block: ``record_statements`` splits the ``<source>…</source>`` text into
-  sentences, ``record_clozes`` picks a cloze for each numbered line of ``<statements>…</statements>``; any other tool
-  gets a minimal input generated from its ``input_schema``. Without tools the answer is one text block.
+  sentences, ``record_clozes`` picks a cloze for each numbered line of ``<statements>…</statements>``,
+  ``record_repairs`` corrects each listed statement by rules (citations dropped, the case's patient made general);
+  any other tool gets a minimal input generated from its ``input_schema``. Without tools the answer is one text block.
   In replay mode (``replay_dir``, ``set_replay``, ``mksap fake-api --replay DIR``) a ``record_statements`` request
-  whose question and part are recorded gets the recorded statements instead (see `Replay`); every other request
-  keeps the answer above and is counted in ``stats.replay_misses``.
+  whose question and part are recorded gets the recorded statements instead, and a ``record_repairs`` request the
+  recorded repairs of the statements it lists (see `Replay`); every other request is counted in
+  ``stats.replay_misses`` and keeps the answer above, except a repair request, which gets no corrections (the rules
+  must not pass for a model's).
 - ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
 - anything else: a 404 JSON error.
 
@@ -340,11 +343,15 @@ class Recording:
     objective_key: str
     parts: dict[str, list[dict[str, Any]]]
     tables: dict[str, list[dict[str, Any]]]
+    # The validation's repair turn: the match key of an original statement -> its recorded correction (None: the
+    # model left it out). None when the recording has no "repairs".
+    repairs: dict[str, dict[str, Any] | None] | None = None
 
 
 def load_recording(path: Path) -> Recording:
     """`<question_id>.json`: {question_id, educational_objective, critique: {statements}, key_points: {statements}
-    or null, tables: [{caption, statements}]}. Raises ValueError naming the file and the field."""
+    or null, tables: [{caption, statements}], optional repairs: [{statement, repair: {statement, extra_field,
+    cloze_primary, cloze_secondary} or null}]}. Raises ValueError naming the file and the field."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -368,7 +375,19 @@ def load_recording(path: Path) -> Recording:
         if not isinstance(caption, str) or not caption.strip():
             raise ValueError(f"{path}: tables[{index}].caption must be a non-empty string (tables are matched by it)")
         tables[_match_key(caption)] = _recorded_statements(path, f"tables[{index}]", table)
-    return Recording(path.stem, _match_key(objective), parts, tables)
+    repairs = None
+    if document.get("repairs") is not None:
+        if not isinstance(document["repairs"], list):
+            raise ValueError(f"{path}: repairs must be a list")
+        repairs = {}
+        for index, item in enumerate(document["repairs"]):
+            repair = item.get("repair") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not isinstance(item.get("statement"), str) or not (
+                repair is None or (isinstance(repair, dict) and isinstance(repair.get("statement"), str))
+            ):
+                raise ValueError(f"{path}: repairs[{index}] must be {{statement, repair: {{statement, …}} or null}}")
+            repairs[_match_key(item["statement"])] = repair
+    return Recording(path.stem, _match_key(objective), parts, tables, repairs)
 
 
 class Replay:
@@ -396,20 +415,46 @@ class Replay:
             raise ValueError(f"{directory}: no recorded <question_id>.json files")
         return cls(load_recording(path) for path in paths)
 
-    def recorded_statements(self, user_text: str) -> list[dict[str, Any]] | None:
+    def _recording_for(self, user_text: str) -> Recording | None:
         text = _match_key(user_text)
         objective = _unique_longest(key for key in self._by_objective if key in text)
-        recording = self._by_objective.get(objective) if objective is not None else None
+        return self._by_objective.get(objective) if objective is not None else None
+
+    def recorded_statements(self, user_text: str) -> list[dict[str, Any]] | None:
+        recording = self._recording_for(user_text)
         if recording is None:
             return None
+        text = _match_key(user_text)
         task = _task_of(user_text)
         if task == "table":
             caption = _unique_longest(key for key in recording.tables if key in text)
             return recording.tables[caption] if caption is not None else None
         return recording.parts.get(task) if task in REPLAY_PARTS else None
 
+    def recorded_repairs(self, user_text: str) -> dict[str, Any] | None:
+        """`record_repairs` input: the recorded correction of each statement the request lists (one JSON object per
+        line inside <statements>, found by its text), under the index the request gave it; None when the question
+        has no recorded repairs."""
+        recording = self._recording_for(user_text)
+        if recording is None or recording.repairs is None:
+            return None
+        repairs = []
+        for line in (_between(user_text, "statements") or "").splitlines():
+            try:
+                listed = json.loads(line)
+                repair = recording.repairs.get(_match_key(str(listed["statement"])))
+                index = int(listed["index"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not a statement line
+            if repair is not None:
+                repairs.append({"index": index, **repair})
+        return {"repairs": repairs}
+
     def tool_input(self, user_text: str, tool_name: str | None, tool_def: dict[str, Any]) -> dict[str, Any] | None:
-        """The recorded statements as `record_statements` input (each item cut to the tool's fields), or None."""
+        """The recorded statements as `record_statements` input (each item cut to the tool's fields), the recorded
+        repairs as `record_repairs` input, or None."""
+        if tool_name == REPAIRS_TOOL:
+            return self.recorded_repairs(user_text)
         if tool_name != STATEMENTS_TOOL:
             return None
         statements = self.recorded_statements(user_text)

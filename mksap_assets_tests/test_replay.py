@@ -225,6 +225,8 @@ def test_tool_input_follows_the_tool_schema_and_ignores_other_tools(recorded):
         ({"critique": {"statements": [{"statement": 3}]}}, "critique.statements[0]"),
         ({"key_points": []}, "key_points.statements must be a list"),
         ({"tables": [{"caption": "", "statements": []}]}, "tables[0].caption"),
+        ({"repairs": {"statement": "x"}}, "repairs must be a list"),
+        ({"repairs": [{"statement": "x", "repair": {"extra_field": None}}]}, "repairs[0]"),
     ],
 )
 def test_a_malformed_recording_names_its_file_and_field(tmp_path: Path, change, message):
@@ -329,3 +331,34 @@ def test_a_validation_repair_request_gets_no_corrections_from_a_replay(claude_se
     answer = asyncio.run(repair())
     assert answer.statements == {} and answer.failure is None and answer.usage.calls == 1
     assert (fake.stats.replayed, fake.stats.replay_misses) == (0, 1)
+
+
+def test_recorded_repairs_answer_the_statements_a_repair_request_lists(claude_settings, fake_api_factory, tmp_path,
+                                                                       monkeypatch):
+    from mksap_assets.domain.repair import StatementToRepair
+    from mksap_assets.domain.statements import Issue
+
+    wrong = "This patient has 7 symptoms."
+    recording = {**_recording(), "repairs": [
+        {"statement": "An unrelated statement.", "repair": _item("Something else entirely.", "else")},
+        {"statement": wrong, "repair": _item("Atrial fibrillation raises the risk of stroke.", "stroke")},
+        {"statement": "A statement the model gave up on.", "repair": None},
+    ]}
+    fake = fake_api_factory(replay_dir=_write(tmp_path / "with-repairs", recording))
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    raw = load_raw_question(question_file_for(SAMPLE_DIR, RECORDED_ID))
+    extractor = PipelineResource.from_settings(claude_settings).build_extractor()
+    issue = [Issue(code="patient_specific", severity="error", message="case")]
+    items = [StatementToRepair("from_key_points", 2, Statement(statement="A statement the model gave up on."), issue),
+             StatementToRepair("from_critique", 4, Statement(statement=wrong), issue)]
+
+    async def repair():
+        try:
+            return await extractor.repair(raw, items)
+        finally:
+            await extractor.aclose()
+
+    answer = asyncio.run(repair())
+    assert answer.statements == {("from_critique", 4): Statement(
+        statement="Atrial fibrillation raises the risk of stroke.", cloze_candidates=["stroke"])}
+    assert (fake.stats.replayed, fake.stats.replay_misses) == (1, 0)

@@ -13,12 +13,20 @@ folders. Which statements reach the deck is decided by the deck's own policy (`a
 benchmarks/quality.md (counts, codes and positions only: never statement text, the corpus is copyrighted) and prints
 the summary lines.
 
+The validation's repair turn sends the statements the gate blocks back to the model. A replay has no answer for those
+requests unless given one: `--capture-repairs DIR` writes each repair request of the model_responses set (system
+prompt, tool, user message) to DIR/<question_id>.json, so that a model (or a person) can answer it offline, and
+`--repairs DIR` merges such answers ({question_id, repairs: [{statement, repair}]}, see fake_api.load_recording) into
+the model_responses recordings. Keep both folders outside the repository: they derive from the corpus.
+
 Heavy imports happen inside functions, as in bench_extraction.py: the engine process is spawned and re-imports this
 script.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import subprocess
@@ -147,6 +155,7 @@ class SetResult:
     requests_by_tool: dict[str, int] = field(default_factory=dict)
     replayed: int = 0
     replay_misses: int = 0
+    repair_requests_captured: int = 0
     seconds: float = 0.0
 
 
@@ -155,7 +164,10 @@ def _failure_kind(error: str) -> str:
     return re.split(r"['\"]", error, maxsplit=1)[0].rstrip(" ,:")[:160]
 
 
-def run_set(name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None) -> SetResult:
+def run_set(
+    name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None,
+    capture_repairs: Path | None = None,
+) -> SetResult:
     from mksap_assets.domain.anki import SECTIONS, notes_from_document
     from mksap_assets.domain.export import export_path
     from mksap_assets.domain.pipeline import STAGES
@@ -181,6 +193,8 @@ def run_set(name: str, question_ids: list[str], work: Path, *, provider: str, re
         if fake is not None:
             fake.stop()
     result.seconds = time.perf_counter() - started
+    if fake is not None and capture_repairs is not None:
+        result.repair_requests_captured = write_repair_requests(fake, capture_repairs)
     if fake is not None:
         stats = fake.stats
         result.requests, result.requests_by_tool = stats.total_requests, stats.by_tool
@@ -214,6 +228,42 @@ def run_set(name: str, question_ids: list[str], work: Path, *, provider: str, re
     return result
 
 
+# -- the repair turn's requests and recorded answers -------------------------------------------------------------------
+
+
+def write_repair_requests(fake: Any, target: Path) -> int:
+    """Each record_repairs request the fake received, as DIR/<question_id>.json: what a model would be given."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for request in fake.requests:
+        body = request.body or {}
+        if (body.get("tool_choice") or {}).get("name") != "record_repairs":
+            continue
+        user_text = body["messages"][0]["content"]
+        question_id = fake.replay.question_of(user_text)
+        if question_id is None:
+            continue
+        request_text = {"system": [block["text"] for block in body["system"]], "tool": body["tools"][0],
+                        "user": user_text}
+        (target / f"{question_id}.json").write_text(json.dumps(request_text, indent=1), encoding="utf-8")
+        written += 1
+    return written
+
+
+def recordings_with_repairs(recordings: Path, repairs: Path, target: Path) -> tuple[Path, int]:
+    """A copy of the recordings with the recorded repairs of each question merged in; (folder, questions merged)."""
+    target.mkdir(parents=True, exist_ok=True)
+    merged = 0
+    for path in sorted(recordings.glob("*.json")):
+        document = orjson.loads(path.read_bytes())
+        answer = repairs / path.name
+        if answer.is_file():
+            document["repairs"] = orjson.loads(answer.read_bytes())["repairs"]
+            merged += 1
+        (target / path.name).write_bytes(orjson.dumps(document))
+    return target, merged
+
+
 # -- the report -------------------------------------------------------------------------------------------------------
 
 
@@ -242,7 +292,15 @@ def _code_version() -> str:
     return f"commit {described.stdout.strip()}" if described.returncode == 0 else "an unknown commit"
 
 
-def report(results: list[SetResult], reference: ReferenceRecordings, started: datetime) -> str:
+def report(results: list[SetResult], reference: ReferenceRecordings, started: datetime, repairs_merged: int) -> str:
+    repairs_note = (
+        f"The model_responses set's repair requests were answered with recorded repairs for {repairs_merged} "
+        "questions (`--repairs`): corrections a model wrote **offline** to the pipeline's own repair requests "
+        "(captured with `--capture-repairs`), not Claude API output."
+        if repairs_merged else
+        "No repairs were recorded (`--repairs` not given): the repair turn's requests get no corrections, so "
+        "*repaired* is 0 and a blocked statement stays out."
+    )
     lines = [
         "# Statement quality on the development corpus",
         "",
@@ -266,10 +324,8 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
         "",
         "A recording holds one answer per request: when the extractor re-asks after an invalid answer, the replay "
         "sends the same answer again, so such a question fails where a model could have corrected itself. Replay "
-        "misses are requests answered by the fake's default rules instead of a recording (no recording, or a tool "
-        "other than record_statements, such as the validation's record_repairs turn); a statement that such a "
-        "default answer replaced would be counted under *repaired*. No statement text is shown here: the corpus is "
-        "copyrighted.",
+        "misses are requests with no recording: a statements request gets the fake's default rules, a repair request "
+        "gets no corrections. " + repairs_note + " No statement text is shown here: the corpus is copyrighted.",
         "",
         "## Summary",
         "",
@@ -312,6 +368,10 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repairs", type=Path, help="recorded repairs to merge into the model_responses recordings")
+    parser.add_argument("--capture-repairs", type=Path, help="write the model_responses set's repair requests here")
+    args = parser.parse_args()
     for needed in (CORPUS, MODEL_RESPONSES):
         if not needed.is_dir():
             print(f"{needed} is missing: make quality needs ../shared", file=sys.stderr)
@@ -324,14 +384,20 @@ def main() -> int:
         work = Path(folder)
         recorded_reference = work / "reference-recordings"
         reference = write_reference_recordings(recorded_reference)
+        model_responses, repairs_merged = MODEL_RESPONSES, 0
+        if args.repairs is not None:
+            model_responses, repairs_merged = recordings_with_repairs(MODEL_RESPONSES, args.repairs, work / "with-repairs")
         results = [
-            run_set("model_responses", corpus_ids, work, provider="anthropic", replay_dir=MODEL_RESPONSES),
+            run_set("model_responses", corpus_ids, work, provider="anthropic", replay_dir=model_responses,
+                    capture_repairs=args.capture_repairs),
             run_set("reference", reference.question_ids, work, provider="anthropic", replay_dir=recorded_reference),
             run_set("offline", corpus_ids, work, provider="offline", replay_dir=None),
         ]
-    REPORT.write_text(report(results, reference, started), encoding="utf-8")
+    REPORT.write_text(report(results, reference, started, repairs_merged), encoding="utf-8")
     for result in results:
         print(summary_line(result))
+    if args.capture_repairs is not None:
+        print(f"repair requests written to {args.capture_repairs}: {results[0].repair_requests_captured}")
     print(f"report: {REPORT}")
     return 0
 

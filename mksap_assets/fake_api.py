@@ -420,6 +420,11 @@ class Replay:
         objective = _unique_longest(key for key in self._by_objective if key in text)
         return self._by_objective.get(objective) if objective is not None else None
 
+    def question_of(self, user_text: str) -> str | None:
+        """The recorded question a request is about, or None."""
+        recording = self._recording_for(user_text)
+        return recording.question_id if recording is not None else None
+
     def recorded_statements(self, user_text: str) -> list[dict[str, Any]] | None:
         recording = self._recording_for(user_text)
         if recording is None:

@@ -171,7 +171,7 @@ def _tokenize_cached(text: str) -> tuple[Token, ...]:
             i += 1
             continue
         if token.norm in COMPOUND_WORDS and i + 1 < len(raw) and raw[i + 1].norm in COMPOUND_WORDS[token.norm]:
-            tokens.append(Token(f"{token.norm}-{raw[i + 1].norm}", token.start, raw[i + 1].end))
+            tokens.append(Token(f"{token.norm}_{raw[i + 1].norm}", token.start, raw[i + 1].end))
             i += 2
             continue
         merged = False
@@ -330,6 +330,7 @@ class Source:
     _support_cache: dict[str, bool] = field(default_factory=dict)
     _cue_windows: dict[int, frozenset[str]] = field(default_factory=dict)
     _abbreviation_pairs: list[tuple[str, tuple[str, ...]]] | None = None
+    _cue_subjects: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tokens = tokenize(self.text)
@@ -358,12 +359,14 @@ class Source:
         cached = self._support_cache.get(word)
         if cached is not None:
             return cached
-        result = bool(_variants(word) & self.words) or any(
+        result = bool(_variants(word) & self.words) or (word.isalpha() and any(
             _same_family(word, other) for other in self._by_prefix.get(word[:5], ())
-        )
+        ))
         if not result and "-" in word:
             parts = [p for p in word.split("-") if p]
             result = bool(parts) and all(self.supports_word(p) for p in parts if len(p) > 2)
+        if not result and word.isalpha():  # a part of a compound of the source ("heparin" in "heparin-induced")
+            result = f" {word}-" in self.lower or f"-{word} " in self.lower or f"-{word}-" in self.lower
         self._support_cache[word] = result
         return result
 
@@ -405,6 +408,17 @@ class Source:
             window |= self._aliases(window)
             self._cue_windows[cue.start] = window
         return window
+
+    def cue_scope(self, cue: SourceCue) -> frozenset[str]:
+        """The words a source cue governs (from the cue to the end of its clause)."""
+        return frozenset(t.norm for t in tokenize(self.text[cue.start:cue.scope_end]))
+
+    def cue_subject(self, cue: SourceCue) -> frozenset[str]:
+        """The content words before a source cue in its clause (what it is said of)."""
+        subject = self._cue_subjects.get(cue.start)
+        if subject is None:
+            subject = self._cue_subjects[cue.start] = frozenset(_subject_before(self.text, cue.start))
+        return subject
 
     def _aliases(self, words: frozenset[str]) -> frozenset[str]:
         """The words of the long forms of the abbreviations among the words ("ct" -> "computed", "tomography"),
@@ -453,6 +467,9 @@ class Source:
 
     def context_tokens(self, alignment: Alignment) -> list[Token]:
         return [t for index in alignment.sentences for t in self.sentence_tokens[index]]
+
+
+WEAK_ALIGNMENT = 0.45  # below this share of its content words in the aligned sentence(s), a statement is not aligned
 
 
 @dataclass(frozen=True)
@@ -892,7 +909,8 @@ def _negation_about_same_words(edit: _Edit, s_neg: list[bool], c_neg: list[bool]
         if anchors.head is not None and not _has_related(set(edit.s_words[edit.i1:edit.i2]) | set(edit.following),
                                                  anchors.head):
             continue
-        if anchors.before and not any(_has_exact(statement_words, w) for w in anchors.before):
+        if (anchors.before and _restrictive(edit.source.text, cue.start)
+                and not any(_has_exact(statement_words, w) for w in anchors.before)):
             continue
         return True
     return False
@@ -1063,6 +1081,18 @@ def _subject_before(text: str, start: int) -> tuple[str, ...]:
     return tuple(w for w in words if is_content(w) and w not in NEGATION_WORDS)
 
 
+_RESTRICTIVE_RE = re.compile(r"(?:\b(?:who|that|which)\s+(?:have|has|had)|\bwith|\bin)\s+$", re.IGNORECASE)
+
+
+def _restrictive(text: str, start: int) -> bool:
+    """A negation that restricts a group rather than denying a statement: "without …", "(patients) with no …",
+    "who have no …", "in the absence of …"."""
+    cue = text[start:start + 10].lower()
+    if cue.startswith(("without", "absence", "lack")):
+        return True
+    return cue.startswith("no ") and bool(_RESTRICTIVE_RE.search(text, max(0, start - 20), start))
+
+
 def _about_the_case(text: str, start: int) -> bool:
     """The clause before a cue has the case patient as its only subject ("This patient has not …", "She does
     not …")."""
@@ -1128,7 +1158,24 @@ def _check_negation_cues(cues: list[Cue], text: str, source: Source, alignment: 
             matched = sum(_has(window, w) for w in anchors.others)
             same_cue = any(_has(window, w) for w in cue_words if w not in ("not", "no"))
             head_found = bool(anchors.head) and _has(window, anchors.head)
-            if head_found or (not anchors.head and matched >= 2) or (same_cue and (matched >= 1 or not anchors.others)):
+            # A statement aligned with another sentence needs more than its head word in a negation elsewhere: the
+            # same subject, or two words around it ("X is not the most appropriate next step" is not supported by
+            # "Y is not appropriate").
+            far = bool(context) and source_cue.sentence not in context and len(anchors.others) >= 2
+            if far:
+                # the source cue must negate the head itself, and be said of the same subject
+                head_found = head_found and _has(source.cue_scope(source_cue), anchors.head)
+                subject = source.cue_subject(source_cue)
+                if subject:
+                    same_subject = sum(_has(subject, w) for w in anchors.before) >= min(2, len(subject),
+                                                                                       len(anchors.before))
+                else:  # said of a pronoun: two more of the statement's words in what it negates
+                    scope = source.cue_scope(source_cue)
+                    same_subject = sum(_has(scope, w) for w in anchors.others if w != anchors.head) >= 2
+                if not same_subject:
+                    head_found = same_cue = False
+            if ((head_found or (not anchors.head and matched >= 2 and not far)
+                    or (same_cue and (matched >= (2 if far else 1) or not anchors.others)))):
                 supported = True
                 break
             near = near or (matched >= 1 and source_cue.sentence in context)
@@ -1151,7 +1198,7 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
     """A negation of the aligned source sentence whose head word the statement states with no negation near any
     of its occurrences, about the same subject: "Drug A has no activity against X" -> "Drug A has activity
     against X". A warning only when the source sentence states the opposite case too ("otherwise", "unless")."""
-    if not alignment.strong or not tokens:
+    if alignment.coverage < WEAK_ALIGNMENT or not tokens:
         return []
     issues: list[Issue] = []
     words = [t.norm for t in tokens]
@@ -1167,8 +1214,11 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
         if (not anchors.head or not _has_exact(present, anchors.head)
                 or not any(_has_exact(present, w) for w in anchors.others)):
             continue
-        if anchors.before and not any(_has_exact(present, w) for w in anchors.before):
-            continue  # about another subject: "in adults who have no risk factors, …" -> "One risk factor is …"
+        if not alignment.strong and sum(_has_exact(present, w) for w in {*anchors.before, *anchors.others}) < 3:
+            continue  # a loosely aligned statement: only a negation about several of its words
+        if (anchors.before and _restrictive(source.text, source_cue.start)
+                and not any(_has_exact(present, w) for w in anchors.before)):
+            continue  # about another group: "in adults who have no risk factors, …" -> "One risk factor is …"
         if not anchors.before and _about_the_case(source.text, source_cue.start) and not present & _CASE_WORDS:
             continue  # "This patient has not yet had a foot examination": the case, not a general fact
         lexical = {t.norm for t in tokenize(cue_text)} & NEGATION_WORDS - {"not", "no"}

@@ -330,6 +330,12 @@ def find_terms(text: str) -> list[Term]:
         kind = word_kind(word)
         if kind:
             terms.append(Term(word, kind, start, end))
+        elif "-" in word:  # a drug named inside a compound: "ciprofloxacin-dexamethasone", "X-induced"
+            offset = start
+            for part in word.split("-"):
+                if len(part) >= 6 and word_kind(part) == "drug":
+                    terms.append(Term(part, "drug", offset, offset + len(part)))
+                offset += len(part) + 1
     terms.sort(key=lambda t: t.start)
     return terms
 

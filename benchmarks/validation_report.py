@@ -2,7 +2,9 @@
 
     python benchmarks/validation_report.py reference   # the original system's outputs (files with true_statements)
     python benchmarks/validation_report.py offline     # the offline extractor on every corpus question
-    python benchmarks/validation_report.py planted     # the planted-fault suite on the bundled samples
+    python benchmarks/validation_report.py planted     # the planted-fault suites: the bundled samples, and (when
+                                                       # ../shared is present) the original system's statements and
+                                                       # the model-written statements of ../shared/model_responses
 
 Prints counts and issue codes only (no statement text), as Markdown tables.
 """

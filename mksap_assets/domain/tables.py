@@ -381,6 +381,10 @@ def _row_groups(table) -> tuple[list[list], list[list]]:
     return header, body
 
 
+# Text the bank's authoring tool leaves in a cell that has none ("No short title" under an empty header): not data.
+_PLACEHOLDER_CELLS = frozenset({"no short title"})
+
+
 def _read_group(rows: list) -> list[list[_RawCell]]:
     """Cells of one row group, rowSpans clipped to the group and empty rows removed (spans adjusted)."""
     n_rows = len(rows)
@@ -394,7 +398,9 @@ def _read_group(rows: list) -> list[list[_RawCell]]:
             row_span = _span(td.get("rowspan"), _MAX_ROW_SPAN)
             row_span = remaining if row_span == 0 else min(row_span, remaining)
             col_span = max(_span(td.get("colspan"), _MAX_COL_SPAN), 1)
-            cells.append(_RawCell(element_text(td), _is_tag(td, "th"), row_span, col_span))
+            text = element_text(td)
+            text = "" if text.casefold() in _PLACEHOLDER_CELLS else text
+            cells.append(_RawCell(text, _is_tag(td, "th"), row_span, col_span))
         raw.append(cells)
 
     kept: list[list[_RawCell]] = []

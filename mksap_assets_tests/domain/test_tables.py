@@ -564,3 +564,15 @@ def test_parser_version_is_a_nonempty_string() -> None:
     from mksap_assets.domain.tables import TABLE_PARSER_VERSION
 
     assert isinstance(TABLE_PARSER_VERSION, str) and TABLE_PARSER_VERSION
+
+
+def test_an_authoring_placeholder_cell_is_empty() -> None:
+    html = (
+        '<table><caption>Grades of Widget Wear</caption>'
+        '<thead><tr><th>Grade</th><th></th><th>Meaning</th></tr></thead>'
+        '<tbody><tr><td>1</td><td>  No short title </td><td><p>Light scuffing only</p></td></tr>'
+        '<tr><td>2</td><td>No Short Title</td><td><p>Deep grooves</p></td></tr></tbody></table>'
+    )
+    text = parse_table(html, "zztab99002.html").to_text()
+    assert "short title" not in text.casefold()
+    assert text.splitlines()[-2:] == ["1 |  | Light scuffing only", "2 |  | Deep grooves"]

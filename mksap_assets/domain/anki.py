@@ -60,6 +60,7 @@ from typing import Any
 import genanki
 
 from mksap_assets.domain.card_gate import stored_blocking_codes
+from mksap_assets.domain.cloze_placement import free_start
 from mksap_assets.domain.store import atomic_target, read_json, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -213,31 +214,6 @@ class ClozeResult:
         return tuple(sorted({s.number for s in self.spans}))
 
 
-def _whole_word(text: str, start: int, end: int) -> bool:
-    before = start == 0 or not (
-        text[start - 1].isalnum() or (text[start - 1] in ".-" and start >= 2 and text[start - 2].isalnum())
-    )
-    after = end == len(text) or not text[end].isalnum()
-    return before and after
-
-
-def _occurrences(text: str, candidate: str) -> Iterator[int]:
-    start = text.find(candidate)
-    while start >= 0:
-        yield start
-        start = text.find(candidate, start + 1)
-
-
-def _place(text: str, candidate: str, taken: Sequence[ClozeSpan]) -> int | None:
-    free = [
-        s for s in _occurrences(text, candidate)
-        if all(s + len(candidate) <= t.start or t.end <= s for t in taken)
-    ]
-    if not free:
-        return None
-    return next((s for s in free if _whole_word(text, s, s + len(candidate))), free[0])
-
-
 def render_cloze(statement: str, candidates: Sequence[str], *, max_secondary: int = MAX_SECONDARY) -> ClozeResult:
     """The statement as cloze text: first placed candidate c1, later ones c2 (at most max_secondary of them)."""
     text = statement.strip()
@@ -260,7 +236,7 @@ def render_cloze(statement: str, candidates: Sequence[str], *, max_secondary: in
         if candidate not in text:
             dropped.append((candidate, DROP_NOT_FOUND))
             continue
-        start = _place(text, candidate, spans)
+        start = free_start(text, candidate, ((t.start, t.end) for t in spans))
         if start is None:
             dropped.append((candidate, DROP_OVERLAP))
             continue

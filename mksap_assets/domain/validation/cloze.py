@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mksap_assets.domain.cloze_placement import free_start, occurrences, whole_word
 from mksap_assets.domain.nlp_rules import find_quantities
 from mksap_assets.domain.statements import Issue, Statement
 from mksap_assets.domain.text import normalise_comparators, normalise_whitespace
@@ -37,23 +38,6 @@ class Placement:
     number: int  # the card that blanks it: 1 for the first placed candidate, 2 for the others
 
 
-def whole_word(text: str, start: int, end: int) -> bool:
-    """The same boundary rule as the card renderer (anki._whole_word): no letter or digit on either side, and not
-    right after "x." or "x-" (the rest of "e.g." or of "anti-")."""
-    before = start == 0 or not (
-        text[start - 1].isalnum() or (text[start - 1] in ".-" and start >= 2 and text[start - 2].isalnum())
-    )
-    after = end == len(text) or not text[end].isalnum()
-    return before and after
-
-
-def _occurrences(text: str, candidate: str) -> Iterator[int]:
-    start = text.find(candidate)
-    while start >= 0:
-        yield start
-        start = text.find(candidate, start + 1)
-
-
 def place_candidates(statement: str, candidates: Sequence[str]) -> tuple[tuple[Placement, ...], tuple[str, ...]]:
     """Where the card renderer puts each candidate (stripped, in order, duplicates once, at most MAX_CLOZES), and
     the candidates it cannot place because every occurrence overlaps an earlier one. Candidates absent from the
@@ -74,14 +58,12 @@ def _place(statement: str, candidates: tuple[str, ...]) -> tuple[tuple[Placement
         if not candidate or candidate in seen or candidate.rstrip(".").strip() == core or candidate not in text:
             continue
         seen.add(candidate)
-        free = [s for s in _occurrences(text, candidate)
-                if all(s + len(candidate) <= p.start - offset or p.end - offset <= s for p in placed)]
-        if not free:
+        start = free_start(text, candidate, ((p.start - offset, p.end - offset) for p in placed))
+        if start is None:
             blocked.append(candidate)
             continue
         if len(placed) >= MAX_CLOZES:
             continue
-        start = next((s for s in free if whole_word(text, s, s + len(candidate))), free[0])
         placed.append(Placement(candidate, offset + start, offset + start + len(candidate), 1 if not placed else 2))
     return tuple(placed), tuple(blocked)
 
@@ -106,7 +88,7 @@ def _any_case_occurrences(text: str, candidate: str) -> Iterator[tuple[int, int]
         for match in re.finditer(re.escape(candidate), text, re.IGNORECASE):
             yield match.span()
         return
-    for start in _occurrences(lowered, needle):
+    for start in occurrences(lowered, needle):
         yield start, start + len(needle)
 
 

@@ -17,7 +17,11 @@ What is checked, each against the source sentence(s) the statement aligns with f
   cases);
 - named drugs, diseases, tests and abbreviations: each must occur in the source (plural and derivational variants
   allowed, hyper-/hypo- never); an abbreviation is also supported by its long form and vice versa; a word that
-  replaces a named term of the aligned sentence must occur somewhere in the source.
+  replaces a named term of the aligned sentence must occur somewhere in the source;
+- invented words: a word of the statement that is neither in the source nor an English word (english_words.py, an
+  English word list), a lexicon term, an abbreviation or a word built from medical roots ("blorvex") is an error,
+  `unknown_word_substituted` when a local edit shows the word of the aligned sentence it replaces (statement and
+  extra_field), `unknown_word` elsewhere in the statement.
 
 Wording that is not a named term is matched fuzzily (coverage for alignment, rapidfuzz for phrases) and only
 reported as information.
@@ -34,12 +38,14 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
+from mksap_assets.domain.english_words import is_english_word
 from mksap_assets.domain.lexicon import (
     ABBREVIATIONS,
     COMPOUND_WORDS,
     find_terms,
     is_abbreviation,
     long_forms,
+    medical_word,
     singular,
     word_kind,
 )
@@ -588,6 +594,8 @@ def ground_text(text: str, source: Source, where: IssueField = "statement") -> l
         issues += _check_dropped_negations(piece_tokens, source, alignment, where)
         issues += _check_terms([t for t in terms if start <= t.start < end], text, source, piece_quantities, where)
         issues += _check_wording(piece_tokens, source, where)
+    if where == "statement":
+        issues += _check_unknown_words(tokenize(text), text, source, quantities, issues)
     return _dedupe(issues)
 
 
@@ -1010,9 +1018,10 @@ def _check_substitution(s_part: list[str], c_part: list[str], s_tokens: list[Tok
                         where: IssueField, text: str = "", s_words: list[str] | None = None,
                         context: list[Token] | None = None, j1: int = 0) -> list[Issue]:
     """A named term of the source replaced by a word the source never uses ("apixaban" -> "gabapentin"), or a
-    content word of the source replaced by a term-like word it never uses (an invented "zorvatinib"). A named term
-    that the statement still states elsewhere was moved, not replaced ("X is associated with Y" -> "One form of Y
-    associated with X")."""
+    content word of the source replaced by a term-like word it never uses (an invented "zorvatinib"): term_substituted.
+    A named term that the statement still states elsewhere was moved, not replaced ("X is associated with Y" -> "One
+    form of Y associated with X"). A content word replaced by an invented word with no drug stem ("blorvex", see
+    _unknown_part): unknown_word_substituted."""
     if not s_part or not any(is_content(c) for c in c_part):
         return []
     kept = set(s_words or s_part)
@@ -1021,21 +1030,73 @@ def _check_substitution(s_part: list[str], c_part: list[str], s_tokens: list[Tok
         if c.isalpha() and not _has_related(kept, c)
         and not (context and _list_sibling_kept(source, context, j1 + offset, kept))
     )
+    replaced_word = any(c.isalpha() and is_content(c) for c in c_part)
     issues = []
     for word, token in zip(s_part, s_tokens, strict=True):
-        if not (word.isalpha() and is_content(word) and len(word) > 3) or source.supports_word(word):
-            continue
-        if not replaced_term and not word_kind(word):
-            continue
         raw = text[token.start:token.end] if text else word
-        if is_abbreviation(raw) and source.supports_abbreviation(raw):
-            continue  # "ECGs" for "electrocardiograms"
-        if text and (_abbreviated_in_source(raw, source) or _long_form_around(text, token.start, token.end, source)):
-            continue  # "electrocardiograms" for "ECGs"
-        issues.append(_issue("term_substituted", "error",
-                             f"{word!r} replaces {' '.join(c_part)!r} of the {source.name}, which never "
-                             f"mentions it", (token.start, token.end), where))
+        if (word.isalpha() and is_content(word) and len(word) > 3 and not source.supports_word(word)
+                and (replaced_term or word_kind(word))):
+            if is_abbreviation(raw) and source.supports_abbreviation(raw):
+                continue  # "ECGs" for "electrocardiograms"
+            if text and (_abbreviated_in_source(raw, source)
+                         or _long_form_around(text, token.start, token.end, source)):
+                continue  # "electrocardiograms" for "ECGs"
+            issues.append(_issue("term_substituted", "error",
+                                 f"{word!r} replaces {' '.join(c_part)!r} of the {source.name}, which never "
+                                 f"mentions it", (token.start, token.end), where))
+            continue
+        unknown = _unknown_part(word, raw, source) if replaced_word else None
+        if unknown is not None:  # an invented word with no drug stem replaces an ordinary word
+            issues.append(_issue("unknown_word_substituted", "error",
+                                 f"{unknown!r} replaces {' '.join(c_part)!r} of the {source.name}; it is neither in "
+                                 f"the {source.name} nor an English word, a named term or a medical word (invented?)",
+                                 (token.start, token.end), where))
     return issues
+
+
+# -- invented words ------------------------------------------------------------------------------------------
+
+MIN_UNKNOWN_LENGTH = 5  # shorter words are abbreviations, units or symbols more often than words
+
+
+def _unknown_part(word: str, raw: str, source: Source) -> str | None:
+    """The word, or the part of a hyphenated word, that looks like a word (ASCII letters, 5 or more) and that is
+    neither in the source nor an English word (english_words: inflections and prefixes read), a lexicon term (a drug,
+    disease or test, or a word with their suffixes), an abbreviation, or a word built from medical roots
+    (lexicon.medical_word: "chronotropic", "hyperosmolar"): an invented word such as "blorvex". None when there is
+    none."""
+    if len(word) < MIN_UNKNOWN_LENGTH or not word[0].isalpha():
+        return None
+    parts = zip(word.split("-"), raw.split("-"), strict=False) if "-" in word else ((word, raw),)
+    for part, raw_part in parts:
+        if len(part) < MIN_UNKNOWN_LENGTH or not part.isascii() or not part.isalpha():
+            continue
+        # the checks that hold for every text first (cached for the process), the source's words last
+        if is_english_word(part) or word_kind(part) or part in ABBREVIATIONS or is_abbreviation(raw_part):
+            continue
+        if medical_word(part) or source.supports_word(part):
+            continue
+        return part
+    return None
+
+
+def _check_unknown_words(tokens: Iterable[Token], text: str, source: Source, quantities: list[Quantity],
+                         issues: list[Issue]) -> list[Issue]:
+    """An invented word (see _unknown_part) anywhere in a statement, where no local edit shows what it replaces:
+    the statement is aligned loosely with its sentence, or it rewrites the words around it. A word that an edit
+    already reports (unknown_word_substituted, term_substituted) is not reported again."""
+    out: list[Issue] = []
+    reported = {i.span for i in issues if i.code in ("unknown_word_substituted", "term_substituted")}
+    words = source.words
+    for token in tokens:
+        if len(token.norm) < MIN_UNKNOWN_LENGTH or token.norm in words or (token.start, token.end) in reported:
+            continue  # short, or a word of the source (most words of most statements)
+        unknown = _unknown_part(token.norm, text[token.start:token.end], source)
+        if unknown is not None and not any(q.expr_start <= token.start < q.expr_end for q in quantities):  # a unit
+            out.append(_issue("unknown_word", "error",
+                              f"{unknown!r} is neither in the {source.name} nor an English word, a named term or a "
+                              "medical word (invented?)", (token.start, token.end), "statement"))
+    return out
 
 
 # -- negation cues of the statement -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 scispaCy's small model labels every entity "ENTITY" (REFERENCE_SYSTEM §7.4.10), so types come from rules here:
 generic drug names and drug-class suffixes, disease heads and suffixes, tests and procedures, and common
 abbreviations with their long forms. Lower-case, singular forms; `find_terms` handles plurals and case.
+`medical_word` tells a medical word that no English word list has ("chronotropic") from an invented one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+
+from mksap_assets.domain.english_words import english_words, is_english_word
 
 TermKind = Literal["drug", "disease", "test", "abbreviation"]
 
@@ -345,3 +348,122 @@ def long_forms(abbreviation: str) -> tuple[str, ...]:
     if key not in ABBREVIATIONS and key.endswith("s"):
         key = key[:-1]
     return ABBREVIATIONS.get(key, ())
+
+
+# -- medical words built from known roots ---------------------------------------------------------------------------
+# A medical word that no general English dictionary lists ("hyperosmolar", "chronotropic", "bronchodilators") is not an
+# invented one when it is built from medical word roots: combining forms, suffixes, English words and lexicon terms,
+# with at least one medical root. Grounding uses this before it calls a word of a statement invented.
+
+# Combining forms (a connecting "o" or "i" after them is optional: "adren-ergic", "nephro-toxicity").
+MEDICAL_FORMS = frozenset(
+    """
+    acro adeno adipo adreno albumino algesio amino amylo andro angio ankylo arterio arthro atelecto athero atelo
+    atrio audio bacterio bilio blasto blepharo brachio brady bronchio broncho bursa calci carcino cardio carpo
+    cephalo cerebro cervico chemo cholangio chole cholecysto choledocho chondro chrono cilio colo colono colpo
+    cortico costo cranio cryo cysto cyto dacryo dactylo dermato dermo diaphragmato dorso duodeno dys echo electro
+    embolo encephalo endo entero eosino erythro esophago fascio femoro fibrino fibro gastro gingivo glio glomerulo
+    glosso gluco glyco granulo gyneco haemo haemato hemato hemo hepato hepatico herpeto histo hydro hyper hypo
+    hystero ileo ilio immuno intestino irido ischio jejuno kerato keto kineto lacto laparo laryngo leuco leuko lipo
+    litho lympho mammo masto mediastino megalo melano meningo meno mesentero metabolo myco myelo myo myxo naso natri
+    necro nephro neuro neutro noci normo nucleo oculo odonto oligo onco onycho oophoro ophthalmo orchio oro ortho
+    osmo osseo osteo oto ovario pancreatico pancreato parenchymo patho pelvio pericardio perineo peritoneo phago
+    pharmaco pharyngo phlebo phreno phyto plasmo pleuro pneumo pneumono podo polio procto prostato proteo psycho
+    pulmo pulmono pyelo pyloro pyo radio radiculo recto reno reticulo retino rhabdo rhino sacro salpingo sarco
+    sclero sebo sero sialo sidero sigmoido sino somato spleno spondylo staphylo steato stomato strepto sympatho
+    synovio tachy tendino teno thermo thoraco thrombo thymo thyro tonsillo toxico toxo tracheo tricho tropho tympano
+    uretero urethro uro utero vagino valvulo vasculo vaso veno ventriculo vertebro vesico viro xantho xero
+    """.split()
+)
+# Prefixes that join words but say nothing medical on their own ("tri" + "solen" is no medical word).
+GENERIC_FORMS = frozenset(
+    """a an ab ad ante anti auto bi bio circum co con contra counter de di dia dis ecto em en epi eu ex exo extra hemi
+    in im infra inter intra iso macro mega meta micro mid mis mono multi neo non pan para per peri poly post pre
+    pro pseudo re retro semi sub super supra sym syn trans tri ultra un uni""".split()
+)
+MEDICAL_ENDINGS = frozenset(
+    """aemia algia amine amines ase ases asis blast cele centesis cidal cide clasis cyte cytes cytic cytosis derma
+    desis dynia ectasia ectasis ectomy edema emesis emia emias emic ergic esthesia genesis genic globin globulin
+    gram graph graphy iasis iatric iatrics iatry itis kine kines kinesis kinetic lepsy leptic lith lithiasis
+    logy logic logical logist lysis lytic malacia megaly metry oid oids oma omas ostomy otomy opathy opia osis
+    otic pathy pathic penia penic pepsia pexy phagia phasia phil philia philic phobia phonia physis plasia plasm
+    plasmic plastic plasty plegia plegic pnea poiesis poietic ptosis ptysis rrhage rrhagia rrhaphy rrhea rrhexis
+    sclerosis scopy scopic sepsis spasm stasis static stenosis stomy taxis thermia tomy toxic toxicity toxin
+    trophic trophy tropic tropin uria uric""".split()
+)
+GENERIC_ENDINGS = frozenset(
+    """al ar ary ia ias ic ics ical ically ism ist ity ive ous atous atic ial ian ine ate ation able ible ization ize
+    ment form iform fication""".split()
+)
+# Endings by which a stem is a word ("mediastin" of "mediastinum", "arrhythm" of "arrhythmia").
+_STEM_ENDINGS = ("um", "us", "ia", "a", "is", "e", "y", "on", "ium", "ism", "in", "ine")
+_CONNECTORS = ("o", "i")
+MIN_MEDICAL_WORD = 6
+MIN_DERIVED_BASE = 5  # "incision" + "al": a word of 5 letters or more and an ending is a derivation
+
+
+def _lexicon_word(piece: str) -> bool:
+    return piece in DRUGS or piece in DISEASE_WORDS or piece in TESTS
+
+
+@lru_cache(maxsize=65536)
+def _piece(piece: str) -> tuple[str, bool] | None:
+    """What a piece of a word is, and whether it is medical: a combining form ("nephro"), a joining prefix ("non"),
+    a word (English, 4 letters or more, or a lexicon drug, disease or test) or the stem of one ("mediastin" of
+    "mediastinum", "arrhythm" of "arrhythmia"). None when it is none of these."""
+    if piece in MEDICAL_FORMS or (piece + "o") in MEDICAL_FORMS:
+        return "form", True
+    if piece in GENERIC_FORMS:
+        return "prefix", False
+    if len(piece) < 4:
+        return None
+    if _lexicon_word(piece):
+        return "word", True
+    if piece in english_words():
+        return "word", False
+    stems = [piece + ending for ending in _STEM_ENDINGS]
+    if any(_lexicon_word(stem) for stem in stems):
+        return "word", True
+    if any(stem in english_words() for stem in stems):
+        return "word", False
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _parses(rest: str, medical: bool = False, derived: bool = False, prefixes_only: bool = True) -> bool:
+    """Can `rest` be read as pieces and a last piece so that the word has a medical root (`medical`: among the pieces
+    before) or is a derivation: joining prefixes, then one word of MIN_DERIVED_BASE letters or more and a generic
+    ending ("incisional", "nonblanchable"; `derived`: the pieces before are those prefixes and that word), or joining
+    prefixes and a word (`prefixes_only`: the pieces before are joining prefixes only)?"""
+    if rest in MEDICAL_ENDINGS:
+        return True
+    if rest in GENERIC_ENDINGS and (medical or derived):
+        return True
+    if len(rest) >= 3 and _lexicon_word(rest):
+        return True
+    if len(rest) >= (3 if medical else MIN_DERIVED_BASE) and (medical or prefixes_only) and is_english_word(rest):
+        return True
+    for cut in range(2, len(rest) - 1):
+        found = _piece(rest[:cut])
+        if found is None:
+            continue
+        kind, is_medical = found
+        after = rest[cut:]
+        state = (medical or is_medical, prefixes_only and kind == "word" and cut >= MIN_DERIVED_BASE,
+                 prefixes_only and kind == "prefix")
+        if _parses(after, *state):
+            return True
+        if kind != "prefix" and after[:1] in _CONNECTORS and len(after) > 3 and _parses(after[1:], *state):
+            return True
+    return False
+
+
+@lru_cache(maxsize=65536)
+def medical_word(word: str) -> bool:
+    """Is the word built from medical roots ("hyperosmolar", "chronotropic", "mineralocorticoid", "dysrhythmias") or
+    derived from a word ("incisional")? Pieces (combining forms, joining prefixes, words, stems of words; a connecting
+    "o" or "i" between them) and a last piece (an ending or a word), with a medical root among them (a combining form,
+    a medical ending, a lexicon drug, disease or test), or joining prefixes, a word and a generic ending. An invented
+    "blorvex" or "trisolen" ("tri" + the rare "solen") is not."""
+    w = word.lower()
+    return len(w) >= MIN_MEDICAL_WORD and w.isalpha() and _parses(w)

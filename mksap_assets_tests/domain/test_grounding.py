@@ -331,3 +331,96 @@ def test_an_invented_drug_like_word_replacing_an_ordinary_word_is_caught(coined,
 @pytest.mark.parametrize("word", ["form", "magazine", "provide", "peptide", "toxin", "routine", "examine"])
 def test_an_ordinary_word_is_not_drug_like(word):
     assert word_kind(word) is None
+
+
+# -- invented words with no drug stem (issue 12 point 4: the English word list) ---------------------------------------
+
+INVENTED = ["blorvex", "quenatrol", "plendrick", "morvath", "sclandel", "zylentra", "dravolin", "corvadex"]
+
+
+@pytest.mark.parametrize("coined", INVENTED)
+def test_an_invented_word_replacing_a_word_of_the_aligned_sentence_is_unknown_word_substituted(coined, source):
+    found = ground_text(f"Tolvaptan may be considered for {coined} hyponatremia.", source)  # it replaces "chronic"
+    issue = next(i for i in found if i.code == "unknown_word_substituted")
+    assert issue.severity == "error" and "'chronic'" in issue.message and coined in issue.message
+
+
+@pytest.mark.parametrize("coined", INVENTED[:4])
+def test_an_invented_word_that_no_local_edit_shows_replacing_a_word_is_unknown_word(coined):
+    source = _critique("Beta-blockers reduce mortality in heart failure with reduced ejection fraction. "
+                       "Diuretics relieve congestion but do not reduce mortality.")
+    # inserted, not replacing a word
+    assert "unknown_word" in codes(f"Beta-blockers reduce mortality in {coined} heart failure.", source)
+    # in a statement aligned loosely with its sentence (no local edit is read)
+    assert "unknown_word" in codes(f"In {coined} cases, congestion is relieved by diuretics given early.", source)
+    assert codes("In most cases, congestion is relieved by diuretics given early.", source) == []
+
+
+def test_an_invented_word_inside_a_hyphenated_word_is_caught():
+    source = _critique("Beta-blockers reduce mortality in heart failure with reduced ejection fraction.")
+    found = codes("Beta-blorvex reduce mortality in heart failure with reduced ejection fraction.", source)
+    assert {"unknown_word_substituted", "unknown_word"} & set(found)
+
+
+@pytest.mark.parametrize(
+    ("source_text", "statement"),
+    [
+        # medical words that no general English word list has, built from medical roots, used for the source's words
+        ("Beta-blockers slow the heart rate.", "Beta-blockers have a negative chronotropic effect."),
+        ("Inhaled drugs that open the airways are used.", "Inhaled bronchodilators are used."),
+        ("Severe hyperglycemia with very concentrated serum is seen.",
+         "Severe hyperglycemia with hyperosmolar serum is seen."),
+        ("Norepinephrine and other drugs that raise blood pressure are used in shock.",
+         "Norepinephrine and other vasopressors are used in shock."),
+        ("Aminoglycosides can damage the kidneys.", "Aminoglycosides can cause nephrotoxicity."),
+        ("Patients who are unstable need cardioversion.",
+         "Patients who are hemodynamically unstable need cardioversion."),
+        ("Fludrocortisone replaces aldosterone in adrenal insufficiency.",
+         "Fludrocortisone replaces mineralocorticoid activity in adrenal insufficiency."),
+        ("Irregular heart rhythms occur with hypokalemia.", "Dysrhythmias occur with hypokalemia."),
+        ("Cilia clear mucus poorly in smokers.", "Mucociliary clearance is poor in smokers."),
+        ("Fever with a low neutrophil count is an emergency.", "Fever in a neutropenic patient is an emergency."),
+        # English words the list has only through an inflection, a prefix or British spelling
+        ("Patients who do not take their drugs have worse outcomes.", "Nonadherent patients have worse outcomes."),
+        ("The dose is checked again after 3 days.", "The dose is reassessed after 3 days."),
+        ("Iron deficiency causes anemia.", "Iron deficiency causes anaemia."),
+        ("A systolic pressure of 90 mm Hg or less defines hypotension.",
+         "A systolic pressure of 90 mmHg or less defines hypotension."),
+    ],
+)
+def test_medical_and_english_words_absent_from_the_source_are_not_invented(source_text, statement):
+    found = codes(statement, _critique(source_text), severity=None)
+    assert not {"unknown_word", "unknown_word_substituted"} & set(found), found
+
+
+def test_the_english_word_list_is_loaded_once_and_only_when_needed():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from mksap_assets.domain import english_words, grounding\n"
+        "assert 'spellchecker' not in sys.modules\n"  # importing grounding does not load the list
+        "assert english_words.is_english_word('arrhythmias') and not english_words.is_english_word('blorvex')\n"
+        "assert english_words.is_english_word('reassessed') and english_words.is_english_word('anaemia')\n"
+        "english_words.english_words()\n"
+        "assert english_words.english_words.cache_info().misses == 1\n"
+        "assert len(english_words.english_words()) > 100_000\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("word", ["hyperosmolar", "chronotropic", "bronchodilators", "mineralocorticoid",
+                                  "dysrhythmias", "nephrotoxicity", "hemodynamically", "incisional", "neutropenic"])
+def test_words_built_from_medical_roots_are_medical(word):
+    from mksap_assets.domain.lexicon import medical_word
+
+    assert medical_word(word)
+
+
+@pytest.mark.parametrize("word", [*INVENTED, "trisolen", "vastrelle", "kelbrisant", "palterick"])
+def test_invented_words_are_not_medical_nor_english(word):
+    from mksap_assets.domain.english_words import is_english_word
+    from mksap_assets.domain.lexicon import medical_word
+
+    assert not medical_word(word) and not is_english_word(word) and word_kind(word) is None

@@ -2,8 +2,9 @@
 caught (recall ≥ 95%), and the unaltered statements must raise no error (≥ 98% error-free).
 
 Each case changes one statement in one way a generator can get wrong: a number, a unit, a negation, a
-comparator, a drug or a disease that the source never names, a cloze candidate that is not in the statement,
-"this patient", an "(Option B)" citation. The replacement drugs and diseases are common internal-medicine names
+comparator, a drug or a disease that the source never names, an invented word in place of an ordinary one (built on
+a drug stem, "zorvatinib", or on none, "blorvex"), a cloze candidate that is not in the statement, "this patient", an
+"(Option B)" citation. The replacement drugs and diseases are common internal-medicine names
 picked from the lists below (the first one the question's source does not mention). A fault counts as caught when
 the altered statement gets an *error* with one of the codes expected for its kind, validated without the
 auto-fixer (with it, "(Option B)" is repaired and the repair recorded: tested separately).
@@ -14,9 +15,9 @@ text raises no error before the fault are used (their extra_field is left out, t
 when they are substrings), at most three per question, section and kind.
 
 A third suite (needs ../shared/model_responses, read at run time) plants a changed number, a flipped negation, a
-swapped drug or disease and an invented drug-like word into the statements a language model wrote offline to this
-project's extraction requests for the corpus questions (only statements whose text raises no error before the fault;
-at most three per question, section and kind).
+swapped drug or disease, an invented drug-like word and an invented word with no drug stem into the statements a
+language model wrote offline to this project's extraction requests for the corpus questions (only statements whose
+text raises no error before the fault; at most three per question, section and kind).
 
 `planted_report()` prints the tables in docs/VALIDATION.md (`python benchmarks/validation_report.py planted`).
 """
@@ -34,10 +35,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from mksap_assets.domain.english_words import is_english_word
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.grounding import STOP_WORDS, QuestionSources
 from mksap_assets.domain.inputs import RawQuestion, discover_questions, load_raw_question
-from mksap_assets.domain.lexicon import find_terms
+from mksap_assets.domain.lexicon import find_terms, medical_word, word_kind
 from mksap_assets.domain.nlp_analysis import analyse_question, section_texts
 from mksap_assets.domain.nlp_rules import find_quantities
 from mksap_assets.domain.statements import Extraction, Statement
@@ -53,6 +55,7 @@ PARAPHRASED_PER_KIND = 3
 MIN_MODEL_RESPONSE_RECALL = 0.95
 MODEL_RESPONSE_KINDS = (
     "number_changed", "negation_removed", "negation_added", "drug_invented", "disease_invented", "coinage_substituted",
+    "nonword_substituted",
 )
 
 INVENTED_DRUGS = (
@@ -71,6 +74,15 @@ INVENTED_COINAGES = (
     "quelaprazole", "vintorsartan", "melcovastatin", "tafloxetine", "corbiprofen", "pelmacillin", "rexomycin",
     "zantolol", "dalvogliflozin", "oxaltrelix", "vemuciclib", "tebrazomib", "larnaparib", "quinavaptan", "surafenac",
     "telborphine", "mirotocin", "cabrelisib", "ventriptyline", "fosquadipine", "nelvocaine", "ribaxaban",
+)
+# Invented words with no stem of a drug name (written for this suite): brand-like names and plain pronounceable
+# non-words. None is an English word, a lexicon term (no drug, disease or test suffix) or built from medical roots
+# (test_the_invented_non_words_are_no_known_words); only the English word list tells them from real words.
+INVENTED_NON_WORDS = (
+    "blorvex", "quenatrol", "zylentra", "dravolin", "tesmarin", "corvadex", "plenzira", "vastrelle", "nuvaxor",
+    "kelbrisant", "mardovane", "solquenta", "brevantil", "trisolen", "fexmora", "gantrelle", "lumerax", "ostravin",
+    "pelquinor", "relvasta", "morvath", "plendrick", "sclandel", "travenor", "vornical", "drubbet", "flemmish",
+    "quorble", "snavelt", "grindow", "palterick", "brunsel", "clavorn", "dremling", "fostrow", "keldane",
 )
 UNIT_SWAPS = {
     "mg": "g", "g": "mg", "mL": "L", "L": "mL", "mg/dL": "mmol/L", "mmol/L": "mg/dL", "mEq/L": "mg/dL",
@@ -92,6 +104,7 @@ EXPECTED = {
     "drug_invented": {"term_not_in_source", "term_substituted"},
     "disease_invented": {"term_not_in_source", "term_substituted"},
     "coinage_substituted": {"term_not_in_source", "term_substituted"},
+    "nonword_substituted": {"unknown_word_substituted", "unknown_word", "term_substituted"},
     "drug_added": {"term_not_in_source"},
     "disease_added": {"term_not_in_source"},
     "cloze_not_substring": {"cloze_not_in_statement"},
@@ -262,10 +275,11 @@ def disease_invented(item: Statement, source: str) -> Statement | None:
     return _replace_term(item, source, {"disease"}, INVENTED_DISEASES)
 
 
-def coinage_substituted(item: Statement, source: str) -> Statement | None:
-    """An invented drug-like word replaces a content word the source uses that is not a named term."""
+def _coined(item: Statement, source: str, names: tuple[str, ...]) -> Statement | None:
+    """An invented word (one of `names`, picked by a checksum of the statement) replaces the first content word of
+    the statement that the source uses and that is not a named term."""
     lowered = source.lower()
-    pool = [name for name in INVENTED_COINAGES if name not in lowered]
+    pool = [name for name in names if name not in lowered]
     if not pool:
         return None
     coined = pool[zlib.crc32(item.statement.encode()) % len(pool)]
@@ -279,6 +293,17 @@ def coinage_substituted(item: Statement, source: str) -> Statement | None:
         new = coined.capitalize() if word[0].isupper() else coined
         return _with(item, item.statement[:match.start()] + new + item.statement[match.end():], word, new)
     return None
+
+
+def coinage_substituted(item: Statement, source: str) -> Statement | None:
+    """An invented drug-like word (an INN stem: "zorvatinib") replaces a content word that is not a named term."""
+    return _coined(item, source, INVENTED_COINAGES)
+
+
+def nonword_substituted(item: Statement, source: str) -> Statement | None:
+    """An invented word with no drug stem ("blorvex", "plendrick") replaces a content word that is not a named
+    term."""
+    return _coined(item, source, INVENTED_NON_WORDS)
 
 
 def _append_before_period(item: Statement, phrase: str) -> Statement | None:
@@ -523,6 +548,38 @@ def test_invented_drug_like_words_are_caught():
     cases = [case for case in planted_cases() if case.kind == "coinage_substituted"]
     assert len(cases) >= 10
     assert sum(caught(case) for case in cases) / len(cases) >= MIN_RECALL
+
+
+def test_the_invented_non_words_are_no_known_words():
+    assert len(INVENTED_NON_WORDS) >= 30 and len(set(INVENTED_NON_WORDS)) == len(INVENTED_NON_WORDS)
+    for word in INVENTED_NON_WORDS:
+        assert len(word) >= 5 and word.isalpha(), word
+        assert word_kind(word) is None and not find_terms(word), word  # no drug stem, no disease or test suffix
+        assert not is_english_word(word) and not medical_word(word), word
+
+
+def _recall_of(cases: tuple[Case, ...], kind: str) -> tuple[int, float]:
+    of_kind = [case for case in cases if case.kind == kind]
+    return len(of_kind), sum(caught(case) for case in of_kind) / max(1, len(of_kind))
+
+
+def test_invented_non_stem_words_are_caught():
+    count, recall = _recall_of(planted_cases(), "nonword_substituted")
+    assert count >= 10 and recall >= MIN_RECALL
+
+
+@pytest.mark.corpus
+def test_invented_non_stem_words_in_paraphrased_statements_are_caught(corpus_dir: Path):
+    count, recall = _recall_of(paraphrased_cases(corpus_dir), "nonword_substituted")
+    assert count >= 10 and recall >= MIN_RECALL
+
+
+@pytest.mark.corpus
+def test_invented_non_stem_words_in_model_written_statements_are_caught(corpus_dir: Path):
+    if not (corpus_dir.parent / "model_responses").is_dir():
+        pytest.skip("the model-written statements (../shared/model_responses) are not present")
+    count, recall = _recall_of(model_response_cases(corpus_dir), "nonword_substituted")
+    assert count >= 10 and recall >= MIN_RECALL
 
 
 @pytest.mark.corpus

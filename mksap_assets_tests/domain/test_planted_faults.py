@@ -49,6 +49,7 @@ from mksap_assets_tests.conftest import CORPUS_DIR, SAMPLE_DIR
 
 MIN_CASES = 60
 MIN_RECALL = 0.95
+MIN_COPIED_RECALL = 0.98  # statements that copy source sentences: the diff is exact
 MIN_CLEAN_RATE = 0.98
 MIN_PARAPHRASED_RECALL = 0.95
 PARAPHRASED_PER_KIND = 3
@@ -515,7 +516,7 @@ def test_planted_faults_are_caught():
     cases = planted_cases()
     missed = [case for case in cases if not caught(case)]
     recall = 1 - len(missed) / len(cases)
-    assert recall >= MIN_RECALL, [(c.question_id, c.kind, c.altered.statement) for c in missed]
+    assert recall >= MIN_COPIED_RECALL, [(c.question_id, c.kind, c.altered.statement) for c in missed]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -29,6 +29,9 @@ def occurrences(text: str, candidate: str) -> Iterator[int]:
 def free_start(text: str, candidate: str, taken: Iterable[tuple[int, int]]) -> int | None:
     """Where the candidate goes given the (start, end) spans already taken, or None when every occurrence overlaps."""
     taken = list(taken)
+    first = text.find(candidate)
+    if first >= 0 and text.find(candidate, first + 1) < 0:  # the common case: one occurrence
+        return first if all(first + len(candidate) <= a or b <= first for a, b in taken) else None
     free = [s for s in occurrences(text, candidate) if all(s + len(candidate) <= a or b <= s for a, b in taken)]
     if not free:
         return None

@@ -199,8 +199,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 def clear_caches() -> None:
-    """Forget tokenised texts (benchmarks measure validation without them)."""
+    """Forget what was worked out from texts (benchmarks measure validation without it)."""
     _tokenize_cached.cache_clear()
+    cue_anchors.cache_clear()
 
 
 def _is_numberish(word: str) -> bool:
@@ -278,6 +279,15 @@ _DISEASE_ADJECTIVES = (("emia", "emic"), ("osis", "otic"), ("itis", "itic"), ("p
 def _disease_adjective(noun: str, adjective: str) -> bool:
     return any(noun.endswith(n) and adjective.endswith(a) and noun[:-len(n)] == adjective[:-len(a)]
                for n, a in _DISEASE_ADJECTIVES)
+
+
+@lru_cache(maxsize=8192)
+def _condition_forms(word: str) -> tuple[str, ...]:
+    """The adjective of a condition, or the condition of an adjective (hypovolemia <-> hypovolemic): what
+    _disease_adjective pairs the word with, found by rewriting its ending instead of scanning a word set."""
+    forms = [word[:-len(n)] + a for n, a in _DISEASE_ADJECTIVES if word.endswith(n)]
+    forms += [word[:-len(a)] + n for n, a in _DISEASE_ADJECTIVES if word.endswith(a)]
+    return tuple(form for form in forms if form[:4] == word[:4])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1136,7 +1146,10 @@ def _clause_before(text: str, start: int) -> str:
 
 def _subject_before(text: str, start: int) -> tuple[str, ...]:
     """The content words before a cue in its clause, up to a coordination that starts a new subject."""
-    clause = _clause_before(text, start)
+    return _subject_of(_clause_before(text, start))
+
+
+def _subject_of(clause: str) -> tuple[str, ...]:
     cut = max((m.end() for m in _SUBJECT_START_RE.finditer(clause)), default=0)
     words = [t.norm for t in tokenize(clause[cut:])]
     return tuple(w for w in words if is_content(w) and w not in NEGATION_WORDS)
@@ -1161,6 +1174,7 @@ def _about_the_case(text: str, start: int) -> bool:
     return bool(_CASE_WORDS & set(words)) and not any(is_content(w) for w in words)
 
 
+@lru_cache(maxsize=4096)  # a source's cues are anchored again for every statement aligned with their sentence
 def cue_anchors(text: str, start: int, end: int, scope_end: int) -> Anchors:
     cue_words = [t.norm for t in tokenize(text[start:end])]
     after = [t.norm for t in tokenize(text[end:scope_end]) if is_content(t.norm) and t.norm not in NEGATION_WORDS]
@@ -1170,9 +1184,9 @@ def cue_anchors(text: str, start: int, end: int, scope_end: int) -> Anchors:
         head = cue_words[-1]  # "is not recommended" -> "recommended"
     if head is None and after:
         head, after = after[0], after[1:]
-    before_text = _clause_before(text, start)
-    before = [t.norm for t in tokenize(before_text) if is_content(t.norm) and t.norm not in NEGATION_WORDS]
-    return Anchors(head, tuple(dict.fromkeys(before[-3:] + after[:2])), _subject_before(text, start))
+    clause = _clause_before(text, start)
+    before = [t.norm for t in tokenize(clause) if is_content(t.norm) and t.norm not in NEGATION_WORDS]
+    return Anchors(head, tuple(dict.fromkeys(before[-3:] + after[:2])), _subject_of(clause))
 
 
 def _has_exact(words: set[str] | frozenset[str], word: str) -> bool:
@@ -1184,10 +1198,7 @@ def _has(words: set[str] | frozenset[str], word: str) -> bool:
     """The word, a variant, or the adjective of a condition (hypovolemic for hypovolemia) is among the words."""
     if _variants(word) & words:
         return True
-    return len(word) >= 6 and word.isalpha() and any(
-        other[:4] == word[:4] and (_disease_adjective(word, other) or _disease_adjective(other, word))
-        for other in words
-    )
+    return len(word) >= 6 and word.isalpha() and any(form in words for form in _condition_forms(word))
 
 
 def _has_related(words: set[str] | frozenset[str], word: str) -> bool:

@@ -71,6 +71,9 @@ def _place(statement: str, candidates: tuple[str, ...]) -> tuple[tuple[Placement
 def _visible_repeats(statement: str, placement: Placement, placed: Sequence[Placement]) -> int:
     """Whole-word occurrences of the candidate (any capitals) that the candidate's own card leaves visible: not its
     own blank and not inside another blank of the same card."""
+    lowered, needle = statement.lower(), placement.candidate.lower()
+    if lowered.find(needle, lowered.find(needle) + 1) < 0 and len(lowered) == len(statement):
+        return 0  # one occurrence: its own blank
     same_card = [p for p in placed if p.number == placement.number]
     count = 0
     for start, end in _any_case_occurrences(statement, placement.candidate):

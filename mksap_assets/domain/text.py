@@ -341,10 +341,22 @@ _CAMEL_CASE_NAMES = (
 _CAMEL_CASE_NAME_RE = re.compile("|".join(_CAMEL_CASE_NAMES))
 
 
-def split_glued_list_items(text: str) -> str:
-    """End each list item that runs into the next with ". ", and put a space after a list's glued colon.
+_SENTENCE_END_RE = re.compile(r"[.!?]\s")
 
-    "…the following:DrugsCrohn diseaseParasites…" -> "…the following: Drugs. Crohn disease. Parasites…".
+
+def _after_a_colon(text: str, at: int) -> bool:
+    """A colon comes before `at` in its sentence: the boundary at `at` separates items of the colon's list."""
+    sentence_start = max((m.end() for m in _SENTENCE_END_RE.finditer(text, 0, at)), default=0)
+    return ":" in text[sentence_start:at]
+
+
+def split_glued_list_items(text: str) -> str:
+    """End each list item that runs into the next, and put a space after a list's glued colon.
+
+    "…the following:DrugsCrohn diseaseParasites…" -> "…the following: Drugs; Crohn disease; Parasites…": the items of
+    a list led in by a colon in the same sentence are separated by "; ", so they stay in the sentence of their
+    lead-in and a statement about one item is read with what the list is of ("contraindications to X include the
+    following: …"). Elsewhere the boundary may as well end a sentence ("…radiographThe result…"): ". ".
     A boundary is a capitalised word ("Parasites", not "MRI") directly after 3+ lowercase letters, after
     "A1c", after a ")" closing 2+ characters, or after "word:". A capitalised item ("Drugs", "Vasculitis")
     is only split from the next when a boundary was already found earlier in the same run of non-space
@@ -375,7 +387,7 @@ def split_glued_list_items(text: str) -> str:
         if _in_url(text, at):
             continue
         pieces.append(text[copied:at])
-        pieces.append(" " if kind == "colon" else ". ")
+        pieces.append(" " if kind == "colon" else "; " if _after_a_colon(text, at) else ". ")
         copied = split_at = at
     if not pieces:
         return text

@@ -163,7 +163,7 @@ MARKED_CRITIQUE = (
 )
 MARKED_CRITIQUE_NORMALISED = (
     "A low DLCO with normal spirometry suggests vascular disease (Option B). Look for these causes: Pulmonary "
-    "embolism. Anemia. Pulmonary hypertension (rare). Treat the cause. Eosinophils of 0.3 × 10^9/L favour "
+    "embolism; Anemia; Pulmonary hypertension (rare); Treat the cause. Eosinophils of 0.3 × 10^9/L favour "
     "asthma; H2O and Ca2+ stay readable, as does 10^9/L."
 )
 
@@ -179,7 +179,7 @@ def test_raw_question_renders_markup_splits_lists_and_repairs_exponents(sample_b
     )
     raw = load_raw_question(question_file_for(sample_bank, qid))
     assert raw.critique == MARKED_CRITIQUE_NORMALISED
-    assert raw.key_points == ["Count 4 × 10^9/L cells.", "Risks: Smoking. Obesity"]
+    assert raw.key_points == ["Count 4 × 10^9/L cells.", "Risks: Smoking; Obesity"]
     assert raw.educational_objective == "Treat Plasmodium vivax malaria."
     assert raw.question.critique == MARKED_CRITIQUE  # the input is kept as written
 

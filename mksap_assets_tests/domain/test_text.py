@@ -141,15 +141,15 @@ def test_repair_glued_sentences_on_corpus_questions() -> None:
         ("Risks include physical inactivityHypertensionTobacco use and age.",
          "Risks include physical inactivity. Hypertension. Tobacco use and age."),
         ("Screen for these:Vision lossHearing lossFalls at home",
-         "Screen for these: Vision loss. Hearing loss. Falls at home"),
+         "Screen for these: Vision loss; Hearing loss; Falls at home"),
         ("Check the lipid panel (fasting or not)Repeat it each year.",
          "Check the lipid panel (fasting or not). Repeat it each year."),
-        ("Useful tests:Hemoglobin A1cFasting glucose", "Useful tests: Hemoglobin A1c. Fasting glucose"),
+        ("Useful tests:Hemoglobin A1cFasting glucose", "Useful tests: Hemoglobin A1c; Fasting glucose"),
         ("Order a chest radiographThe result guides care.", "Order a chest radiograph. The result guides care."),
-        ("Consider:ToxinsInfectionsTrauma.", "Consider: Toxins. Infections. Trauma."),
+        ("Consider:ToxinsInfectionsTrauma.", "Consider: Toxins; Infections; Trauma."),
         # a camel-case name keeps its shape inside a list
-        ("Devices used:MitraClipHeartMate", "Devices used: MitraClip. HeartMate"),
-        ("Three of them: walkingSwimmingCycling", "Three of them: walking. Swimming. Cycling"),
+        ("Devices used:MitraClipHeartMate", "Devices used: MitraClip; HeartMate"),
+        ("Three of them: walkingSwimmingCycling", "Three of them: walking; Swimming; Cycling"),
     ],
 )
 def test_split_glued_list_items(glued: str, split: str) -> None:
@@ -184,12 +184,12 @@ def test_split_glued_list_items_leaves_other_text(unchanged: str) -> None:
 
 def test_split_glued_list_items_is_idempotent() -> None:
     once = split_glued_list_items("Causes:DrugsInfectionsAutoimmune diseaseCancerThe cause here is clear.")
-    assert once == "Causes: Drugs. Infections. Autoimmune disease. Cancer. The cause here is clear."
+    assert once == "Causes: Drugs; Infections; Autoimmune disease; Cancer; The cause here is clear."
     assert split_glued_list_items(once) == once
 
 
 def test_split_glued_list_items_on_corpus_questions() -> None:
-    """Over the real critiques: only ". " and " " are inserted, some lists are split, and the only lowercase run
+    """Over the real critiques: only ". ", "; " and " " are inserted, some lists are split, and the only lowercase run
     still glued to a capitalised word is a prefix ("hyper")."""
     files = sorted(CORPUS.glob("*/*/*.json")) if CORPUS.is_dir() else []
     if not files:
@@ -201,7 +201,7 @@ def test_split_glued_list_items_on_corpus_questions() -> None:
         for value in (data["critique"], data["educational_objective"], *data["key_points"]):
             split = split_glued_list_items(value)
             changed += split != value
-            assert re.sub(r"[. ]", "", split) == re.sub(r"[. ]", "", value), path.name
+            assert re.sub(r"[.; ]", "", split) == re.sub(r"[.; ]", "", value), path.name
             for match in glued.finditer(split):
                 assert len(match.group(1)) < 3 or match.group(1) in ("hyper",), (path.name, match.group(0))
     assert changed >= 3

@@ -214,8 +214,10 @@ def _blocked(text: str, start: int, end: int, unit_follows: bool = False) -> boo
     return after == ":" and end + 1 < len(text) and text[end + 1].isdigit()
 
 
-# "over" is a preposition, not a bound, after a word of preference ("X is preferred over 24-hour urine protein")
-# and before a hyphenated number-unit compound ("over 24-hour monitoring" is during, not beyond, 24 hours).
+# "over" is a preposition, not a bound, after a word of preference ("X is preferred over 24-hour urine protein"),
+# before a hyphenated number-unit compound ("over 24-hour monitoring" is during, not beyond, 24 hours) and before a
+# range ("rises over 7 to 10 days" is a period: a bound is not put on a range).
+_RANGE_AFTER_RE = re.compile(r"\s*(?:to|-|–|—)\s*\d")
 _PREFERENCE_BEFORE_RE = re.compile(
     r"\b(?:prefer(?:red|able|ence)?|favou?red|chosen|selected|recommended|superior|advantages?|benefits?|priority|"
     r"prioriti[sz]ed)\s+$", re.IGNORECASE)
@@ -225,6 +227,8 @@ def _preposition_over(text: str, phrase_start: int, number_start: int, number_en
     if text[phrase_start:phrase_start + 4].lower() != "over":
         return False
     if _PREFERENCE_BEFORE_RE.search(text, max(0, phrase_start - 30), phrase_start):
+        return True
+    if _RANGE_AFTER_RE.match(text, number_end):
         return True
     return text[number_end:number_end + 1] in "-‐‑" and text[number_end + 1:number_end + 2].isalpha()
 

@@ -161,6 +161,9 @@ def test_n_t_is_a_cue_of_its_own_except_inside_a_word_cue():
         ("a spot ratio is preferred over 24-hour urine collection", [("24", "h", None)]),
         ("monitoring over 48-hour periods", [("48", "h", None)]),
         ("fever over 3 days", [("3", "d", ">")]),
+        # ... and before a range: a period, not a bound
+        ("the level rises over 5 to 8 days", [("5", "d", None), ("8", "d", None)]),
+        ("swelling resolves over 2-4 weeks", [("2", "wk", None), ("4", "wk", None)]),
         # chemical formulas and exponents written with Unicode sub/superscripts read as plain digits
         ("PEEP of 8 cm H₂O", [("8", "cmh2o", None)]),
         ("PEEP of 8 cm H2 O", [("8", "cmh2o", None)]),

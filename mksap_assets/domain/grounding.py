@@ -1224,16 +1224,22 @@ def _check_negation_cues(cues: list[Cue], text: str, source: Source, alignment: 
         if not words:
             continue
         cue_words = [t.norm for t in tokenize(cue.text) if is_content(t.norm) or t.norm in NEGATION_WORDS]
+
+        def statement_scope(cue: Cue = cue) -> frozenset[str]:
+            return frozenset(t.norm for t in tokenize(text[cue.end:cue.scope_end]) if is_content(t.norm))
+
         supported = near = False
         for source_cue in source_negative:
             window = source.cue_window(source_cue)
             matched = sum(_has(window, w) for w in anchors.others)
-            same_cue = any(_has(window, w) for w in cue_words if w not in ("not", "no"))
+            # the same cue, or one of its family ("contraindication" for "contraindicated")
+            same_cue = any(_has_related(window, w) for w in cue_words if w not in ("not", "no"))
             head_found = bool(anchors.head) and _has(window, anchors.head)
             # A statement aligned with another sentence needs more than its head word in a negation elsewhere: the
             # same subject, or two words around it ("X is not the most appropriate next step" is not supported by
             # "Y is not appropriate").
             far = bool(context) and source_cue.sentence not in context and len(anchors.others) >= 2
+            same_subject = False
             if far:
                 # the source cue must negate the head itself, and be said of the same subject
                 head_found = head_found and _has(source.cue_scope(source_cue), anchors.head)
@@ -1241,13 +1247,23 @@ def _check_negation_cues(cues: list[Cue], text: str, source: Source, alignment: 
                 if subject:
                     same_subject = sum(_has(subject, w) for w in anchors.before) >= min(2, len(subject),
                                                                                        len(anchors.before))
+                    # or the same fact turned round: "Y is a contraindication to X" for "X is contraindicated in
+                    # Y": the statement's subject is what the source cue governs, and the source's subject is
+                    # what the statement's cue governs
+                    same_subject = same_subject or (
+                        bool(anchors.before)
+                        and sum(_has(source.cue_scope(source_cue), w) for w in anchors.before)
+                        >= min(2, len(anchors.before))
+                        and any(_has(statement_scope(), w) for w in subject)
+                    )
                 else:  # said of a pronoun: two more of the statement's words in what it negates
                     scope = source.cue_scope(source_cue)
                     same_subject = sum(_has(scope, w) for w in anchors.others if w != anchors.head) >= 2
                 if not same_subject:
                     head_found = same_cue = False
+            # a cue of the same family, said of the same subject, needs one more word in common even when far
             if ((head_found or (not anchors.head and matched >= 2 and not far)
-                    or (same_cue and (matched >= (2 if far else 1) or not anchors.others)))):
+                    or (same_cue and (matched >= (2 if far and not same_subject else 1) or not anchors.others)))):
                 supported = True
                 break
             near = near or (matched >= 1 and source_cue.sentence in context)

@@ -273,6 +273,14 @@ def _table(text: str) -> Source:
         ("Mepolizumab works best in patients with an eosinophil count greater than 300/μL. This patient has a count "
          "below this threshold, making mepolizumab a poor choice.",
          "An eosinophil count below 300/μL makes mepolizumab a poor choice."),
+        # the same fact turned round: "Y is a contraindication to X" for "X is contraindicated in Y"
+        ("Placement of a humeral port with a powered driver into the proximal humerus gives fast vascular access. "
+         "However, the port is contraindicated in patients with conditions such as osteomalacia and osteoporosis "
+         "because insertion may fracture the bone.",
+         "Osteomalacia is a contraindication to placement of a humeral port with a powered driver."),
+        # "over" before a range is a period, not a bound
+        ("The rash typically fades 4 to 6 weeks after the drug is stopped.",
+         "After the drug is stopped, the rash typically fades over 4 to 6 weeks."),
     ],
 )
 def test_faithful_paraphrases_have_no_error(source_text, statement):

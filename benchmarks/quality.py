@@ -13,6 +13,9 @@ folders. Which statements reach the deck is decided by the deck's own policy (`a
 benchmarks/quality.md (counts, codes and positions only: never statement text, the corpus is copyrighted) and prints
 the summary lines.
 
+`--also DIR` replays another folder of recordings (for example a model-written rerun of some questions, to measure
+on statements the validators were not tuned on) as a set of its own.
+
 The validation's repair turn sends the statements the gate blocks back to the model. A replay has no answer for those
 requests unless given one: `--capture-repairs DIR` writes each repair request of the model_responses set (system
 prompt, tool, user message) to DIR/<question_id>.json, so that a model (or a person) can answer it offline, and
@@ -194,7 +197,7 @@ def run_set(
             fake.stop()
     result.seconds = time.perf_counter() - started
     if fake is not None and capture_repairs is not None:
-        result.repair_requests_captured = write_repair_requests(fake, capture_repairs)
+        result.repair_requests_captured = write_repair_requests(fake, capture_repairs / name)
     if fake is not None:
         stats = fake.stats
         result.requests, result.requests_by_tool = stats.total_requests, stats.by_tool
@@ -369,8 +372,11 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repairs", type=Path, help="recorded repairs to merge into the model_responses recordings")
-    parser.add_argument("--capture-repairs", type=Path, help="write the model_responses set's repair requests here")
+    parser.add_argument("--repairs", type=Path, help="recorded repairs (DIR/<set>/<question_id>.json) to merge in")
+    parser.add_argument("--capture-repairs", type=Path, help="write the replayed sets' repair requests here")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another folder of recordings (same format) to replay as a set of its own, e.g. a "
+                        "model-written rerun kept outside the repository; repeatable")
     args = parser.parse_args()
     for needed in (CORPUS, MODEL_RESPONSES):
         if not needed.is_dir():
@@ -386,18 +392,29 @@ def main() -> int:
         reference = write_reference_recordings(recorded_reference)
         model_responses, repairs_merged = MODEL_RESPONSES, 0
         if args.repairs is not None:
-            model_responses, repairs_merged = recordings_with_repairs(MODEL_RESPONSES, args.repairs, work / "with-repairs")
+            model_responses, repairs_merged = recordings_with_repairs(
+                MODEL_RESPONSES, args.repairs / "model_responses", work / "with-repairs")
         results = [
             run_set("model_responses", corpus_ids, work, provider="anthropic", replay_dir=model_responses,
                     capture_repairs=args.capture_repairs),
-            run_set("reference", reference.question_ids, work, provider="anthropic", replay_dir=recorded_reference),
+            run_set("reference", reference.question_ids, work, provider="anthropic", replay_dir=recorded_reference,
+                    capture_repairs=args.capture_repairs),
             run_set("offline", corpus_ids, work, provider="offline", replay_dir=None),
         ]
+        for folder in args.also:
+            recorded = sorted(path.stem for path in folder.glob("*.json"))
+            replay, merged = folder, 0
+            if args.repairs is not None:
+                replay, merged = recordings_with_repairs(folder, args.repairs / folder.name, work / f"{folder.name}-repairs")
+            repairs_merged += merged
+            results.append(run_set(folder.name, recorded, work, provider="anthropic", replay_dir=replay,
+                                   capture_repairs=args.capture_repairs))
     REPORT.write_text(report(results, reference, started, repairs_merged), encoding="utf-8")
     for result in results:
         print(summary_line(result))
     if args.capture_repairs is not None:
-        print(f"repair requests written to {args.capture_repairs}: {results[0].repair_requests_captured}")
+        captured = sum(result.repair_requests_captured for result in results)
+        print(f"repair requests written to {args.capture_repairs}/<set>/: {captured}")
     print(f"report: {REPORT}")
     return 0
 

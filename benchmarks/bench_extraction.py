@@ -4,8 +4,8 @@
    unique so that no two requests are alike (or uses MKSAP_DATA_DIR as it is).
 2. Starts `mksap fake-api` in its own process with a fixed latency per call and rate limits.
 3. Measures, in this order:
-   (a) the sequential baseline: the same extraction code, one question and one call at a time, on a sample of
-       questions, extrapolated linearly to N;
+   (a) the sequential baseline: the same pipeline (all four stages, the validation's repair turn included), one
+       question and one call at a time, on a sample of questions, extrapolated linearly to N;
    (b) the full backfill through Dagster: all four assets for all N questions in one run (on-disk SQLite instance);
    (c) the same run again with the warm response cache (must make 0 API calls);
    (d) the same pipeline code without Dagster, warm cache: (c) − (d) is Dagster's bookkeeping;
@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,26 +182,37 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
 
 
 def sequential_baseline(bank: Path, args) -> tuple[float, int]:
-    """One question at a time and one call at a time (in-flight cap 1), cache off."""
-    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    """One question at a time and one call at a time (in-flight cap 1), cache off: the same four stages as the run
+    (extraction, validation with its repair turn, export), in the run's own pipeline, validated in its thread."""
+    from mksap_assets.domain.inputs import discover_questions
+    from mksap_assets.domain.pipeline import STAGES
     from mksap_assets.resources import PipelineResource
 
     settings = settings_for(bank, WORK / "cache-baseline", args, cache_enabled=False, concurrency=1)
+    settings = replace(settings, output_dir=WORK / "output-baseline", store_dir=WORK / "store-baseline",
+                       validation_workers=0)
     sample = discover_questions(bank)[: args.baseline_sample]
 
     async def run() -> int:
-        extractor = PipelineResource.from_settings(settings).build_extractor()
+        pipeline = PipelineResource.from_settings(settings).spec().build_pipeline(STAGES)
         calls = 0
         try:
             for question_file in sample:
-                calls += (await extractor.extract(load_raw_question(question_file))).usage.calls
+                outcome = await pipeline.run(question_file.question_id)
+                assert outcome.ok, outcome.error
+                calls += sum(_api_calls(result.metadata) for result in outcome.results)
         finally:
-            await extractor.aclose()
+            await pipeline.aclose()
         return calls
 
     started = time.perf_counter()
     calls = asyncio.run(run())
     return time.perf_counter() - started, calls
+
+
+def _api_calls(metadata: dict) -> int:
+    """The API calls a stage made: extraction's, or the validation's repair turn."""
+    return int(metadata.get("llm_calls", 0)) + int(metadata.get("repair_llm_calls", 0))
 
 
 CPU_PARTS = ("cpu_main", "cpu_children")
@@ -233,10 +245,15 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
     cpu_after = _cpu_seconds()
     totals: dict[str, float] = {name: cpu_after[i] - cpu_before[i] for i, name in enumerate(CPU_PARTS)}
     for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
         if event.asset_key.to_user_string() == "extracted_statements":
             for name in ("llm_calls", "cache_hits", "rate_limited", "retries", "cost_usd", "input_tokens",
                          "output_tokens", "cache_read_input_tokens"):
-                totals[name] = totals.get(name, 0) + event.materialization.metadata[name].value
+                totals[name] = totals.get(name, 0) + metadata[name].value
+        elif event.asset_key.to_user_string() == "validated_statements":  # the repair turn's calls and cost
+            totals["llm_calls"] = totals.get("llm_calls", 0) + metadata["repair_llm_calls"].value
+            totals["repair_llm_calls"] = totals.get("repair_llm_calls", 0) + metadata["repair_llm_calls"].value
+            totals["cost_usd"] = totals.get("cost_usd", 0) + metadata["repair_cost_usd"].value
     return elapsed, totals, result.success
 
 
@@ -284,7 +301,7 @@ def main() -> None:
     from mksap_assets.event_log import enable_event_batches
 
     WORK.mkdir(parents=True, exist_ok=True)
-    for leftover in ("output", "store", "cache", "cache-baseline", "cache-engine"):
+    for leftover in ("output", "store", "cache", "cache-baseline", "cache-engine", "output-baseline", "store-baseline"):
         shutil.rmtree(WORK / leftover, ignore_errors=True)
     bank = Path(os.environ["MKSAP_DATA_DIR"]) if os.environ.get("MKSAP_DATA_DIR") else build_bank(
         WORK / "bank", args.questions
@@ -342,7 +359,8 @@ def main() -> None:
         f"{baseline_calls} calls ({baseline_per_question:.2f} s per question) |",
         f"| (a) baseline extrapolated to {n} questions | {baseline_total:.0f} s ({baseline_total / 3600:.2f} h) |",
         f"| (b) full run through Dagster, cold cache | {cold_seconds:.1f} s, {'succeeded' if cold_ok else 'FAILED'} |",
-        f"| (b) API calls (metered per question) | {calls} ({cold.get('retries', 0):.0f} retries, "
+        f"| (b) API calls (metered per question; {cold.get('repair_llm_calls', 0):.0f} of them repair turns) | {calls} "
+        f"({cold.get('retries', 0):.0f} retries, "
         f"{cold.get('rate_limited', 0):.0f} answered 429) |",
         f"| (b) concurrency bound = calls × latency / concurrency | {bound:.1f} s |",
         f"| (b) full run ÷ concurrency bound | {cold_seconds / bound:.2f} |" if bound else "| (b) bound | n/a |",

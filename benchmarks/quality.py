@@ -297,7 +297,7 @@ def _code_version() -> str:
 
 def report(results: list[SetResult], reference: ReferenceRecordings, started: datetime, repairs_merged: int) -> str:
     repairs_note = (
-        f"The model_responses set's repair requests were answered with recorded repairs for {repairs_merged} "
+        f"The repair requests were answered with recorded repairs for {repairs_merged} "
         "questions (`--repairs`): corrections a model wrote **offline** to the pipeline's own repair requests "
         "(captured with `--capture-repairs`), not Claude API output."
         if repairs_merged else
@@ -394,6 +394,9 @@ def main() -> int:
         if args.repairs is not None:
             model_responses, repairs_merged = recordings_with_repairs(
                 MODEL_RESPONSES, args.repairs / "model_responses", work / "with-repairs")
+            recorded_reference, merged = recordings_with_repairs(
+                recorded_reference, args.repairs / "reference", work / "reference-repairs")
+            repairs_merged += merged
         results = [
             run_set("model_responses", corpus_ids, work, provider="anthropic", replay_dir=model_responses,
                     capture_repairs=args.capture_repairs),

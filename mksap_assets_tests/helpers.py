@@ -1,8 +1,11 @@
-"""Small helpers for building bad inputs in tests."""
+"""Small helpers for tests: building bad inputs, listing samples, calling an extractor."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -26,3 +29,15 @@ def edit_question(bank: Path, target_id: str, /, **changes) -> Path:
 
 def sample_ids(bank: Path) -> list[str]:
     return sorted(p.stem for p in bank.glob("*/*/*.json"))
+
+
+def call_and_close(extractor: Any, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """`await call(extractor)` on a fresh event loop, then close the extractor (its client and cache)."""
+
+    async def run() -> Any:
+        try:
+            return await call(extractor)
+        finally:
+            await extractor.aclose()
+
+    return asyncio.run(run())

@@ -16,7 +16,7 @@ from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
-from mksap_assets_tests.helpers import sample_ids
+from mksap_assets_tests.helpers import call_and_close, sample_ids
 
 API_KEY = "sk-ant-test-0123456789"
 
@@ -88,14 +88,7 @@ def test_prompt_prefix_is_cached_and_the_key_is_sent_as_bearer(claude_settings, 
 def _extract_one(settings: Settings, index: int = 0):
     raw = load_raw_question(discover_questions(SAMPLE_DIR)[index])
     extractor = PipelineResource.from_settings(settings).build_extractor()
-
-    async def go():
-        try:
-            return await extractor.extract(raw)
-        finally:
-            await extractor.aclose()
-
-    return raw, asyncio.run(go())
+    return raw, call_and_close(extractor, lambda e: e.extract(raw))
 
 
 def _without_tables_or_key_points() -> int:

@@ -6,7 +6,6 @@ educational table), with this test's own sentences.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -28,6 +27,7 @@ from mksap_assets.fake_api import FakeAnthropic, Replay, load_recording
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import PROJECT_ROOT, LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
+from mksap_assets_tests.helpers import call_and_close
 
 RECORDED_ID = "cvmcq26001"
 UNRECORDED_ID = "idmcq26001"  # critique, key points and a table too, but no recording
@@ -94,14 +94,7 @@ def _extract(settings: Settings, fake: FakeAnthropic, monkeypatch, question_id: 
     raw = load_raw_question(question_file_for(SAMPLE_DIR, question_id))
     settings = replace(settings, llm=replace(settings.llm, cloze_mode=cloze_mode))
     extractor = PipelineResource.from_settings(settings).build_extractor()
-
-    async def go():
-        try:
-            return await extractor.extract(raw)
-        finally:
-            await extractor.aclose()
-
-    return asyncio.run(go())
+    return call_and_close(extractor, lambda e: e.extract(raw))
 
 
 def _expected(items: list[dict[str, Any]], extra_field: str | None = None) -> list[Statement]:
@@ -321,14 +314,7 @@ def test_a_validation_repair_request_gets_no_corrections_from_a_replay(claude_se
     item = StatementToRepair("from_critique", 0, Statement(statement="This patient has 7 symptoms.",
                                                            cloze_candidates=["symptoms"]),
                              [Issue(code="patient_specific", severity="error", message="case")])
-
-    async def repair():
-        try:
-            return await extractor.repair(raw, [item])
-        finally:
-            await extractor.aclose()
-
-    answer = asyncio.run(repair())
+    answer = call_and_close(extractor, lambda e: e.repair(raw, [item]))
     assert answer.statements == {} and answer.failure is None and answer.usage.calls == 1
     assert (fake.stats.replayed, fake.stats.replay_misses) == (0, 1)
 
@@ -352,13 +338,7 @@ def test_recorded_repairs_answer_the_statements_a_repair_request_lists(claude_se
     items = [StatementToRepair("from_key_points", 2, Statement(statement="A statement the model gave up on."), issue),
              StatementToRepair("from_critique", 4, Statement(statement=wrong), issue)]
 
-    async def repair():
-        try:
-            return await extractor.repair(raw, items)
-        finally:
-            await extractor.aclose()
-
-    answer = asyncio.run(repair())
+    answer = call_and_close(extractor, lambda e: e.repair(raw, items))
     assert answer.statements == {("from_critique", 4): Statement(
         statement="Atrial fibrillation raises the risk of stroke.", cloze_candidates=["stroke"])}
     assert (fake.stats.replayed, fake.stats.replay_misses) == (1, 0)

@@ -408,7 +408,8 @@ def main() -> int:
             recorded = sorted(path.stem for path in folder.glob("*.json"))
             replay, merged = folder, 0
             if args.repairs is not None:
-                replay, merged = recordings_with_repairs(folder, args.repairs / folder.name, work / f"{folder.name}-repairs")
+                replay, merged = recordings_with_repairs(
+                    folder, args.repairs / folder.name, work / f"{folder.name}-repairs")
             repairs_merged += merged
             results.append(run_set(folder.name, recorded, work, provider="anthropic", replay_dir=replay,
                                    capture_repairs=args.capture_repairs))

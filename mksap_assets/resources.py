@@ -100,8 +100,11 @@ class PipelineResource(dg.ConfigurableResource):
             offline = OfflineExtractor
             return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
         from mksap_assets.domain.extraction.claude import claude_prompt_version
+        from mksap_assets.domain.extraction.prompts import repair_prompt_version
+        from mksap_assets.domain.repair import validation_identity
 
-        return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode), VALIDATOR_VERSION)
+        return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode),
+                                 validation_identity(repair_prompt_version()))
 
     def spec(self) -> PipelineSpec:
         """The run's pipeline as plain data (this resource's fields of the same names, the provider resolved), built

@@ -163,3 +163,34 @@ def test_the_fakes_default_repair_answers_every_listed_statement_by_its_rules():
     assert answer[0]["statement"] == "A patient needs a stress test."
     assert all(item["cloze_primary"] in item["statement"] for item in answer)
     Repairs.model_validate({"repairs": answer})
+
+
+def test_the_repair_prompt_is_versioned_apart_from_extraction(monkeypatch):
+    """Editing the repair prompt re-validates questions (their fingerprint changes) but keeps the cache keys of
+    their extraction requests, so a rerun pays only for the repair turns."""
+    before = (prompts.combined_prompt_version(), prompts.repair_prompt_version())
+    original = prompts.prompt_text
+    for cached in (prompts.prompt_text, prompts.combined_prompt_version, prompts.repair_prompt_version,
+                   prompts.prompt_versions):
+        cached.cache_clear()
+    monkeypatch.setattr(prompts, "prompt_text", lambda name: original(name) + ("\nBe brief." if name == "repair" else ""))
+    try:
+        assert prompts.combined_prompt_version() == before[0]
+        assert prompts.repair_prompt_version() != before[1]
+    finally:
+        for cached in (prompts.combined_prompt_version, prompts.repair_prompt_version, prompts.prompt_versions):
+            cached.cache_clear()
+
+
+def test_a_claude_export_has_the_fingerprint_the_sensor_expects(claude_settings, fake_api, tmp_path):
+    from mksap_assets.domain.changes import expected_fingerprint
+    from mksap_assets.domain.export import export_path
+    from mksap_assets.domain.inputs import question_file_for
+
+    fake_api.set_responder(_responder(_corrected))
+    _run(claude_settings, tmp_path)
+    document = orjson.loads(export_path(tmp_path / "output", QUESTION).read_bytes())
+    identity = PipelineResource.from_settings(claude_settings).extractor_identity()
+    _, expected = expected_fingerprint(question_file_for(claude_settings.data_dir, QUESTION), identity)
+    assert document["provenance"]["fingerprint"] == expected
+    assert "+repair." in document["provenance"]["validator_version"]

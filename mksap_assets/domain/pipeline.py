@@ -3,7 +3,9 @@
 raw_question -> extracted_statements -> validated_statements -> exported_question
 
 Validation includes the repair turn when the extractor has one (repair.py): the statements the gate keeps off the
-deck go back to the model once, and those that come back passing replace them. A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
+deck go back to the model once, and those that come back passing replace them.
+
+A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
 artifact store. A failure stops that question only (later stages are not attempted, nothing partial is
 written); other questions are unaffected.
 """
@@ -22,7 +24,13 @@ from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.export import build_export, export_path, output_fingerprint
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
-from mksap_assets.domain.repair import StatementRepairer, merged, statements_to_repair, with_repairs
+from mksap_assets.domain.repair import (
+    StatementRepairer,
+    merged,
+    statements_to_repair,
+    validation_identity,
+    with_repairs,
+)
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation.pool import ValidationPool
@@ -146,15 +154,19 @@ class QuestionPipeline:
         timed = await self.validation.validate(extraction, raw)
         validated = timed.validated
         validator_ms, validator_cpu_ms = timed.wall_ms, timed.cpu_ms
-        to_repair = statements_to_repair(extraction, validated)
-        if to_repair and isinstance(self.extractor, StatementRepairer):
-            answer = await self.extractor.repair(raw, to_repair)
-            if answer.statements:
-                retimed = await self.validation.validate(with_repairs(extraction, answer.statements), raw)
-                validator_ms, validator_cpu_ms = validator_ms + retimed.wall_ms, validator_cpu_ms + retimed.cpu_ms
-                validated = merged(validated, retimed.validated, answer, len(to_repair))
-            else:
-                validated = merged(validated, validated, answer, len(to_repair))
+        if isinstance(self.extractor, StatementRepairer):
+            to_repair = statements_to_repair(extraction, validated)
+            if to_repair:
+                answer = await self.extractor.repair(raw, to_repair)
+                if answer.statements:
+                    retimed = await self.validation.validate(with_repairs(extraction, answer.statements), raw)
+                    validator_ms, validator_cpu_ms = validator_ms + retimed.wall_ms, validator_cpu_ms + retimed.cpu_ms
+                    validated = merged(validated, retimed.validated, answer, len(to_repair))
+                else:
+                    validated = merged(validated, validated, answer, len(to_repair))
+            identity = validation_identity(self.extractor.repair_version)
+            validated = validated.model_copy(
+                update={"validation": validated.validation.model_copy(update={"validator_version": identity})})
         await self._save(VALIDATED, question_id, validated)
         values[VALIDATED] = validated
         summary = validated.validation

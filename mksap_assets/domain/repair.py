@@ -22,7 +22,7 @@ from mksap_assets.domain.statements import (
     Statement,
     ValidatedStatements,
 )
-from mksap_assets.domain.validation import summarised
+from mksap_assets.domain.validation import VALIDATOR_VERSION, summarised
 
 StatementKey = tuple[Section, int]
 
@@ -46,7 +46,15 @@ class RepairAnswer:
 class StatementRepairer(Protocol):
     """An extractor that can correct its own statements (the offline extractor cannot)."""
 
+    repair_version: str  # what the repair turn asks (prompt and tool): part of the validation's identity
+
     async def repair(self, raw: RawQuestion, items: list[StatementToRepair]) -> RepairAnswer: ...
+
+
+def validation_identity(repair_version: str | None) -> str:
+    """The validator version a question's fingerprint records: the validators', and the repair turn's prompt when
+    the extractor has one (editing it changes what reaches the deck, so the question is validated again)."""
+    return VALIDATOR_VERSION if repair_version is None else f"{VALIDATOR_VERSION}+repair.{repair_version}"
 
 
 def statements_to_repair(extraction: Extraction, validated: ValidatedStatements) -> list[StatementToRepair]:

@@ -150,7 +150,7 @@ def test_prices_per_model():
 
 def test_prompt_versions_are_hashes_of_the_files_and_the_prefix_is_stable():
     versions = prompts.prompt_versions()
-    assert set(versions) == {"system", "critique", "key_points", "table", "cloze", "repair", "tools"}
+    assert set(versions) == {"system", "critique", "key_points", "table", "cloze", "tools"}
     assert all(len(v) == 12 for v in versions.values())
     assert prompts.system_blocks("critique") == prompts.system_blocks("critique")
     assert prompts.system_blocks("critique")[-1]["cache_control"] == {"type": "ephemeral"}

@@ -49,6 +49,7 @@ class ClaudeExtractor:
         self.model = client.model
         self.cloze_mode = cloze_mode
         self.prompt_version = claude_prompt_version(cloze_mode)
+        self.repair_version = prompts.repair_prompt_version()
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -108,7 +109,7 @@ class ClaudeExtractor:
                     tool=REPAIRS_TOOL_DEF,
                     output=Repairs,
                     max_tokens=REPAIR_TOKENS,
-                    prompt_version=self.prompt_version,
+                    prompt_version=self.repair_version,
                 )
             except ExtractionError as exc:
                 return RepairAnswer({}, usage, failure=str(exc))

@@ -23,7 +23,7 @@ from mksap_assets.domain.extraction.schemas import (
 )
 
 PROMPT_DIR = Path(__file__).with_name("prompts")
-TASKS = ("critique", "key_points", "table", "cloze", "repair")
+TASKS = ("critique", "key_points", "table", "cloze")  # extraction; the repair turn is versioned on its own
 _CLOSING_TAG_RE = re.compile(r"</\s*(?:source|statements|educational_objective)", re.IGNORECASE)
 
 
@@ -40,14 +40,23 @@ def _version(text: str) -> str:
 def prompt_versions() -> dict[str, str]:
     """Version of each prompt file and of the tool schemas (their text is part of the prompt too)."""
     versions = {name: _version(prompt_text(name)) for name in ("system", *TASKS)}
-    tools = [STATEMENTS_WITH_CLOZES_TOOL, STATEMENTS_ONLY_TOOL, CLOZES_TOOL_DEF, REPAIRS_TOOL_DEF]
+    tools = [STATEMENTS_WITH_CLOZES_TOOL, STATEMENTS_ONLY_TOOL, CLOZES_TOOL_DEF]
     versions["tools"] = _version(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS).decode())
     return versions
 
 
 @functools.cache
 def combined_prompt_version() -> str:
+    """What extraction asks: part of every extraction request's cache key and of each question's fingerprint."""
     return _version(orjson.dumps(prompt_versions(), option=orjson.OPT_SORT_KEYS).decode())
+
+
+@functools.cache
+def repair_prompt_version() -> str:
+    """What the repair turn asks (system rules, repair task, its tool). Kept apart from the extraction version, so
+    that editing the repair prompt re-validates questions without invalidating their cached extraction answers."""
+    parts = {"system": prompt_text("system"), "repair": prompt_text("repair"), "tool": REPAIRS_TOOL_DEF}
+    return _version(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode())
 
 
 def system_blocks(task: str) -> list[dict[str, Any]]:

@@ -202,6 +202,7 @@ def clear_caches() -> None:
     """Forget what was worked out from texts (benchmarks measure validation without it)."""
     _tokenize_cached.cache_clear()
     cue_anchors.cache_clear()
+    _cue_text.cache_clear()
 
 
 def _is_numberish(word: str) -> bool:
@@ -347,6 +348,7 @@ class Source:
     _cue_windows: dict[int, frozenset[str]] = field(default_factory=dict)
     _abbreviation_pairs: list[tuple[str, tuple[str, ...]]] | None = None
     _cue_subjects: dict[int, frozenset[str]] = field(default_factory=dict)
+    _negative_cues: list[tuple[SourceCue, str, Anchors, frozenset[str]]] | None = None
 
     def __post_init__(self) -> None:
         self.tokens = tokenize(self.text)
@@ -428,6 +430,19 @@ class Source:
     def cue_scope(self, cue: SourceCue) -> frozenset[str]:
         """The words a source cue governs (from the cue to the end of its clause)."""
         return frozenset(t.norm for t in tokenize(self.text[cue.start:cue.scope_end]))
+
+    def negative_cues(self) -> list[tuple[SourceCue, str, Anchors, frozenset[str]]]:
+        """The negative cues with their text, their anchors and the variants of their head (empty without one),
+        worked out once for every statement."""
+        if self._negative_cues is None:
+            found = []
+            for cue in self.cues:
+                if cue.negative:
+                    text = _cue_text_at(self, cue)
+                    anchors = cue_anchors(self.text, cue.start, cue.start + len(text), cue.scope_end)
+                    found.append((cue, text, anchors, _variants(anchors.head) if anchors.head else frozenset()))
+            self._negative_cues = found
+        return self._negative_cues
 
     def cue_subject(self, cue: SourceCue) -> frozenset[str]:
         """The content words before a source cue in its clause (what it is said of)."""
@@ -1291,17 +1306,18 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
     issues: list[Issue] = []
     words = [t.norm for t in tokens]
     present = set(words)
-    for source_cue in source.cues:
-        if not source_cue.negative or source_cue.sentence not in alignment.sentences:
+    for source_cue, cue_text, anchors, head_variants in source.negative_cues():
+        if (head_variants.isdisjoint(present)
+                or not any(_has_exact(present, w) for w in anchors.others)):
+            continue
+        # A negation of another sentence counts only when it is said of the statement's own subject and about
+        # several of its words: "The device is contraindicated in A, B and C" for "The device is indicated in B".
+        far = source_cue.sentence not in alignment.sentences
+        if far and not _far_negation_about_statement(source, source_cue, anchors, present, alignment):
             continue
         following = [t.norm for t in tokenize(source.text[source_cue.start:source_cue.scope_end])][1:2]
         if following == ["or"]:
             continue  # "no or minimal response": an alternative
-        cue_text = _cue_text_at(source, source_cue)
-        anchors = cue_anchors(source.text, source_cue.start, source_cue.start + len(cue_text), source_cue.scope_end)
-        if (not anchors.head or not _has_exact(present, anchors.head)
-                or not any(_has_exact(present, w) for w in anchors.others)):
-            continue
         if not alignment.strong and sum(_has_exact(present, w) for w in {*anchors.before, *anchors.others}) < 3:
             continue  # a loosely aligned statement: only a negation about several of its words
         if (anchors.before and _restrictive(source.text, source_cue.start)
@@ -1327,7 +1343,9 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
             for i, word in enumerate(sentence_words)
         ):
             continue  # the sentence also states it affirmatively ("is effective for A but ineffective for B")
-        contrast = bool(set(sentence_words) & _CONTRAST_WORDS)
+        # the opposite case is one the statement could be stating, unless it copies the contrast itself ("… is not
+        # recommended except in A" -> "… is recommended except in A")
+        contrast = bool(set(sentence_words) & _CONTRAST_WORDS - present)
         token = tokens[occurrences[0]]
         issues.append(_issue(
             "negation_unclear" if contrast else "negation_dropped",
@@ -1339,14 +1357,44 @@ def _check_dropped_negations(tokens: list[Token], source: Source, alignment: Ali
     return issues
 
 
+def _far_negation_about_statement(source: Source, source_cue: SourceCue, anchors: Anchors, present: set[str],
+                                  alignment: Alignment) -> bool:
+    """A negation in a source sentence other than the aligned one is about the statement's words only when it is
+    said of the statement's subject (its words before the cue in its clause, two of them or all if fewer; not a
+    restricted group such as "in adults without …"), two of the statement's words besides its head are around it or
+    in what it governs ("The device is contraindicated in A, B and C" for "The device is indicated in B"), and the
+    aligned sentences do not state the head without a negation."""
+    subject = anchors.before
+    if not subject or sum(_has_exact(present, w) for w in subject) < min(2, len(subject)):
+        return False
+    if _restrictive(source.text, source_cue.start):
+        return False
+    around = {w for w in (*anchors.others, *source.cue_scope(source_cue))
+              if is_content(w) and w not in NEGATION_WORDS}
+    around.discard(anchors.head)
+    if sum(_has_exact(present, w) for w in around) < 2:
+        return False
+    for index in alignment.sentences:
+        words = [t.norm for t in source.sentence_tokens[index]]
+        if any(_variants(word) & _variants(anchors.head)
+               and not any(w in NEGATION_WORDS for w in words[max(0, i - 5):i + 3]) for i, word in enumerate(words)):
+            return False  # the aligned sentence states it: "X is recommended in A" beside "X is not recommended in B"
+    return True
+
+
 # Words by which a statement negates what follows without a negation cue: "excludes X", "rules out X".
 _EXCLUDING_WORDS = frozenset({"exclude", "excludes", "excluded", "excluding", "exclusion", "rule", "rules",
                               "ruled", "ruling"})
 
 
 def _cue_text_at(source: Source, cue: SourceCue) -> str:
-    found = next((c for c in find_cues(source.text[cue.start:cue.scope_end + 1]) if c.start == 0), None)
-    return found.text if found else source.text[cue.start:cue.start + 3]
+    return _cue_text(source.text, cue.start, cue.scope_end)
+
+
+@lru_cache(maxsize=4096)  # a source's cues are read again for every statement of the question
+def _cue_text(text: str, start: int, scope_end: int) -> str:
+    found = next((c for c in find_cues(text[start:scope_end + 1]) if c.start == 0), None)
+    return found.text if found else text[start:start + 3]
 
 
 # -- named terms -----------------------------------------------------------------------------------------

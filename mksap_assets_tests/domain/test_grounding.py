@@ -329,6 +329,69 @@ def test_the_same_shapes_with_a_real_defect_are_errors(source_text, statement, c
     assert code in codes(statement, _critique(source_text))
 
 
+_PORT = ("Placement of a humeral port device in the proximal humerus is quick, and its short wide lumen allows rapid "
+         "infusion of fluids. Flow rates are lower than through a central line. However, the device is contraindicated "
+         "in patients with conditions such as osteomalacia and osteoporosis because insertion may fracture the bone.")
+_IRON = ("Measurement of random serum iron without a fasting transferrin saturation may give false-normal or "
+         "false-high results because of recent meals. A fasting sample is more reliable. Therefore, serum iron "
+         "measurement is not recommended as a screening test.")
+_ADPLD = ("Autosomal dominant polycystic liver disease (ADPLD) manifests as an enlarged liver with multiple hepatic "
+          "cysts, and imaging is the most common and least costly diagnostic method. Liver function is usually "
+          "preserved. Early in the disease, there are generally no symptoms.")
+_THEOPHYLLINE = ("Theophylline is associated with nausea and arrhythmias more often than inhaled agents and is not "
+                 "recommended for asthma except in selected patients who cannot use inhalers.")
+
+
+@pytest.mark.parametrize(
+    ("source_text", "statement"),
+    [
+        # the negation is in a source sentence other than the one the statement aligns with, said of the
+        # statement's own subject and about more of its words
+        (_PORT, "A humeral port device is indicated in osteomalacia."),
+        (_IRON, "Random serum iron measurement without a fasting transferrin saturation is recommended as a screening "
+                "test for iron overload."),
+        (_ADPLD, "Early in autosomal dominant polycystic liver disease (ADPLD), there are generally symptoms."),
+        # the statement copies the source's contrast ("except in …"): it does not state the other case
+        (_THEOPHYLLINE, "Theophylline is recommended for asthma except in selected patients who cannot use inhalers."),
+    ],
+)
+def test_a_dropped_negation_of_the_source_about_the_same_words_is_an_error(source_text, statement):
+    assert "negation_dropped" in codes(statement, _critique(source_text))
+
+
+@pytest.mark.parametrize(
+    ("source_text", "statement"),
+    [
+        (_PORT, "A humeral port device is contraindicated in osteomalacia."),
+        (_IRON, "Random serum iron measurement without a fasting transferrin saturation is not recommended as a "
+                "screening test for iron overload."),
+        (_ADPLD, "Early in autosomal dominant polycystic liver disease (ADPLD), there are generally no symptoms."),
+        (_THEOPHYLLINE, "Theophylline is not recommended for asthma except in selected patients who cannot use "
+                        "inhalers."),
+        # a negation elsewhere about another case, where the aligned sentence states the statement's words
+        ("Statins are not recommended for primary prevention in adults older than 85 years. Lipid levels are checked "
+         "every 5 years. Statins are recommended for primary prevention in adults aged 40 to 75 years with diabetes.",
+         "Statins are recommended for primary prevention in adults with diabetes."),
+        # a negation elsewhere about another subject
+        ("Aspirin reduces the risk of recurrent ischemic stroke in adults with atrial fibrillation who cannot take "
+         "anticoagulants. Warfarin is monitored with the INR. Clopidogrel is not recommended with aspirin for "
+         "long-term prevention.",
+         "Aspirin reduces the risk of recurrent ischemic stroke in adults with atrial fibrillation who cannot take "
+         "anticoagulants."),
+    ],
+)
+def test_a_kept_negation_or_a_negation_about_other_words_is_no_error(source_text, statement):
+    assert [c for c in codes(statement, _critique(source_text)) if c.startswith("negation")] == []
+
+
+def test_the_other_case_of_a_contrast_is_only_a_warning():
+    source = _critique("Patients with gout treated with colchicine who do not respond after 3 days should have "
+                       "colchicine stopped; otherwise, colchicine should be continued for 14 days.")
+    found = codes("Patients with gout treated with colchicine who respond after 3 days should have colchicine "
+                  "continued for 14 days.", source, severity=None)
+    assert "negation_unclear" in found and "negation_dropped" not in found
+
+
 @pytest.mark.parametrize("coined", ["zorvatinib", "plexamide", "travolizumab", "cendrapine", "dorafungin",
                                     "bexotrexate", "lumiquine", "sarvodone"])
 def test_an_invented_drug_like_word_replacing_an_ordinary_word_is_caught(coined, source):

@@ -158,12 +158,12 @@ class QuestionPipeline:
             to_repair = statements_to_repair(extraction, validated)
             if to_repair:
                 answer = await self.extractor.repair(raw, to_repair)
+                revalidated = validated  # nothing came back: nothing to validate again
                 if answer.statements:
                     retimed = await self.validation.validate(with_repairs(extraction, answer.statements), raw)
                     validator_ms, validator_cpu_ms = validator_ms + retimed.wall_ms, validator_cpu_ms + retimed.cpu_ms
-                    validated = merged(validated, retimed.validated, answer, len(to_repair))
-                else:
-                    validated = merged(validated, validated, answer, len(to_repair))
+                    revalidated = retimed.validated
+                validated = merged(validated, revalidated, answer, len(to_repair))
             identity = validation_identity(self.extractor.repair_version)
             validated = validated.model_copy(
                 update={"validation": validated.validation.model_copy(update={"validator_version": identity})})

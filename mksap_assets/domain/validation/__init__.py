@@ -27,6 +27,7 @@ from mksap_assets.domain.statements import (
     Extraction,
     Fix,
     Issue,
+    RepairSummary,
     Statement,
     TableStatement,
     ValidatedStatements,
@@ -107,18 +108,17 @@ def validate_extraction(
     question_issues = []
     if extraction.statement_count == 0:
         question_issues.append(Issue(code="no_statements", severity="error", message="no statement was extracted"))
-    validated = ValidatedStatements(
+    return ValidatedStatements(
         question_id=extraction.question_id,
         from_critique=from_critique,
         from_key_points=from_key_points,
         table_statements=table_statements,
         tables_processed=extraction.tables_processed,
         tables_skipped=extraction.tables_skipped,
-        validation=ValidationSummary(statements=0, statements_passed=0, pass_rate=0.0, errors=0, warnings=0, infos=0,
-                                     validator_version=VALIDATOR_VERSION),
+        validation=_summary([*from_critique, *from_key_points, *table_statements], question_issues,
+                            grounded=sources is not None, repair=None),
         nlp_analysis=analysis,
     )
-    return summarised(validated, question_issues=question_issues, grounded=sources is not None)
 
 
 def _gate(issues: list[Issue]) -> dict:
@@ -129,15 +129,26 @@ def _gate(issues: list[Issue]) -> dict:
 def summarised(
     validated: ValidatedStatements, *, question_issues: list[Issue] | None = None, grounded: bool | None = None
 ) -> ValidatedStatements:
-    """`validated` with its summary counted from its statements (after validation, and again after a repair turn
-    replaced some of them); the question's own issues, `grounded` and the repair record are kept unless given."""
+    """`validated` with its summary counted again from its statements (after a repair turn replaced some of them);
+    the question's own issues, `grounded` and the repair record are kept unless given."""
     previous = validated.validation
-    question_issues = previous.question_issues if question_issues is None else question_issues
     items = [item for _, _, item in validated.checked()]
+    summary = _summary(
+        items,
+        previous.question_issues if question_issues is None else question_issues,
+        grounded=previous.grounded if grounded is None else grounded,
+        repair=previous.repair,
+    )
+    return validated.model_copy(update={"validation": summary})
+
+
+def _summary(
+    items: list[CheckedStatement], question_issues: list[Issue], *, grounded: bool, repair: RepairSummary | None
+) -> ValidationSummary:
     all_issues = [i for s in items for i in s.issues] + question_issues
     severities = Counter(i.severity for i in all_issues)
     passed = sum(1 for s in items if s.passed)
-    summary = ValidationSummary(
+    return ValidationSummary(
         statements=len(items),
         statements_passed=passed,
         pass_rate=round(passed / len(items), 4) if items else 0.0,
@@ -148,9 +159,8 @@ def summarised(
         question_issues=question_issues,
         statements_with_errors=sum(1 for s in items if any(i.severity == "error" for i in s.issues)),
         fixes=sum(len(s.fixes) for s in items),
-        grounded=previous.grounded if grounded is None else grounded,
+        grounded=grounded,
         codes=dict(sorted(Counter(i.code for i in all_issues).items())),
         error_codes=dict(sorted(Counter(i.code for i in all_issues if i.severity == "error").items())),
-        repair=previous.repair,
+        repair=repair,
     )
-    return validated.model_copy(update={"validation": summary})

@@ -3,7 +3,10 @@
 With N (default 2,198) materialized partitions on the project's on-disk SQLite instance, measures:
 - a sensor tick when nothing changed (and that it requests no run);
 - after editing one question's critique: the tick that finds it plus the run that re-exports it, end to end, with
-  the run launched the way a shell user would (`dagster asset materialize --partition`, a new process).
+  the run launched the way a shell user would (`dagster asset materialize --partition`, a new process);
+- after editing 300 questions scattered over the bank (every 7th), then 300 contiguous ones: the tick plus the runs
+  it requests (executed in this process, as the daemon's run worker would, roll-ups included): how many runs, and the
+  time of the scattered set against the contiguous one.
 The offline extractor is used (no API): the figures are about change detection and Dagster, not the LLM.
 Appends to benchmarks/results.md.
 """
@@ -24,6 +27,10 @@ from bench_extraction import ROOT, WORK, build_bank, machine  # noqa: E402
 from results_file import append_results  # noqa: E402
 
 
+SCATTERED = 300
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=2198)
@@ -31,7 +38,7 @@ def main() -> None:
 
     import dagster as dg
 
-    from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
+    from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
     from mksap_assets.cli import instance_config
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import range_tags
@@ -72,8 +79,8 @@ def main() -> None:
         started = time.perf_counter()
         job = definitions.resolve_implicit_global_asset_job_def()
         initial = job.execute_in_process(
-            instance=instance, tags=range_tags(keys[0], keys[-1]), asset_selection=QUESTION_ASSET_KEYS,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}, raise_on_error=False,
+            instance=instance, tags=range_tags(keys[0], keys[-1]), asset_selection=ALL_ASSET_KEYS,
+            run_config=QUIET, raise_on_error=False,
         )
         initial_seconds = time.perf_counter() - started
 
@@ -92,11 +99,38 @@ def main() -> None:
         partition = request.tags["dagster/asset_partition_range_start"]
         shell = subprocess.run(
             [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "mksap_assets.definitions",
-             "--select", ",".join(k.to_user_string() for k in QUESTION_ASSET_KEYS), "--partition", partition],
+             "--select", "*", "--partition", partition],
             env=env, cwd=ROOT, capture_output=True, text=True,
         )
         end_to_end = time.perf_counter() - started
-        after_seconds, after, _ = tick(cursor)
+        after_seconds, after, cursor = tick(cursor)
+
+        def rerun(edited: list[str], sentence: str) -> tuple[float, int, bool, dict]:
+            for key in edited:
+                path = bank / key[:2] / key / f"{key}.json"
+                document = orjson.loads(path.read_bytes())
+                document["critique"] += sentence
+                path.write_bytes(orjson.dumps(document))
+            nonlocal cursor
+            started = time.perf_counter()
+            _, result, cursor = tick(cursor)
+            results = [
+                job.execute_in_process(
+                    instance=instance, tags=request.tags, asset_selection=request.asset_selection,
+                    run_config={**request.run_config, **QUIET}, raise_on_error=False,
+                )
+                for request in result.run_requests
+            ]
+            seconds = time.perf_counter() - started
+            exported = {e.partition for r in results for e in r.get_asset_materialization_events()
+                        if e.asset_key == EXPORTED_KEY}
+            return seconds, len(results), all(r.success for r in results) and exported == set(edited), {
+                "stale after": tick(cursor)[1]}
+
+        scattered = keys[::7][:SCATTERED]
+        scattered_run = rerun(scattered, " A scattered edit.")
+        contiguous = keys[len(keys) // 3 :][:SCATTERED]
+        contiguous_run = rerun(contiguous, " A contiguous edit.")
 
     lines = [
         f"\n## Incremental reruns ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
@@ -105,16 +139,27 @@ def main() -> None:
         "",
         "| measure | value |",
         "|---|---|",
-        f"| initial run, {len(keys)} questions × 4 assets | {initial_seconds:.0f} s, "
+        f"| initial run, {len(keys)} questions × 4 assets, then the deck and report | {initial_seconds:.0f} s, "
         f"{'succeeded' if initial.success else 'FAILED'} |",
         f"| sensor tick, nothing changed (3 ticks) | median {statistics.median(idle_seconds):.2f} s, "
         f"max {max(idle_seconds):.2f} s; runs requested: {idle_runs} |",
         f"| one critique edited: tick | {change_tick:.2f} s, requested {partition} "
         f"({'the edited question' if partition == changed else 'WRONG question'}) |",
-        f"| one critique edited: tick + `dagster asset materialize --partition` (new process) | {end_to_end:.1f} s, "
+        f"| one critique edited: tick + `dagster asset materialize --select '*' --partition` (new process) | "
+        f"{end_to_end:.1f} s, "
         f"exit code {shell.returncode} |",
         f"| tick after that run | {after_seconds:.2f} s, "
         f"{'no run requested' if isinstance(after, dg.SkipReason) else 'requested runs'} |",
+        *(
+            f"| {len(edited)} {name} questions edited ({where}): tick + the runs it requests | {seconds:.1f} s in "
+            f"{runs} run{'s' * (runs != 1)}, {'all re-exported' if ok else 'NOT all re-exported'}; next tick: "
+            f"{'no run requested' if isinstance(extra['stale after'], dg.SkipReason) else 'requested runs'} |"
+            for name, where, edited, (seconds, runs, ok, extra) in (
+                ("scattered", f"every 7th of {len(keys)}", scattered, scattered_run),
+                ("contiguous", "one range", contiguous, contiguous_run),
+            )
+        ),
+        f"| scattered / contiguous time | {scattered_run[0] / contiguous_run[0]:.2f}× |",
     ]
     append_results(lines)
 

@@ -1,34 +1,28 @@
 """Asset checks on `validated_statements`, at the level of statements (the deck gates statements, not questions),
-over the latest materialization of every question and over the latest run.
+over the latest materialization of every question and over this run.
 
-Both checks are computed by one step from the per-partition materialization metadata the pipeline records
-(statements, statements_passed, statements_with_errors, errors, warnings, error_codes): two instance queries in
-batches of 1,000 (no stored file is read). Severity is WARN: a low rate is a signal, not a reason to block exports.
+The question step declares them (`CHECK_SPECS`) and reports them at its end, after its own events are written, from
+the per-partition materialization metadata the pipeline records (statements, statements_passed,
+statements_with_errors, errors, warnings, error_codes): two instance queries in batches of 1,000 (no stored file is
+read). Severity is WARN: a low rate is a signal, not a reason to block exports.
 
 - `validation_pass_rate` passes when at least `min_pass_rate` (default 0.9, run config) of all statements pass the
   card gate; its metadata lists the questions below that rate;
-- `validation_errors` passes when at most `max_error_rate` (default 0.05) of the latest run's statements have an
-  error; its metadata lists the error codes.
-
-The per-question asset step yields `AssetMaterialization` events rather than an output, so Dagster skips
-checks selected in the same run: `validation_checks_sensor` launches a checks-only run once the pipeline runs
-have settled after new validated materializations (or run them by hand: select the checks in the UI, or
-`AssetSelection.checks_for_assets(VALIDATED_KEY)`). No `from __future__ import annotations` here: Dagster
-resolves the config class from the check function's annotation at definition time.
+- `validation_errors` passes when at most `max_error_rate` (default 0.05) of this run's statements have an error;
+  its metadata lists the error codes.
 """
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster import DagsterRunStatus
 
 from mksap_assets.materializations import latest_materialization_records
 
 VALIDATED_KEY = dg.AssetKey("validated_statements")
 PASS_RATE_CHECK = "validation_pass_rate"
 ERRORS_CHECK = "validation_errors"
-CHECK_KEYS = [dg.AssetCheckKey(VALIDATED_KEY, PASS_RATE_CHECK), dg.AssetCheckKey(VALIDATED_KEY, ERRORS_CHECK)]
 DEFAULT_MIN_PASS_RATE = 0.9
 DEFAULT_MAX_ERROR_RATE = 0.05
 LISTED = 25
@@ -36,7 +30,7 @@ LISTED = 25
 
 class ValidationCheckConfig(dg.Config):
     min_pass_rate: float = DEFAULT_MIN_PASS_RATE  # of statements that pass the card gate, over all questions
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE  # of statements with an error, in the latest run
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE  # of statements with an error, in this run
 
 
 @dataclass
@@ -84,11 +78,15 @@ def latest_validation_records(instance: dg.DagsterInstance) -> list:
     return list(latest_materialization_records(instance, VALIDATED_KEY))
 
 
-def tally(records: list, min_pass_rate: float = DEFAULT_MIN_PASS_RATE) -> tuple[Tally, Tally, str | None]:
-    """(every question, the latest run's questions, the latest run's id)."""
+def tally(
+    records: list, min_pass_rate: float = DEFAULT_MIN_PASS_RATE, run_id: str | None = None
+) -> tuple[Tally, Tally, str | None]:
+    """(every question, the given run's questions, that run's id). Without the given run among the records (a
+    checks-only run), the latest run that validated any question stands in."""
     bank, run = Tally(min_pass_rate), Tally(min_pass_rate)
-    latest = max(records, key=lambda r: r.storage_id, default=None)
-    run_id = latest.run_id if latest else None
+    if run_id is None or not any(record.run_id == run_id for record in records):
+        latest = max(records, key=lambda r: r.storage_id, default=None)
+        run_id = latest.run_id if latest else None
     for record in sorted(records, key=lambda r: r.asset_materialization.partition or ""):
         materialization = record.asset_materialization
         metadata = dict(materialization.metadata)
@@ -112,24 +110,26 @@ def _listed(questions: list[str]) -> str:
     return ", ".join(questions[:LISTED]) + (f" … and {more} more" if more > 0 else "") if questions else "none"
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(PASS_RATE_CHECK, asset=VALIDATED_KEY,
-                          description="Share of statements that pass the card gate (no error, no card-breaking "
-                                      "warning), latest materialization of every question; WARN below "
-                                      "min_pass_rate."),
-        dg.AssetCheckSpec(ERRORS_CHECK, asset=VALIDATED_KEY,
-                          description="Share of the latest run's statements with a validation error, and the "
-                                      "errors by code; WARN above max_error_rate."),
-    ],
-    can_subset=True,
-)
-def validation_checks(context: dg.AssetCheckExecutionContext, config: ValidationCheckConfig):
-    bank, run, run_id = tally(latest_validation_records(context.instance), config.min_pass_rate)
-    selected = {key.name for key in context.selected_asset_check_keys}
+CHECK_SPECS = [
+    dg.AssetCheckSpec(PASS_RATE_CHECK, asset=VALIDATED_KEY,
+                      description="Share of statements that pass the card gate (no error, no card-breaking warning), "
+                                  "latest materialization of every question; WARN below min_pass_rate."),
+    dg.AssetCheckSpec(ERRORS_CHECK, asset=VALIDATED_KEY,
+                      description="Share of this run's statements with a validation error (the latest run that "
+                                  "validated any, for a checks-only run), and the errors by code; WARN above "
+                                  "max_error_rate."),
+]
+
+
+def check_results(
+    instance: dg.DagsterInstance, selected: set[str], config: ValidationCheckConfig, run_id: str
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected checks' results, computed after this run's validated_statements events were written."""
+    bank, run, run_id = tally(latest_validation_records(instance), config.min_pass_rate, run_id)
     if PASS_RATE_CHECK in selected:
         rate = bank.pass_rate
         yield dg.AssetCheckResult(
+            asset_key=VALIDATED_KEY,
             check_name=PASS_RATE_CHECK,
             passed=rate is None or rate >= config.min_pass_rate,
             severity=dg.AssetCheckSeverity.WARN,
@@ -153,6 +153,7 @@ def validation_checks(context: dg.AssetCheckExecutionContext, config: Validation
     if ERRORS_CHECK in selected:
         rate = run.error_rate
         yield dg.AssetCheckResult(
+            asset_key=VALIDATED_KEY,
             check_name=ERRORS_CHECK,
             passed=rate is None or rate <= config.max_error_rate,
             severity=dg.AssetCheckSeverity.WARN,
@@ -173,39 +174,3 @@ def validation_checks(context: dg.AssetCheckExecutionContext, config: Validation
                 "error_codes": dg.MetadataValue.md(_codes_table(bank.codes)),
             },
         )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Running the checks after the pipeline's runs
-# ---------------------------------------------------------------------------------------------------------
-
-_IN_FLIGHT = [
-    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-]
-
-
-def newest_validation_storage_id(instance: dg.DagsterInstance) -> int | None:
-    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=VALIDATED_KEY), limit=1, ascending=False)
-    return result.records[0].storage_id if result.records else None
-
-
-@dg.sensor(
-    name="validation_checks_sensor",
-    target=dg.AssetSelection.checks(*CHECK_KEYS),
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the validation checks once new validated_statements materializations exist and no run "
-                "is in flight.",
-)
-def validation_checks_sensor(context: dg.SensorEvaluationContext):
-    newest = newest_validation_storage_id(context.instance)
-    if newest is None or str(newest) == (context.cursor or ""):
-        return dg.SkipReason("no new validated_statements materialization")
-    if context.instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT), limit=1):
-        return dg.SkipReason("waiting for the runs in flight to finish")
-    context.update_cursor(str(newest))
-    return dg.RunRequest(run_key=f"validation-checks-{newest}")
-
-
-VALIDATION_CHECKS = [validation_checks]
-VALIDATION_SENSORS = [validation_checks_sensor]

@@ -142,15 +142,19 @@ def cmd_sync(settings: Settings) -> int:
 
 
 def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
-    """Sync, then materialize all four assets for the given (default: all) questions in one run."""
-    from mksap_assets.assets.anki import anki_deck
-    from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
-    from mksap_assets.assets.report import pipeline_report
+    """Sync, then materialize the four question assets, the deck and the report for the given (default: all)
+    questions: all questions are one run; a scattered set, a run over a covering range (partitions.question_runs)."""
+    from mksap_assets.assets.anki import ANKI_DECK
+    from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
+    from mksap_assets.assets.report import PIPELINE_REPORT
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import (
+        QuestionRun,
         contiguous_ranges,
         question_partitions,
-        range_tags,
+        question_runs,
+        run_config,
+        run_tags,
     )
 
     with _instance(settings) as instance:
@@ -168,34 +172,30 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
             print(f"no questions found in {settings.data_dir}", file=sys.stderr)
             return 1
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
-        # One run per contiguous range of partitions: all questions -> exactly one run. Then the deck, built from
-        # every exported question (failed questions keep their last good export, or have none).
-        results = [
-            job.execute_in_process(
-                instance=instance,
-                tags={**range_tags(first, last), **_run_tags()},
-                asset_selection=QUESTION_ASSET_KEYS,
-                run_config=QUIET_CONSOLE,
-                raise_on_error=False,
+
+        def execute(run: QuestionRun):
+            return job.execute_in_process(
+                instance=instance, tags={**run_tags(run), **_run_tags()}, asset_selection=ALL_ASSET_KEYS,
+                run_config={**QUIET_CONSOLE, **run_config(run)}, raise_on_error=False,
             )
-            for first, last in contiguous_ranges(ordered, set(wanted), max_len=len(ordered))
-        ]
-        rollups = job.execute_in_process(
-            instance=instance,
-            tags=_run_tags(),
-            asset_selection=[anki_deck.key, pipeline_report.key],
-            run_config=QUIET_CONSOLE,
-            raise_on_error=False,
-        )
+
+        runs = question_runs(ordered, set(wanted), max_len=len(ordered))
+        results = [execute(run) for run in runs]
+        # A covering run logs a failed question instead of failing (partitions.py): run it again on its own, so
+        # that Dagster marks it failed if it fails again.
+        listed = {key for run in runs for key in run.questions or ()}
+        exported = {event.partition for result in results for event in result.get_asset_materialization_events()
+                    if event.asset_key == EXPORTED_KEY}
+        results += [execute(QuestionRun(first, last)) for first, last in contiguous_ranges(ordered, listed - exported)]
     from mksap_assets.domain.summary import summarise_exports  # pandas: see the module docstring
 
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
-    print(f"Anki deck:          {_rollup_line(rollups, anki_deck.key, 'notes')}")
-    print(f"Report:             {_rollup_line(rollups, pipeline_report.key, 'questions')}")
-    for result in [*results, rollups]:
+    print(f"Anki deck:          {_rollup_line(results[-1], ANKI_DECK, 'notes')}")
+    print(f"Report:             {_rollup_line(results[-1], PIPELINE_REPORT, 'questions')}")
+    for result in results:
         print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-    return 0 if all(result.success for result in [*results, rollups]) else 1
+    return 0 if all(result.success for result in results) else 1
 
 
 def _rollup_line(result, key, count: str) -> str:

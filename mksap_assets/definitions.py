@@ -1,13 +1,11 @@
-"""The code location: four per-question assets, the question sensor, and the pipeline resource."""
+"""The code location: the question step (four per-question assets, the deck, the report and the validation checks),
+the question sensor, and the pipeline resource."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from mksap_assets.assets.anki import anki_deck
 from mksap_assets.assets.questions import question_assets
-from mksap_assets.assets.report import pipeline_report
-from mksap_assets.checks import VALIDATION_CHECKS, VALIDATION_SENSORS
 from mksap_assets.resources import PipelineResource
 from mksap_assets.sensors import question_sensor
 from mksap_assets.settings import Settings
@@ -16,9 +14,8 @@ from mksap_assets.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=[question_assets, anki_deck, pipeline_report],
-        sensors=[question_sensor, *VALIDATION_SENSORS],
-        asset_checks=VALIDATION_CHECKS,
+        assets=[question_assets],
+        sensors=[question_sensor],
         resources={"pipeline": PipelineResource.from_settings(settings)},
         # One process per run and one event loop: the work is I/O-bound asyncio, and subprocess start-up per step
         # would cost more than it saves.

@@ -2,9 +2,12 @@
 
 Each tick it registers new question files as partitions, removes the partitions of deleted files (moving their
 outputs aside), and launches runs for exactly the questions whose expected fingerprint (input bytes, prompt
-versions, model, extractor and validator versions) differs from what their last export recorded, merged into
-contiguous ranges of at most 500 keys. It skips while its own runs are in flight, and uses no run_key, so a failed
-run is retried (a bounded number of times for unchanged inputs, counted in the cursor).
+versions, model, extractor and validator versions) differs from what their last export recorded: contiguous
+ranges of at most 500 keys, or, for a scattered set, a few runs over covering ranges that list their questions
+(partitions.question_runs). Its runs also rebuild the deck and the report and report the checks. When nothing is to
+run but exports are newer than the deck (a UI backfill or a shell run of the question assets alone, a failed run),
+it launches a run of the roll-ups. It skips while its own runs are in flight, and uses no run_key, so a failed run
+is retried (a bounded number of times for unchanged inputs, counted in the cursor).
 """
 
 import os
@@ -14,11 +17,12 @@ import dagster as dg
 import orjson
 from dagster import DagsterEventType
 
-from mksap_assets.assets.questions import ASSET_KEYS, DATA_VERSION_TAG
+from mksap_assets.assets.anki import ANKI_DECK
+from mksap_assets.assets.questions import ALL_ASSET_KEYS, ASSET_KEYS, DATA_VERSION_TAG, ROLLUP_KEYS
 from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
 from mksap_assets.domain.pipeline import EXPORTED, STAGES
 from mksap_assets.materializations import latest_materialization_records
-from mksap_assets.partitions import contiguous_ranges, question_partitions, range_tags
+from mksap_assets.partitions import question_partitions, question_runs, run_config, run_tags
 from mksap_assets.resources import PipelineResource
 
 SENSOR_NAME = "question_sensor"
@@ -91,13 +95,25 @@ def _own_runs_in_flight(context: dg.SensorEvaluationContext) -> bool:
     return bool(context.instance.get_runs(filters=filters, limit=1))
 
 
+def latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> int | None:
+    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key), limit=1, ascending=False)
+    return result.records[0].storage_id if result.records else None
+
+
+def rollups_stale(instance: dg.DagsterInstance) -> bool:
+    """Some question was exported after the deck was last built (or there is no deck yet)."""
+    exported = latest_storage_id(instance, ASSET_KEYS[EXPORTED])
+    deck = latest_storage_id(instance, ANKI_DECK)
+    return exported is not None and (deck is None or exported > deck)
+
+
 @dg.sensor(
     name=SENSOR_NAME,
-    target=[*ASSET_KEYS.values()],
+    target=ALL_ASSET_KEYS,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Registers new question files, removes deleted ones, and reruns only questions whose inputs, "
-    "prompts, model or code changed (or that failed).",
+    description="Registers new question files, removes deleted ones, reruns only questions whose inputs, "
+    "prompts, model or code changed (or that failed), and rebuilds the deck and report when exports are newer.",
 )
 def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
     if _own_runs_in_flight(context):
@@ -109,9 +125,12 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
     ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
     run_requests = [
-        dg.RunRequest(asset_selection=list(ASSET_KEYS.values()), tags=range_tags(first, last))
-        for first, last in contiguous_ranges(ordered, set(plan.to_run))
+        dg.RunRequest(asset_selection=ALL_ASSET_KEYS, tags=run_tags(run), run_config=run_config(run))
+        for run in question_runs(ordered, set(plan.to_run))
     ]
+    if not run_requests and not context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=1):
+        if rollups_stale(context.instance):
+            run_requests.append(dg.RunRequest(asset_selection=ROLLUP_KEYS))
     partition_requests = []
     if plan.new_keys:
         partition_requests.append(question_partitions.build_add_request(plan.new_keys))

@@ -1,13 +1,13 @@
-"""The anki_deck asset: materialized over export documents in a temporary output dir, with its config and its
-wiring onto the partitioned exported_question asset."""
+"""The anki_deck asset, built by the question step when it is selected: materialized over export documents in a
+temporary output dir, with its config and its wiring onto the partitioned exported_question asset."""
 
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from mksap_assets.assets.anki import ANKI_DECK, AnkiDeckConfig, anki_deck
-from mksap_assets.assets.questions import question_assets
+from mksap_assets.assets.anki import ANKI_DECK, AnkiDeckConfig
+from mksap_assets.assets.questions import QuestionRunConfig, question_assets
 from mksap_assets.domain.anki import deck_id_for
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import Settings
@@ -32,14 +32,16 @@ def resource(settings: Settings) -> PipelineResource:
 
 
 def _materialize(resource: PipelineResource, config: AnkiDeckConfig | None = None) -> dg.ExecuteInProcessResult:
-    run_config = dg.RunConfig({"anki_deck": config}) if config else None
-    return dg.materialize([anki_deck], resources={"pipeline": resource}, run_config=run_config, raise_on_error=False)
+    """The deck alone: the question step with only anki_deck selected (no partition)."""
+    run_config = dg.RunConfig({"question_assets": QuestionRunConfig(deck=config)}) if config else None
+    return dg.materialize([question_assets], selection=[ANKI_DECK], resources={"pipeline": resource},
+                          run_config=run_config, raise_on_error=False)
 
 
 def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource, tmp_path: Path):
     result = _materialize(resource)
     assert result.success
-    [materialization] = result.asset_materializations_for_node("anki_deck")
+    [materialization] = result.asset_materializations_for_node("question_assets")
     metadata = materialization.metadata
     path = Path(resource.output_dir) / "anki" / "mksap.apkg"
     assert metadata["path"].value == str(path) and path.is_file()
@@ -60,7 +62,7 @@ def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource,
 def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, tmp_path: Path):
     result = _materialize(resource, AnkiDeckConfig(strict=True, system="Cardiovascular Medicine"))
     assert result.success
-    metadata = result.asset_materializations_for_node("anki_deck")[0].metadata
+    metadata = result.asset_materializations_for_node("question_assets")[0].metadata
     path = Path(resource.output_dir) / "anki" / "mksap-cv.apkg"
     assert metadata["path"].value == str(path) and metadata["system"].value == "Cardiovascular Medicine"
     assert metadata["notes"].value == 2 and metadata["skipped"].value == 2 and metadata["strict"].value is True
@@ -82,7 +84,7 @@ def test_nothing_to_export_fails_with_the_reason(settings: Settings):
 
 
 def test_depends_on_every_partition_of_exported_question(resource: PipelineResource):
-    defs = dg.Definitions(assets=[question_assets, anki_deck], resources={"pipeline": resource})
+    defs = dg.Definitions(assets=[question_assets], resources={"pipeline": resource})
     graph = defs.resolve_asset_graph()
     node = graph.get(ANKI_DECK)
     assert node.parent_keys == {dg.AssetKey("exported_question")} and node.partitions_def is None

@@ -1,6 +1,7 @@
 """Materializing the four assets in an ephemeral instance: many partitions in one run, subsets, and bad input
 failing only its own partitions."""
 
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -38,13 +39,20 @@ def instance(settings: Settings):
 
 
 def test_one_run_materializes_every_question(settings: Settings, instance: dg.DagsterInstance):
+    """The four question assets, the deck, the report and the checks in one run: one step, nothing skipped."""
     keys = sample_ids(settings.data_dir)
     result = _run(settings, instance, keys)
     assert result.success
     for stage in STAGES:
         assert set(_statuses(instance, stage, keys).values()) == {"MATERIALIZED"}
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    assert [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"] == ["question_assets"]
     events = result.get_asset_materialization_events()
-    assert len(events) == len(keys) * len(STAGES)
+    by_key = Counter(event.asset_key.to_user_string() for event in events)
+    assert by_key == {**{stage: len(keys) for stage in STAGES}, "anki_deck": 1, "pipeline_report": 1}
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"validation_pass_rate": True, "validation_errors": True}
     exported = [e for e in events if e.asset_key == dg.AssetKey("exported_question")]
     for event in exported:
         metadata = event.materialization.metadata

@@ -1,7 +1,8 @@
 """The validation asset checks, at the level of statements: the share of statements that pass the card gate (WARN
-below the configured minimum, with the questions below it listed) and the share of the latest run's statements with
-an error (WARN above the configured maximum), computed from the latest materialization metadata of every question
-and of the latest run; materializations without statement counts are unknown; and the sensor that runs them."""
+below the configured minimum, with the questions below it listed) and the share of a run's statements with an error
+(WARN above the configured maximum), computed from the latest materialization metadata of every question and of the
+run; materializations without statement counts are unknown. The question step declares and reports them: from a
+question run, and alone (a checks-only run of the step)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,18 @@ import pytest
 
 from mksap_assets.assets.questions import question_assets
 from mksap_assets.checks import (
-    CHECK_KEYS,
     ERRORS_CHECK,
     PASS_RATE_CHECK,
     VALIDATED_KEY,
-    VALIDATION_CHECKS,
-    VALIDATION_SENSORS,
     latest_validation_records,
     tally,
-    validation_checks_sensor,
 )
 from mksap_assets.partitions import range_tags
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import Settings
 from mksap_assets_tests.helpers import sample_ids
+
+CHECK_KEYS = [dg.AssetCheckKey(VALIDATED_KEY, PASS_RATE_CHECK), dg.AssetCheckKey(VALIDATED_KEY, ERRORS_CHECK)]
 
 
 @pytest.fixture
@@ -63,12 +62,13 @@ def _old_record(instance, partition: str, *, passed: bool):
 
 def _run_checks(instance, settings: Settings | None = None, min_pass_rate: float | None = None,
                 max_error_rate: float | None = None):
-    resources = {"pipeline": PipelineResource.from_settings(settings)} if settings else {}
+    """The checks alone: the question step with only its checks selected (no partition, no question run)."""
+    resources = {"pipeline": PipelineResource.from_settings(settings or Settings.from_env())}
     config = {name: value for name, value in (("min_pass_rate", min_pass_rate), ("max_error_rate", max_error_rate))
               if value is not None}
-    run_config = {"ops": {"validation_checks": {"config": config}}} if config else None
+    run_config = {"ops": {"question_assets": {"config": {"checks": config}}}} if config else None
     result = dg.materialize(
-        [question_assets, *VALIDATION_CHECKS] if settings else [*VALIDATION_CHECKS],
+        [question_assets],
         instance=instance,
         resources=resources,
         selection=dg.AssetSelection.checks(*CHECK_KEYS),
@@ -94,19 +94,10 @@ def _fake_record(partition: str, storage_id: int, run_id: str, **counts):
     )
 
 
-def test_exports_are_lists(settings: Settings):
-    assert len(VALIDATION_CHECKS) == 1 and {k.name for k in CHECK_KEYS} == {PASS_RATE_CHECK, ERRORS_CHECK}
-    assert VALIDATION_SENSORS == [validation_checks_sensor]
-    defs = dg.Definitions(assets=[question_assets], asset_checks=VALIDATION_CHECKS, sensors=VALIDATION_SENSORS,
-                          resources={"pipeline": PipelineResource.from_settings(settings)})
-    assert defs.resolve_asset_graph().asset_check_keys == set(CHECK_KEYS)
-
-
 def test_checks_after_a_real_run_of_the_sample_questions(settings: Settings, instance):
     keys = sample_ids(settings.data_dir)
     instance.add_dynamic_partitions("question", keys)
-    defs = dg.Definitions(assets=[question_assets], asset_checks=VALIDATION_CHECKS,
-                          resources={"pipeline": PipelineResource.from_settings(settings)},
+    defs = dg.Definitions(assets=[question_assets], resources={"pipeline": PipelineResource.from_settings(settings)},
                           executor=dg.in_process_executor)
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(instance=instance, tags=range_tags(keys[0], keys[-1]))
@@ -125,8 +116,10 @@ def test_checks_after_a_real_run_of_the_sample_questions(settings: Settings, ins
         assert metadata["statements_with_errors"] <= metadata["statements"] - metadata["statements_passed"]
         for name in totals:
             totals[name] += metadata[name]
-    evaluations = _run_checks(instance, settings)
+    # Reported by the question run itself, after its events: no separate checks run.
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     pass_rate, errors = evaluations[PASS_RATE_CHECK], evaluations[ERRORS_CHECK]
+    assert errors.metadata["latest_run_id"].value == pass_rate.metadata["latest_run_id"].value == result.run_id
     rate = totals["statements_passed"] / totals["statements"]
     error_rate = totals["statements_with_errors"] / totals["statements"]
     assert pass_rate.passed == (rate >= 0.9) and errors.passed == (error_rate <= 0.05)
@@ -251,14 +244,3 @@ def test_materializations_without_statement_metadata_count_as_unknown(instance):
 def test_no_materialization_yet_passes_with_a_note(instance):
     evaluation = _run_checks(instance)[PASS_RATE_CHECK]
     assert evaluation.passed and evaluation.metadata["questions"].value == 0
-
-
-def test_sensor_requests_a_checks_run_once_per_new_materialization(instance):
-    context = dg.build_sensor_context(instance=instance)
-    assert isinstance(validation_checks_sensor(context), dg.SkipReason)
-    _record(instance, "cvmcq26001")
-    context = dg.build_sensor_context(instance=instance)
-    request = validation_checks_sensor(context)
-    assert isinstance(request, dg.RunRequest)
-    again = validation_checks_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
-    assert isinstance(again, dg.SkipReason)

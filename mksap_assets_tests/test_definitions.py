@@ -11,12 +11,18 @@ def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
 
 
-def test_four_partitioned_assets_in_a_chain():
-    assert {key.to_user_string() for key in question_assets.keys} == set(STAGES)
+def test_four_partitioned_assets_in_a_chain_then_the_rollups_and_checks_in_one_step():
+    assert {key.to_user_string() for key in question_assets.keys} == {*STAGES, "anki_deck", "pipeline_report"}
     graph = defs.resolve_asset_graph()
     for upstream, downstream in zip(STAGES, STAGES[1:]):
         assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys
-    assert question_assets.partitions_def.name == "question"
+    for stage in STAGES:
+        assert graph.get(dg.AssetKey(stage)).partitions_def.name == "question"
+    for rollup in ("anki_deck", "pipeline_report"):
+        node = graph.get(dg.AssetKey(rollup))
+        assert node.partitions_def is None and dg.AssetKey("exported_question") in node.parent_keys
+    assert {key.name for key in question_assets.check_keys} == {"validation_pass_rate", "validation_errors"}
+    assert [sensor.name for sensor in defs.sensors] == ["question_sensor"]
     assert question_assets.backfill_policy == dg.BackfillPolicy.single_run()
     assert question_assets.can_subset
 

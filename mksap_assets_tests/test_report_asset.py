@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mksap_assets.assets.questions import QUESTION_ASSET_KEYS, question_assets
-from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations, pipeline_report
+from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations
 from mksap_assets.domain.pipeline import STAGES
 from mksap_assets.domain.report import REPORT_FILES
 from mksap_assets.partitions import range_tags
@@ -27,7 +27,7 @@ class Materialized:
     def __init__(self, settings: Settings, instance: dg.DagsterInstance, keys: list[str]):
         self.settings, self.instance, self.keys = settings, instance, keys
         self.defs = dg.Definitions(
-            assets=[question_assets, pipeline_report],
+            assets=[question_assets],
             resources={"pipeline": PipelineResource.from_settings(settings)},
             executor=dg.in_process_executor,
         )
@@ -68,7 +68,7 @@ def _exports(output_dir: Path) -> list[dict]:
 def test_writes_the_report_with_totals_that_agree_with_the_exports(materialized: Materialized):
     result = materialized.report()
     assert result.success
-    [materialization] = result.asset_materializations_for_node("pipeline_report")
+    [materialization] = result.asset_materializations_for_node("question_assets")
     metadata = {name: value.value for name, value in materialization.metadata.items()}
     folder = materialized.settings.output_dir / "report"
     assert metadata["path"] == str(folder)

@@ -1,4 +1,5 @@
-"""The sensor requests exactly the partitions whose inputs, prompt, model or code changed, and nothing after."""
+"""The sensor requests exactly the partitions whose inputs, prompt, model or code changed, and nothing after; a
+scattered set in one run over a covering range; and the roll-ups when exports are newer than the deck."""
 
 import shutil
 
@@ -9,8 +10,10 @@ import pytest
 from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.export import export_path
+from mksap_assets.domain.pipeline import STAGES
+from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
-from mksap_assets.sensors import question_sensor
+from mksap_assets.sensors import latest_storage_id, question_sensor, rollups_stale
 from mksap_assets.settings import Settings
 from mksap_assets_tests.helpers import edit_question, question_json, sample_ids
 
@@ -25,6 +28,7 @@ class Harness:
         self.settings = settings
         self.instance = instance
         self.cursor = None
+        self.results: list[dg.ExecuteInProcessResult] = []
 
     def tick(self):
         context = dg.build_sensor_context(
@@ -52,11 +56,15 @@ class Harness:
         requested = []
         job = build_definitions(self.settings).resolve_implicit_global_asset_job_def()
         for run in result.run_requests:
+            self.results.append(job.execute_in_process(
+                instance=self.instance, tags=run.tags, asset_selection=run.asset_selection,
+                run_config=run.run_config, raise_on_error=False,
+            ))
+            if RANGE_START not in run.tags:
+                continue  # the roll-ups alone
+            listed = run.run_config.get("ops", {}).get("question_assets", {}).get("config", {}).get("questions")
             first, last = run.tags[RANGE_START], run.tags[RANGE_END]
-            requested += ordered[ordered.index(first) : ordered.index(last) + 1]
-            job.execute_in_process(
-                instance=self.instance, tags=run.tags, asset_selection=run.asset_selection, raise_on_error=False
-            )
+            requested += listed or ordered[ordered.index(first) : ordered.index(last) + 1]
         return requested
 
 
@@ -155,3 +163,68 @@ def test_unsafe_folder_names_never_become_partitions(settings: Settings):
     with dg.DagsterInstance.ephemeral() as instance:
         [add] = Harness(settings, instance).tick().dynamic_partitions_requests
         assert "CV bad" not in add.partition_keys
+
+
+def _statuses(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
+    by_key = instance.get_status_by_partition(dg.AssetKey("exported_question"), keys, question_partitions)
+    return {key: status.value for key, status in by_key.items()}
+
+
+def _edit(bank, key: str, sentence: str = " An added closing sentence.") -> None:
+    document = orjson.loads(question_json(bank, key).read_bytes())
+    edit_question(bank, key, critique=document["critique"] + sentence)
+
+
+def test_a_scattered_set_runs_in_one_run_that_leaves_the_others_alone(harness: Harness):
+    keys = sample_ids(harness.settings.data_dir)
+    scattered = keys[1::3]  # 5 questions, no two adjacent: 5 ranges
+    for key in scattered:
+        _edit(harness.settings.data_dir, key)
+    result = harness.tick()
+    [run] = result.run_requests
+    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == (scattered[0], scattered[-1])
+    assert run.run_config["ops"]["question_assets"]["config"]["questions"] == scattered
+    assert set(run.asset_selection) == {*(dg.AssetKey(k) for k in (*STAGES, "anki_deck", "pipeline_report"))}
+    before = latest_storage_id(harness.instance, dg.AssetKey("anki_deck"))
+    assert harness.apply(result) == scattered
+    [run_result] = harness.results[-1:]
+    exported = {e.partition for e in run_result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey("exported_question")}
+    assert run_result.success and exported == set(scattered)  # the others in the range were left alone
+    assert set(_statuses(harness.instance, keys).values()) == {"MATERIALIZED"}
+    assert latest_storage_id(harness.instance, dg.AssetKey("anki_deck")) > before
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_question_failing_in_a_covering_run_is_retried_in_a_run_of_its_own(harness: Harness):
+    keys = sample_ids(harness.settings.data_dir)
+    scattered = keys[1::3]
+    for key in scattered:
+        _edit(harness.settings.data_dir, key)
+    broken = scattered[2]
+    question_json(harness.settings.data_dir, broken).write_text("{broken")
+    assert harness.apply(harness.tick()) == scattered
+    assert harness.results[-1].success  # a covering run does not fail: that would mark its whole range failed
+    assert set(_statuses(harness.instance, keys).values()) == {"MATERIALIZED"}
+    result = harness.tick()  # tried with these inputs and still stale: failed, retried alone
+    [run] = result.run_requests
+    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == (broken, broken) and not run.run_config
+    assert harness.apply(result) == [broken]
+    assert _statuses(harness.instance, keys)[broken] == "FAILED"
+    assert [k for k, v in _statuses(harness.instance, keys).items() if v != "MATERIALIZED"] == [broken]
+
+
+def test_exports_newer_than_the_deck_get_the_rollups_rebuilt(harness: Harness):
+    key = sample_ids(harness.settings.data_dir)[0]
+    job = build_definitions(harness.settings).resolve_implicit_global_asset_job_def()
+    # A run of the question assets alone (a UI backfill of them, or the shell): the deck is now older.
+    job.execute_in_process(instance=harness.instance, tags={RANGE_START: key, RANGE_END: key},
+                           asset_selection=[dg.AssetKey(stage) for stage in STAGES])
+    assert rollups_stale(harness.instance)
+    result = harness.tick()
+    [run] = result.run_requests
+    assert set(run.asset_selection) == {dg.AssetKey("anki_deck"), dg.AssetKey("pipeline_report")}
+    assert RANGE_START not in run.tags
+    harness.apply(result)
+    assert harness.results[-1].success and not rollups_stale(harness.instance)
+    assert isinstance(harness.tick(), dg.SkipReason)

@@ -1,8 +1,8 @@
 """The Anki deck: one unpartitioned asset over every exported question (all partitions of exported_question).
 
-It reads the export documents from the pipeline resource's output dir, so it sees every question exported so far,
-whichever run exported it. The work is in mksap_assets/domain/anki.py; this is the Dagster shell: config, metadata,
-and a Failure when there is nothing to export.
+The question step builds it at its end when it is selected (assets/questions.py says why), from the export
+documents in the output dir, so it sees every question exported so far, whichever run exported it. The work is in
+mksap_assets/domain/anki.py; this is the Dagster shell: its spec, config and metadata.
 """
 
 from pathlib import Path
@@ -10,8 +10,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mksap_assets.domain.anki import AnkiExportError, AnkiExportSummary, AnkiOptions, write_anki_export
-from mksap_assets.resources import PipelineResource
+from mksap_assets.domain.anki import AnkiExportSummary, AnkiOptions, write_anki_export
 
 GROUP = "mksap"
 ANKI_DECK = dg.AssetKey("anki_deck")
@@ -59,24 +58,26 @@ def _skips_table(summary: AnkiExportSummary) -> str:
     return "\n".join(["| question | section | # | reason | detail |", "|---|---|---|---|---|", *rows, *tail])
 
 
-@dg.asset(
-    key=ANKI_DECK,
+ANKI_DECK_SPEC = dg.AssetSpec(
+    ANKI_DECK,
     group_name=GROUP,
     deps=[dg.AssetDep(EXPORTED_QUESTION, partition_mapping=dg.AllPartitionMapping())],
     description="Anki cloze deck of the validated statements of every exported question: "
     "<output dir>/anki/mksap.apkg (genanki) and mksap.txt (Anki text import); mksap-<code>.* for one system.",
+    skippable=True,
 )
-def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipeline: PipelineResource):
+
+
+def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConfig) -> dg.MaterializeResult:
+    """Write the deck from every export document in the output dir; AnkiExportError when there is nothing to export."""
     options = AnkiOptions(strict=config.strict, system=config.system or None)
-    try:
-        summary = write_anki_export(Path(pipeline.output_dir), options)
-    except AnkiExportError as exc:
-        raise dg.Failure(description=str(exc)) from exc
+    summary = write_anki_export(output_dir, options)
     # Skipped statements are listed in the `skipped_statements` metadata, not logged one event row each.
     for path in summary.unreadable:
-        context.log.warning(f"unreadable export document skipped: {path}")
-    context.log.info(summary.render())
+        log.warning(f"unreadable export document skipped: {path}")
+    log.info(summary.render())
     return dg.MaterializeResult(
+        asset_key=ANKI_DECK,
         metadata={
             "notes": dg.MetadataValue.int(summary.notes),
             "cards": dg.MetadataValue.int(summary.cards),
@@ -92,5 +93,5 @@ def anki_deck(context: dg.AssetExecutionContext, config: AnkiDeckConfig, pipelin
             "dropped_candidates": dg.MetadataValue.md(_counter_table("reason", dict(summary.dropped_candidates))),
             "skipped_statements": dg.MetadataValue.md(_skips_table(summary)),
             "unreadable_documents": dg.MetadataValue.int(len(summary.unreadable)),
-        }
+        },
     )

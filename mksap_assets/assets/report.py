@@ -1,8 +1,9 @@
 """The roll-up report: one unpartitioned asset over every exported question (all partitions of the four assets).
 
-It reads the export documents from the pipeline resource's output dir, like anki_deck, and the per-partition
-duration_ms of the four question assets from the latest materialization of each partition (two instance queries
-per asset per 1,000 partitions). The work is in mksap_assets/domain/report.py; this is the Dagster shell.
+The question step builds it at its end when it is selected (assets/questions.py says why). It reads the export
+documents from the output dir, like anki_deck, and the per-partition duration_ms of the four question assets from
+the latest materialization of each partition (two instance queries per asset per 1,000 partitions). The work is in
+mksap_assets/domain/report.py; this is the Dagster shell: its spec and metadata.
 """
 
 from pathlib import Path
@@ -10,10 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from mksap_assets.assets.questions import QUESTION_ASSET_KEYS
-from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.domain.report import TIMING_COLUMNS, report_dir, write_report
-from mksap_assets.resources import PipelineResource
+from mksap_assets.materializations import latest_materialization_records
 
 GROUP = "mksap"
 PIPELINE_REPORT = dg.AssetKey("pipeline_report")
@@ -34,26 +33,31 @@ def latest_durations(instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey]
     return pd.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
 
-@dg.asset(
-    key=PIPELINE_REPORT,
-    group_name=GROUP,
-    deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in QUESTION_ASSET_KEYS],
-    description="Roll-up report over every exported question: statements, pass rate by system and question type, "
-    "LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
-    "(questions.csv, by_system.csv, by_type.csv, timings.csv, summary.md).",
-)
-def pipeline_report(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
-    timings = latest_durations(context.instance, QUESTION_ASSET_KEYS)
-    output_dir = Path(pipeline.output_dir)
+def report_spec(question_asset_keys: list[dg.AssetKey]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        PIPELINE_REPORT,
+        group_name=GROUP,
+        deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in question_asset_keys],
+        description="Roll-up report over every exported question: statements, pass rate by system and question "
+        "type, LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
+        "(questions.csv, by_system.csv, by_type.csv, timings.csv, summary.md).",
+        skippable=True,
+    )
+
+
+def build_report(
+    log: dg.DagsterLogManager, instance: dg.DagsterInstance, output_dir: Path, question_asset_keys: list[dg.AssetKey]
+) -> dg.MaterializeResult:
+    timings = latest_durations(instance, question_asset_keys)
     report = write_report(output_dir, timings)
     for path in report.unreadable[:MAX_UNREADABLE_LOGGED]:
-        context.log.warning(f"unreadable export document skipped: {path}")
+        log.warning(f"unreadable export document skipped: {path}")
     if len(report.unreadable) > MAX_UNREADABLE_LOGGED:
-        context.log.warning(f"… and {len(report.unreadable) - MAX_UNREADABLE_LOGGED} more unreadable documents")
+        log.warning(f"… and {len(report.unreadable) - MAX_UNREADABLE_LOGGED} more unreadable documents")
     if not report.totals.questions:
-        context.log.warning(f"no exported questions in {output_dir}: the report is empty")
+        log.warning(f"no exported questions in {output_dir}: the report is empty")
     totals = report.totals
-    context.log.info(
+    log.info(
         f"report: {totals.questions} questions, {totals.statements} statements, pass rate {totals.pass_rate:.1%}, "
         f"cost ${totals.cost_usd:.4f} -> {report_dir(output_dir)}"
     )
@@ -79,4 +83,4 @@ def pipeline_report(context: dg.AssetExecutionContext, pipeline: PipelineResourc
     # Undefined without any cache lookup (offline extractor): left out rather than plotted as a fake 0 %.
     if totals.cache_hit_rate is not None:
         metadata["cache_hit_rate"] = dg.MetadataValue.float(totals.cache_hit_rate)
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(asset_key=PIPELINE_REPORT, metadata=metadata)

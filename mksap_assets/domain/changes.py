@@ -141,6 +141,9 @@ def plan_changes(
         plan.up_to_date.append(key)  # an export from before fingerprints were also its data version
         del stale[key]
     plan.failed = failed_among([key for key in stale if key in known]) if stale else set()
+    # Launched with this very fingerprint by an earlier tick (whose runs have ended) and still stale: it failed, even
+    # where Dagster did not mark it (a run over a covering range does not fail for one question).
+    plan.failed |= {key for key in stale if attempts.get(key, ("", 0))[0] == plan.expected[key]}
     for key, digest in stale.items():
         tried, count = attempts.get(key, ("", 0))
         if key in plan.failed and tried == plan.expected[key] and count > MAX_AUTOMATIC_RETRIES:

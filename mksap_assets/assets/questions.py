@@ -72,6 +72,7 @@ def _failure_table(failures: list[QuestionOutcome]) -> str:
     pool=LLM_POOL,
 )
 def question_assets(context: dg.AssetExecutionContext, pipeline: PipelineResource):
+    pipeline = pipeline.pinned_to(context.instance)  # the instance's provider, model and cloze mode, not the env's
     stages = {key.path[-1] for key in context.selected_asset_keys}
     keys = context.partition_keys
     if EXTRACTED in stages:

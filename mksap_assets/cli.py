@@ -18,8 +18,9 @@ from pathlib import Path
 
 from mksap_assets import fake_api
 from mksap_assets.domain.errors import InputError
+from mksap_assets.domain.extraction_settings import CLOZE_MODES, PROVIDERS, ExtractionSettings
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets.settings import PINNED_ENV, PROJECT_ROOT, Settings, pinned_choices_from_env
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 ENV_FILE = PROJECT_ROOT / ".env"
@@ -39,7 +40,19 @@ def instance_config(home: Path) -> str:
 
 
 def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
-    """Create the instance folder (with dagster.yaml) and the .env lines that point Dagster at it."""
+    """Create the instance folder (with dagster.yaml) and the .env lines that point Dagster at it, and pin the
+    extraction settings in the instance unless it has them."""
+    from mksap_assets.resources import PipelineResource
+
+    _write_instance_files(settings, env_file)
+    with _instance(settings) as instance:
+        pinned = PipelineResource.from_settings(settings).pinned_settings(instance)
+    print(f"Dagster instance: {settings.dagster_home}")
+    print(f"Extraction:       {pinned.describe()} (change with `mksap settings`)")
+    return 0
+
+
+def _write_instance_files(settings: Settings, env_file: Path = ENV_FILE) -> None:
     # Imported here, as in _instance: importing Dagster is slow and most commands do not need it.
     from mksap_assets.event_log import event_batch_env_line
 
@@ -54,8 +67,6 @@ def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
     names = tuple(line.split("=", 1)[0] + "=" for line in ours)
     lines = [line for line in lines if not line.startswith(names)] + ours
     env_file.write_text("\n".join(lines) + "\n")
-    print(f"Dagster instance: {home}")
-    return 0
 
 
 def _instance(settings: Settings):
@@ -64,7 +75,7 @@ def _instance(settings: Settings):
     from mksap_assets.event_log import enable_event_batches
 
     if not (settings.dagster_home / "dagster.yaml").exists():
-        cmd_init(settings)
+        _write_instance_files(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     enable_event_batches()
     return dg.DagsterInstance.get()
@@ -156,8 +167,10 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         run_config,
         run_tags,
     )
+    from mksap_assets.resources import PipelineResource
 
     with _instance(settings) as instance:
+        _warn_if_environment_ignored(PipelineResource.from_settings(settings).pinned_settings(instance))
         for run_id in fail_dead_runs(instance):
             print(f"Dagster run {run_id}: its process was killed; marked failed")
         discovered, _ = _sync(settings, instance)
@@ -206,14 +219,61 @@ def _rollup_line(result, key, count: str) -> str:
     return f"{metadata[count].value} {count} in {metadata['path'].value}"
 
 
+def _warn_if_environment_ignored(pinned: ExtractionSettings) -> None:
+    """MKSAP_LLM_PROVIDER / _MODEL / MKSAP_CLOZE_MODE only give the values an instance pins first: say so when this
+    process's environment asks for something else, rather than let the user believe it applies."""
+    differing = pinned.differing(pinned_choices_from_env())
+    if differing:
+        asked = ", ".join(f"{PINNED_ENV[name]}={value}" for name, value in differing.items())
+        kept = ", ".join(f"{name.replace('_', ' ')} {getattr(pinned, name)}" for name in differing)
+        change = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in differing.items())
+        print(f"warning: {asked} ignored: this instance pins {kept} (to change it: mksap settings {change})",
+              file=sys.stderr)
+
+
 def cmd_plan(settings: Settings, verbose: bool) -> int:
     """What the sensor's next tick would run and why; launches nothing."""
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
 
     with _instance(settings) as instance:
-        plan = current_plan(instance, PipelineResource.from_settings(settings), decode_attempts(sensor_cursor(instance)))
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+        _warn_if_environment_ignored(pipeline.extraction_settings())
+        plan = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
+    return 0
+
+
+def cmd_settings(settings: Settings, changes: dict[str, str]) -> int:
+    """Show the extraction settings pinned in the instance, or change them (`changes`: field name -> new value)
+    and say how many questions that makes stale."""
+    import dataclasses
+
+    from mksap_assets.pinned_settings import write_pin
+    from mksap_assets.resources import PipelineResource
+    from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+
+    with _instance(settings) as instance:
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+        pinned = pipeline.extraction_settings()
+        if changes:
+            try:
+                wanted = dataclasses.replace(pinned, **changes)
+            except ValueError as error:
+                print(f"mksap settings: {error}", file=sys.stderr)
+                return 2
+            attempts = decode_attempts(sensor_cursor(instance))
+            before = current_plan(instance, pipeline, attempts)
+            write_pin(instance, wanted)
+            after = current_plan(instance, pipeline.pinned_to(instance), attempts)
+            pinned = wanted
+    print(f"provider:   {pinned.provider}")
+    print(f"model:      {pinned.model}")
+    print(f"cloze mode: {pinned.cloze_mode}")
+    if changes:
+        made_stale = len(set(after.to_run) - set(before.to_run))
+        print(f"{made_stale} questions made stale by this change; {len(after.to_run)} to run in all "
+              "(the sensor's next tick or `mksap run` reruns them; `mksap plan` lists them)")
     return 0
 
 
@@ -235,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", action="append", default=[], help="question id (repeatable)")
     plan = commands.add_parser("plan", help="print what the sensor's next tick would run and why (launches nothing)")
     plan.add_argument("--verbose", action="store_true", help="also list the questions that are up to date")
+    pin = commands.add_parser(
+        "settings", help="show the extraction settings pinned in the Dagster instance, or change them"
+    )
+    pin.add_argument("--provider", choices=PROVIDERS, help="who extracts the statements")
+    pin.add_argument("--model", help="the Claude model id")
+    pin.add_argument("--cloze-mode", choices=CLOZE_MODES, help="folded: clozes chosen in the extraction calls; "
+                     "separate: one more call per question")
     commands.add_parser("summary", help="summarise the exported questions in the output dir")
     fake = commands.add_parser("fake-api", help="serve a fake Anthropic Messages API on 127.0.0.1 (test tooling)")
     fake_api.add_arguments(fake)
@@ -254,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(settings, args.partition)
     if args.command == "plan":
         return cmd_plan(settings, args.verbose)
+    if args.command == "settings":
+        changes = {name: getattr(args, name) for name in PINNED_ENV if getattr(args, name) is not None}
+        return cmd_settings(settings, changes)
     if args.command == "fake-api":
         return fake_api.run_from_args(args)
     return cmd_summary(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import dagster as dg
 from mksap_assets.domain.changes import ExtractorIdentity
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.extraction_settings import ExtractionSettings
 from mksap_assets.domain.inputs import (
     QuestionFile,
     discover_questions,
@@ -20,19 +20,21 @@ from mksap_assets.domain.inputs import (
 from mksap_assets.domain.pipeline import QuestionOutcome
 from mksap_assets.domain.pipeline_spec import PipelineSpec
 from mksap_assets.domain.runner import stream_outcomes
+from mksap_assets.pinned_settings import pin_if_absent
 from mksap_assets.settings import (
     Settings,
     default_engine_process,
     default_validation_workers,
+    has_api_key,
 )
 
-PROVIDERS = ("anthropic", "offline")
 QUESTIONS_PER_REQUEST_SLOT = 2
 
 
 class PipelineResource(dg.ConfigurableResource):
     """Where the bank is, where outputs go, and how Claude is called. Holds no secret: the SDK reads
-    ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the environment of the run."""
+    ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the environment of the run. Its provider, model and cloze mode
+    are only the values an instance pins first: runs and the sensor use the copy `pinned_to(instance)`."""
 
     data_dir: str
     output_dir: str
@@ -84,13 +86,32 @@ class PipelineResource(dg.ConfigurableResource):
     def question_ids(self) -> list[str]:
         return [q.question_id for q in self.question_files()]
 
+    def pinned_settings(self, instance: dg.DagsterInstance) -> ExtractionSettings:
+        """The provider, model and cloze mode pinned in the instance; when it has none, this resource's values are
+        pinned first (an unset provider: anthropic when this process has an API key, else offline)."""
+        initial = ExtractionSettings.initial(
+            provider=self.llm_provider, model=self.llm_model, cloze_mode=self.cloze_mode, has_api_key=has_api_key()
+        )
+        return pin_if_absent(instance, initial)
+
+    def pinned_to(self, instance: dg.DagsterInstance) -> PipelineResource:
+        """A copy of this resource with the instance's pinned provider, model and cloze mode: what every run and
+        tick on the instance uses, whatever the environment of the process."""
+        pinned = self.pinned_settings(instance)
+        return self.model_copy(
+            update={"llm_provider": pinned.provider, "llm_model": pinned.model, "cloze_mode": pinned.cloze_mode}
+        )
+
+    def extraction_settings(self) -> ExtractionSettings:
+        """This resource's provider, model and cloze mode, validated (the pinned ones on a `pinned_to` copy)."""
+        return ExtractionSettings(self.llm_provider, self.llm_model, self.cloze_mode)
+
     def provider(self) -> str:
-        """The configured provider, or anthropic when an API key is in the environment, else offline."""
-        if self.llm_provider:
-            if self.llm_provider not in PROVIDERS:
-                raise ValueError(f"MKSAP_LLM_PROVIDER must be one of {', '.join(PROVIDERS)}, not {self.llm_provider!r}")
-            return self.llm_provider
-        return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
+        return self.extraction_settings().provider
+
+    def missing_requirement(self, process: str) -> str | None:
+        """Why `process` cannot extract with this resource's provider (no API key for anthropic), or None."""
+        return self.extraction_settings().missing_requirement(has_api_key=has_api_key(), process=process)
 
     def extractor_identity(self) -> ExtractorIdentity:
         """Which extractor, model and prompt a run would use now, without creating any client."""
@@ -107,8 +128,11 @@ class PipelineResource(dg.ConfigurableResource):
                                  validation_identity(repair_prompt_version()))
 
     def spec(self) -> PipelineSpec:
-        """The run's pipeline as plain data (this resource's fields of the same names, the provider resolved), built
-        in the process that runs the questions."""
+        """The run's pipeline as plain data (this resource's fields of the same names), built in the process that
+        runs the questions. Fails, before anything is called, when this process lacks what the provider needs:
+        never a fallback to another extractor."""
+        if missing := self.missing_requirement("the process running this run"):
+            raise dg.Failure(description=missing)  # a Failure: the run's failure message is the reason itself
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(PipelineSpec) if f.name != "provider"}
         return PipelineSpec(**shared, provider=self.provider())
 

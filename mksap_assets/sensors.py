@@ -8,6 +8,9 @@ ranges of at most 500 keys, or, for a scattered set, a few runs over covering ra
 run but exports are newer than the deck (a UI backfill or a shell run of the question assets alone, a failed run),
 it launches a run of the roll-ups. It skips while its own runs are in flight, and uses no run_key, so a failed run
 is retried (a bounded number of times for unchanged inputs, counted in the cursor).
+The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
+when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
+nothing.
 """
 
 import os
@@ -69,6 +72,7 @@ def decode_attempts(cursor: str | None) -> dict[str, tuple[str, int]]:
 def current_plan(
     instance: dg.DagsterInstance, pipeline: PipelineResource, attempts: dict[str, tuple[str, int]]
 ) -> Plan:
+    """The plan for `pipeline` as pinned to the instance (`PipelineResource.pinned_to`)."""
     return plan_changes(
         questions=pipeline.question_files(),
         partition_keys=list(instance.get_dynamic_partitions(question_partitions.name)),
@@ -118,6 +122,9 @@ def rollups_stale(instance: dg.DagsterInstance) -> bool:
 def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
     if _own_runs_in_flight(context):
         return dg.SkipReason("runs launched by this sensor are still in flight")
+    pipeline = pipeline.pinned_to(context.instance)
+    if missing := pipeline.missing_requirement("the process running this sensor"):
+        return dg.SkipReason(f"{missing}. Nothing launched.")
     attempts = decode_attempts(context.cursor)
     plan = current_plan(context.instance, pipeline, attempts)
     for key in plan.removed_keys:

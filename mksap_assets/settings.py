@@ -30,12 +30,27 @@ def _optional_number(name: str) -> float | None:
 
 
 DEFAULT_MODEL = "claude-haiku-5-5"
+# Provider, model and cloze mode are pinned in the Dagster instance (`mksap settings`): these variables only give
+# the values an instance pins first, and `mksap run` / `mksap plan` warn when they ask for something else.
+PINNED_ENV = {"provider": "MKSAP_LLM_PROVIDER", "model": "MKSAP_LLM_MODEL", "cloze_mode": "MKSAP_CLOZE_MODE"}
+
+
+def pinned_choices_from_env() -> dict[str, str]:
+    """The pinned settings this process's environment asks for: field name -> value, only those set."""
+    values = {name: os.environ.get(variable, "").strip() for name, variable in PINNED_ENV.items()}
+    return {name: value.lower() if name == "provider" else value for name, value in values.items() if value}
+
+
+def has_api_key() -> bool:
+    """Whether this process has an API key (only the SDK reads its value)."""
+    return bool(os.environ.get("ANTHROPIC_API_KEY"))
 
 
 @dataclass(frozen=True)
 class LLMSettings:
     """How to call Claude. The API key is not here: the SDK reads ANTHROPIC_API_KEY itself, so it never enters
-    Dagster config, metadata or logs."""
+    Dagster config, metadata or logs. Provider, model and cloze mode are the values a Dagster instance pins
+    first (domain/extraction_settings.py); once pinned, the pin decides."""
 
     provider: str = ""  # "anthropic" | "offline" | "" (= anthropic when ANTHROPIC_API_KEY is set)
     model: str = DEFAULT_MODEL
@@ -57,11 +72,12 @@ class LLMSettings:
         env = os.environ.get
         defaults = cls()
         max_entries = _optional_number("MKSAP_LLM_CACHE_MAXSIZE")
+        chosen = pinned_choices_from_env()
         return cls(
-            provider=env("MKSAP_LLM_PROVIDER", "").strip().lower(),
-            model=env("MKSAP_LLM_MODEL", "").strip() or DEFAULT_MODEL,
+            provider=chosen.get("provider", defaults.provider),
+            model=chosen.get("model", defaults.model),
             concurrency=int(env("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
-            cloze_mode=env("MKSAP_CLOZE_MODE", defaults.cloze_mode),
+            cloze_mode=chosen.get("cloze_mode", defaults.cloze_mode),
             cache_dir=_path_from_env("MKSAP_LLM_CACHE_DIR", defaults.cache_dir),
             cache_enabled=_flag("MKSAP_LLM_CACHE_ENABLED", True),
             cache_ttl=_optional_number("MKSAP_LLM_CACHE_TTL"),

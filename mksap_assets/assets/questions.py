@@ -110,6 +110,7 @@ class QuestionRunConfig(dg.Config):
     pool=LLM_POOL,
 )
 def question_assets(context: dg.AssetExecutionContext, config: QuestionRunConfig, pipeline: PipelineResource):
+    pipeline = pipeline.pinned_to(context.instance)  # the instance's provider, model and cloze mode, not the env's
     stages = [stage for stage in STAGES if ASSET_KEYS[stage] in context.selected_asset_keys]
     keys = _question_keys(context, config) if stages else []
     failures: list[QuestionOutcome] = (yield from _run_questions(context, pipeline, keys, stages)) if keys else []
@@ -210,7 +211,7 @@ def _totals_line(totals: Counter[str], names: tuple[str, ...]) -> str:
 def _provider_line(pipeline: PipelineResource) -> str:
     if pipeline.provider() == "offline":
         return (
-            "Extractor: offline (rule-based; no ANTHROPIC_API_KEY or MKSAP_LLM_PROVIDER=offline). "
-            'Outputs are labelled "extractor": "offline".'
+            "Extractor: offline (rule-based, pinned in this instance; `mksap settings --provider anthropic` to use "
+            'Claude). Outputs are labelled "extractor": "offline".'
         )
     return f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}"

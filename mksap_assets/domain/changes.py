@@ -21,9 +21,16 @@ MAX_AUTOMATIC_RETRIES = 2
 NEW = "new"
 INPUT_CHANGED = "input changed"
 PROMPT_CHANGED = "prompt changed"
-MODEL_CHANGED = "model changed"
 CODE_CHANGED = "code changed"
 FAILED = "failed last time"
+
+
+def extractor_changed(recorded: str | None, expected: str) -> str:
+    return f"extractor changed: {recorded} → {expected}"
+
+
+def model_changed(recorded: str | None, expected: str | None) -> str:
+    return f"model changed: {recorded} → {expected}"
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,14 @@ def _reason(recorded: Recorded | None, digest: str, identity: ExtractorIdentity,
         return NEW
     if recorded.input_sha256 != digest:
         return INPUT_CHANGED
+    # The extractor before the prompt: another extractor also has another prompt version, and the reason should
+    # name the cause.
+    if recorded.extractor != identity.extractor:
+        return extractor_changed(recorded.extractor, identity.extractor)
+    if recorded.model != identity.model:
+        return model_changed(recorded.model, identity.model)
     if recorded.prompt_version != identity.prompt_version:
         return PROMPT_CHANGED
-    if recorded.extractor != identity.extractor or recorded.model != identity.model:
-        return MODEL_CHANGED
     return CODE_CHANGED
 
 

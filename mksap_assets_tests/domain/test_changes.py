@@ -1,7 +1,7 @@
 """Change planning: why each question would run, and bounded retries of failures."""
 
 from mksap_assets.domain.changes import (
-    FAILED, INPUT_CHANGED, MAX_AUTOMATIC_RETRIES, MODEL_CHANGED, NEW, PROMPT_CHANGED, ExtractorIdentity, Recorded,
+    CODE_CHANGED, FAILED, INPUT_CHANGED, MAX_AUTOMATIC_RETRIES, NEW, PROMPT_CHANGED, ExtractorIdentity, Recorded,
     expected_fingerprint, next_attempts, plan_changes,
 )
 from mksap_assets.domain.inputs import discover_questions
@@ -38,17 +38,22 @@ def _plan(recorded, failed=frozenset(), attempts=None, identity=IDENTITY, keys=N
 
 def test_reasons_follow_what_changed():
     files = discover_questions(SAMPLE_DIR)
-    a, b, c, d = files[:4]
+    a, b, c, d, e, f = files[:6]
     recorded = {f.question_id: _recorded(f) for f in files}
     recorded[a.question_id] = _recorded(a, input_sha256="old", fingerprint="old")
     recorded[b.question_id] = _recorded(b, identity=ExtractorIdentity("anthropic", "claude-haiku-5-5", "p0", "3"))
     recorded[c.question_id] = _recorded(c, identity=ExtractorIdentity("anthropic", "claude-sonnet-5-5", "p1", "3"))
     del recorded[d.question_id]
+    # An offline export has another prompt version too: the reason names the extractor, the cause.
+    recorded[e.question_id] = _recorded(e, identity=ExtractorIdentity("offline", None, "rules-1", "3"))
+    recorded[f.question_id] = _recorded(f, identity=ExtractorIdentity("anthropic", "claude-haiku-5-5", "p1", "2"))
     plan, asked = _plan(recorded)
     assert plan.to_run == {a.question_id: INPUT_CHANGED, b.question_id: PROMPT_CHANGED,
-                           c.question_id: MODEL_CHANGED, d.question_id: NEW}
-    assert len(plan.up_to_date) == len(files) - 4
-    stale = [a.question_id, b.question_id, c.question_id, d.question_id]
+                           c.question_id: "model changed: claude-sonnet-5-5 → claude-haiku-5-5",
+                           e.question_id: "extractor changed: offline → anthropic", f.question_id: CODE_CHANGED,
+                           d.question_id: NEW}
+    assert len(plan.up_to_date) == len(files) - 6
+    stale = [a.question_id, b.question_id, c.question_id, d.question_id, e.question_id, f.question_id]
     assert asked == [stale, stale]  # full records and statuses are looked up for the stale ones only
 
 

@@ -9,7 +9,6 @@ gate keeps off the deck back in one call per question (repair.py decides what co
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.extraction.schemas import (
@@ -22,6 +21,7 @@ from mksap_assets.domain.extraction.schemas import (
     StatementsOnly,
     StatementsWithClozes,
 )
+from mksap_assets.domain.extraction_settings import ClozeMode
 from mksap_assets.domain.inputs import RawQuestion
 from mksap_assets.domain.llm.client import ClaudeClient, ExtractionError
 from mksap_assets.domain.llm.meter import metering
@@ -30,7 +30,6 @@ from mksap_assets.domain.statements import Extraction, LLMUsage, Statement, Tabl
 from mksap_assets.domain.tables import ParsedTable
 from mksap_assets.domain.text import normalise_comparators
 
-ClozeMode = Literal["folded", "separate"]
 STATEMENT_TOKENS = {"critique": 4096, "key_points": 1536, "table": 2048}
 CLOZE_TOKENS = 4096
 REPAIR_TOKENS = 4096

@@ -15,6 +15,7 @@ from collections import Counter
 
 import dagster as dg
 
+from mksap_assets.domain.llm.endpoint import api_label, sdk_endpoint
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
 from mksap_assets.domain.progress import Progress
 from mksap_assets.partitions import question_partitions
@@ -133,4 +134,5 @@ def _provider_line(pipeline: PipelineResource) -> str:
             "Extractor: offline (rule-based; no ANTHROPIC_API_KEY or MKSAP_LLM_PROVIDER=offline). "
             'Outputs are labelled "extractor": "offline".'
         )
-    return f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}"
+    return (f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
+            f"{api_label(sdk_endpoint())}")

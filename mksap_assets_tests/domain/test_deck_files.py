@@ -37,7 +37,7 @@ def test_the_manifest_records_counts_build_time_and_the_exports_read(tmp_path: P
     assert summary.previous_notes is None and summary.kept is None and summary.kept_line() is None
 
 
-def test_a_build_with_fewer_than_four_fifths_keeps_the_previous_deck(tmp_path: Path):
+def test_a_build_with_fewer_than_four_fifths_keeps_the_previous_deck(tmp_path: Path, caplog):
     out = _bank(tmp_path / "output", 20)
     first = write_anki_export(out, now=T0)
     assert first.notes == 20
@@ -57,6 +57,7 @@ def test_a_build_with_fewer_than_four_fifths_keeps_the_previous_deck(tmp_path: P
     assert read_json(kept.manifest)["notes"] == 16 and read_json(out / "anki" / "mksap.json")["notes"] == 12
     assert "12 notes, fewer than 4/5 of the previous deck's 16" in shrunk.kept_line()
     assert str(kept.apkg) in shrunk.kept_line()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [shrunk.kept_line()]
 
 
 def test_an_empty_deck_never_replaces_the_kept_one(tmp_path: Path):

@@ -59,6 +59,26 @@ def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource,
     assert len(deck["notes"]) == 4 and deck_id_for("np") in deck["decks"]
 
 
+def _deck_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == ANKI_DECK]
+    return event.materialization.metadata
+
+
+def test_a_shrinking_deck_keeps_the_previous_one_and_says_so(resource: PipelineResource, tmp_path: Path):
+    first = _deck_metadata(_materialize(resource))
+    folder = Path(resource.output_dir) / "anki"
+    assert first["manifest_path"].value == str(folder / "mksap.json")
+    assert first["previous_notes"].value is None and first["previous_kept_path"].value is None
+    # Every statement now blocked: the extreme case, an empty deck after a deck of 4 notes.
+    write_docs(Path(resource.output_dir), document("cvmcq26001", critique=[
+        item("Apixaban is reduced to 2.5 mg twice daily.", ["2.5 mg"], [("x", "error")], blocked_by=["x"])]))
+    (Path(resource.output_dir) / "np" / "npmcq26001.json").unlink()
+    metadata = _deck_metadata(_materialize(resource))
+    assert (metadata["notes"].value, metadata["previous_notes"].value) == (0, 4)
+    assert metadata["previous_kept_path"].value == str(folder / "mksap.previous.apkg")
+    assert len(open_apkg(folder / "mksap.previous.apkg", tmp_path)["notes"]) == 4
+
+
 def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, tmp_path: Path):
     result = _materialize(resource, AnkiDeckConfig(strict=True, system="Cardiovascular Medicine"))
     assert result.success

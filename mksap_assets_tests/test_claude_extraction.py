@@ -11,6 +11,7 @@ from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.export import export_path
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
 from mksap_assets.domain.llm.client import ExtractionError
+from mksap_assets.domain.summary import summarise_exports
 from mksap_assets.fake_api import FakeAnthropic
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
@@ -56,6 +57,7 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
             document = orjson.loads(export_path(claude_settings.output_dir, key).read_bytes())
             provenance = document["provenance"]
             assert provenance["extractor"] == "anthropic" and provenance["model"] == "claude-haiku-5-5"
+            assert provenance["endpoint"] == fake_api.url  # the fake serves on 127.0.0.1: never Anthropic's API
             assert provenance["llm_usage"]["calls"] >= 1 and provenance["llm_usage"]["output_tokens"] > 0
             for item in document["true_statements"]["from_critique"]:
                 assert all(c in item["statement"] for c in item["cloze_candidates"])
@@ -63,6 +65,15 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
                      if e.asset_key == dg.AssetKey("extracted_statements")]
         assert sum(e.materialization.metadata["llm_calls"].value for e in extracted) == calls - repairs
         assert all(e.materialization.metadata["cost_usd"].value > 0 for e in extracted)
+        assert all(e.materialization.metadata["endpoint"].value == fake_api.url for e in extracted)
+        assert all(e.materialization.metadata["billed"].value is False for e in extracted)
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        port = fake_api.url.rsplit(":", 1)[1]
+        assert any(f"anthropic API at 127.0.0.1:{port} (not api.anthropic.com); costs are estimates, not billed"
+                   in message for message in messages)
+        summary = summarise_exports(claude_settings.output_dir).render()
+        assert f"extractor:          anthropic at {fake_api.url}\n" in summary
+        assert f"127.0.0.1:{port} (not api.anthropic.com); costs are estimates, not billed" in summary
 
         fake_api.reset_stats()
         _, again = _run_all(claude_settings, instance)
@@ -83,6 +94,38 @@ def test_prompt_prefix_is_cached_and_the_key_is_sent_as_bearer(claude_settings, 
     second = asyncio.run(extractor.extract(other))
     assert second.usage.cache_read_input_tokens > 0  # same instructions prefix, different question
     assert fake_api.last_request.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_answers_from_another_endpoint_are_never_served_to_the_real_api(claude_settings, fake_api_factory,
+                                                                        monkeypatch):
+    index = _without_tables_or_key_points()
+    first = fake_api_factory()
+    _point_at(first, monkeypatch)
+    raw, extraction = _extract_one(claude_settings, index)
+    assert extraction.endpoint == first.url and first.stats.total_requests == 1
+    first.reset_stats()
+    _extract_one(claude_settings, index)
+    assert first.stats.total_requests == 0  # the same endpoint again: a cache hit
+
+    second = fake_api_factory()
+    _point_at(second, monkeypatch)
+    assert _extract_one(claude_settings, index)[1].endpoint == second.url
+    assert second.stats.total_requests == 1  # another endpoint: its own request, not the first one's answer
+
+    # Anthropic's API, with the same cache: neither fake's answer may come back as a cache hit.
+    monkeypatch.delenv("ANTHROPIC_BASE_URL")
+    extractor = PipelineResource.from_settings(claude_settings).build_extractor()
+    assert extractor.client.endpoint is None
+    sent = []
+
+    async def not_sent(request):
+        sent.append(request)
+        raise ExtractionError("a test sends nothing to Anthropic")
+
+    monkeypatch.setattr(extractor.client, "_create", not_sent)
+    with pytest.raises(ExtractionError, match="sends nothing"):
+        call_and_close(extractor, lambda e: e.extract(raw))
+    assert len(sent) == 1
 
 
 def _extract_one(settings: Settings, index: int = 0):

@@ -76,6 +76,8 @@ def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConf
     for path in summary.unreadable:
         log.warning(f"unreadable export document skipped: {path}")
     log.info(summary.render())
+    if summary.kept is not None:
+        log.warning(summary.kept_line())
     return dg.MaterializeResult(
         asset_key=ANKI_DECK,
         metadata={
@@ -93,5 +95,11 @@ def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConf
             "dropped_candidates": dg.MetadataValue.md(_counter_table("reason", dict(summary.dropped_candidates))),
             "skipped_statements": dg.MetadataValue.md(_skips_table(summary)),
             "unreadable_documents": dg.MetadataValue.int(len(summary.unreadable)),
-        },
+            "manifest_path": dg.MetadataValue.path(str(summary.manifest_path)),
+            # The deck this build replaced, and the deck kept when this one has fewer than 4/5 of its notes.
+            "previous_notes": (dg.MetadataValue.int(summary.previous_notes) if summary.previous_notes is not None
+                               else dg.MetadataValue.null()),
+            "previous_kept_path": (dg.MetadataValue.path(str(summary.kept.apkg)) if summary.kept
+                                   else dg.MetadataValue.null()),
+        }
     )

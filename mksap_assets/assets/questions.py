@@ -33,6 +33,7 @@ from mksap_assets.assets.anki import ANKI_DECK, ANKI_DECK_SPEC, AnkiDeckConfig, 
 from mksap_assets.assets.report import PIPELINE_REPORT, build_report, report_spec
 from mksap_assets.checks import CHECK_SPECS, ValidationCheckConfig, check_results
 from mksap_assets.domain.anki import AnkiExportError
+from mksap_assets.domain.llm.endpoint import api_label, sdk_endpoint
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
 from mksap_assets.domain.progress import Progress
 from mksap_assets.partitions import question_partitions
@@ -214,4 +215,5 @@ def _provider_line(pipeline: PipelineResource) -> str:
             "Extractor: offline (rule-based, pinned in this instance; `mksap settings --provider anthropic` to use "
             'Claude). Outputs are labelled "extractor": "offline".'
         )
-    return f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}"
+    return (f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
+            f"{api_label(sdk_endpoint())}")

@@ -1,8 +1,9 @@
 """Anki export: the exported statements as cloze notes, in an .apkg (genanki) and a tab-separated import file.
 
 Plain Python, no Dagster. Reads `<output dir>/<system>/<question id>.json` (see export.py) and writes
-`<output dir>/anki/mksap.apkg` and `<output dir>/anki/mksap.txt` (with a system filter: `mksap-<code>.*`), each
-atomically (temp file in the same folder + rename).
+`<output dir>/anki/mksap.apkg`, `<output dir>/anki/mksap.txt` and the manifest `mksap.json` (with a system filter:
+`mksap-<code>.*`), each atomically (temp file in the same folder + rename). A build with fewer than 4/5 of the
+previous deck's notes keeps the previous files as `mksap.previous.*` (deck_files.py).
 
 Design decisions
 ----------------
@@ -53,7 +54,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,17 @@ import genanki
 
 from mksap_assets.domain.card_gate import stored_blocking_codes
 from mksap_assets.domain.cloze_placement import free_start
+from mksap_assets.domain.deck_files import (
+    ANKI_DIR,
+    FILE_STEM,
+    SHRINK_DENOMINATOR,
+    SHRINK_NUMERATOR,
+    DeckFiles,
+    KeptDeck,
+    export_stamp,
+    keep_previous_if_shrinking,
+    write_manifest,
+)
 from mksap_assets.domain.store import atomic_target, read_json, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -70,8 +82,6 @@ MODEL_NAME = "MKSAP Cloze"
 PARENT_DECK_ID = 1548112554
 PARENT_DECK_NAME = "MKSAP"
 TAG_ROOT = "MKSAP"
-ANKI_DIR = "anki"
-FILE_STEM = "mksap"
 MAX_SECONDARY = 2  # secondary candidates per note (all numbered c2)
 
 # (export document location, section label used in GUIDs and tags, label shown in Extra)
@@ -305,6 +315,7 @@ class AnkiExportSummary:
     options: AnkiOptions
     apkg_path: Path | None = None
     txt_path: Path | None = None
+    manifest_path: Path | None = None
     questions: int = 0  # export documents read (after the system filter)
     notes: int = 0
     cards: int = 0
@@ -314,10 +325,22 @@ class AnkiExportSummary:
     unreadable: list[str] = field(default_factory=list)  # documents that could not be read
     per_system: dict[str, SystemCount] = field(default_factory=dict)
     skip_log: list[SkipRecord] = field(default_factory=list)
+    built_from: dict[str, str] = field(default_factory=dict)  # question id -> export_stamp of the export read
+    previous_notes: int | None = None  # the notes of the deck this build replaced; None: there was none
+    kept: KeptDeck | None = None  # set when this build shrank the deck: where the previous (or a larger) deck is
 
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
+
+    def kept_line(self) -> str | None:
+        """A warning for the run log when this build shrank the deck, None otherwise."""
+        if self.kept is None:
+            return None
+        return (
+            f"anki: this deck has {self.notes} notes, fewer than {SHRINK_NUMERATOR}/{SHRINK_DENOMINATOR} of the "
+            f"previous deck's {self.previous_notes}; kept deck: {self.kept.notes} notes in {self.kept.apkg}"
+        )
 
     def render(self) -> str:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.skipped.items())) or "none"
@@ -465,11 +488,10 @@ def _matches_system(wanted: str, code: str, name: str) -> bool:
     return wanted in (code.casefold(), name.casefold())
 
 
-def anki_paths(output_dir: Path, system_code: str | None = None) -> tuple[Path, Path]:
-    """mksap.apkg/.txt for the whole bank, mksap-<code>.apkg/.txt for one system."""
+def anki_paths(output_dir: Path, system_code: str | None = None) -> DeckFiles:
+    """mksap.apkg/.txt/.json for the whole bank, mksap-<code>.* for one system."""
     stem = FILE_STEM if not system_code else f"{FILE_STEM}-{tag_component(system_code.lower())}"
-    folder = output_dir / ANKI_DIR
-    return folder / f"{stem}.apkg", folder / f"{stem}.txt"
+    return DeckFiles.named(output_dir / ANKI_DIR, stem)
 
 
 def collect_notes(
@@ -486,6 +508,7 @@ def collect_notes(
         if options.system and not _matches_system(options.system, code, name):
             continue
         summary.questions += 1
+        summary.built_from[str(document.get("question_id") or path.stem)] = export_stamp(document)
         system = summary.per_system.setdefault(code, SystemCount(name=name))
         system.questions += 1
         found, skips, dropped = notes_from_document(document, options, path=path, system_name=system.name)
@@ -537,17 +560,25 @@ def render_txt(notes: Sequence[ClozeNote]) -> str:
 def write_anki_export(
     output_dir: Path, options: AnkiOptions = AnkiOptions(), *, now: datetime | None = None
 ) -> AnkiExportSummary:
-    """Read every export document under output_dir, write the .apkg and the .txt, return what was written."""
+    """Read every export document under output_dir, write the .apkg, the .txt and the manifest (the previous deck
+    kept first when this one would have fewer than 4/5 of its notes), return what was written."""
     summary = AnkiExportSummary(output_dir=output_dir, options=options)
     notes = collect_notes(export_documents(output_dir), options, summary)
     system_code = "-".join(sorted(summary.per_system)) if options.system else None
-    apkg_path, txt_path = anki_paths(output_dir, system_code)
-    summary.apkg_path, summary.txt_path = apkg_path, txt_path
+    files = anki_paths(output_dir, system_code)
+    summary.apkg_path, summary.txt_path, summary.manifest_path = files.apkg, files.txt, files.manifest
+    summary.previous_notes, summary.kept = keep_previous_if_shrinking(files, len(notes))
     package = build_package(notes)
     timestamp = now.timestamp() if now else None
-    with atomic_target(apkg_path) as tmp_path:
+    with atomic_target(files.apkg) as tmp_path:
         package.write_to_file(str(tmp_path), timestamp=timestamp)
     text = render_txt(notes)
-    write_bytes_atomic(txt_path, text.encode("utf-8"))
+    write_bytes_atomic(files.txt, text.encode("utf-8"))
+    write_manifest(
+        files, notes=summary.notes, cards=summary.cards, questions=summary.questions, strict=options.strict,
+        system=options.system, built_at=(now or datetime.now(UTC)).isoformat(), built_from=summary.built_from,
+    )
     log.info(summary.render())
+    if summary.kept is not None:
+        log.warning(summary.kept_line())
     return summary

@@ -63,6 +63,8 @@ def build_export(
     document["provenance"] = {
         "extractor": extraction.extractor,
         "model": extraction.model,
+        # null: Anthropic's own API, or no API at all (offline). Otherwise the costs below were never billed.
+        "endpoint": extraction.endpoint,
         "prompt_version": extraction.prompt_version,
         "validator_version": summary.validator_version,
         "pipeline_version": PIPELINE_VERSION,

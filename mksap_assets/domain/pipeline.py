@@ -24,6 +24,7 @@ from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.export import build_export, export_path, output_fingerprint
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
+from mksap_assets.domain.llm.endpoint import endpoint_name, is_billed
 from mksap_assets.domain.repair import (
     StatementRepairer,
     merged,
@@ -135,6 +136,8 @@ class QuestionPipeline:
             "statements": extraction.statement_count,
             "extractor": extraction.extractor,
             "model": extraction.model or "-",
+            "endpoint": endpoint_name(extraction.endpoint) if extraction.model else "-",  # no model: no API
+            "billed": usage.calls > 0 and is_billed(extraction.endpoint),
             "llm_calls": usage.calls,
             "cache_hits": usage.cache_hits,
             "cache_misses": usage.cache_misses,

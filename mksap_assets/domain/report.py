@@ -4,8 +4,8 @@ Reads the export documents in <output dir>/<system>/<id>.json (two-letter system
 and _removed/ are never read) and builds:
 
 - questions.csv  one row per question: system, type (id[2:5]), statements by section, statements that passed the
-                 card gate (card_gate.py), errors, warnings,
-                 extractor, model, and the LLM usage recorded in provenance.llm_usage (calls, cache hits and
+                 card gate (card_gate.py), errors, warnings, extractor, model, endpoint (blank for Anthropic's
+                 own API or offline), and the LLM usage recorded in provenance.llm_usage (calls, cache hits and
                  misses, tokens, cost_usd);
 - by_system.csv  and by_type.csv: questions, statements, statements passed, pass rate (of statements), errors,
                  warnings, cost;
@@ -46,7 +46,7 @@ _USAGE_SOURCE = {"llm_calls": "calls"}
 QUESTION_COLUMNS = (
     "question_id", "system", "system_name", "type",
     "statements_critique", "statements_key_points", "statements_table", "statements",
-    "statements_passed", "errors", "warnings", "extractor", "model", *USAGE_FIELDS,
+    "statements_passed", "errors", "warnings", "extractor", "model", "endpoint", *USAGE_FIELDS,
 )
 _COUNT_COLUMNS = (
     "statements_critique", "statements_key_points", "statements_table", "statements", "statements_passed", "errors",
@@ -114,6 +114,7 @@ def question_row(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "statements_passed": sum(1 for item in items if not stored_blocking_codes(item)),
         "extractor": str(provenance.get("extractor") or "?"),
         "model": str(provenance.get("model") or ""),
+        "endpoint": str(provenance.get("endpoint") or ""),  # not Anthropic's API: its costs were never billed
     }
     for name in USAGE_FIELDS:
         value = _number(usage.get(_USAGE_SOURCE.get(name, name)))

@@ -177,7 +177,7 @@ def expected_notes(output_dir: Path) -> dict[str, tuple[str, str]]:
     """guid -> (question id, section) for the statements that should be exported by default, computed directly:
     every statement the gate let through (`blocked_by` empty), whatever the rest of its question."""
     expected = {}
-    for path in sorted(output_dir.glob("*/*.json")):
+    for path in sorted(output_dir.glob("[a-z][a-z]/*.json")):  # the system folders, not anki/mksap.json
         doc = read_json(path)
         sections = [
             ("critique", doc["true_statements"]["from_critique"]),
@@ -206,13 +206,13 @@ def test_sample_bank_deck_opens_with_every_note_card_tag_and_deck(sample_output:
     assert summary.cards == deck["cards"]
     assert summary.questions == 16 and len(summary.per_system) == 16
     blocked = [
-        it for p in sample_output.glob("*/*.json") for section in (
+        it for p in sample_output.glob("[a-z][a-z]/*.json") for section in (
             read_json(p)["true_statements"]["from_critique"], read_json(p)["true_statements"]["from_key_points"],
             read_json(p)["table_statements"]["statements"]) for it in section if it["blocked_by"]
     ]
     assert summary.skipped.get("blocked", 0) == len(blocked) and "warning" not in summary.skipped
 
-    documents = {p.stem: read_json(p) for p in sample_output.glob("*/*.json")}
+    documents = {p.stem: read_json(p) for p in sample_output.glob("[a-z][a-z]/*.json")}
     assert deck["decks"][PARENT_DECK_ID] == "MKSAP"
     for doc in documents.values():
         assert deck["decks"][deck_id_for(doc["category"])] == f"MKSAP::{doc['category_name']}"
@@ -604,7 +604,7 @@ def test_files_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         write_anki_export(out, now=T1)
     assert summary.apkg_path.read_bytes() == before
-    assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.txt"]
+    assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.json", "mksap.txt"]
 
 
 def test_export_documents_are_read_from_every_system_folder_only(tmp_path: Path):

@@ -12,7 +12,8 @@ import pytest
 from mksap_assets.domain.export import build_export, export_path, output_fingerprint
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.store import write_json_atomic
+from mksap_assets.domain.pipeline import EXTRACTED, RAW, QuestionPipeline
+from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
@@ -89,6 +90,22 @@ def test_repaired_from_is_exported_when_a_repair_replaced_the_text():
     document = build_export(raw, extraction, validated, nlp_pipeline="rules", now=datetime(2026, 1, 1, tzinfo=UTC))
     assert document["true_statements"]["from_critique"][0]["repaired_from"] == "The text before the repair."
     assert all("repaired_from" not in i for i in document["true_statements"]["from_critique"][1:])
+
+
+def test_provenance_names_an_endpoint_other_than_anthropics():
+    raw, extraction, validated, document = _export(discover_questions(SAMPLE_DIR)[0])
+    assert document["provenance"]["endpoint"] is None  # offline: no API at all
+    at_fake = extraction.model_copy(update={"model": "claude-haiku-5-5", "endpoint": "http://127.0.0.1:8765"})
+    provenance = build_export(raw, at_fake, validated, nlp_pipeline="rules")["provenance"]
+    assert provenance["endpoint"] == "http://127.0.0.1:8765"
+
+
+def test_offline_extraction_metadata_names_no_endpoint_and_no_bill(tmp_path: Path):
+    pipeline = QuestionPipeline(SAMPLE_DIR, tmp_path / "output", ArtifactStore(tmp_path / "store"), OfflineExtractor())
+    question_id = discover_questions(SAMPLE_DIR)[0].question_id
+    outcome = asyncio.run(pipeline.run(question_id, {RAW, EXTRACTED}))
+    metadata = outcome.results[-1].metadata
+    assert (metadata["extractor"], metadata["endpoint"], metadata["billed"]) == ("offline", "-", False)
 
 
 def test_fingerprint_changes_with_input_prompt_and_model():

@@ -72,6 +72,7 @@ class ClaudeExtractor:
             question_id=raw.question_id,
             extractor=self.name,
             model=self.model,
+            endpoint=self.client.endpoint,
             prompt_version=self.prompt_version,
             prompt_versions=prompts.prompt_versions(),
             from_critique=critique,

@@ -1,8 +1,10 @@
 """Persistent, process-safe response cache (diskcache on SQLite), keyed by the canonical request.
 
 The key is the sha256 of the request exactly as sent (model, system, messages, temperature, max_tokens, tools and
-tool_choice) plus the prompt version, so any change to what Claude would see is a miss. Only validated answers are
-stored, so a warm cache never replays a malformed or truncated one.
+tool_choice) plus the prompt version, so any change to what Claude would see is a miss, and, for an endpoint other than
+Anthropic's API (endpoint.py), that endpoint: a fake API's answers are never served to a run against the real one.
+The real API's keys are the same as before endpoints were keyed. Only validated answers are stored, so a warm cache
+never replays a malformed or truncated one.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import diskcache
 import orjson
 
 
-def request_key(request: dict[str, Any], prompt_version: str) -> str:
-    canonical = orjson.dumps({"request": request, "prompt_version": prompt_version}, option=orjson.OPT_SORT_KEYS)
+def request_key(request: dict[str, Any], prompt_version: str, endpoint: str | None = None) -> str:
+    """endpoint: None for Anthropic's API (see endpoint_of), which leaves the key as it always was."""
+    keyed: dict[str, Any] = {"request": request, "prompt_version": prompt_version}
+    if endpoint is not None:
+        keyed["endpoint"] = endpoint
+    canonical = orjson.dumps(keyed, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 

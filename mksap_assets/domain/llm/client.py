@@ -16,6 +16,7 @@ import anthropic
 from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.llm.cache import ResponseCache, request_key
+from mksap_assets.domain.llm.endpoint import endpoint_of
 from mksap_assets.domain.llm.limiter import RateLimiter
 from mksap_assets.domain.llm.meter import current_usage
 from mksap_assets.domain.llm.pricing import cost_usd
@@ -46,6 +47,8 @@ class ClaudeClient:
         limiter: RateLimiter,
     ):
         self.api = api
+        # Where the SDK sends requests, as it resolved it; None for Anthropic's own API.
+        self.endpoint = endpoint_of(api.base_url)
         self.model = model
         self.cache = cache
         self.limiter = limiter
@@ -76,7 +79,7 @@ class ClaudeClient:
             "thinking": {"type": "disabled"},
             "max_tokens": max_tokens,
         }
-        key = request_key(request, prompt_version)
+        key = request_key(request, prompt_version, self.endpoint)
         cached = self.cache.get(key)
         if cached is not None:
             usage.cache_hits += 1

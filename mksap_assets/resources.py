@@ -122,10 +122,11 @@ class PipelineResource(dg.ConfigurableResource):
             return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
         from mksap_assets.domain.extraction.claude import claude_prompt_version
         from mksap_assets.domain.extraction.prompts import repair_prompt_version
+        from mksap_assets.domain.llm.endpoint import sdk_endpoint
         from mksap_assets.domain.repair import validation_identity
 
         return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode),
-                                 validation_identity(repair_prompt_version()))
+                                 validation_identity(repair_prompt_version()), sdk_endpoint())
 
     def spec(self) -> PipelineSpec:
         """The run's pipeline as plain data (this resource's fields of the same names), built in the process that

@@ -13,6 +13,7 @@ from pathlib import Path
 from mksap_assets.domain.export import export_path
 from mksap_assets.domain.fingerprint import fingerprint
 from mksap_assets.domain.inputs import QuestionFile, input_sha256
+from mksap_assets.domain.llm.endpoint import endpoint_name
 
 # A question whose run failed is retried automatically this many times for the same inputs; after that it waits
 # for its input, prompt or model to change, or for a manual "failed only" backfill.
@@ -33,12 +34,17 @@ def model_changed(recorded: str | None, expected: str | None) -> str:
     return f"model changed: {recorded} → {expected}"
 
 
+def endpoint_changed(recorded: str | None, expected: str | None) -> str:
+    return f"endpoint changed: {endpoint_name(recorded)} → {endpoint_name(expected)}"
+
+
 @dataclass(frozen=True)
 class ExtractorIdentity:
     extractor: str
     model: str | None
     prompt_version: str
     validator_version: str
+    endpoint: str | None = None  # an API other than Anthropic's own (llm/endpoint.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Recorded:
     extractor: str | None = None
     model: str | None = None
     prompt_version: str | None = None
+    endpoint: str | None = None
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, object]) -> Recorded:
@@ -57,7 +64,8 @@ class Recorded:
             value = metadata.get(name)
             return None if value in (None, "-") else str(value)
 
-        return cls(text("fingerprint"), text("input_sha256"), text("extractor"), text("model"), text("prompt_version"))
+        return cls(text("fingerprint"), text("input_sha256"), text("extractor"), text("model"), text("prompt_version"),
+                   text("endpoint"))
 
 
 @dataclass
@@ -96,6 +104,7 @@ def expected_fingerprint(question_file: QuestionFile, identity: ExtractorIdentit
         model=identity.model,
         prompt_version=identity.prompt_version,
         validator_version=identity.validator_version,
+        endpoint=identity.endpoint,
     )
 
 
@@ -112,6 +121,8 @@ def _reason(recorded: Recorded | None, digest: str, identity: ExtractorIdentity,
         return extractor_changed(recorded.extractor, identity.extractor)
     if recorded.model != identity.model:
         return model_changed(recorded.model, identity.model)
+    if recorded.endpoint != identity.endpoint:
+        return endpoint_changed(recorded.endpoint, identity.endpoint)
     if recorded.prompt_version != identity.prompt_version:
         return PROMPT_CHANGED
     return CODE_CHANGED

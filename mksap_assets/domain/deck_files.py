@@ -25,7 +25,7 @@ FILE_STEM = "mksap"
 KEPT_SUFFIX = ".previous"
 # A build keeps the previous deck when it has fewer notes than SHRINK_NUMERATOR/SHRINK_DENOMINATOR of it.
 SHRINK_NUMERATOR, SHRINK_DENOMINATOR = 4, 5
-REBUILD_HINT = "rebuild: mksap run"
+REBUILD_HINT = "rebuild: mksap run, or the running sensor does it"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ def output_fingerprint(raw: RawQuestion, extraction: Extraction, validated: Vali
         model=extraction.model,
         prompt_version=extraction.prompt_version,
         validator_version=validated.validation.validator_version,
+        endpoint=extraction.endpoint,
     )
 
 

@@ -12,8 +12,11 @@ PIPELINE_VERSION = "1"
 
 
 def fingerprint(
-    *, input_sha256: str, extractor: str, model: str | None, prompt_version: str, validator_version: str
+    *, input_sha256: str, extractor: str, model: str | None, prompt_version: str, validator_version: str,
+    endpoint: str | None = None,
 ) -> str:
+    """`endpoint` is set only for an API other than Anthropic's own (llm/endpoint.py), so that answers from a fake or
+    a proxy never count as Claude's, while every other fingerprint stays what it was."""
     parts = [
         f"input={input_sha256}",
         f"extractor={extractor}",
@@ -23,5 +26,6 @@ def fingerprint(
         f"normaliser={NORMALISER_VERSION}",
         f"tables={TABLE_PARSER_VERSION}",
         f"pipeline={PIPELINE_VERSION}",
+        *([f"endpoint={endpoint}"] if endpoint else []),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -211,6 +211,7 @@ class QuestionPipeline:
             "input_sha256": raw.input_sha256,
             "extractor": extraction.extractor,
             "model": extraction.model or "-",
+            "endpoint": extraction.endpoint or "-",
             "prompt_version": extraction.prompt_version,
             "validator_version": validated.validation.validator_version,
             "path": str(path),

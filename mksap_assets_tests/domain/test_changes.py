@@ -13,7 +13,7 @@ IDENTITY = ExtractorIdentity("anthropic", "claude-haiku-5-5", "p1", "3")
 def _recorded(question_file, identity=IDENTITY, **overrides) -> Recorded:
     digest, fingerprint = expected_fingerprint(question_file, identity)
     fields = dict(fingerprint=fingerprint, input_sha256=digest, extractor=identity.extractor, model=identity.model,
-                  prompt_version=identity.prompt_version)
+                  prompt_version=identity.prompt_version, endpoint=identity.endpoint)
     return Recorded(**{**fields, **overrides})
 
 
@@ -55,6 +55,19 @@ def test_reasons_follow_what_changed():
     assert len(plan.up_to_date) == len(files) - 6
     stale = [a.question_id, b.question_id, c.question_id, d.question_id, e.question_id, f.question_id]
     assert asked == [stale, stale]  # full records and statuses are looked up for the stale ones only
+
+
+def test_answers_from_another_endpoint_are_not_claudes():
+    files = discover_questions(SAMPLE_DIR)
+    fake = ExtractorIdentity("anthropic", "claude-haiku-5-5", "p1", "3", "http://127.0.0.1:8765")
+    # Anthropic's own API adds nothing to the fingerprint: exports made before endpoints were recorded stay current.
+    assert expected_fingerprint(files[0], IDENTITY) != expected_fingerprint(files[0], fake)
+    assert Recorded.from_metadata({"endpoint": "-"}).endpoint is None
+    recorded = {f.question_id: _recorded(f, identity=fake) for f in files}
+    plan, _ = _plan(recorded)
+    assert set(plan.to_run.values()) == {"endpoint changed: http://127.0.0.1:8765 → https://api.anthropic.com"}
+    plan, _ = _plan(recorded, identity=fake)
+    assert not plan.to_run and len(plan.up_to_date) == len(files)
 
 
 def test_nothing_stale_asks_for_no_status():

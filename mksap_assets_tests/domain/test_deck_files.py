@@ -107,7 +107,7 @@ def test_no_deck_yet(tmp_path: Path):
     out = _bank(tmp_path / "output", 5)
     status = summarise_exports(out).deck
     assert status.notes is None and not status.current
-    assert "Anki deck:          no deck yet (rebuild: mksap run)" in summarise_exports(out).render()
+    assert "Anki deck:          no deck yet (rebuild: mksap run, or the running sensor does it)" in summarise_exports(out).render()
 
 
 def test_the_deck_is_current_until_a_question_is_exported_again_added_or_removed(tmp_path: Path):
@@ -125,7 +125,7 @@ def test_the_deck_is_current_until_a_question_is_exported_again_added_or_removed
     status = summarise_exports(out).deck
     assert (status.current, status.exported_since, status.removed_since) == (False, 2, 1)
     assert ("deck status:        stale: 2 questions exported and 1 removed since the deck was built "
-            "(rebuild: mksap run)") in summarise_exports(out).render()
+            "(rebuild: mksap run, or the running sensor does it)") in summarise_exports(out).render()
 
     write_anki_export(out, now=T1)
     assert summarise_exports(out).deck.current

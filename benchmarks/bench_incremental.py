@@ -13,6 +13,7 @@ Appends to benchmarks/results.md.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def main() -> None:
     from mksap_assets.settings import LLMSettings, Settings
 
     work = WORK / "incremental"
+    shutil.rmtree(work, ignore_errors=True)  # an instance, outputs or a cache left by an earlier run would skew it
     bank = build_bank(work / "bank", args.questions)
     home = work / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+PORT := 3000
 
-.PHONY: install run test dev check-inputs bench bench-incremental profile quality clean
+.PHONY: install run test docs-check dev check-inputs bench bench-incremental profile quality clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +25,15 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n auto
 
-## The Dagster UI (webserver + daemon) on http://127.0.0.1:3000, on the project's instance.
+## Every shell command of README.md and docs/UI.md, run in a sandbox with its effect checked (about 1.5 minutes).
+docs-check: $(INSTALLED)
+	$(BIN)/python -m mksap_assets_tests.docs_check
+
+## The Dagster UI (webserver + daemon) on http://127.0.0.1:3000 (`make dev PORT=3001`: another port), on the
+## project's instance.
 dev: $(INSTALLED)
 	$(BIN)/mksap init
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 ## Extraction at scale against the fake Messages API; appends to benchmarks/results.md (about 10 minutes).
 bench: $(INSTALLED)

@@ -11,7 +11,6 @@ SIGKILL) whatever happens, and nothing may outlive them. See docs/UI.md for the 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,26 +22,18 @@ from pathlib import Path
 import orjson
 import psutil
 import pytest
-import requests
 
 from mksap_assets.cli import instance_config
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.helpers import sample_ids
+from mksap_assets_tests.services import GraphQL, check_alive, free_port, stop, tail
 
 BIN = Path(sys.executable).parent
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 QUESTION_ASSETS = ["raw_question", "extracted_statements", "validated_statements", "exported_question"]
-READY_TIMEOUT = 90.0  # webserver answering and the code location loaded
 BACKFILL_TIMEOUT = 180.0  # backfill requested -> terminal status (daemon ticks, queue, two runs)
-STOP_GRACE = 8.0  # SIGINT -> SIGKILL
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
-WORKSPACE_QUERY = """
-{ workspaceOrError { __typename
-    ... on Workspace { locationEntries { name loadStatus
-        locationOrLoadError { __typename ... on PythonError { message } } } }
-    ... on PythonError { message } } }
-"""
 ASSETS_QUERY = """
 { assetNodes {
     assetKey { path }
@@ -85,70 +76,6 @@ query Backfill($id: String!) {
 # --------------------------------------------------------------------------------------------- processes
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(log: Path, chars: int = 3000) -> str:
-    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)  # started with start_new_session=True: the group id is the leader's pid
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) == pgid:
-                members.append(process.pid)
-        except (ProcessLookupError, psutil.Error):
-            pass
-    return members
-
-
-def _stop(procs: list[subprocess.Popen]) -> list[psutil.Process]:
-    """SIGINT every group, wait, SIGKILL what is left (groups and stray descendants); return the survivors."""
-    tree: list[psutil.Process] = []
-    for proc in procs:
-        try:
-            tree += psutil.Process(proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            pass
-    for proc in procs:
-        _signal_group(proc.pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_GRACE
-    for proc in procs:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-    _, alive = psutil.wait_procs(tree, timeout=max(0.1, deadline - time.monotonic()))
-    for proc in procs:
-        if proc.poll() is None or _group_members(proc.pid):  # only a group that is still ours
-            _signal_group(proc.pid, signal.SIGKILL)
-    for child in alive:  # a descendant that left the group (setsid) is still ours
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    for proc in procs:
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-    _, alive = psutil.wait_procs(alive, timeout=5)
-    return [p for p in alive if p.is_running()] + [
-        psutil.Process(proc.pid) for proc in procs if proc.poll() is None
-    ]
-
-
 class Services:
     """`dagster-webserver` and `dagster-daemon` on the project's workspace, each in its own process group."""
 
@@ -177,55 +104,15 @@ def _dagster_services(env: dict[str, str], port: int, logs: Path, survivors: lis
     try:
         yield services
     finally:
-        survivors += _stop(list(services.procs.values()))
-
-
-def _check_alive(procs: dict[str, subprocess.Popen], logs: Path) -> None:
-    for name, proc in procs.items():
-        if proc.poll() is not None:
-            pytest.fail(f"{name} exited with {proc.returncode}:\n{_tail(logs / f'{name}.log')}")
+        survivors += stop(list(services.procs.values()))
 
 
 # --------------------------------------------------------------------------------------------- GraphQL
 
 
-class GraphQL:
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-        self.http = requests.Session()
-        self.http.trust_env = False  # never through a proxy
-
-    def __call__(self, query: str, variables: dict | None = None) -> dict:
-        response = self.http.post(f"{self.base}/graphql", json={"query": query, "variables": variables or {}},
-                                  timeout=60)
-        response.raise_for_status()
-        body = response.json()
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    def wait_ready(self, procs: dict[str, subprocess.Popen], logs: Path) -> None:
-        """/server_info answers, then every code location is LOADED (and loaded without error)."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            _check_alive(procs, logs)
-            try:
-                if self.http.get(f"{self.base}/server_info", timeout=5).ok:
-                    workspace = self(WORKSPACE_QUERY)["workspaceOrError"]
-                    assert workspace["__typename"] == "Workspace", workspace
-                    entries = workspace["locationEntries"]
-                    if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
-                        errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"]
-                        assert not errors, errors
-                        return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"webserver not ready in {READY_TIMEOUT:.0f} s:\n{_tail(logs / 'webserver.log')}")
-            time.sleep(0.5)
-
-    def question_assets(self) -> dict[str, dict]:
-        nodes = self(ASSETS_QUERY)["assetNodes"]
-        return {"/".join(node["assetKey"]["path"]): node for node in nodes if node["isPartitioned"]}
+def _question_assets(graphql: GraphQL) -> dict[str, dict]:
+    nodes = graphql(ASSETS_QUERY)["assetNodes"]
+    return {"/".join(node["assetKey"]["path"]): node for node in nodes if node["isPartitioned"]}
 
 
 # --------------------------------------------------------------------------------------------- network
@@ -298,7 +185,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
     assert f"{len(keys)} partitions added" in sync.stdout
     phase("partitions registered")
 
-    port = _free_port()
+    port = free_port()
     logs = tmp_path / "logs"
     survivors: list[psutil.Process] = []
     with _dagster_services(env, port, logs, survivors) as services:
@@ -316,7 +203,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
             assert not _connects(address, port), f"webserver reachable on {address}:{port}"
 
         # The four question assets, on the dynamic "question" partitions, with exactly the sample ids.
-        assets = graphql.question_assets()
+        assets = _question_assets(graphql)
         assert sorted(assets) == sorted(QUESTION_ASSETS)
         for name, node in assets.items():
             assert node["partitionDefinition"] == {"type": "DYNAMIC", "name": "question"}, name
@@ -350,13 +237,13 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
             if backfill["status"] in TERMINAL:
                 phase(f"backfill {backfill['status']}")
                 break
-            _check_alive(procs, logs)
+            check_alive(procs, logs)
             if time.monotonic() > deadline:
                 pytest.fail(f"backfill still {backfill['status']} after {BACKFILL_TIMEOUT:.0f} s; runs: "
-                            f"{[(r['runId'], r['status']) for r in backfill['runs']]}\n{_tail(logs / 'daemon.log')}")
+                            f"{[(r['runId'], r['status']) for r in backfill['runs']]}\n{tail(logs / 'daemon.log')}")
             time.sleep(1)
 
-        assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, _tail(logs / "daemon.log"))
+        assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, tail(logs / "daemon.log"))
         assert backfill["isAssetBackfill"] and sorted(backfill["partitionNames"]) == sorted(chosen)
         runs = backfill["runs"]
         assert [run["status"] for run in runs] == ["SUCCESS"] * len(runs), runs
@@ -370,7 +257,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
         assert sorted(run["runId"] for run in all_runs) == sorted(run["runId"] for run in runs), all_runs
 
         # Exactly the chosen partitions are MATERIALIZED, for all four assets; nothing failed or is still running.
-        for name, node in graphql.question_assets().items():
+        for name, node in _question_assets(graphql).items():
             statuses = node["assetPartitionStatuses"]
             assert sorted(statuses["materializedPartitions"]) == sorted(chosen), (name, statuses)
             assert statuses["failedPartitions"] == statuses["materializingPartitions"] == [], (name, statuses)

@@ -113,6 +113,12 @@ class PipelineResource(dg.ConfigurableResource):
         """Why `process` cannot extract with this resource's provider (no API key for anthropic), or None."""
         return self.extraction_settings().missing_requirement(has_api_key=has_api_key(), process=process)
 
+    def endpoint(self) -> str | None:
+        """The API other than Anthropic's own that Claude's requests would go to (llm/endpoint.py), or None."""
+        from mksap_assets.domain.llm.endpoint import sdk_endpoint
+
+        return sdk_endpoint() if self.provider() == "anthropic" else None
+
     def extractor_identity(self) -> ExtractorIdentity:
         """Which extractor, model and prompt a run would use now, without creating any client."""
         from mksap_assets.domain.validation import VALIDATOR_VERSION
@@ -122,11 +128,10 @@ class PipelineResource(dg.ConfigurableResource):
             return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
         from mksap_assets.domain.extraction.claude import claude_prompt_version
         from mksap_assets.domain.extraction.prompts import repair_prompt_version
-        from mksap_assets.domain.llm.endpoint import sdk_endpoint
         from mksap_assets.domain.repair import validation_identity
 
         return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode),
-                                 validation_identity(repair_prompt_version()), sdk_endpoint())
+                                 validation_identity(repair_prompt_version()), self.endpoint())
 
     def spec(self) -> PipelineSpec:
         """The run's pipeline as plain data (this resource's fields of the same names), built in the process that

@@ -71,6 +71,12 @@ def test_full_run_through_dagster_then_warm_cache_makes_no_call(claude_settings,
         port = fake_api.url.rsplit(":", 1)[1]
         assert any(f"anthropic API at 127.0.0.1:{port} (not api.anthropic.com); costs are estimates, not billed"
                    in message for message in messages)
+        assert any("questions done" in message and f"; not billed: answered by {fake_api.url}" in message
+                   for message in messages)
+        [report] = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                    if e.asset_key == dg.AssetKey("pipeline_report")]
+        assert report["unbilled_cost_usd"].value == report["cost_usd"].value > 0
+        assert "not billed (answered by an endpoint other than Anthropic's API)" in report["report"].value
         summary = summarise_exports(claude_settings.output_dir).render()
         assert f"extractor:          anthropic at {fake_api.url}\n" in summary
         assert f"127.0.0.1:{port} (not api.anthropic.com); costs are estimates, not billed" in summary

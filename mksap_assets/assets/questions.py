@@ -33,7 +33,7 @@ from mksap_assets.assets.anki import ANKI_DECK, ANKI_DECK_SPEC, AnkiDeckConfig, 
 from mksap_assets.assets.report import PIPELINE_REPORT, build_report, report_spec
 from mksap_assets.checks import CHECK_SPECS, ValidationCheckConfig, check_results
 from mksap_assets.domain.anki import AnkiExportError
-from mksap_assets.domain.llm.endpoint import api_label, sdk_endpoint
+from mksap_assets.domain.llm.endpoint import api_label
 from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
 from mksap_assets.domain.progress import Progress
 from mksap_assets.partitions import question_partitions
@@ -152,8 +152,9 @@ def _run_questions(
     context: dg.AssetExecutionContext, pipeline: PipelineResource, keys: list[str], stages: list[str]
 ) -> Iterator[dg.AssetMaterialization]:
     """Yield each question's materializations as it finishes; return the questions that failed."""
+    endpoint = pipeline.endpoint() if EXTRACTED in stages else None
     if EXTRACTED in stages:
-        context.log.info(_provider_line(pipeline))
+        context.log.info(_provider_line(pipeline, endpoint))
     started = time.perf_counter()
     failures: list[QuestionOutcome] = []
     totals: Counter[str] = Counter()
@@ -179,6 +180,7 @@ def _run_questions(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
         f"({', '.join(stages)}); {len(failures)} failed"
         + (f"; LLM: {_totals_line(totals, RUN_TOTALS)}" if EXTRACTED in stages else "")
+        + (f"; not billed: answered by {endpoint}" if endpoint and totals["llm_calls"] else "")
         + (f"; repair turn: {_totals_line(totals, REPAIR_TOTALS)}" if totals["repair_sent"] else "")
     )
     return sorted(failures, key=lambda o: o.question_id)
@@ -209,11 +211,11 @@ def _totals_line(totals: Counter[str], names: tuple[str, ...]) -> str:
     return ", ".join(f"{name}={round(totals[name], 4)}" for name in names)
 
 
-def _provider_line(pipeline: PipelineResource) -> str:
+def _provider_line(pipeline: PipelineResource, endpoint: str | None) -> str:
     if pipeline.provider() == "offline":
         return (
             "Extractor: offline (rule-based, pinned in this instance; `mksap settings --provider anthropic` to use "
             'Claude). Outputs are labelled "extractor": "offline".'
         )
     return (f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
-            f"{api_label(sdk_endpoint())}")
+            f"{api_label(endpoint)}")

@@ -76,6 +76,7 @@ def build_report(
         "cache_read_input_tokens": dg.MetadataValue.int(totals.cache_read_input_tokens),
         "cache_creation_input_tokens": dg.MetadataValue.int(totals.cache_creation_input_tokens),
         "cost_usd": dg.MetadataValue.float(totals.cost_usd),
+        "unbilled_cost_usd": dg.MetadataValue.float(totals.unbilled_cost_usd),
         "unreadable_documents": dg.MetadataValue.int(totals.unreadable),
         "path": dg.MetadataValue.path(str(report_dir(output_dir))),
         "report": dg.MetadataValue.md(report.markdown),

@@ -229,6 +229,7 @@ class ReportTotals:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cost_usd: float = 0.0
+    unbilled_cost_usd: float = 0.0  # the part answered by an endpoint other than Anthropic's API (llm/endpoint.py)
     extractors: dict[str, int] = field(default_factory=dict)  # extractor -> questions
     unreadable: int = 0
 
@@ -251,6 +252,7 @@ def totals_of(questions: pd.DataFrame, unreadable: int = 0) -> ReportTotals:
         warnings=int(questions["warnings"].sum()),
         cache_hit_rate=round(sums["cache_hits"] / lookups, RATE_DECIMALS) if lookups else None,
         cost_usd=round(float(questions["cost_usd"].sum()), COST_DECIMALS),
+        unbilled_cost_usd=round(float(questions.loc[questions["endpoint"] != "", "cost_usd"].sum()), COST_DECIMALS),
         extractors={str(k): int(v) for k, v in questions["extractor"].value_counts().sort_index().items()},
         unreadable=unreadable,
         **sums,
@@ -305,7 +307,9 @@ def totals_table(totals: ReportTotals) -> str:
             "cache read / creation tokens",
             f"{totals.cache_read_input_tokens:,} / {totals.cache_creation_input_tokens:,}",
         ),
-        ("cost (USD)", f"{totals.cost_usd:.4f}"),
+        ("cost (USD)", f"{totals.cost_usd:.4f}" + (
+            f", of which {totals.unbilled_cost_usd:.4f} not billed (answered by an endpoint other than Anthropic's API)"
+            if totals.unbilled_cost_usd else "")),
     ]
     if totals.unreadable:
         rows.append(("unreadable export files", f"{totals.unreadable:,}"))

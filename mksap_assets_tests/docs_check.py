@@ -78,9 +78,9 @@ NOT_RUN = {
     "make docs-check": "this check",
     "export ANTHROPIC_API_KEY=sk-ant-...": "needs a real Anthropic API key (Claude's path runs against the fake API "
     "in test_claude_extraction.py and test_robustness.py)",
-    "mksap settings --provider anthropic --model claude-sonnet-5-5 --cloze-mode separate": "pins anthropic, so every "
-    "later command would need a real API key; test_pinned_settings.py changes the pin (the synopsis line with "
-    "--provider P runs here, with the values already pinned)",
+    ".venv/bin/mksap settings --provider anthropic --model claude-sonnet-5-5 --cloze-mode separate": "pins anthropic, "
+    "so every later command would need a real API key; test_pinned_settings.py changes the pin (the synopsis line "
+    "with --provider P runs here, with the values already pinned)",
     # named in the prose
     "mksap init": "the first step of make run and make dev (Makefile), run with them",
     "dagster dev": "what make dev runs (Makefile), run with it",

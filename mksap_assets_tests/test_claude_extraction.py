@@ -201,7 +201,7 @@ def test_refusal_fails_only_that_question(claude_settings, fake_api, monkeypatch
         description = failure.step_failure_data.user_failure_data.description
         assert description.startswith("1 of 16 questions failed") and "refusal" in description
         [refused] = [key for key in keys if key in description]
-        exported = {p.stem for p in claude_settings.output_dir.glob("*/*.json")}
+        exported = {p.stem for p in claude_settings.output_dir.glob("[a-z][a-z]/*.json")}
         assert exported == set(keys) - {refused}
         statuses = instance.get_status_by_partition(dg.AssetKey("extracted_statements"), keys, question_partitions)
         assert [k for k, v in statuses.items() if v.value == "FAILED"] == [refused]

@@ -39,7 +39,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from results_file import append_results  # same folder; run as a script, so the folder is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,23 +47,9 @@ WORK = ROOT / "benchmarks" / "work"
 
 def build_bank(target: Path, count: int) -> Path:
     """Replicate the samples as <sys><type>9NNNN with a unique sentence in each critique and key point."""
-    from mksap_assets.domain.inputs import discover_questions
+    from mksap_assets.sample_bank import replicate_samples
 
-    samples = discover_questions(ROOT / "data" / "questions")
-    shutil.rmtree(target, ignore_errors=True)
-    for index in range(count):
-        sample = samples[index % len(samples)]
-        new_id = f"{sample.question_id[:5]}{90000 + index:05d}"
-        folder = target / sample.system / new_id
-        folder.mkdir(parents=True)
-        document = orjson.loads(sample.path.read_bytes())
-        document["question_id"] = new_id
-        marker = f" Benchmark copy {index} keeps this text unique."
-        document["critique"] += marker
-        document["key_points"] = [point + marker for point in document["key_points"]]
-        (folder / f"{new_id}.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-        if (sample.folder / "tables").is_dir():
-            shutil.copytree(sample.folder / "tables", folder / "tables")
+    replicate_samples(target, count)
     return target
 
 

@@ -62,6 +62,9 @@ def test_one_run_materializes_every_question(settings: Settings, instance: dg.Da
         document = orjson.loads(export_path(settings.output_dir, key).read_bytes())
         assert document["question_id"] == key and document["provenance"]["extractor"] == "offline"
         assert document["true_statements"]["from_critique"]
+    for event in events:  # each question stage records its wait beside its work
+        if event.asset_key.to_user_string() in STAGES:
+            assert event.materialization.metadata["wait_ms"].value >= 0
 
 
 def test_bad_input_fails_only_its_own_partition(settings: Settings, instance: dg.DagsterInstance):

@@ -12,7 +12,6 @@ written); other questions are unaffected.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from mksap_assets.domain.repair import (
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation.pool import ValidationPool
+from mksap_assets.domain.waits import cpu_bound, in_thread, wait_clock
 
 RAW = "raw_question"
 EXTRACTED = "extracted_statements"
@@ -43,13 +43,21 @@ EXPORTED = "exported_question"
 STAGES: tuple[str, ...] = (RAW, EXTRACTED, VALIDATED, EXPORTED)
 
 MetadataValue = int | float | str | bool
+WAIT_MS = "wait_ms"
 
 
 @dataclass
 class StageResult:
+    """`duration_ms` is the stage's work: its wall time less the time it waited (for request slots and rate-limit
+    budget, a validation worker, a write thread, a core), which `metadata` records as `wait_ms` (waits.py)."""
+
     stage: str
     duration_ms: float
     metadata: dict[str, MetadataValue]
+
+    @property
+    def wait_ms(self) -> float:
+        return self.metadata[WAIT_MS]
 
 
 @dataclass
@@ -84,15 +92,17 @@ class QuestionPipeline:
                 continue
             started = time.perf_counter()
             try:
-                metadata = await self._run_stage(stage, question_id, values)
+                with wait_clock() as waits:
+                    metadata = await self._run_stage(stage, question_id, values)
             except (InputError, MissingUpstreamError) as exc:
                 outcome.failed_stage, outcome.error = stage, str(exc)
                 return outcome
             except Exception as exc:  # any other bug or outage fails this question only, with its reason
                 outcome.failed_stage, outcome.error = stage, f"{type(exc).__name__}: {exc}"
                 return outcome
-            duration_ms = (time.perf_counter() - started) * 1000
-            outcome.results.append(StageResult(stage, round(duration_ms, 3), metadata))
+            wall_ms, wait_ms = (time.perf_counter() - started) * 1000, waits.seconds * 1000
+            outcome.results.append(
+                StageResult(stage, round(wall_ms - wait_ms, 3), {WAIT_MS: round(wait_ms, 3), **metadata}))
         return outcome
 
     async def aclose(self) -> None:
@@ -102,7 +112,7 @@ class QuestionPipeline:
     async def _save(self, stage: str, question_id: str, value: Any) -> None:
         # In a thread: each write ends with an fsync, which under a full run's disk load can take long enough to
         # stall every question on the event loop.
-        await asyncio.to_thread(self.store.save, stage, question_id, value)
+        await in_thread(self.store.save, stage, question_id, value)
 
     def _upstream(self, stage: str, question_id: str, values: dict[str, Any], model: type) -> Any:
         if stage not in values:
@@ -116,7 +126,7 @@ class QuestionPipeline:
         return await runners[stage](question_id, values)
 
     async def _raw(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
-        raw = load_raw_question(question_file_for(self.data_dir, question_id))
+        raw = cpu_bound(lambda: load_raw_question(question_file_for(self.data_dir, question_id)))
         await self._save(RAW, question_id, raw)
         values[RAW] = raw
         return {
@@ -199,9 +209,9 @@ class QuestionPipeline:
         raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
         validated = self._upstream(VALIDATED, question_id, values, ValidatedStatements)
-        document = build_export(raw, extraction, validated, nlp_pipeline=nlp.pipeline_name())
+        document = cpu_bound(build_export, raw, extraction, validated, nlp_pipeline=nlp.pipeline_name())
         path = export_path(self.output_dir, question_id)
-        await asyncio.to_thread(write_json_atomic, path, document)
+        await in_thread(write_json_atomic, path, document)
         # What made this export: the sensor compares these with the current inputs, prompts and model.
         return {
             "statements": validated.validation.statements,

@@ -10,6 +10,7 @@ from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.llm.cache import ResponseCache, request_key
 from mksap_assets.domain.llm.limiter import RateLimiter, TokenBucket, estimate_input_tokens, retry_after_seconds
 from mksap_assets.domain.llm.pricing import cost_usd, price_for
+from mksap_assets.domain.waits import wait_clock
 
 
 class FakeClock:
@@ -86,6 +87,28 @@ def test_a_freed_slot_wakes_one_waiter_not_all_of_them(monkeypatch):
     finished = asyncio.run(scenario())
     assert len(finished) >= requests - 20 and most_in_flight <= 4 and limiter.in_flight == 0
     assert checks < 4 * requests  # one wake-up per release: linear (every waiter per release: thousands)
+
+
+def test_the_time_a_request_waits_for_a_slot_or_budget_is_its_question_wait():
+    hold = 0.05
+
+    async def question(limiter: RateLimiter) -> tuple[float, float]:
+        with wait_clock() as clock:
+            started = time.perf_counter()
+            async with limiter.slot(1, 1):
+                await asyncio.sleep(hold)  # the request itself: work
+            return clock.seconds, time.perf_counter() - started
+
+    async def scenario(limiter: RateLimiter):
+        return await asyncio.gather(question(limiter), question(limiter))
+
+    (first, _), (second, second_elapsed) = asyncio.run(scenario(RateLimiter(max_in_flight=1)))
+    assert first < hold <= second <= second_elapsed - hold  # queued for the one slot, not while holding it
+
+    out_of_budget = RateLimiter(rpm=600, max_in_flight=2)  # 10 requests per second
+    out_of_budget.requests.take(600)  # start empty: a request waits ~0.1 s for its budget
+    waits = sorted(wait for wait, _ in asyncio.run(scenario(out_of_budget)))
+    assert waits[0] >= 0.09 and waits[1] >= 0.19  # the second in line waits for the budget of both
 
 
 def test_in_flight_window_shrinks_on_429_once_per_burst_and_grows_back():

@@ -1,13 +1,15 @@
 """Validation in worker processes gives what validation in the calling thread gives, and fails the same way."""
 
 import asyncio
+import time
 
 import pytest
 
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import load_raw_question, question_file_for
 from mksap_assets.domain.statements import Statement
-from mksap_assets.domain.validation.pool import ValidationPool
+from mksap_assets.domain.validation.pool import TimedValidation, ValidationPool
+from mksap_assets.domain.waits import wait_clock
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.helpers import sample_ids
 
@@ -115,3 +117,24 @@ def _nlp_built() -> bool:
 
     return nlp.get_nlp.cache_info().currsize == 1
 
+
+def test_the_time_a_validation_waits_for_a_busy_worker_is_its_question_wait():
+    questions = _questions(3)
+    pool = ValidationPool(1)
+
+    async def question(extraction, raw) -> tuple[float, TimedValidation, float]:
+        with wait_clock() as clock:
+            started = time.perf_counter()
+            timed = await pool.validate(extraction, raw)
+            return clock.seconds, timed, time.perf_counter() - started
+
+    async def run():
+        try:
+            await pool.validate(*questions[0])  # the worker is up before the three are queued
+            return await asyncio.gather(*(question(extraction, raw) for extraction, raw in questions))
+        finally:
+            pool.close()
+
+    (_, first, _), (_, second, _), (last_waited, last, last_elapsed) = asyncio.run(run())
+    assert last_waited >= (first.wall_ms + second.wall_ms) / 1000 * 0.95  # one worker: it waits for the other two
+    assert last_waited + last.cpu_ms / 1000 <= last_elapsed  # its own validation is its work, not a wait

@@ -20,6 +20,7 @@ from typing import Any
 import anthropic
 
 from mksap_assets.domain.llm.meter import current_usage
+from mksap_assets.domain.waits import waiting
 
 SUCCESSES_PER_STEP = 8
 BURST_SECONDS = 2.0
@@ -145,7 +146,8 @@ class RateLimiter:
 
     @asynccontextmanager
     async def slot(self, input_tokens: int, output_tokens: int) -> AsyncIterator[None]:
-        await self._wait_for_capacity(input_tokens, output_tokens)
+        with waiting():  # for a free slot and the buckets' budget: the question's wait, not its work
+            await self._wait_for_capacity(input_tokens, output_tokens)
         try:
             yield
         finally:

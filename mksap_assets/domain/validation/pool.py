@@ -18,6 +18,7 @@ from mksap_assets.domain import nlp
 from mksap_assets.domain.inputs import RawQuestion
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.waits import add_wait
 
 
 @dataclass
@@ -55,9 +56,16 @@ class ValidationPool:
         self._executor: ProcessPoolExecutor | None = None
 
     async def validate(self, extraction: Extraction, raw: RawQuestion) -> TimedValidation:
+        """The validation's CPU time is its work; the rest of the time until its result is back (queued for a free
+        worker, waiting for a core) is counted as the question's wait (waits.py)."""
+        submitted = time.perf_counter()
         if self.workers == 0:
-            return timed_validation(extraction, raw)
-        return await asyncio.get_running_loop().run_in_executor(self._started(), timed_validation, extraction, raw)
+            timed = timed_validation(extraction, raw)
+        else:
+            executor = self._started()
+            timed = await asyncio.get_running_loop().run_in_executor(executor, timed_validation, extraction, raw)
+        add_wait(time.perf_counter() - submitted - timed.cpu_ms / 1000)
+        return timed
 
     def start(self) -> None:
         """Start the workers now: each takes seconds to import spaCy and build its pipeline, which can then happen

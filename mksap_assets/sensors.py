@@ -81,6 +81,7 @@ def current_plan(
         failed_among=lambda keys: failed_partitions(instance, keys),
         attempts=attempts,
         identity=pipeline.extractor_identity(),
+        output_dir=Path(pipeline.output_dir),
     )
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mksap_assets.domain.export import export_path
+from mksap_assets.domain.errors import InputError
+from mksap_assets.domain.export import export_path, export_problem
 from mksap_assets.domain.fingerprint import fingerprint
 from mksap_assets.domain.inputs import QuestionFile, input_sha256
 from mksap_assets.domain.llm.endpoint import endpoint_name
@@ -92,11 +93,14 @@ class Plan:
 
 
 def expected_fingerprint(question_file: QuestionFile, identity: ExtractorIdentity) -> tuple[str, str]:
-    """(input hash, fingerprint) the question would get if it ran now. Unreadable files get a unique marker so that
-    they are tried (and fail with a clear reason) rather than silently skipped."""
+    """(input hash, fingerprint) the question would get if it ran now. Unreadable inputs (and FIFOs, devices, links
+    out of the bank, oversized files, which are never read) get a unique marker so that they are tried (and fail with
+    a clear reason) rather than silently skipped."""
     try:
         digest = input_sha256(question_file)
-    except OSError as error:
+    except InputError as error:
+        digest = f"unreadable:{error}"
+    except OSError as error:  # listing the tables folder
         digest = f"unreadable:{error.strerror or error}"
     return digest, fingerprint(
         input_sha256=digest,
@@ -108,9 +112,12 @@ def expected_fingerprint(question_file: QuestionFile, identity: ExtractorIdentit
     )
 
 
-def _reason(recorded: Recorded | None, digest: str, identity: ExtractorIdentity, failed: bool) -> str:
+def _reason(recorded: Recorded | None, digest: str, identity: ExtractorIdentity, failed: bool,
+            output_problem: str | None) -> str:
     if failed:
         return FAILED
+    if output_problem:
+        return output_problem
     if recorded is None or recorded.fingerprint is None:
         return NEW
     if recorded.input_sha256 != digest:
@@ -137,12 +144,14 @@ def plan_changes(
     failed_among: Callable[[list[str]], set[str]],
     attempts: Mapping[str, tuple[str, int]],
     identity: ExtractorIdentity,
+    output_dir: Path,
 ) -> Plan:
     """`fingerprints` are the fingerprints the latest exports recorded (cheap to read for every question);
     `recorded_among(keys)` returns the full record of some exports and `failed_among(keys)` which of some
     partitions failed last time. Both are asked only about the questions that are not up to date, so a tick with
     nothing to do reads nothing else. `attempts` maps a question id to (fingerprint tried, consecutive failed
-    attempts) from earlier ticks."""
+    attempts) from earlier ticks. A question whose recorded export is missing from `output_dir` or truncated is stale
+    ("export missing", "export unreadable"; export.export_problem, a stat and a 3-byte read per question)."""
     plan = Plan()
     files = {q.question_id: q for q in questions}
     existing = list(partition_keys)
@@ -150,18 +159,26 @@ def plan_changes(
     plan.new_keys = sorted(key for key in files if key not in known)
     plan.removed_keys = [key for key in existing if key not in files]
     stale: dict[str, str] = {}  # question id -> input hash
+    output_problems: dict[str, str] = {}  # recorded as up to date, but its export file is gone or truncated
     for key in [k for k in existing if k in files] + plan.new_keys:
         digest, expected = expected_fingerprint(files[key], identity)
         plan.expected[key] = expected
-        if fingerprints.get(key) == expected:
+        problem = export_problem(export_path(output_dir, key)) if fingerprints.get(key) == expected else None
+        if fingerprints.get(key) == expected and not problem:
             plan.up_to_date.append(key)
         else:
             stale[key] = digest
+            if problem:
+                output_problems[key] = problem
     registered = [key for key in stale if key in known]
     recorded = recorded_among(registered) if registered else {}
-    for key in [k for k in registered if recorded.get(k) and recorded[k].fingerprint == plan.expected[k]]:
-        plan.up_to_date.append(key)  # an export from before fingerprints were also its data version
-        del stale[key]
+    for key in [k for k in registered if recorded.get(k) and recorded[k].fingerprint == plan.expected[k]
+                and k not in output_problems]:
+        if problem := export_problem(export_path(output_dir, key)):
+            output_problems[key] = problem
+        else:
+            plan.up_to_date.append(key)  # an export from before fingerprints were also its data version
+            del stale[key]
     plan.failed = failed_among([key for key in stale if key in known]) if stale else set()
     # Launched with this very fingerprint by an earlier tick (whose runs have ended) and still stale: it failed, even
     # where Dagster did not mark it (a run over a covering range does not fail for one question).
@@ -171,7 +188,7 @@ def plan_changes(
         if key in plan.failed and tried == plan.expected[key] and count > MAX_AUTOMATIC_RETRIES:
             plan.waiting[key] = count
             continue
-        plan.to_run[key] = _reason(recorded.get(key), digest, identity, key in plan.failed)
+        plan.to_run[key] = _reason(recorded.get(key), digest, identity, key in plan.failed, output_problems.get(key))
     return plan
 
 

@@ -4,6 +4,7 @@ provenance. Written to <output dir>/<system>/<question id>.json; the input file 
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,30 @@ from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatem
 
 def export_path(output_dir: Path, question_id: str) -> Path:
     return output_dir / question_id[:2] / f"{question_id}.json"
+
+
+EXPORT_MISSING = "export missing"
+EXPORT_UNREADABLE = "export unreadable"
+# An export is written with two-space indentation and a final newline (store.write_json_atomic), so it ends with the
+# only unindented closing brace; a nested one is always indented.
+_EXPORT_END = b"\n}\n"
+
+
+def export_problem(path: Path) -> str | None:
+    """Why an export that the instance records cannot be used, or None. Cheap enough for every question on every
+    sensor tick (a stat and a 3-byte read, no parse): it notices a deleted, emptied or truncated file, not bytes
+    changed in the middle of one."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < len(_EXPORT_END):
+                return EXPORT_UNREADABLE
+            handle.seek(size - len(_EXPORT_END))
+            return None if handle.read() == _EXPORT_END else EXPORT_UNREADABLE
+    except FileNotFoundError:
+        return EXPORT_MISSING
+    except OSError:
+        return EXPORT_UNREADABLE
 
 
 def output_fingerprint(raw: RawQuestion, extraction: Extraction, validated: ValidatedStatements) -> str:

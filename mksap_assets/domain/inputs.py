@@ -1,11 +1,18 @@
 """Finding question files in a bank and turning one into a normalised `RawQuestion`.
 
 Layout (the real bank's): <data dir>/<system>/<question_id>/<question_id>.json, optional tables/*.html beside it.
+
+Every input is read only when it is a regular file inside the bank, no larger than its cap: a FIFO would block the
+reader (and with it `mksap plan` and the sensor's tick), a device such as /dev/zero never ends, and a symlink that
+leads out of the bank would put a file from elsewhere in the exports. A symlink that stays inside the bank is
+followed (a bank may share a file between questions that way).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.question import QUESTION_ID_RE, Question
-from mksap_assets.domain.tables import ParsedTable, TableParseError, load_table
+from mksap_assets.domain.tables import ParsedTable, TableParseError, parse_table_bytes
 from mksap_assets.domain.text import (
     normalise_exponents,
     normalise_whitespace,
@@ -39,6 +46,11 @@ class QuestionFile:
     def folder(self) -> Path:
         return self.path.parent
 
+    @property
+    def bank(self) -> Path:
+        """The data dir this question file was found in."""
+        return self.path.parents[2]
+
     def table_paths(self) -> list[Path]:
         tables_dir = self.folder / "tables"
         return sorted(tables_dir.glob("*.html")) if tables_dir.is_dir() else []
@@ -54,7 +66,8 @@ def discover_questions(data_dir: Path) -> list[QuestionFile]:
             continue
         for question_dir in system_dir.iterdir():
             candidate = question_dir / f"{question_dir.name}.json"
-            if question_dir.is_dir() and candidate.is_file():
+            # Anything but a folder under that name is a candidate (a FIFO too): reading it reports what it is.
+            if question_dir.is_dir() and os.path.lexists(candidate) and not candidate.is_dir():
                 found.append(QuestionFile(question_dir.name, system_dir.name, candidate))
     return sorted(found, key=lambda q: (q.question_id, str(q.path)))
 
@@ -69,13 +82,74 @@ def is_safe_question_id(question_id: str) -> bool:
     return bool(QUESTION_ID_RE.match(question_id))
 
 
-def input_sha256(question_file: QuestionFile, json_bytes: bytes | None = None) -> str:
+# Real question files are ~20 KB and tables ~4 KB. The question cap leaves room for one oversized field to be reported
+# by name (question.MAX_TEXT_CHARS); a table's parsed grid has its own cap (tables.MAX_TABLE_CELLS).
+MAX_QUESTION_BYTES = 16 * 1024 * 1024
+MAX_TABLE_BYTES = 1024 * 1024
+
+_FILE_KINDS = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device",
+               stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+
+
+def _check_regular(path: Path, mode: int, size: int, max_bytes: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS.items() if test(mode)), "not a regular file")
+        raise InputError(path, "file", f"{kind}, not a regular file")
+    if size > max_bytes:
+        raise InputError(path, "file", f"{size} bytes, more than the {max_bytes} allowed")
+
+
+def read_input_bytes(path: Path, bank: Path, max_bytes: int) -> bytes:
+    """The bytes of one input file: a regular file inside `bank` of at most `max_bytes`, else an InputError. Checked
+    with stat before it is opened (opening a FIFO blocks), and again on the open file (O_NONBLOCK: a file swapped for
+    a FIFO in between cannot block either)."""
+    try:
+        resolved = path.resolve(strict=True)
+        if not resolved.is_relative_to(bank.resolve()):
+            raise InputError(path, "file", f"a link to {resolved}, outside the bank")
+        info = resolved.stat()
+        _check_regular(path, info.st_mode, info.st_size, max_bytes)
+        with open(os.open(resolved, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            _check_regular(path, info.st_mode, info.st_size, max_bytes)
+            content = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
+    except RuntimeError as exc:  # Python 3.11's resolve() on a symlink loop
+        raise InputError(path, "file", f"cannot read: {exc}") from exc
+    if len(content) > max_bytes:  # grew since the stat
+        raise InputError(path, "file", f"more than the {max_bytes} bytes allowed")
+    return content
+
+
+@dataclass(frozen=True)
+class QuestionInputs:
+    """Every input byte of one question: its JSON file and its table files."""
+
+    json: bytes
+    tables: list[tuple[Path, bytes]]
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256(self.json)
+        for table_path, content in self.tables:
+            digest.update(b"\0" + table_path.name.encode() + b"\0")
+            digest.update(content)
+        return digest.hexdigest()
+
+
+def read_question_inputs(question_file: QuestionFile) -> QuestionInputs:
+    """Raises InputError naming the file for any input that is not a regular file in the bank within its cap."""
+    bank = question_file.bank
+    return QuestionInputs(
+        read_input_bytes(question_file.path, bank, MAX_QUESTION_BYTES),
+        [(path, read_input_bytes(path, bank, MAX_TABLE_BYTES)) for path in question_file.table_paths()],
+    )
+
+
+def input_sha256(question_file: QuestionFile) -> str:
     """Hash of every input byte of a question: the JSON file and each table file (name and content)."""
-    digest = hashlib.sha256(question_file.path.read_bytes() if json_bytes is None else json_bytes)
-    for table_path in question_file.table_paths():
-        digest.update(b"\0" + table_path.name.encode() + b"\0")
-        digest.update(table_path.read_bytes())
-    return digest.hexdigest()
+    return read_question_inputs(question_file).sha256
 
 
 class RawQuestion(BaseModel):
@@ -106,13 +180,6 @@ def _field_of(error: ValidationError) -> tuple[str, str]:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "(root)"
     return field, first["msg"]
-
-
-def read_question_bytes(question_file: QuestionFile) -> bytes:
-    try:
-        return question_file.path.read_bytes()
-    except OSError as exc:
-        raise InputError(question_file.path, "file", f"cannot read: {exc.strerror or exc}") from exc
 
 
 def parse_question(question_file: QuestionFile, raw_bytes: bytes) -> Question:
@@ -155,23 +222,22 @@ def load_raw_question(question_file: QuestionFile) -> RawQuestion:
             f"'{question_file.question_id}' belongs to system '{question_file.question_id[:2]}', "
             f"not to the folder '{question_file.system}'",
         )
-    raw_bytes = read_question_bytes(question_file)
-    question = parse_question(question_file, raw_bytes)
-    table_paths = question_file.table_paths()
-    present = {p.name for p in table_paths}
+    inputs = read_question_inputs(question_file)
+    question = parse_question(question_file, inputs.json)
+    present = {path.name for path, _ in inputs.tables}
     for index, listed in enumerate(question.media.tables):
         if listed.rsplit("/", 1)[-1] not in present:
             raise InputError(question_file.path, f"media.tables.{index}", f"listed table '{listed}' does not exist")
     tables = []
-    for table_path in table_paths:
+    for table_path, content in inputs.tables:
         try:
-            tables.append(load_table(table_path))
+            tables.append(parse_table_bytes(content, table_path.name))
         except TableParseError as exc:
             raise InputError(table_path, exc.field, str(exc)) from exc
     return RawQuestion(
         question=question,
         source_path=question_file.relative_path,
-        input_sha256=input_sha256(question_file, raw_bytes),
+        input_sha256=inputs.sha256,
         critique=_clean(question.critique),
         key_points=[_clean(point) for point in question.key_points],
         educational_objective=_clean(question.educational_objective),

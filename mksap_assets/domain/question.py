@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from mksap_assets.domain.text import render_inline_markup
 
-QUESTION_ID_PATTERN = r"^[a-z]{2}[a-z]{3}\d{5}$"
-QUESTION_ID_RE = re.compile(QUESTION_ID_PATTERN)
+# ASCII digits only (`\d` would take "２５０９５"), and the whole string: pydantic's engine reads `$` as the end of the
+# text, Python's `re` as "before a final newline", hence `\Z` for the latter.
+_QUESTION_ID_BODY = "[a-z]{2}[a-z]{3}[0-9]{5}"
+QUESTION_ID_PATTERN = f"^{_QUESTION_ID_BODY}$"
+QUESTION_ID_RE = re.compile(rf"\A{_QUESTION_ID_BODY}\Z")
 
 SYSTEM_NAMES: dict[str, str] = {
     "cc": "Critical Care Medicine",

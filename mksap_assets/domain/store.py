@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -43,8 +43,25 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_bytes_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
 
 
+class UnreadableFileError(ValueError):
+    """A stored file (export, asset value, manifest) that is not what was written: its message names the file."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self):  # picklable across processes (the engine sends errors back)
+        return (type(self), (self.path, self.reason))
+
+
 def read_json(path: Path) -> Any:
-    return orjson.loads(path.read_bytes())
+    """Raises OSError (it names the file) or UnreadableFileError for a file that does not parse."""
+    content = path.read_bytes()
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableFileError(path, f"not valid JSON ({len(content)} bytes): {exc}") from exc
 
 
 class ArtifactStore:
@@ -62,7 +79,11 @@ class ArtifactStore:
         return path
 
     def load(self, asset: str, question_id: str, model: type[ModelT]) -> ModelT:
-        return model.model_validate(read_json(self.path(asset, question_id)))
+        path = self.path(asset, question_id)
+        try:
+            return model.model_validate(read_json(path))
+        except ValidationError as exc:
+            raise UnreadableFileError(path, f"not a stored {asset}: {exc}") from exc
 
     def exists(self, asset: str, question_id: str) -> bool:
         return self.path(asset, question_id).is_file()

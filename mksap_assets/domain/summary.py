@@ -13,7 +13,7 @@ from mksap_assets.domain.deck_files import DeckStatus, deck_status, export_stamp
 from mksap_assets.domain.export import export_path
 from mksap_assets.domain.llm.endpoint import api_label
 from mksap_assets.domain.report import export_paths, question_row
-from mksap_assets.domain.store import read_json
+from mksap_assets.domain.store import UnreadableFileError, read_json
 
 
 @dataclass
@@ -25,6 +25,7 @@ class ExportSummary:
     extractors: set[str] = field(default_factory=set)  # "anthropic", "anthropic at http://127.0.0.1:8765", …
     cost_by_endpoint: Counter[str | None] = field(default_factory=Counter)  # None: Anthropic's own API
     missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # the error (naming the file) of each export that does not parse
     deck: DeckStatus | None = None  # only when every export was summarised: the deck is built from all of them
 
     @property
@@ -44,6 +45,7 @@ class ExportSummary:
         if self.missing:
             shown = ", ".join(self.missing[:10]) + (" …" if len(self.missing) > 10 else "")
             lines.append(f"not exported:       {len(self.missing)} ({shown})")
+        lines += [f"unreadable export:  {problem}" for problem in self.unreadable]
         if self.deck is not None:
             lines.extend(self.deck.lines())
         return "\n".join(lines)
@@ -61,7 +63,13 @@ def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = Non
         if not path.is_file():
             summary.missing.append(path.stem)
             continue
-        document = read_json(path)
+        try:
+            document = read_json(path)
+            if not isinstance(document, dict):
+                raise UnreadableFileError(path, f"a JSON {type(document).__name__}, not an export")
+        except (OSError, ValueError) as exc:  # a broken export is reported, not fatal; both errors name the file
+            summary.unreadable.append(str(exc))
+            continue
         row = question_row(document, path)
         summary.questions += 1
         summary.statements += row["statements"]

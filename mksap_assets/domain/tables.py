@@ -42,8 +42,8 @@ __all__ = [
     "TableKind",
     "TableParseError",
     "classify_table",
-    "load_table",
     "parse_table",
+    "parse_table_bytes",
 ]
 
 # Bump whenever parse_table/to_text output changes for some input (part of downstream cache keys).
@@ -54,6 +54,9 @@ TableKind = Literal["lab_values", "educational"]
 # HTML caps: colspan at 1000, rowspan at 65534 (rowspans are also clipped to their row group).
 _MAX_COL_SPAN = 1000
 _MAX_ROW_SPAN = 65534
+# Real tables have at most a few hundred cells; expanding spans costs time and memory in the grid's area, so a larger
+# grid is refused before it is built (`colspan="1000"` on a few hundred cells would take gigabytes).
+MAX_TABLE_CELLS = 10_000
 _CellId = tuple[int, int, int]  # (section, row, index in row): identifies one source cell in the grid
 
 
@@ -425,6 +428,19 @@ def _freeze(rows: list[list[_RawCell]]) -> list[list[TableCell]]:
     ]
 
 
+def _width(rows: list[list[_RawCell]]) -> int:
+    """The widest row of one row group once its spans are expanded, counted without expanding them: the columns of a
+    row are its own cells' colSpans plus those of the rowSpans from above that reach it (an upper bound when cells
+    overlap)."""
+    widest = 0
+    carried: list[tuple[int, int]] = []  # (colSpan, index of the last row covered) of rowSpans from earlier rows
+    for r, row in enumerate(rows):
+        carried = [(span, last) for span, last in carried if last >= r]
+        widest = max(widest, sum(cell.col_span for cell in row) + sum(span for span, _ in carried))
+        carried += [(cell.col_span, r + cell.row_span - 1) for cell in row if cell.row_span > 1]
+    return widest
+
+
 def _clip_spans(rows: list[list[_RawCell]]) -> None:
     """Clip rowSpans to the end of ``rows`` (used when leading rows are promoted to a header)."""
     for r, row in enumerate(rows):
@@ -474,6 +490,10 @@ def _parse_table(html: str, source: str) -> ParsedTable:
 
     if not header and not body:
         raise TableParseError("rows", f"{source or 'table'}: the table has no non-empty rows")
+    cells = len(header + body) * max(_width(header), _width(body))
+    if cells > MAX_TABLE_CELLS:
+        raise TableParseError("rows", f"{source or 'table'}: {cells} cells once spans are expanded, more than the "
+                                      f"{MAX_TABLE_CELLS} allowed")
 
     return ParsedTable(
         source=source,
@@ -484,11 +504,10 @@ def _parse_table(html: str, source: str) -> ParsedTable:
     )
 
 
-def load_table(path: Path) -> ParsedTable:
-    """Read a table file (UTF-8) and parse it; the table's ``source`` is the file name."""
-    path = Path(path)
+def parse_table_bytes(content: bytes, source: str) -> ParsedTable:
+    """Parse a table file's bytes (UTF-8); the table's ``source`` is its file name."""
     try:
-        html = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TableParseError("file", f"cannot read {path}: {exc}") from exc
-    return parse_table(html, path.name)
+        html = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TableParseError("file", f"{source}: not UTF-8: {exc}") from exc
+    return parse_table(html, source)

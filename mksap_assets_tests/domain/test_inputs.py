@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from pathlib import Path
 
 import orjson
 import pytest
 
+from mksap_assets.domain.changes import ExtractorIdentity, expected_fingerprint
 from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.inputs import (
+    MAX_TABLE_BYTES,
     discover_questions,
     input_sha256,
+    is_safe_question_id,
     load_raw_question,
     question_file_for,
 )
@@ -208,3 +213,87 @@ def test_corpus_normalised_text_has_no_markup_or_flattened_exponent(corpus_dir: 
             assert not leftover.search(text), (question_file.question_id, leftover.search(text).group(0))
         for table in raw.tables:
             assert not leftover.search(table.to_text()), (question_file.question_id, table.source)
+
+
+def _within(seconds: float, call):
+    """call() in a thread; fails (instead of hanging the suite) when it has not returned in time."""
+    outcome: list = []
+
+    def target():
+        try:
+            outcome.append(call())
+        except Exception as exc:  # noqa: BLE001 - handed back to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s"
+    return outcome[0]
+
+
+def _table_of(bank: Path):
+    with_table = next(f for f in discover_questions(bank) if f.table_paths())
+    return with_table, with_table.table_paths()[0]
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda table, _: (table.unlink(), os.mkfifo(table)), "a FIFO, not a regular file"),
+    (lambda table, _: (table.unlink(), table.symlink_to("/dev/zero")), "a link to /dev/zero, outside the bank"),
+    (lambda table, outside: (table.unlink(), table.symlink_to(outside)), "outside the bank"),
+])
+def test_a_table_that_is_not_a_file_in_the_bank_fails_its_question_only(sample_bank: Path, tmp_path: Path, make,
+                                                                         reason):
+    outside = tmp_path / "elsewhere.html"
+    outside.write_text("<table><tr><td>from outside the bank</td></tr></table>")
+    question, table = _table_of(sample_bank)
+    make(table, outside)
+    error = _within(10, lambda: load_raw_question(question))
+    assert isinstance(error, InputError) and error.path == str(table) and error.field == "file"
+    assert reason in error.reason
+    # hashing for the plan neither blocks nor reads it: the question is planned, and fails with that reason
+    digest, _ = _within(10, lambda: expected_fingerprint(question, ExtractorIdentity("offline", None, "p", "v")))
+    assert digest.startswith("unreadable:") and reason in digest
+    others = [f for f in discover_questions(sample_bank) if f.question_id != question.question_id]
+    assert all(load_raw_question(f).question_id == f.question_id for f in others)
+
+
+def test_a_question_file_that_is_a_fifo_or_a_device_is_reported(sample_bank: Path):
+    first, second = discover_questions(sample_bank)[:2]
+    first.path.unlink()
+    os.mkfifo(first.path)
+    second.path.unlink()
+    second.path.symlink_to("/dev/zero")
+    assert {f.question_id for f in discover_questions(sample_bank)} >= {first.question_id, second.question_id}
+    for question, reason in ((first, "a FIFO"), (second, "outside the bank")):
+        error = _within(10, lambda q=question: load_raw_question(q))
+        assert isinstance(error, InputError) and error.path == str(question.path) and reason in error.reason
+
+
+def test_a_symlink_inside_the_bank_is_followed(sample_bank: Path):
+    question, table = _table_of(sample_bank)
+    shared = sample_bank / question.system / "shared.html"
+    table.rename(shared)
+    table.symlink_to(shared)
+    assert load_raw_question(question).tables
+
+
+def test_oversized_files_are_refused_before_they_are_read(sample_bank: Path):
+    question, table = _table_of(sample_bank)
+    with table.open("ab") as handle:
+        handle.truncate(MAX_TABLE_BYTES + 1)
+    error = _error_for(sample_bank, question.question_id)
+    assert error.path == str(table) and error.field == "file" and str(MAX_TABLE_BYTES) in error.reason
+
+
+def test_a_span_bomb_table_fails_its_question(sample_bank: Path):
+    question, table = _table_of(sample_bank)
+    table.write_text("<table>" + ("<tr>" + '<td colspan="1000">x</td>' * 200 + "</tr>") * 200 + "</table>")
+    error = _error_for(sample_bank, question.question_id)
+    assert error.path == str(table) and error.field == "rows" and "cells" in error.reason
+
+
+@pytest.mark.parametrize("question_id", ["encor２５０９５", "encor25095\n", "encor25095\r"])
+def test_ids_are_ascii_and_whole(question_id: str):
+    assert not is_safe_question_id(question_id)
+    assert is_safe_question_id("encor25095")

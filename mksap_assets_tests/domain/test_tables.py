@@ -15,12 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from mksap_assets.domain.tables import (
+    MAX_TABLE_CELLS,
     ParsedTable,
     TableCell,
     TableParseError,
     classify_table,
-    load_table,
     parse_table,
+    parse_table_bytes,
 )
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -454,39 +455,23 @@ def test_table_parse_error_pickles() -> None:
     assert (clone.field, clone.message, str(clone)) == ("rows", "the table has no rows", str(error))
 
 
-def test_load_table_reads_file_and_names_source(tmp_path: Path) -> None:
-    path = tmp_path / "zztab99002.html"
-    path.write_text(EDU_HTML, encoding="utf-8")
-    parsed = load_table(path)
-    assert parsed.source == "zztab99002.html"
-    assert parsed == parse_table(EDU_HTML, "zztab99002.html")
-
-
-def test_load_table_missing_file(tmp_path: Path) -> None:
-    path = tmp_path / "absent.html"
+def test_table_bytes_name_their_source_and_must_be_utf8() -> None:
+    assert parse_table_bytes(EDU_HTML.encode(), "zztab99002.html") == parse_table(EDU_HTML, "zztab99002.html")
     with pytest.raises(TableParseError) as info:
-        load_table(path)
-    assert info.value.field == "file"
-    assert str(path) in str(info.value)
+        parse_table_bytes("<table><tr><td>caf\u00e9</td></tr></table>".encode("latin-1"), "latin1.html")
+    assert info.value.field == "file" and "latin1.html" in str(info.value)
 
 
-def test_load_table_directory_and_bad_encoding(tmp_path: Path) -> None:
+def test_a_span_bomb_is_refused_before_its_spans_are_expanded() -> None:
+    # 300 cells of colspan 1000 on 300 rows would be a 300 x 300,000 grid (gigabytes); it is counted, not built.
+    row = "<tr>" + '<td colspan="1000">x</td>' * 300 + "</tr>"
     with pytest.raises(TableParseError) as info:
-        load_table(tmp_path)
-    assert info.value.field == "file"
-    bad = tmp_path / "latin1.html"
-    bad.write_bytes("<table><tr><td>caf\u00e9</td></tr></table>".encode("latin-1"))
-    with pytest.raises(TableParseError) as info:
-        load_table(bad)
-    assert info.value.field == "file" and str(bad) in str(info.value)
-
-
-def test_load_table_parse_failure_keeps_its_field(tmp_path: Path) -> None:
-    path = tmp_path / "empty_table.html"
-    path.write_text("<table></table>", encoding="utf-8")
-    with pytest.raises(TableParseError) as info:
-        load_table(path)
-    assert info.value.field == "rows"
+        parse_table(f"<table>{row * 300}</table>", "bomb.html")
+    assert info.value.field == "rows" and "bomb.html" in str(info.value) and str(MAX_TABLE_CELLS) in str(info.value)
+    # a carried rowSpan counts in the rows it reaches: 2 rows x (5,000 + 1) columns
+    tall = '<tr><td rowspan="2">a</td><td colspan="1000">b</td></tr><tr>' + '<td colspan="1000">c</td>' * 5 + "</tr>"
+    with pytest.raises(TableParseError):
+        parse_table(f"<table>{tall}</table>", "tall.html")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -509,7 +494,7 @@ def _norm(text: str) -> str:
 def test_corpus_table(path: Path | None) -> None:
     if path is None:
         pytest.skip(f"corpus not found at {CORPUS}")
-    parsed = load_table(path)
+    parsed = parse_table_bytes(path.read_bytes(), path.name)
     assert parsed.source == path.name
     grid = parsed.grid()
     assert grid and len({len(row) for row in grid}) == 1

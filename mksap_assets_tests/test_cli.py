@@ -115,3 +115,25 @@ def test_importing_the_cli_leaves_dagster_and_pandas_unimported():
     code = "import sys, mksap_assets.cli; print(sorted({'dagster', 'pandas', 'spacy'} & set(sys.modules)))"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert imported.strip() == "[]"
+
+
+def test_plan_and_check_inputs_do_not_hang_on_a_fifo_table(settings: Settings):
+    """Opening a FIFO blocks until a writer comes: these commands (and the sensor's tick) must never open one."""
+    env = {
+        **os.environ,
+        "MKSAP_DATA_DIR": str(settings.data_dir),
+        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
+        "MKSAP_STORE_DIR": str(settings.store_dir),
+        "DAGSTER_HOME": str(settings.dagster_home),
+    }
+    table = next(settings.data_dir.glob("*/*/tables/*.html"))
+    table.unlink()
+    os.mkfifo(table)
+    check = subprocess.run([BIN / "mksap", "check-inputs"], env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert f"{table}\tfile\ta FIFO, not a regular file" in check.stdout.splitlines()
+    assert check.stdout.splitlines()[-1] == f"{len(sample_ids(settings.data_dir)) - 1} ok, 1 bad"
+    plan = subprocess.run([BIN / "mksap", "plan"], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=PROJECT_ROOT)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert f"{table.parents[1].name}\tnew" in plan.stdout.splitlines()

@@ -228,3 +228,13 @@ def test_exports_newer_than_the_deck_get_the_rollups_rebuilt(harness: Harness):
     harness.apply(result)
     assert harness.results[-1].success and not rollups_stale(harness.instance)
     assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_deleted_or_truncated_export_is_written_again(harness: Harness):
+    deleted, truncated = sample_ids(harness.settings.data_dir)[2:4]
+    export_path(harness.settings.output_dir, deleted).unlink()
+    path = export_path(harness.settings.output_dir, truncated)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert sorted(harness.apply(harness.tick())) == [deleted, truncated]
+    assert orjson.loads(path.read_bytes())["question_id"] == truncated
+    assert isinstance(harness.tick(), dg.SkipReason)

@@ -9,11 +9,19 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mksap_assets.domain.export import build_export, export_path, output_fingerprint
+from mksap_assets.domain.export import (
+    EXPORT_MISSING,
+    EXPORT_UNREADABLE,
+    build_export,
+    export_path,
+    export_problem,
+    output_fingerprint,
+)
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
 from mksap_assets.domain.pipeline import EXTRACTED, RAW, QuestionPipeline
-from mksap_assets.domain.store import ArtifactStore, write_json_atomic
+from mksap_assets.domain.store import ArtifactStore, UnreadableFileError, write_json_atomic
+from mksap_assets.domain.summary import summarise_exports
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
@@ -128,3 +136,46 @@ def test_atomic_write_leaves_the_old_file_when_serialisation_fails(tmp_path: Pat
         write_json_atomic(target, {"bad": object()})
     assert orjson.loads(target.read_bytes()) == {"ok": 1}
     assert [p.name for p in target.parent.iterdir()] == ["q.json"]  # no temp file left behind
+
+
+def test_a_corrupt_store_file_is_named_in_its_error(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    raw = load_raw_question(discover_questions(SAMPLE_DIR)[0])
+    path = store.save(RAW, raw.question_id, raw)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(UnreadableFileError) as caught:
+        store.load(RAW, raw.question_id, type(raw))
+    assert str(path) in str(caught.value) and "not valid JSON" in str(caught.value)
+    path.write_bytes(b'{"question": 1}')  # valid JSON, not the stored model
+    with pytest.raises(UnreadableFileError) as caught:
+        store.load(RAW, raw.question_id, type(raw))
+    assert str(path) in str(caught.value)
+
+
+def test_summary_reports_unreadable_exports_instead_of_failing(tmp_path: Path):
+    good, corrupt, listed = discover_questions(SAMPLE_DIR)[:3]
+    for question_file in (good, corrupt, listed):
+        write_json_atomic(export_path(tmp_path, question_file.question_id), _export(question_file)[3])
+    export_path(tmp_path, corrupt.question_id).write_bytes(b'{"question_id": "tr')
+    export_path(tmp_path, listed.question_id).write_bytes(b"[1, 2]")
+    summary = summarise_exports(tmp_path)
+    assert summary.questions == 1
+    lines = [line for line in summary.render().splitlines() if line.startswith("unreadable export:")]
+    assert len(lines) == 2
+    assert str(export_path(tmp_path, corrupt.question_id)) in lines[0] + lines[1]
+    assert str(export_path(tmp_path, listed.question_id)) in lines[0] + lines[1]
+    # as `mksap run --partition X` asks for it: only X, whose old export is corrupt
+    only = summarise_exports(tmp_path, [corrupt.question_id])
+    assert only.questions == 0 and len(only.unreadable) == 1
+
+
+def test_export_problem_notices_a_missing_emptied_or_truncated_export(tmp_path: Path):
+    question_file = discover_questions(SAMPLE_DIR)[0]
+    path = export_path(tmp_path, question_file.question_id)
+    assert export_problem(path) == EXPORT_MISSING
+    write_json_atomic(path, _export(question_file)[3])
+    assert export_problem(path) is None
+    content = path.read_bytes()
+    for cut in (b"", content[:-1], content[: content.rindex(b"  }\n") + 4], content[:-2]):
+        path.write_bytes(cut)
+        assert export_problem(path) == EXPORT_UNREADABLE, cut[-10:]

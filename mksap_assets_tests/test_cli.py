@@ -16,6 +16,17 @@ from mksap_assets_tests.helpers import edit_question, question_json, sample_ids
 BIN = Path(sys.executable).parent
 
 
+def _environment(settings: Settings) -> dict[str, str]:
+    """This process's environment pointing `mksap` at the test's bank, outputs, store and instance."""
+    return {
+        **os.environ,
+        "MKSAP_DATA_DIR": str(settings.data_dir),
+        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
+        "MKSAP_STORE_DIR": str(settings.store_dir),
+        "DAGSTER_HOME": str(settings.dagster_home),
+    }
+
+
 @pytest.mark.corpus
 def test_check_inputs_on_the_real_corpus(corpus_dir: Path, capsys):
     assert main(["check-inputs", str(corpus_dir)]) == 0
@@ -61,13 +72,7 @@ def test_init_points_dagster_at_the_instance_unless_the_user_chose_one(settings:
 @pytest.mark.slow
 def test_run_then_the_readme_single_partition_command(settings: Settings):
     """`mksap run` over a bank, then the README's `dagster asset materialize … --partition` on the same instance."""
-    env = {
-        **os.environ,
-        "MKSAP_DATA_DIR": str(settings.data_dir),
-        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
-        "MKSAP_STORE_DIR": str(settings.store_dir),
-        "DAGSTER_HOME": str(settings.dagster_home),
-    }
+    env = _environment(settings)
     keys = sample_ids(settings.data_dir)
     run = subprocess.run([BIN / "mksap", "run"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -119,13 +124,7 @@ def test_importing_the_cli_leaves_dagster_and_pandas_unimported():
 
 def test_plan_and_check_inputs_do_not_hang_on_a_fifo_table(settings: Settings):
     """Opening a FIFO blocks until a writer comes: these commands (and the sensor's tick) must never open one."""
-    env = {
-        **os.environ,
-        "MKSAP_DATA_DIR": str(settings.data_dir),
-        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
-        "MKSAP_STORE_DIR": str(settings.store_dir),
-        "DAGSTER_HOME": str(settings.dagster_home),
-    }
+    env = _environment(settings)
     table = next(settings.data_dir.glob("*/*/tables/*.html"))
     table.unlink()
     os.mkfifo(table)

@@ -243,3 +243,10 @@ def test_a_failing_cache_write_is_reported_not_raised(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(diskcache.Cache, "set", disk_full)
     assert cache.set("k", {"tool_input": 1}) is False and cache.get("k") is None
+
+
+def test_a_cache_that_cannot_be_opened_leaves_the_run_without_one(tmp_path: Path):
+    (tmp_path / "llm").write_text("a file where the cache folder should be")
+    cache = ResponseCache(tmp_path / "llm")
+    assert cache.get("k") is None and cache.set("k", {"tool_input": 1}) is False and len(cache) == 0
+    cache.close()

@@ -13,7 +13,7 @@ It is only a cache, never a reason for a question to fail:
   from then is refilled once.
 - Any read error is a miss (logged, the entry dropped); a write error is logged and counted, and the answer is kept.
 - A database that fails SQLite's quick check when opened is set aside (`LAYOUT.corrupt-<UTC time>`, named in the
-  log) and an empty one takes its place.
+  log) and an empty one takes its place; a cache that cannot be opened at all (logged) leaves the run without one.
 """
 
 from __future__ import annotations
@@ -88,12 +88,24 @@ class ResponseCache:
         self.directory = Path(directory) / LAYOUT
         self._cache = self._open() if enabled else None
 
-    def _open(self) -> diskcache.Cache:
-        if not _healthy(self.directory / diskcache.core.DBNAME):
-            aside = self.directory.with_name(f"{LAYOUT}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    def _open(self) -> diskcache.Cache | None:
+        """The cache, or None (logged) when it cannot be opened at all: the run goes on without it."""
+        try:
+            if not _healthy(self.directory / diskcache.core.DBNAME):
+                self._set_aside()
+            return diskcache.Cache(str(self.directory), disk=JsonOnlyDisk)
+        except Exception as exc:  # noqa: BLE001 - an unusable cache costs calls, never the run
+            log.warning("response cache %s cannot be opened (%s: %s): running without it",
+                        self.directory, type(exc).__name__, exc)
+            return None
+
+    def _set_aside(self) -> None:
+        aside = self.directory.with_name(f"{LAYOUT}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+        try:
             self.directory.rename(aside)
-            log.warning("response cache %s is corrupt: set aside as %s, starting an empty one", self.directory, aside)
-        return diskcache.Cache(str(self.directory), disk=JsonOnlyDisk)
+        except FileNotFoundError:
+            return  # another process set it aside first
+        log.warning("response cache %s is corrupt: set aside as %s, starting an empty one", self.directory, aside)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored answer, or None: a miss, also for an entry that cannot be read (dropped)."""
@@ -120,15 +132,19 @@ class ResponseCache:
     def set(self, key: str, value: dict[str, Any]) -> bool:
         """Store an answer; False (logged) when the cache could not, e.g. a full disk: the caller keeps the answer."""
         if self._cache is None:
-            return True
+            return not self.enabled
         try:
             self._cache.set(key, {**value, "stored_at": time.time()}, expire=self.ttl)
-            if self.max_entries is not None and len(self._cache) > self.max_entries:
-                self._evict_oldest(len(self._cache) - self.max_entries)
         except Exception as exc:  # noqa: BLE001 - a cache write never loses a paid answer
             log.warning("response cache %s: could not store entry %s (%s: %s); the answer is kept",
                         self.directory, key, type(exc).__name__, exc)
             return False
+        if self.max_entries is not None:
+            try:
+                if len(self._cache) > self.max_entries:
+                    self._evict_oldest(len(self._cache) - self.max_entries)
+            except Exception as exc:  # noqa: BLE001 - the answer is stored; eviction is tried again next time
+                log.warning("response cache %s: eviction failed (%s)", self.directory, type(exc).__name__)
         return True
 
     def _evict_oldest(self, count: int) -> None:

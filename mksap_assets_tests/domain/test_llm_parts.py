@@ -198,7 +198,8 @@ class _WritesAFileWhenUnpickled:
 def test_a_pickled_entry_is_a_miss_and_never_runs_code(tmp_path: Path):
     """Crafted pickles in the cache's own layout and in the first (pickle) layout's cache.db: neither is decoded."""
     ResponseCache(tmp_path / "llm").close()
-    for directory, marker in [(tmp_path / "llm" / LAYOUT, tmp_path / "ran-new"), (tmp_path / "llm", tmp_path / "ran-old")]:
+    crafted_entries = [(tmp_path / "llm" / LAYOUT, tmp_path / "ran-new"), (tmp_path / "llm", tmp_path / "ran-old")]
+    for directory, marker in crafted_entries:
         with diskcache.Cache(str(directory)) as crafted:  # the default Disk pickles the object
             crafted.set("k", _WritesAFileWhenUnpickled(marker))
     cache = ResponseCache(tmp_path / "llm")

@@ -123,7 +123,8 @@ class ResponseCache:
 
     def discard(self, key: str, reason: str) -> None:
         """Drop an entry that cannot be used; the caller treats it as a miss."""
-        log.warning("response cache %s: entry %s unusable (%s): dropped, treated as a miss", self.directory, key, reason)
+        log.warning("response cache %s: entry %s unusable (%s): dropped, treated as a miss",
+                    self.directory, key, reason)
         try:
             self._cache.delete(key)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot delete is still only a cache

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from mksap_assets.domain.statements import Issue, Statement, TableStatement
 
-# Caps on the strings a model writes: text far over them is no flashcard, and in full it would cost minutes of
-# validation and megabytes of export and deck. The Claude extractor keeps one character past a cap (capped), so
-# that this check still sees the text was over, and the gate keeps it off the deck.
+# Caps on a statement's strings (a model's above all): text far over them is no flashcard, and in full it costs
+# minutes of validation and megabytes of export and deck. The Claude extractor keeps one character past a cap
+# (capped), so that this check still sees the text was over, and the gate keeps it off the deck.
 MAX_STATEMENT_CHARS = 2_000  # the longest offline statement of the sample and corpus is 893
 MAX_EXTRA_FIELD_CHARS = 2_000
 MAX_CLOZE_CHARS = MAX_STATEMENT_CHARS

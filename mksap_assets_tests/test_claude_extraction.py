@@ -1,17 +1,29 @@
 """Claude extraction through the real SDK against the fake Messages API: runs, cache, retries, repair, failures."""
 
 import asyncio
+import errno
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import replace
 
 import dagster as dg
+import diskcache
 import orjson
 import pytest
 
 from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.export import export_path
+from mksap_assets.domain.extraction.schemas import MAX_ITEMS_PER_CALL
 from mksap_assets.domain.inputs import discover_questions, load_raw_question
 from mksap_assets.domain.llm.client import ExtractionError
 from mksap_assets.domain.summary import summarise_exports
+from mksap_assets.domain.validation.structure import (
+    MAX_CLOZE_CHARS,
+    MAX_EXTRA_FIELD_CHARS,
+    MAX_STATEMENT_CHARS,
+    check_structure,
+)
 from mksap_assets.fake_api import FakeAnthropic
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
@@ -227,3 +239,92 @@ def test_requests_in_flight_never_exceed_the_concurrency(claude_settings, fake_a
         _, result = _run_all(settings, instance)
     assert result.success and fake.stats.refused_by_limit == 0
     assert fake.stats.max_in_flight == 3  # reached, never passed
+
+
+def _cache_rows(settings: Settings) -> list[tuple[str, bytes]]:
+    """(key, stored bytes) of every response cache entry, whatever the cache's layout, read with sqlite alone."""
+    rows = []
+    for database in settings.llm.cache_dir.rglob("cache.db"):
+        with closing(sqlite3.connect(database)) as connection:
+            for key, value, filename in connection.execute("SELECT key, value, filename FROM Cache"):
+                stored = (database.parent / filename).read_bytes() if filename else value
+                rows.append((key, stored.encode() if isinstance(stored, str) else bytes(stored)))
+    return rows
+
+
+def _overwrite_cache_values(settings: Settings, value: bytes) -> None:
+    for database in settings.llm.cache_dir.rglob("cache.db"):
+        with closing(sqlite3.connect(database)) as connection, connection:
+            connection.execute("UPDATE Cache SET value = ?, mode = 1, filename = NULL", (value,))
+
+
+@pytest.mark.parametrize("stored", [b"\x80\x04garbled", orjson.dumps({"tool_input": {"statements": 5}})])
+def test_an_unusable_cache_entry_costs_one_call_and_never_fails_the_question(claude_settings, fake_api, monkeypatch,
+                                                                             stored):
+    _point_at(fake_api, monkeypatch)
+    one_call = _without_tables_or_key_points()
+    _extract_one(claude_settings, one_call)
+    _overwrite_cache_values(claude_settings, stored)  # garbled bytes; JSON that no longer validates
+    fake_api.reset_stats()
+    _, extraction = _extract_one(claude_settings, one_call)
+    assert extraction.from_critique and fake_api.stats.total_requests == 1 and extraction.usage.cache_misses == 1
+    _, again = _extract_one(claude_settings, one_call)  # the entry was replaced by the new answer
+    assert again.usage.cache_hits == 1 and fake_api.stats.total_requests == 1
+
+
+def test_a_cache_that_cannot_write_keeps_the_paid_answer(claude_settings, fake_api, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    _point_at(fake_api, monkeypatch)
+    monkeypatch.setattr(diskcache.Cache, "set", disk_full)
+    with dg.DagsterInstance.ephemeral() as instance:
+        _, result = _run_all(claude_settings, instance)
+        assert result.success  # every question, though no answer could be cached
+        extracted = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                     if e.asset_key == dg.AssetKey("extracted_statements")]
+        calls = sum(m["llm_calls"].value for m in extracted)
+        assert calls > 0 and sum(m["cache_write_errors"].value for m in extracted) == calls
+        log = "\n".join(e.message or "" for e in instance.all_logs(result.run_id))
+        assert f"cache_write_errors={calls}" in log  # the run's totals line
+
+
+def _statements_answer(statements: list[dict]) -> Callable[[dict, str | None], dict | None]:
+    return lambda body, tool_name: {"statements": statements} if tool_name == "record_statements" else None
+
+
+def test_the_cache_stores_the_validated_answer_without_unknown_keys(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    statement = {"statement": "Gout most often affects the first toe.", "extra_field": None,
+                 "cloze_primary": "first toe", "cloze_secondary": [], "unknown_in_statement": "u" * 1000}
+    answer = _statements_answer([statement])
+    fake_api.set_responder(lambda body, tool: {**answer(body, tool), "unknown_at_top": "t" * 1000})
+    _, extraction = _extract_one(claude_settings, _without_tables_or_key_points())
+    rows = _cache_rows(claude_settings)
+    assert extraction.from_critique and len(rows) == 1
+    assert b"first toe" in rows[0][1] and b"unknown_" not in rows[0][1]
+
+
+def test_model_strings_over_their_caps_are_cut_and_blocked(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    long_text = "Gout affects the toe. " * 250  # 5,500 characters, over every cap
+    fake_api.set_responder(_statements_answer([
+        {"statement": long_text, "extra_field": long_text, "cloze_primary": long_text, "cloze_secondary": []},
+    ]))
+    _, extraction = _extract_one(claude_settings, _without_tables_or_key_points())
+    [item] = extraction.from_critique
+    assert len(item.statement) == MAX_STATEMENT_CHARS + 1 and len(item.extra_field) == MAX_EXTRA_FIELD_CHARS + 1
+    assert len(item.cloze_candidates[0]) == MAX_CLOZE_CHARS + 1
+    over = {issue.field: issue for issue in check_structure(item) if issue.code == "over_size_cap"}
+    assert set(over) == {"statement", "extra_field", "cloze_candidates"}
+    assert all(issue.severity == "error" for issue in over.values())
+
+
+def test_an_answer_with_too_many_statements_fails_with_the_reason(claude_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    statement = {"statement": "Gout most often affects the first toe.", "extra_field": None,
+                 "cloze_primary": "first toe", "cloze_secondary": []}
+    fake_api.set_responder(_statements_answer([statement] * (MAX_ITEMS_PER_CALL + 1)))
+    with pytest.raises(ExtractionError, match=f"at most {MAX_ITEMS_PER_CALL} are accepted"):
+        _extract_one(claude_settings, _without_tables_or_key_points())
+    assert fake_api.stats.total_requests == 2  # the answer and its one repair turn

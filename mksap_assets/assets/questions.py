@@ -199,7 +199,7 @@ def _failure(failures: list[QuestionOutcome], questions: int, rollup_error: str 
 
 RUN_TOTALS = (
     "llm_calls", "cache_hits", "cache_misses", "retries", "rate_limited", "input_tokens", "output_tokens",
-    "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "llm_seconds",
+    "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "llm_seconds", "cache_write_errors",
 )
 
 

@@ -151,6 +151,7 @@ class QuestionPipeline:
             "llm_calls": usage.calls,
             "cache_hits": usage.cache_hits,
             "cache_misses": usage.cache_misses,
+            "cache_write_errors": usage.cache_write_errors,
             "retries": usage.retries,
             "rate_limited": usage.rate_limited,
             "input_tokens": usage.input_tokens,

@@ -73,6 +73,7 @@ class LLMUsage(BaseModel):
     calls: int = 0  # requests that reached the API (retries included)
     cache_hits: int = 0  # answered from the persistent response cache
     cache_misses: int = 0
+    cache_write_errors: int = 0  # answers the response cache could not store (kept all the same)
     retries: int = 0
     rate_limited: int = 0  # 429 responses
     input_tokens: int = 0

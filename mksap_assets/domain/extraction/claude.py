@@ -29,6 +29,12 @@ from mksap_assets.domain.repair import RepairAnswer, StatementKey, StatementToRe
 from mksap_assets.domain.statements import Extraction, LLMUsage, Statement, TableStatement
 from mksap_assets.domain.tables import ParsedTable
 from mksap_assets.domain.text import normalise_comparators
+from mksap_assets.domain.validation.structure import (
+    MAX_CLOZE_CHARS,
+    MAX_EXTRA_FIELD_CHARS,
+    MAX_STATEMENT_CHARS,
+    capped,
+)
 
 STATEMENT_TOKENS = {"critique": 4096, "key_points": 1536, "table": 2048}
 CLOZE_TOKENS = 4096
@@ -205,9 +211,11 @@ def _source_kind(item: StatementToRepair) -> str:
 
 
 def _normalised(statement: str, extra_field: str | None, clozes: list[str]) -> Statement:
-    """Comparator phrases become symbols in the statement AND its clozes, so clozes stay substrings."""
+    """Comparator phrases become symbols in the statement AND its clozes, so clozes stay substrings. Every string is
+    cut at its size cap (after normalising, which can shorten it): an over-long one becomes an over_size_cap
+    error, not megabytes downstream."""
     return Statement(
-        statement=normalise_comparators(statement),
-        extra_field=extra_field,
-        cloze_candidates=[normalise_comparators(c) for c in clozes],
+        statement=capped(normalise_comparators(statement), MAX_STATEMENT_CHARS),
+        extra_field=capped(extra_field, MAX_EXTRA_FIELD_CHARS) if extra_field is not None else None,
+        cloze_candidates=[capped(normalise_comparators(c), MAX_CLOZE_CHARS) for c in clozes],
     )

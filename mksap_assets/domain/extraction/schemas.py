@@ -15,9 +15,9 @@ deck, and the repair turn resends only those). Three tools:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 STATEMENTS_TOOL = "record_statements"
 CLOZES_TOOL = "record_clozes"
@@ -28,6 +28,21 @@ PrimaryCloze = Field(min_length=1, description="The one span to blank: an exact 
 SecondaryClozes = Field(
     default_factory=list, max_length=2, description="At most two more exact substrings, only if tightly related."
 )
+
+# At most this many items in one answer: more is a runaway answer, not a source's statements. The check is not in the
+# tool schema (that would change every prompt version): an answer over it is invalid output, so it gets the one repair
+# turn, and a second one fails the question with the reason.
+MAX_ITEMS_PER_CALL = 100
+Item = TypeVar("Item")
+
+
+def _at_most_per_call(items: list[Item]) -> list[Item]:
+    if len(items) > MAX_ITEMS_PER_CALL:
+        raise ValueError(f"{len(items)} items in one answer; at most {MAX_ITEMS_PER_CALL} are accepted")
+    return items
+
+
+PerCall = AfterValidator(_at_most_per_call)
 
 
 class ExtractedStatement(BaseModel):
@@ -44,11 +59,11 @@ class PlainStatement(BaseModel):
 
 
 class StatementsWithClozes(BaseModel):
-    statements: list[ExtractedStatement]
+    statements: Annotated[list[ExtractedStatement], PerCall]
 
 
 class StatementsOnly(BaseModel):
-    statements: list[PlainStatement]
+    statements: Annotated[list[PlainStatement], PerCall]
 
 
 class NumberedCloze(BaseModel):
@@ -58,7 +73,7 @@ class NumberedCloze(BaseModel):
 
 
 class ClozeMapping(BaseModel):
-    clozes: list[NumberedCloze]
+    clozes: Annotated[list[NumberedCloze], PerCall]
 
 
 class RepairedStatement(ExtractedStatement):
@@ -66,7 +81,7 @@ class RepairedStatement(ExtractedStatement):
 
 
 class Repairs(BaseModel):
-    repairs: list[RepairedStatement]
+    repairs: Annotated[list[RepairedStatement], PerCall]
 
 
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:

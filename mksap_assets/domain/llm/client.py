@@ -1,6 +1,7 @@
 """One forced tool call to Claude, validated with pydantic, cached, metered, and repaired once if malformed.
 
-- Cache first: a hit makes no request at all.
+- Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache.py), and an answer the
+  cache cannot store is still returned (counted in cache_write_errors).
 - stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
 - Output that does not validate: one repair turn that shows Claude the validation error.
 - stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome:
@@ -80,10 +81,10 @@ class ClaudeClient:
             "max_tokens": max_tokens,
         }
         key = request_key(request, prompt_version, self.endpoint)
-        cached = self.cache.get(key)
+        cached = self._from_cache(key, output)
         if cached is not None:
             usage.cache_hits += 1
-            return output.model_validate(cached["tool_input"])
+            return cached
         usage.cache_misses += 1
 
         messages = list(request["messages"])
@@ -110,8 +111,21 @@ class ClaudeClient:
                 repaired = True
                 messages = [*messages, *self._repair_turn(message, block, tool["name"], reason)]
                 continue
-            self.cache.set(key, {"tool_input": block.input, "model": message.model})
+            # The validated answer, not the raw tool input: keys the schema does not know are never stored.
+            if not self.cache.set(key, {"tool_input": parsed.model_dump(mode="json"), "model": message.model}):
+                usage.cache_write_errors += 1
             return parsed
+
+    def _from_cache(self, key: str, output: type[ModelT]) -> ModelT | None:
+        """The cached answer, or None; an entry that no longer validates is dropped and costs one call."""
+        cached = self.cache.get(key)
+        if cached is None:
+            return None
+        try:
+            return output.model_validate(cached["tool_input"])
+        except (ValidationError, KeyError, TypeError) as exc:
+            self.cache.discard(key, type(exc).__name__)
+            return None
 
     async def _create(self, request: dict[str, Any]) -> Any:
         usage = current_usage()

@@ -199,3 +199,33 @@ def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, monkeypatch, s
     with pytest.raises(Exception):
         list(stream_outcomes(spec.build_pipeline, ["q1"], STAGES, 1, separate_process=True))
     assert started_here() == set()  # the engine, its workers and its own resource tracker
+
+
+class _StuckPipeline:
+    """Starts its validation workers, answers the first question, and never the others (nor closes)."""
+
+    def __init__(self, stages):
+        from mksap_assets.domain.validation.pool import ValidationPool
+
+        self.validation = ValidationPool(1)
+        self.validation.start()
+        self.answered = False
+
+    async def run(self, question_id, stages):
+        if self.answered:
+            await asyncio.Event().wait()
+        self.answered = True
+        return QuestionOutcome(question_id)
+
+    async def aclose(self):
+        await asyncio.Event().wait()
+
+
+def test_an_engine_killed_for_not_stopping_takes_its_workers_with_it(monkeypatch, started_here):
+    import mksap_assets.domain.runner as runner
+
+    monkeypatch.setattr(runner, "ENGINE_STOP_SECONDS", 1.0)
+    stream = stream_outcomes(_StuckPipeline, ["q1", "q2"], set(), 2, separate_process=True)
+    assert next(stream).question_id == "q1"
+    stream.close()  # the engine does not stop within ENGINE_STOP_SECONDS: it is killed
+    assert started_here() == set()

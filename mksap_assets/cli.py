@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,42 +80,6 @@ def _instance(settings: Settings):
     return dg.DagsterInstance.get()
 
 
-RUN_PID_TAG = "mksap/pid"
-RUN_HOST_TAG = "mksap/host"
-
-
-def _run_tags() -> dict[str, str]:
-    return {RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def fail_dead_runs(instance) -> list[str]:
-    """Runs of `mksap run` on this machine whose process is gone (killed, crashed) are marked failed and their
-    concurrency-pool slots freed, so the UI, the sensor and the next run do not wait for them forever."""
-    import dagster as dg
-
-    from mksap_assets.sensors import IN_FLIGHT
-
-    dead = []
-    filters = dg.RunsFilter(statuses=IN_FLIGHT, tags={RUN_HOST_TAG: socket.gethostname()})
-    for run in instance.get_runs(filters=filters):
-        pid = int(run.tags.get(RUN_PID_TAG, "0"))
-        if pid and pid != os.getpid() and not _alive(pid):
-            instance.report_run_failed(run, f"The process that ran it (pid {pid}) is gone; marked failed by mksap.")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            dead.append(run.run_id)
-    return dead
-
-
 def cmd_check_inputs(directory: Path) -> int:
     ok = bad = 0
     for question_file in discover_questions(directory):
@@ -158,6 +121,7 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     from mksap_assets.assets.anki import ANKI_DECK
     from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
     from mksap_assets.assets.report import PIPELINE_REPORT
+    from mksap_assets.dead_runs import fail_dead_runs, process_tags
     from mksap_assets.definitions import build_definitions
     from mksap_assets.partitions import (
         QuestionRun,
@@ -188,7 +152,7 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
 
         def execute(run: QuestionRun):
             return job.execute_in_process(
-                instance=instance, tags={**run_tags(run), **_run_tags()}, asset_selection=ALL_ASSET_KEYS,
+                instance=instance, tags={**run_tags(run), **process_tags()}, asset_selection=ALL_ASSET_KEYS,
                 run_config={**QUIET_CONSOLE, **run_config(run)}, raise_on_error=False,
             )
 

@@ -19,6 +19,7 @@ from mksap_assets.domain.inputs import (
 )
 from mksap_assets.domain.pipeline import QuestionOutcome
 from mksap_assets.domain.pipeline_spec import PipelineSpec
+from mksap_assets.dead_runs import fail_dead_runs, process_tags
 from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.pinned_settings import pin_if_absent
 from mksap_assets.settings import (
@@ -78,6 +79,13 @@ class PipelineResource(dg.ConfigurableResource):
             validation_workers=settings.validation_workers,
             engine_process=settings.engine_process,
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Dagster sets up a run's resources before its question step claims the "llm" pool slot, so this is the
+        # run's first own code: it tags the run with its process, and frees the slots of dead runs it would wait for.
+        if context.dagster_run is not None and context.instance is not None:
+            context.instance.add_run_tags(context.dagster_run.run_id, process_tags())
+            fail_dead_runs(context.instance)
 
     def question_files(self) -> list[QuestionFile]:
         """Question files in the bank that can be partitions (unsafe ids are reported by check-inputs)."""

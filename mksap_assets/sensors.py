@@ -6,8 +6,9 @@ versions, model, extractor and validator versions) differs from what their last 
 ranges of at most 500 keys, or, for a scattered set, a few runs over covering ranges that list their questions
 (partitions.question_runs). Its runs also rebuild the deck and the report and report the checks. When nothing is to
 run but exports are newer than the deck (a UI backfill or a shell run of the question assets alone, a failed run),
-it launches a run of the roll-ups. It skips while its own runs are in flight, and uses no run_key, so a failed run
-is retried (a bounded number of times for unchanged inputs, counted in the cursor).
+it launches a run of the roll-ups. Each tick first fails the runs whose process is gone (dead_runs.py). It skips
+while its own runs are in flight, and uses no run_key, so a failed run is retried (a bounded number of times for
+unchanged inputs, counted in the cursor).
 The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
 when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
 nothing.
@@ -22,6 +23,7 @@ from dagster import DagsterEventType
 
 from mksap_assets.assets.anki import ANKI_DECK
 from mksap_assets.assets.questions import ALL_ASSET_KEYS, ASSET_KEYS, DATA_VERSION_TAG, ROLLUP_KEYS
+from mksap_assets.dead_runs import IN_FLIGHT, fail_dead_runs
 from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
 from mksap_assets.domain.pipeline import EXPORTED, STAGES
 from mksap_assets.materializations import latest_materialization_records
@@ -30,12 +32,6 @@ from mksap_assets.resources import PipelineResource
 
 SENSOR_NAME = "question_sensor"
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("MKSAP_SENSOR_INTERVAL", "60"))
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def latest_export_fingerprints(instance: dg.DagsterInstance) -> dict[str, str]:
@@ -121,6 +117,8 @@ def rollups_stale(instance: dg.DagsterInstance) -> bool:
     "prompts, model or code changed (or that failed), and rebuilds the deck and report when exports are newer.",
 )
 def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
+    for run_id in fail_dead_runs(context.instance):
+        context.log.warning(f"Dagster run {run_id}: its process is gone; marked failed and its pool slots freed")
     if _own_runs_in_flight(context):
         return dg.SkipReason("runs launched by this sensor are still in flight")
     pipeline = pipeline.pinned_to(context.instance)

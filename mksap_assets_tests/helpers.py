@@ -41,3 +41,16 @@ def call_and_close(extractor: Any, call: Callable[[Any], Awaitable[Any]]) -> Any
             await extractor.aclose()
 
     return asyncio.run(run())
+
+
+def dead_process_tags() -> dict[str, str]:
+    """The run tags (dead_runs.process_tags) of a process that has exited."""
+    import subprocess
+    import sys
+
+    from mksap_assets.dead_runs import process_tags
+
+    process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    tags = process_tags(process.pid)
+    process.communicate(timeout=30)
+    return tags

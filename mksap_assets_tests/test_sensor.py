@@ -238,3 +238,22 @@ def test_a_deleted_or_truncated_export_is_written_again(harness: Harness):
     assert sorted(harness.apply(harness.tick())) == [deleted, truncated]
     assert orjson.loads(path.read_bytes())["question_id"] == truncated
     assert isinstance(harness.tick(), dg.SkipReason)
+
+
+def test_a_tick_fails_a_dead_run_and_frees_its_pool_slot(settings: Settings):
+    from dagster._core.test_utils import create_run_for_test
+
+    from mksap_assets.assets.questions import LLM_POOL
+    from mksap_assets.dead_runs import process_tags
+    from mksap_assets_tests.helpers import dead_process_tags
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(LLM_POOL, 1)
+        dead, live = (create_run_for_test(instance, job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
+                                          tags=tags) for tags in (dead_process_tags(), process_tags()))
+        assert storage.claim_concurrency_slot(LLM_POOL, dead.run_id, "question_assets").is_claimed
+        Harness(settings, instance).tick()
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+        assert storage.get_concurrency_info(LLM_POOL).active_slot_count == 0

@@ -65,10 +65,16 @@ class PipelineSpec:
         validation = ValidationPool(self.validation_workers)
         if VALIDATED in stages:
             validation.start()
-        return QuestionPipeline(
-            data_dir=Path(self.data_dir),
-            output_dir=Path(self.output_dir),
-            store=ArtifactStore(Path(self.store_dir)),
-            extractor=self.build_extractor(),
-            validation=validation,
-        )
+        try:
+            return QuestionPipeline(
+                data_dir=Path(self.data_dir),
+                output_dir=Path(self.output_dir),
+                store=ArtifactStore(Path(self.store_dir)),
+                extractor=self.build_extractor(),
+                validation=validation,
+            )
+        except BaseException:
+            # A start that fails (unusable cache dir, full disk) stops the workers it started: nothing else holds
+            # the pool, so they (and the resource tracker their pipes keep alive) would outlive the run.
+            validation.close()
+            raise

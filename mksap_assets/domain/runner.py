@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
+import psutil
+
 from mksap_assets.domain.pipeline import QuestionOutcome, QuestionPipeline
 
 _DONE = object()
@@ -155,6 +157,13 @@ def _stop_engine(engine, receiver) -> None:
         except EOFError:  # it closed its end; it is exiting
             engine.join(0.1)
     if engine.is_alive():
+        # Its validation workers (and resource tracker) first: killed with it, the engine could not stop them, and
+        # they would wait for its work forever.
+        try:
+            for child in psutil.Process(engine.pid).children(recursive=True):
+                child.kill()
+        except psutil.NoSuchProcess:  # it exited meanwhile
+            pass
         engine.kill()
         engine.join()
     receiver.close()

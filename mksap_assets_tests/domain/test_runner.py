@@ -134,3 +134,98 @@ def test_closing_the_engine_stream_early_cancels_the_rest_in_the_engine(tmp_path
     assert not multiprocessing.active_children()
     assert int(report.read_text()) < 200  # the engine cancelled the rest and closed its pipeline: not killed
 
+
+
+# A start that fails after the validation workers started stops them: no process it started outlives it (the
+# processes are found by an environment variable they inherit, so that orphans of a killed engine count too).
+
+
+@pytest.fixture
+def started_here(monkeypatch):
+    """Returns the processes (pids) started since the fixture, once they are gone or 10 s have passed."""
+    import multiprocessing.resource_tracker
+    import uuid
+
+    import psutil
+
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("MKSAP_TEST_PROCESS_MARKER", marker)
+
+    def marked() -> set[int]:
+        pids = set()
+        for process in psutil.process_iter():
+            try:
+                if (process.status() != psutil.STATUS_ZOMBIE
+                        and process.environ().get("MKSAP_TEST_PROCESS_MARKER") == marker):
+                    pids.add(process.pid)
+            except psutil.Error:
+                pass
+        # This process's resource tracker serves every multiprocessing object of the process and exits with it.
+        return pids - {multiprocessing.resource_tracker._resource_tracker._pid}
+
+    def left() -> set[int]:
+        deadline = time.monotonic() + 10
+        while (pids := marked()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return pids
+
+    return left
+
+
+def test_a_failed_start_leaves_no_validation_worker(tmp_path, monkeypatch, started_here):
+    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.pipeline_spec import PipelineSpec
+
+    def unusable_cache(self):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(PipelineSpec, "build_extractor", unusable_cache)
+    with pytest.raises(OSError, match="no space left") as raised:  # kept, as Dagster keeps the error it reports
+        offline_spec(tmp_path, validation_workers=1).build_pipeline(STAGES)
+    assert started_here() == set()
+    assert raised.value
+
+
+def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, monkeypatch, started_here):
+    import dataclasses
+
+    from mksap_assets.domain.pipeline import STAGES
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")  # the response cache cannot be created here
+    spec = dataclasses.replace(offline_spec(tmp_path, validation_workers=1), provider="anthropic",
+                               llm_cache_dir=not_a_folder, llm_cache_enabled=True)
+    with pytest.raises(Exception):
+        list(stream_outcomes(spec.build_pipeline, ["q1"], STAGES, 1, separate_process=True))
+    assert started_here() == set()  # the engine, its workers and its own resource tracker
+
+
+class _StuckPipeline:
+    """Starts its validation workers, answers the first question, and never the others (nor closes)."""
+
+    def __init__(self, stages):
+        from mksap_assets.domain.validation.pool import ValidationPool
+
+        self.validation = ValidationPool(1)
+        self.validation.start()
+        self.answered = False
+
+    async def run(self, question_id, stages):
+        if self.answered:
+            await asyncio.Event().wait()
+        self.answered = True
+        return QuestionOutcome(question_id)
+
+    async def aclose(self):
+        await asyncio.Event().wait()
+
+
+def test_an_engine_killed_for_not_stopping_takes_its_workers_with_it(monkeypatch, started_here):
+    import mksap_assets.domain.runner as runner
+
+    monkeypatch.setattr(runner, "ENGINE_STOP_SECONDS", 1.0)
+    stream = stream_outcomes(_StuckPipeline, ["q1", "q2"], set(), 2, separate_process=True)
+    assert next(stream).question_id == "q1"
+    stream.close()  # the engine does not stop within ENGINE_STOP_SECONDS: it is killed
+    assert started_here() == set()

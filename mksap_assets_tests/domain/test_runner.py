@@ -1,12 +1,14 @@
 """The background runner: concurrency bound, completion order, early close cancels, crashes surface."""
 
 import asyncio
+import errno
 import threading
 import time
 
 import pytest
 
 from mksap_assets.domain.pipeline import QuestionOutcome
+from mksap_assets.domain.pipeline_spec import PipelineSpec
 from mksap_assets.domain.runner import stream_outcomes
 
 
@@ -186,17 +188,18 @@ def test_a_failed_start_leaves_no_validation_worker(tmp_path, monkeypatch, start
     assert raised.value
 
 
-def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, monkeypatch, started_here):
-    import dataclasses
+class _SpecWhoseExtractorFails(PipelineSpec):
+    """Fails where an unusable extractor would (a full disk, a bad client setting): after the workers started."""
 
+    def build_extractor(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, started_here):
     from mksap_assets.domain.pipeline import STAGES
 
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    not_a_folder = tmp_path / "cache"
-    not_a_folder.write_text("")  # the response cache cannot be created here
-    spec = dataclasses.replace(offline_spec(tmp_path, validation_workers=1), provider="anthropic",
-                               llm_cache_dir=not_a_folder, llm_cache_enabled=True)
-    with pytest.raises(Exception):
+    spec = _SpecWhoseExtractorFails(**vars(offline_spec(tmp_path, validation_workers=1)))
+    with pytest.raises(Exception, match="No space left"):
         list(stream_outcomes(spec.build_pipeline, ["q1"], STAGES, 1, separate_process=True))
     assert started_here() == set()  # the engine, its workers and its own resource tracker
 

@@ -75,6 +75,8 @@ class LLMUsage(BaseModel):
     cache_misses: int = 0
     retries: int = 0
     rate_limited: int = 0  # 429 responses
+    deadlines_missed: int = 0  # attempts cut off at the request deadline
+    pauses_capped: int = 0  # retry-after pauses cut to the cap
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
@@ -83,7 +85,13 @@ class LLMUsage(BaseModel):
     llm_seconds: float = 0.0
 
     def __add__(self, other: LLMUsage) -> LLMUsage:
-        return LLMUsage(**{name: getattr(self, name) + getattr(other, name) for name in LLMUsage.model_fields})
+        return self.model_copy().add(other)
+
+    def add(self, other: LLMUsage) -> LLMUsage:
+        """Add `other` into this one, in place."""
+        for name in LLMUsage.model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
 
 
 class Extraction(BaseModel):

@@ -11,7 +11,8 @@
   LEARNED_LIMIT_FLOOR of the starting one.
 - Each HTTP attempt (connect, upload, every read of the answer) has a deadline: a server that trickles its answer
   is cut off there and the attempt is retried by the SDK like any timeout.
-- A 200 whose body is not a Messages answer (an HTML page, an error object) is retried like a server error.
+- A 2xx to a Messages request whose body is not a Messages answer (an HTML page, an error object) is retried like
+  a server error.
 """
 
 from __future__ import annotations
@@ -213,17 +214,13 @@ class RateLimiter:
             self.window += 1
             self._successes = 0
 
-    def capped_pause(self, retry_after: float | None) -> float | None:
-        return None if retry_after is None else min(retry_after, self.max_pause)
-
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """`retry_after` already capped (capped_pause)."""
         now = self._clock()
         self._successes = 0
         if now - self._last_cut > BURST_SECONDS:  # one cut per burst of 429s
             self.window = max(1, math.floor(self.window * 0.75))
             self._last_cut = now
-        self._paused_until = max(self._paused_until, now + (retry_after or 1.0))
+        self._paused_until = max(self._paused_until, now + min(retry_after or 1.0, self.max_pause))
 
 
 class RateLimitMiddleware(anthropic.Middleware):
@@ -256,13 +253,13 @@ class RateLimitMiddleware(anthropic.Middleware):
             self.limiter.refund_output(reserve)
             raise
         self.limiter.observe(response.headers)
-        self._cap_retry_after(response.http_response.headers, usage)
+        retry_after = self._capped_retry_after(response.http_response.headers, usage)
         if response.status_code == 429:
             usage.rate_limited += 1
-            self.limiter.on_rate_limited(self.limiter.capped_pause(retry_after_seconds(response.headers)))
+            self.limiter.on_rate_limited(retry_after)
         if response.status_code >= 400:
             self.limiter.refund_output(reserve)  # nothing was generated
-        elif not _is_messages_answer(response.http_response):
+        elif request.url.rstrip("/").endswith("/messages") and not _is_messages_answer(response.http_response):
             self.limiter.refund_output(reserve)
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raise NotAMessagesAnswer(f"HTTP {response.status_code} with a body that is not a Messages answer ({kind})")
@@ -270,9 +267,12 @@ class RateLimitMiddleware(anthropic.Middleware):
             self.limiter.on_success()
         return response
 
-    def _cap_retry_after(self, headers: Any, usage: Any) -> None:
-        """Rewrite a retry-after above the cap to the cap, so the SDK's own sleep before its retry is capped too."""
+    def _capped_retry_after(self, headers: Any, usage: Any) -> float | None:
+        """The server's retry-after, cut to the cap; a longer one is rewritten in the headers (retry-after-ms, which
+        the SDK reads first) so that the SDK's own sleep before its retry is cut too."""
         asked = retry_after_seconds(headers)
-        if asked is not None and asked > self.limiter.max_pause:
-            usage.pauses_capped += 1
-            headers["retry-after-ms"] = str(self.limiter.max_pause * 1000)
+        if asked is None or asked <= self.limiter.max_pause:
+            return asked
+        usage.pauses_capped += 1
+        headers["retry-after-ms"] = str(self.limiter.max_pause * 1000)
+        return self.limiter.max_pause

@@ -144,3 +144,14 @@ def test_what_a_failed_question_paid_is_in_the_run_totals(hostile_settings, fake
         [totals] = [m for m in messages if "questions done" in m]
         llm_calls = int(re.search(r"LLM: llm_calls=(\d+)", totals).group(1))
         assert llm_calls == fake.stats.total_requests - repairs  # every extraction request, the refused one too
+
+
+def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_settings, fake_api, monkeypatch):
+    _point_at(fake_api, monkeypatch)
+    settings = replace(hostile_settings, llm=replace(hostile_settings.llm, concurrency=0))
+    with dg.DagsterInstance.ephemeral() as instance:
+        _, result = _run_all(settings, instance)
+        assert not result.success and fake_api.stats.total_requests == 0
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "MKSAP_LLM_CONCURRENCY must be a positive number, not 0" in (
+            failure.step_failure_data.user_failure_data.description)

@@ -52,7 +52,7 @@ class PipelineResource(dg.ConfigurableResource):
     llm_otpm: float | None = None
     llm_timeout: float = 120.0
     llm_max_retries: int = 4
-    llm_request_deadline: float = 300.0
+    llm_request_deadline: float = 600.0
     llm_max_pause: float = 60.0
     question_budget: float = 1800.0
     validation_workers: int = default_validation_workers()

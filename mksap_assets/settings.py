@@ -77,8 +77,9 @@ class LLMSettings:
     otpm: float | None = 400_000
     timeout: float = 120.0  # per read (the SDK's httpx timeout)
     max_retries: int = 4
-    # One HTTP attempt, connect and every read, at most; the SDK retries an attempt cut off here.
-    request_deadline: float = 300.0
+    # One HTTP attempt, connect and every read, at most; the SDK retries an attempt cut off here. Generous: a
+    # 16,000-token answer (the largest budget, client.py) from a slow model takes minutes.
+    request_deadline: float = 600.0
     # A retry-after (or a pause the limiter derives from one) is cut to this.
     max_pause: float = 60.0
     # One question, all its stages and its calls' retries and waits, at most.

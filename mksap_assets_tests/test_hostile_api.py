@@ -136,14 +136,14 @@ def test_what_a_failed_question_paid_is_in_the_run_totals(hostile_settings, fake
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         table = failure.step_failure_data.user_failure_data.metadata["failed_questions"].value
         [row] = [line for line in table.splitlines() if "refusal" in line]
-        assert int(row.split("|")[4]) >= 1  # its llm_calls column
-        validated = [e.materialization.metadata for e in result.get_asset_materialization_events()
-                     if e.asset_key == dg.AssetKey("validated_statements")]
-        repairs = sum(m["repair_llm_calls"].value for m in validated)
+        failed_calls, failed_cost = int(row.split("|")[4]), float(row.split("|")[5])
+        assert failed_calls >= 1 and failed_cost > 0  # at least the refused answer, which was paid for
+        extracted = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                     if e.asset_key == dg.AssetKey("extracted_statements")]
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
         [totals] = [m for m in messages if "questions done" in m]
         llm_calls = int(re.search(r"LLM: llm_calls=(\d+)", totals).group(1))
-        assert llm_calls == fake.stats.total_requests - repairs  # every extraction request, the refused one too
+        assert llm_calls == sum(m["llm_calls"].value for m in extracted) + failed_calls
 
 
 def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_settings, fake_api, monkeypatch):
@@ -155,3 +155,25 @@ def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_s
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert "MKSAP_LLM_CONCURRENCY must be a positive number, not 0" in (
             failure.step_failure_data.user_failure_data.description)
+
+
+def test_a_failed_call_cancels_its_questions_other_calls():
+    from mksap_assets.domain.extraction.claude import _all_or_nothing
+
+    stopped: list[str] = []
+
+    async def refused():
+        raise ExtractionError("record_statements: Claude declined to answer (stop_reason=refusal)")
+
+    async def still_running():
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.append("sibling")
+
+    async def stopped_when_the_failure_arrives() -> list[str]:
+        with pytest.raises(ExtractionError, match="refusal"):  # raised as itself
+            await _all_or_nothing(still_running(), refused())
+        return list(stopped)
+
+    assert asyncio.run(stopped_when_the_failure_arrives()) == ["sibling"]  # asyncio.gather would leave it running

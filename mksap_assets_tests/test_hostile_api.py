@@ -4,6 +4,7 @@ and what it paid is counted. Deadlines and caps are tiny here, so each test take
 
 import asyncio
 import re
+import time
 from dataclasses import replace
 
 import dagster as dg
@@ -177,3 +178,13 @@ def test_a_failed_call_cancels_its_questions_other_calls():
         return list(stopped)
 
     assert asyncio.run(stopped_when_the_failure_arrives()) == ["sibling"]  # asyncio.gather would leave it running
+
+
+def test_a_retry_after_given_as_an_http_date_is_read_so_it_can_be_capped():
+    from email.utils import formatdate
+
+    from mksap_assets.domain.llm.limiter import retry_after_seconds
+
+    in_an_hour = retry_after_seconds({"retry-after": formatdate(time.time() + 3600, usegmt=True)})
+    assert 3500 < in_an_hour <= 3600
+    assert retry_after_seconds({"retry-after": "not a date"}) is None

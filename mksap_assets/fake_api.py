@@ -75,15 +75,23 @@ RANDOM_FAULT_KINDS = ("rate_limit", "overloaded", "server_error", "slow", "malfo
 ERROR_FAULTS = {
     # kind: (status, error type, message)
     "rate_limit": (429, "rate_limit_error", "Injected fault: rate limited."),
+    "rate_limit_hour": (429, "rate_limit_error", "Injected fault: rate limited, retry after an hour."),
     "overloaded": (529, "overloaded_error", "Injected fault: Overloaded"),
     "server_error": (500, "api_error", "Injected fault: Internal server error"),
     "invalid_request": (400, "invalid_request_error", "Injected fault: invalid request"),
     "auth_error": (401, "authentication_error", "Injected fault: invalid x-api-key"),
 }
-CONTENT_FAULTS = ("slow", "malformed", "truncated", "refusal")
+# "trickle": the answer sent one byte per TRICKLE_SECONDS (each read is quick, the whole answer takes minutes).
+CONTENT_FAULTS = ("slow", "trickle", "malformed", "truncated", "refusal")
+# A 200 whose body is not a Messages answer, as a misconfigured proxy or gateway sends: (content type, body).
+NOT_A_MESSAGE_FAULTS = {
+    "html_200": ("text/html; charset=utf-8", b"<html><body><h1>Service unavailable</h1></body></html>"),
+    "error_200": ("application/json", b'{"type": "error", "error": {"type": "api_error", "message": "Injected"}}'),
+}
 OTHER_FAULTS = ("disconnect", "ok")  # close the socket without answering; explicitly no fault (a script placeholder)
-FAULT_KINDS = (*ERROR_FAULTS, *CONTENT_FAULTS, *OTHER_FAULTS)
+FAULT_KINDS = (*ERROR_FAULTS, *CONTENT_FAULTS, *NOT_A_MESSAGE_FAULTS, *OTHER_FAULTS)
 FAULT_RATE_LIMIT_RETRY_MS = 50
+TRICKLE_SECONDS = 0.2
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -1017,7 +1025,7 @@ class FakeAnthropic:
                     {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(wait_ms)},
                 )
             fault = self._pick_fault()
-            if fault in ERROR_FAULTS or fault == "disconnect":
+            if fault in ERROR_FAULTS or fault in NOT_A_MESSAGE_FAULTS or fault == "disconnect":
                 return _Plan(fault, 0, 0, 0, False, 0.0)  # an injected failure charges nothing
             for name, bucket in self._buckets.items():
                 if bucket is not None and name != "output-tokens":
@@ -1058,7 +1066,8 @@ class FakeAnthropic:
             self._stopping.wait(seconds)
 
     def handle_messages(self, body: dict[str, Any], record: RecordedRequest) -> tuple[dict[str, Any] | None, str]:
-        """Answer one /v1/messages body: (message JSON or None to drop the connection, fault)."""
+        """Answer one /v1/messages body: (message JSON, fault), or (None, fault) when the fault is no message at all
+        (a dropped connection, a body that is not a message)."""
         tool_def, tool_name = _chosen_tool(body)
         record.tool = tool_name
         if tool_name is not None:
@@ -1066,13 +1075,15 @@ class FakeAnthropic:
                 self._by_tool[tool_name] += 1
         plan = self._admit(body)
         record.fault = plan.fault
-        if plan.fault == "disconnect":
+        if plan.fault in ("disconnect", *NOT_A_MESSAGE_FAULTS):
             return None, plan.fault
         if plan.fault in ERROR_FAULTS:
             status, _, message = ERROR_FAULTS[plan.fault]
             extra = {}
             if plan.fault == "rate_limit":
                 extra = {"retry-after": "1", "retry-after-ms": str(FAULT_RATE_LIMIT_RETRY_MS)}
+            elif plan.fault == "rate_limit_hour":
+                extra = {"retry-after": "3600"}
             elif self.error_retry_after_ms is not None and status >= 500:
                 extra = {
                     "retry-after": str(max(1, math.ceil(self.error_retry_after_ms / 1000))),
@@ -1261,11 +1272,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
                     raise _ApiError(400, "max_tokens: Field required (a positive integer)")
-                message, _ = fake.handle_messages(body, record)
-                if message is None:  # the "disconnect" fault
+                message, fault = fake.handle_messages(body, record)
+                if fault in NOT_A_MESSAGE_FAULTS:
+                    self._send_bytes(record, 200, *NOT_A_MESSAGE_FAULTS[fault])
+                elif message is None:  # the "disconnect" fault
                     self.close_connection = True
-                    return
-                self._send_json(record, 200, message)
+                else:
+                    self._send_json(record, 200, message, trickle=fault == "trickle")
             except _ApiError as err:
                 kind = ERROR_TYPES.get(err.status, "api_error")
                 error = {"type": "error", "error": {"type": kind, "message": err.message}}
@@ -1276,17 +1289,22 @@ class _Handler(BaseHTTPRequestHandler):
             fake._finish(record)  # no-op when the answer was already counted
 
     def _send_json(
-        self, record: RecordedRequest, status: int, payload: Any, extra: dict[str, str] | None = None
+        self, record: RecordedRequest, status: int, payload: Any, extra: dict[str, str] | None = None,
+        *, trickle: bool = False,
+    ) -> None:
+        if isinstance(payload, dict) and payload.get("type") == "error":
+            payload["request_id"] = f"req_fake{record.seq:08d}"
+        self._send_bytes(record, status, "application/json", _response_json(payload).encode(), extra, trickle=trickle)
+
+    def _send_bytes(
+        self, record: RecordedRequest, status: int, content_type: str, data: bytes,
+        extra: dict[str, str] | None = None, *, trickle: bool = False,
     ) -> None:
         record.status = status
-        request_id = f"req_fake{record.seq:08d}"
-        if isinstance(payload, dict) and payload.get("type") == "error":
-            payload["request_id"] = request_id
-        data = _response_json(payload).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", request_id)
+        self.send_header("request-id", f"req_fake{record.seq:08d}")
         for key, value in self.server.fake.rate_limit_headers().items():
             self.send_header(key, value)
         for key, value in (extra or {}).items():
@@ -1294,8 +1312,15 @@ class _Handler(BaseHTTPRequestHandler):
         # Count it before the client can see it, so assertions right after a response see the record.
         self.server.fake._finish(record)
         self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        if not trickle:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        for index in range(len(data)):
+            if self.server.fake._stopping.wait(TRICKLE_SECONDS):
+                return
+            self.wfile.write(data[index:index + 1])
+            self.wfile.flush()
 
 
 def _authorised(headers: dict[str, str]) -> bool:

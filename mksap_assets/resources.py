@@ -53,6 +53,9 @@ class PipelineResource(dg.ConfigurableResource):
     llm_otpm: float | None = None
     llm_timeout: float = 120.0
     llm_max_retries: int = 4
+    llm_request_deadline: float = 600.0
+    llm_max_pause: float = 60.0
+    question_budget: float = 1800.0
     validation_workers: int = default_validation_workers()
     engine_process: bool = default_engine_process()
 
@@ -76,6 +79,9 @@ class PipelineResource(dg.ConfigurableResource):
             llm_otpm=llm.otpm,
             llm_timeout=llm.timeout,
             llm_max_retries=llm.max_retries,
+            llm_request_deadline=llm.request_deadline,
+            llm_max_pause=llm.max_pause,
+            question_budget=llm.question_budget,
             validation_workers=settings.validation_workers,
             engine_process=settings.engine_process,
         )
@@ -148,7 +154,10 @@ class PipelineResource(dg.ConfigurableResource):
         if missing := self.missing_requirement("the process running this run"):
             raise dg.Failure(description=missing)  # a Failure: the run's failure message is the reason itself
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(PipelineSpec) if f.name != "provider"}
-        return PipelineSpec(**shared, provider=self.provider())
+        try:
+            return PipelineSpec(**shared, provider=self.provider())
+        except ValueError as exc:  # a setting out of range: the reason names it
+            raise dg.Failure(description=str(exc)) from None
 
     def build_extractor(self) -> Extractor:
         return self.spec().build_extractor()

@@ -25,8 +25,19 @@ def _flag(name: str, default: bool) -> bool:
 
 
 def _optional_number(name: str) -> float | None:
+    """The variable as a number, None when unset; a value that is not a number is an error naming the variable."""
     value = os.environ.get(name, "").strip()
-    return float(value) if value else None
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
+def _number(name: str, default: float) -> float:
+    value = _optional_number(name)
+    return default if value is None else value
 
 
 DEFAULT_MODEL = "claude-haiku-5-5"
@@ -64,19 +75,25 @@ class LLMSettings:
     rpm: float | None = 1000
     itpm: float | None = 2_000_000
     otpm: float | None = 400_000
-    timeout: float = 120.0
+    timeout: float = 120.0  # per read (the SDK's httpx timeout)
     max_retries: int = 4
+    # One HTTP attempt, connect and every read, at most; the SDK retries an attempt cut off here. Generous: a
+    # 16,000-token answer (the largest budget, client.py) from a slow model takes minutes.
+    request_deadline: float = 600.0
+    # A retry-after (or a pause the limiter derives from one) is cut to this.
+    max_pause: float = 60.0
+    # One question, all its stages and its calls' retries and waits, at most.
+    question_budget: float = 1800.0
 
     @classmethod
     def from_env(cls) -> LLMSettings:
-        env = os.environ.get
         defaults = cls()
         max_entries = _optional_number("MKSAP_LLM_CACHE_MAXSIZE")
         chosen = pinned_choices_from_env()
         return cls(
             provider=chosen.get("provider", defaults.provider),
             model=chosen.get("model", defaults.model),
-            concurrency=int(env("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
+            concurrency=int(_number("MKSAP_LLM_CONCURRENCY", defaults.concurrency)),
             cloze_mode=chosen.get("cloze_mode", defaults.cloze_mode),
             cache_dir=_path_from_env("MKSAP_LLM_CACHE_DIR", defaults.cache_dir),
             cache_enabled=_flag("MKSAP_LLM_CACHE_ENABLED", True),
@@ -85,8 +102,11 @@ class LLMSettings:
             rpm=_optional_number("MKSAP_LLM_RPM") or defaults.rpm,
             itpm=_optional_number("MKSAP_LLM_ITPM") or defaults.itpm,
             otpm=_optional_number("MKSAP_LLM_OTPM") or defaults.otpm,
-            timeout=float(env("MKSAP_LLM_TIMEOUT", defaults.timeout)),
-            max_retries=int(env("MKSAP_LLM_MAX_RETRIES", defaults.max_retries)),
+            timeout=_number("MKSAP_LLM_TIMEOUT", defaults.timeout),
+            max_retries=int(_number("MKSAP_LLM_MAX_RETRIES", defaults.max_retries)),
+            request_deadline=_number("MKSAP_LLM_REQUEST_DEADLINE", defaults.request_deadline),
+            max_pause=_number("MKSAP_LLM_MAX_PAUSE", defaults.max_pause),
+            question_budget=_number("MKSAP_QUESTION_BUDGET", defaults.question_budget),
         )
 
 

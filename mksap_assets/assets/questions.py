@@ -34,7 +34,15 @@ from mksap_assets.assets.report import PIPELINE_REPORT, build_report, report_spe
 from mksap_assets.checks import CHECK_SPECS, ValidationCheckConfig, check_results
 from mksap_assets.domain.anki import AnkiExportError
 from mksap_assets.domain.llm.endpoint import api_label
-from mksap_assets.domain.pipeline import EXPORTED, EXTRACTED, RAW, STAGES, VALIDATED, QuestionOutcome
+from mksap_assets.domain.pipeline import (
+    EXPORTED,
+    EXTRACTED,
+    RAW,
+    STAGES,
+    VALIDATED,
+    QuestionOutcome,
+    usage_metadata,
+)
 from mksap_assets.domain.progress import Progress
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
@@ -69,10 +77,11 @@ def _metadata(duration_ms: float, values: dict) -> dict[str, dg.MetadataValue]:
 
 
 def _failure_table(failures: list[QuestionOutcome]) -> str:
-    rows = [f"| {o.question_id} | {o.failed_stage} | {o.error} |" for o in failures[:MAX_FAILURES_LISTED]]
+    rows = [f"| {o.question_id} | {o.failed_stage} | {o.error} | {o.usage.calls} | {round(o.usage.cost_usd, 6)} |"
+            for o in failures[:MAX_FAILURES_LISTED]]
     more = len(failures) - MAX_FAILURES_LISTED
     tail = [f"\n… and {more} more"] if more > 0 else []
-    return "\n".join(["| question | stage | reason |", "|---|---|---|", *rows, *tail])
+    return "\n".join(["| question | stage | reason | llm_calls | cost_usd |", "|---|---|---|---|---|", *rows, *tail])
 
 
 class QuestionRunConfig(dg.Config):
@@ -175,6 +184,7 @@ def _run_questions(
             )
         if not outcome.ok:
             failures.append(outcome)
+            totals.update(usage_metadata(outcome.usage))  # paid for, though nothing was materialized
     elapsed = time.perf_counter() - started
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
@@ -198,8 +208,9 @@ def _failure(failures: list[QuestionOutcome], questions: int, rollup_error: str 
 
 
 RUN_TOTALS = (
-    "llm_calls", "cache_hits", "cache_misses", "retries", "rate_limited", "input_tokens", "output_tokens",
-    "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "llm_seconds", "cache_write_errors",
+    "llm_calls", "cache_hits", "cache_misses", "cache_write_errors", "retries", "rate_limited", "deadlines_missed",
+    "pauses_capped", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+    "cost_usd", "llm_seconds",
 )
 
 

@@ -7,11 +7,13 @@ deck go back to the model once, and those that come back passing replace them.
 
 A run may select any subset of stages: a stage that is not selected but is needed downstream is read from the
 artifact store. A failure stops that question only (later stages are not attempted, nothing partial is
-written); other questions are unaffected.
+written); other questions are unaffected. So does running past the question's time budget. What the failed stage
+paid for (its calls, tokens and cost) is in the outcome's `usage`, so the run's totals count it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from mksap_assets.domain.export import build_export, export_path, output_fingerp
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
 from mksap_assets.domain.llm.endpoint import endpoint_name, is_billed
+from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.repair import (
     StatementRepairer,
     merged,
@@ -31,7 +34,7 @@ from mksap_assets.domain.repair import (
     validation_identity,
     with_repairs,
 )
-from mksap_assets.domain.statements import Extraction, ValidatedStatements
+from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation.pool import ValidationPool
 from mksap_assets.domain.waits import cpu_bound, in_thread, wait_clock
@@ -66,6 +69,8 @@ class QuestionOutcome:
     results: list[StageResult] = field(default_factory=list)
     failed_stage: str | None = None
     error: str | None = None
+    # What the failed stage paid for before it failed; a finished stage's usage is in its metadata instead.
+    usage: LLMUsage = field(default_factory=LLMUsage)
 
     @property
     def ok(self) -> bool:
@@ -83,27 +88,43 @@ class QuestionPipeline:
     store: ArtifactStore
     extractor: Extractor
     validation: ValidationPool = field(default_factory=lambda: ValidationPool(0))
+    # Seconds a question may take, all its stages and waits included (None: no limit).
+    question_budget: float | None = None
 
     async def run(self, question_id: str, stages: Collection[str] = STAGES) -> QuestionOutcome:
         outcome = QuestionOutcome(question_id)
         values: dict[str, Any] = {}
-        for stage in STAGES:
-            if stage not in stages:
-                continue
-            started = time.perf_counter()
-            try:
-                with wait_clock() as waits:
-                    metadata = await self._run_stage(stage, question_id, values)
-            except (InputError, MissingUpstreamError) as exc:
-                outcome.failed_stage, outcome.error = stage, str(exc)
-                return outcome
-            except Exception as exc:  # any other bug or outage fails this question only, with its reason
-                outcome.failed_stage, outcome.error = stage, f"{type(exc).__name__}: {exc}"
-                return outcome
-            wall_ms, wait_ms = (time.perf_counter() - started) * 1000, waits.seconds * 1000
-            outcome.results.append(
-                StageResult(stage, round(wall_ms - wait_ms, 3), {WAIT_MS: round(wait_ms, 3), **metadata}))
+        stage = ""
+        try:
+            async with asyncio.timeout(self.question_budget):
+                for stage in (s for s in STAGES if s in stages):
+                    outcome.usage = LLMUsage()
+                    if not await self._run_timed(stage, question_id, values, outcome):
+                        return outcome
+        except TimeoutError:  # the budget's own: a stage's timeouts are its errors, caught in _run_timed
+            outcome.failed_stage = stage
+            outcome.error = (f"{question_id} ran over its time budget of {self.question_budget:g} s "
+                             f"(MKSAP_QUESTION_BUDGET) in {stage}")
+            return outcome
+        outcome.usage = LLMUsage()  # every stage finished: their usage is in their metadata
         return outcome
+
+    async def _run_timed(self, stage: str, question_id: str, values: dict[str, Any], outcome: QuestionOutcome) -> bool:
+        """Run one stage into `outcome`; False when it failed (the reason and what it paid are in `outcome`)."""
+        started = time.perf_counter()
+        try:
+            with metering(outcome.usage), wait_clock() as waits:
+                metadata = await self._run_stage(stage, question_id, values)
+        except (InputError, MissingUpstreamError) as exc:
+            outcome.failed_stage, outcome.error = stage, str(exc)
+            return False
+        except Exception as exc:  # any other bug or outage fails this question only, with its reason
+            outcome.failed_stage, outcome.error = stage, f"{type(exc).__name__}: {exc}"
+            return False
+        wall_ms, wait_ms = (time.perf_counter() - started) * 1000, waits.seconds * 1000
+        outcome.results.append(
+            StageResult(stage, round(wall_ms - wait_ms, 3), {WAIT_MS: round(wait_ms, 3), **metadata}))
+        return True
 
     async def aclose(self) -> None:
         self.validation.close()
@@ -148,18 +169,7 @@ class QuestionPipeline:
             "model": extraction.model or "-",
             "endpoint": endpoint_name(extraction.endpoint) if extraction.model else "-",  # no model: no API
             "billed": usage.calls > 0 and is_billed(extraction.endpoint),
-            "llm_calls": usage.calls,
-            "cache_hits": usage.cache_hits,
-            "cache_misses": usage.cache_misses,
-            "cache_write_errors": usage.cache_write_errors,
-            "retries": usage.retries,
-            "rate_limited": usage.rate_limited,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_input_tokens": usage.cache_read_input_tokens,
-            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-            "cost_usd": round(usage.cost_usd, 6),
-            "llm_seconds": round(usage.llm_seconds, 3),
+            **usage_metadata(usage),
         }
 
     async def _validated(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
@@ -227,3 +237,23 @@ class QuestionPipeline:
             "validator_version": validated.validation.validator_version,
             "path": str(path),
         }
+
+
+def usage_metadata(usage: LLMUsage) -> dict[str, MetadataValue]:
+    """LLM usage as metadata: a finished extraction's, or what a failed question paid (the run totals add both)."""
+    return {
+        "llm_calls": usage.calls,
+        "cache_hits": usage.cache_hits,
+        "cache_misses": usage.cache_misses,
+        "cache_write_errors": usage.cache_write_errors,
+        "retries": usage.retries,
+        "rate_limited": usage.rate_limited,
+        "deadlines_missed": usage.deadlines_missed,
+        "pauses_capped": usage.pauses_capped,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cost_usd": round(usage.cost_usd, 6),
+        "llm_seconds": round(usage.llm_seconds, 3),
+    }

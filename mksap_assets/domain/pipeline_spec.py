@@ -13,6 +13,19 @@ from mksap_assets.domain.pipeline import STAGES, VALIDATED, QuestionPipeline
 from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.domain.validation.pool import ValidationPool
 
+# Settings that must be positive (None, where allowed, means no limit), and the variable that sets each: a zero or
+# negative value would hang a run or fail it obscurely, so it is refused before anything starts.
+POSITIVE_SETTINGS = {
+    "llm_concurrency": "MKSAP_LLM_CONCURRENCY",
+    "llm_rpm": "MKSAP_LLM_RPM",
+    "llm_itpm": "MKSAP_LLM_ITPM",
+    "llm_otpm": "MKSAP_LLM_OTPM",
+    "llm_timeout": "MKSAP_LLM_TIMEOUT",
+    "llm_request_deadline": "MKSAP_LLM_REQUEST_DEADLINE",
+    "llm_max_pause": "MKSAP_LLM_MAX_PAUSE",
+    "question_budget": "MKSAP_QUESTION_BUDGET",
+}
+
 
 @dataclass(frozen=True)
 class PipelineSpec:
@@ -33,7 +46,18 @@ class PipelineSpec:
     llm_otpm: float | None
     llm_timeout: float
     llm_max_retries: int
+    llm_request_deadline: float
+    llm_max_pause: float
+    question_budget: float
     validation_workers: int
+
+    def __post_init__(self) -> None:
+        for name, variable in POSITIVE_SETTINGS.items():
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{variable} must be a positive number, not {value!r}")
+        if self.llm_max_retries < 0:
+            raise ValueError(f"MKSAP_LLM_MAX_RETRIES must be 0 or more, not {self.llm_max_retries!r}")
 
     def build_extractor(self) -> Extractor:
         if self.provider == "offline":
@@ -47,10 +71,12 @@ class PipelineSpec:
         from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
 
         limiter = RateLimiter(
-            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency
+            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency,
+            max_pause=self.llm_max_pause,
         )
         api = anthropic.AsyncAnthropic(
-            max_retries=self.llm_max_retries, timeout=self.llm_timeout, middleware=[RateLimitMiddleware(limiter)]
+            max_retries=self.llm_max_retries, timeout=self.llm_timeout,
+            middleware=[RateLimitMiddleware(limiter, attempt_deadline=self.llm_request_deadline)],
         )
         cache = ResponseCache(
             Path(self.llm_cache_dir), enabled=self.llm_cache_enabled, ttl=self.llm_cache_ttl,
@@ -72,6 +98,7 @@ class PipelineSpec:
                 store=ArtifactStore(Path(self.store_dir)),
                 extractor=self.build_extractor(),
                 validation=validation,
+                question_budget=self.question_budget,
             )
         except BaseException:
             # A start that fails (unusable cache dir, full disk) stops the workers it started: nothing else holds

@@ -76,6 +76,8 @@ class LLMUsage(BaseModel):
     cache_write_errors: int = 0  # answers the response cache could not store (kept all the same)
     retries: int = 0
     rate_limited: int = 0  # 429 responses
+    deadlines_missed: int = 0  # attempts cut off at the request deadline
+    pauses_capped: int = 0  # retry-after pauses cut to the cap
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
@@ -84,7 +86,13 @@ class LLMUsage(BaseModel):
     llm_seconds: float = 0.0
 
     def __add__(self, other: LLMUsage) -> LLMUsage:
-        return LLMUsage(**{name: getattr(self, name) + getattr(other, name) for name in LLMUsage.model_fields})
+        return self.model_copy().add(other)
+
+    def add(self, other: LLMUsage) -> LLMUsage:
+        """Add `other` into this one, in place."""
+        for name in LLMUsage.model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
 
 
 class Extraction(BaseModel):

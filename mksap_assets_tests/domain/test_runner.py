@@ -77,7 +77,8 @@ def offline_spec(tmp_path, validation_workers: int):
         data_dir=PROJECT_ROOT / "data" / "questions", output_dir=tmp_path / "out", store_dir=tmp_path / "store",
         provider="offline", llm_model="-", llm_concurrency=4, cloze_mode="folded", llm_cache_dir=tmp_path / "cache",
         llm_cache_enabled=False, llm_cache_ttl=None, llm_cache_max_entries=None, llm_rpm=None, llm_itpm=None,
-        llm_otpm=None, llm_timeout=10.0, llm_max_retries=0, validation_workers=validation_workers,
+        llm_otpm=None, llm_timeout=10.0, llm_max_retries=0, llm_request_deadline=30.0, llm_max_pause=5.0,
+        question_budget=600.0, validation_workers=validation_workers,
     )
 
 

@@ -9,6 +9,8 @@ gate keeps off the deck back in one call per question (repair.py decides what co
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.extraction.schemas import (
@@ -39,11 +41,26 @@ from mksap_assets.domain.validation.structure import (
 STATEMENT_TOKENS = {"critique": 4096, "key_points": 1536, "table": 2048}
 CLOZE_TOKENS = 4096
 REPAIR_TOKENS = 4096
+T = TypeVar("T")
 
 
 def claude_prompt_version(cloze_mode: str) -> str:
     """Prompt files, tool schemas and cloze mode together: what Claude is asked."""
     return f"{prompts.combined_prompt_version()}-{cloze_mode}"
+
+
+async def _all_or_nothing(*calls: Awaitable[T]) -> list[T]:
+    """The results of all the calls; the first failure cancels the others (a failed question pays for nothing more),
+    waits until they have stopped (so what they spent is metered before the question's meter closes), and is raised
+    as itself."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class ClaudeExtractor:
@@ -62,7 +79,7 @@ class ClaudeExtractor:
     async def extract(self, raw: RawQuestion) -> Extraction:
         usage = LLMUsage()
         with metering(usage):
-            critique, key_points, *tables = await asyncio.gather(
+            critique, key_points, *tables = await _all_or_nothing(
                 self._statements("critique", raw.educational_objective, raw.critique),
                 self._key_points(raw),
                 *(self._table(raw, table) for table in raw.educational_tables),

@@ -4,8 +4,9 @@
   cache cannot store is still returned (counted in cache_write_errors).
 - stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
 - Output that does not validate: one repair turn that shows Claude the validation error.
-- stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome:
-  ExtractionError with a clear reason; the question fails alone.
+- stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome
+  (including an attempt past its deadline and a 2xx that is not a Messages answer, limiter.py): ExtractionError
+  with a clear reason; the question fails alone.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ class ClaudeClient:
             raise ExtractionError(f"API error {exc.status_code} after retries: {type(exc).__name__}") from None
         except anthropic.APIConnectionError as exc:
             raise ExtractionError(f"API unreachable after retries: {type(exc).__name__}") from None
+        except anthropic.RetryableError as exc:  # the limiter's: past the request deadline, or not a Messages answer
+            raise ExtractionError(f"API failed after retries: {exc}") from None
         finally:
             usage.llm_seconds += time.perf_counter() - started
         counted = message.usage

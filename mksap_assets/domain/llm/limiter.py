@@ -6,11 +6,19 @@
   first 429 of a burst, when every request also waits out the server's retry-after.
 - It runs as SDK middleware, inside the SDK's own retry loop, so retries are limited like first attempts; there is
   no outer retry loop.
+- Nothing a server says can stall a run: a retry-after is capped at `max_pause` (the capped value is what the SDK
+  sleeps too, and the cap is counted in `pauses_capped`), and a limit learned from the headers never falls below
+  LEARNED_LIMIT_FLOOR of the starting one.
+- Each HTTP attempt (connect, upload, every read of the answer) has a deadline: a server that trickles its answer
+  is cut off there and the attempt is retried by the SDK like any timeout.
+- A 2xx to a Messages request whose body is not a Messages answer (an HTML page, an error object) is retried like
+  a server error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,6 +32,10 @@ from mksap_assets.domain.waits import waiting
 
 SUCCESSES_PER_STEP = 8
 BURST_SECONDS = 2.0
+# A learned limit below this share of the starting limit is taken as this share: a header saying "0.01 requests
+# per minute" (a broken proxy, a hostile server) must not turn a run into hours of waiting.
+LEARNED_LIMIT_FLOOR = 0.05
+DEFAULT_MAX_PAUSE = 60.0
 
 
 class TokenBucket:
@@ -31,6 +43,7 @@ class TokenBucket:
 
     def __init__(self, limit: float | None, clock=time.monotonic):
         self.limit = limit
+        self.floor = limit * LEARNED_LIMIT_FLOOR if limit else None
         self._clock = clock
         self.level = float(limit) if limit else 0.0
         self._updated = clock()
@@ -52,7 +65,7 @@ class TokenBucket:
     def take(self, amount: float) -> None:
         if self.limit:
             self._refill()
-            self.level -= amount
+            self.level -= min(amount, float(self.limit))  # as wait_time: the next wait stays under a minute
 
     def give_back(self, amount: float) -> None:
         if self.limit:
@@ -60,7 +73,9 @@ class TokenBucket:
             self.level = min(float(self.limit), self.level + amount)
 
     def learn(self, limit: float | None, remaining: float | None) -> None:
-        """Adopt the server's limit, and never believe we have more left than it says."""
+        """Adopt the server's limit (not below the floor), and never believe we have more left than it says."""
+        if limit and self.floor:
+            limit = max(limit, self.floor)
         if limit and limit != self.limit:
             self._refill()
             self.level = self.level * limit / self.limit if self.limit else float(limit)
@@ -86,10 +101,30 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """What the server asks for, in seconds: `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
     milliseconds = _header_float(headers, "retry-after-ms")
     if milliseconds is not None:
         return milliseconds / 1000
-    return _header_float(headers, "retry-after")
+    seconds = _header_float(headers, "retry-after")
+    if seconds is not None or not headers.get("retry-after"):
+        return seconds
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(headers["retry-after"]).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class NotAMessagesAnswer(anthropic.RetryableError):
+    """A 2xx whose body is not a Messages answer (an HTML page, an error object): retried by the SDK like a server
+    error, and named as such when the retries run out."""
+
+
+def _is_messages_answer(response: Any) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("type") == "message" and isinstance(body.get("usage"), dict)
 
 
 class RateLimiter:
@@ -100,12 +135,14 @@ class RateLimiter:
         itpm: float | None = None,
         otpm: float | None = None,
         max_in_flight: int = 32,
+        max_pause: float = DEFAULT_MAX_PAUSE,
         clock=time.monotonic,
     ):
         self.requests = TokenBucket(rpm, clock)
         self.input_tokens = TokenBucket(itpm, clock)
         self.output_tokens = TokenBucket(otpm, clock)
         self.max_in_flight = max_in_flight
+        self.max_pause = max_pause
         self.window = max_in_flight
         self.in_flight = 0
         self._clock = clock
@@ -183,14 +220,17 @@ class RateLimiter:
         if now - self._last_cut > BURST_SECONDS:  # one cut per burst of 429s
             self.window = max(1, math.floor(self.window * 0.75))
             self._last_cut = now
-        self._paused_until = max(self._paused_until, now + (retry_after or 1.0))
+        self._paused_until = max(self._paused_until, now + min(retry_after or 1.0, self.max_pause))
 
 
 class RateLimitMiddleware(anthropic.Middleware):
-    """Applies the limiter to every HTTP attempt and feeds it what the responses say."""
+    """Applies the limiter and the attempt deadline to every HTTP attempt, and feeds the limiter what the responses
+    say. `attempt_deadline` bounds one attempt (not the time queued for a slot); the SDK's retries each get their
+    own, and the question's time budget (pipeline.py) bounds them all."""
 
-    def __init__(self, limiter: RateLimiter):
+    def __init__(self, limiter: RateLimiter, attempt_deadline: float | None = None):
         self.limiter = limiter
+        self.attempt_deadline = attempt_deadline
 
     async def handle_async(self, request, call_next):
         body = request.json if isinstance(request.json, Mapping) else None
@@ -201,16 +241,38 @@ class RateLimitMiddleware(anthropic.Middleware):
             usage.retries += 1
         try:
             async with self.limiter.slot(estimate_input_tokens(body), reserve):
-                response = await call_next(request)
+                try:
+                    # A non-streamed answer is read whole inside call_next, so this covers every read.
+                    async with asyncio.timeout(self.attempt_deadline):
+                        response = await call_next(request)
+                except TimeoutError:
+                    usage.deadlines_missed += 1
+                    raise anthropic.RetryableError(
+                        f"no complete answer within the request deadline of {self.attempt_deadline:g} s") from None
         except BaseException:  # timeouts and connection errors: nothing was generated
             self.limiter.refund_output(reserve)
             raise
         self.limiter.observe(response.headers)
+        retry_after = self._capped_retry_after(response.http_response.headers, usage)
         if response.status_code == 429:
             usage.rate_limited += 1
-            self.limiter.on_rate_limited(retry_after_seconds(response.headers))
+            self.limiter.on_rate_limited(retry_after)
         if response.status_code >= 400:
             self.limiter.refund_output(reserve)  # nothing was generated
+        elif request.url.rstrip("/").endswith("/messages") and not _is_messages_answer(response.http_response):
+            self.limiter.refund_output(reserve)
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise NotAMessagesAnswer(f"HTTP {response.status_code} with a body that is not a Messages answer ({kind})")
         else:
             self.limiter.on_success()
         return response
+
+    def _capped_retry_after(self, headers: Any, usage: Any) -> float | None:
+        """The server's retry-after, cut to the cap; a longer one is rewritten in the headers (retry-after-ms, which
+        the SDK reads first) so that the SDK's own sleep before its retry is cut too."""
+        asked = retry_after_seconds(headers)
+        if asked is None or asked <= self.limiter.max_pause:
+            return asked
+        usage.pauses_capped += 1
+        headers["retry-after-ms"] = str(self.limiter.max_pause * 1000)
+        return self.limiter.max_pause

@@ -16,11 +16,16 @@ _current: contextvars.ContextVar[LLMUsage | None] = contextvars.ContextVar("mksa
 
 @contextmanager
 def metering(usage: LLMUsage) -> Iterator[LLMUsage]:
+    """Charge calls to `usage`; on leaving (failure and cancellation included), add it to the meter it was opened
+    within, so that what a failed question paid still reaches its outcome (pipeline.py)."""
+    outer = _current.get()
     token = _current.set(usage)
     try:
         yield usage
     finally:
         _current.reset(token)
+        if outer is not None:
+            outer.add(usage)
 
 
 def current_usage() -> LLMUsage:

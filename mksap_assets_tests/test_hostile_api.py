@@ -17,22 +17,20 @@ from mksap_assets.domain.pipeline import EXTRACTED, RAW
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
-from mksap_assets_tests.test_claude_extraction import (
+from mksap_assets_tests.test_claude_extraction import (  # noqa: F401 (claude_settings: a fixture)
     _extract_one,
+    claude_settings,
     _point_at,
     _run_all,
     _without_tables_or_key_points,
 )
 
-API_KEY = "sk-ant-test-0123456789"
-
 
 @pytest.fixture
-def hostile_settings(settings: Settings, tmp_path, monkeypatch) -> Settings:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    llm = LLMSettings(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=1, timeout=5.0,
-                      request_deadline=0.5, max_pause=0.2)
-    return replace(settings, llm=llm)
+def hostile_settings(claude_settings: Settings) -> Settings:
+    """The Claude path's settings, with one retry and a deadline and a pause cap small enough for a test."""
+    llm = replace(claude_settings.llm, max_retries=1, request_deadline=0.5, max_pause=0.2)
+    return replace(claude_settings, llm=llm)
 
 
 def test_a_trickled_answer_is_cut_at_the_request_deadline_and_fails_its_question(

@@ -147,7 +147,8 @@ class QuestionPipeline:
         return await runners[stage](question_id, values)
 
     async def _raw(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
-        raw = cpu_bound(lambda: load_raw_question(question_file_for(self.data_dir, question_id)))
+        # Off the loop: a slow disk or a large file must not stall every other question.
+        raw = await in_thread(load_raw_question, question_file_for(self.data_dir, question_id))
         await self._save(RAW, question_id, raw)
         values[RAW] = raw
         return {

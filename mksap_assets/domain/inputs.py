@@ -99,15 +99,16 @@ def _check_regular(path: Path, mode: int, size: int, max_bytes: int) -> None:
         raise InputError(path, "file", f"{size} bytes, more than the {max_bytes} allowed")
 
 
-def read_input_bytes(path: Path, bank: Path, max_bytes: int) -> bytes:
-    """The bytes of one input file: a regular file inside `bank` of at most `max_bytes`, else an InputError. Checked
-    with stat before it is opened (opening a FIFO blocks), and again on the open file (O_NONBLOCK: a file swapped for
-    a FIFO in between cannot block either)."""
+def read_input_bytes(path: Path, real_bank: str, max_bytes: int) -> bytes:
+    """The bytes of one input file: a regular file inside the bank (`real_bank`: its real path, resolved once by the
+    caller) of at most `max_bytes`, else an InputError. Checked with stat before it is opened (opening a FIFO
+    blocks), and again on the open file (O_NONBLOCK: a file swapped for a FIFO in between cannot block either).
+    os.path on strings, not pathlib: the sensor hashes every input of the bank on each tick."""
     try:
-        resolved = path.resolve(strict=True)
-        if not resolved.is_relative_to(bank.resolve()):
+        resolved = os.path.realpath(path, strict=True)  # a symlink loop raises OSError (ELOOP)
+        if not resolved.startswith(real_bank + os.sep):
             raise InputError(path, "file", f"a link to {resolved}, outside the bank")
-        info = resolved.stat()
+        info = os.stat(resolved)
         _check_regular(path, info.st_mode, info.st_size, max_bytes)
         with open(os.open(resolved, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
             info = os.fstat(handle.fileno())
@@ -115,8 +116,6 @@ def read_input_bytes(path: Path, bank: Path, max_bytes: int) -> bytes:
             content = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(path, "file", f"cannot read: {exc.strerror or exc}") from exc
-    except RuntimeError as exc:  # Python 3.11's resolve() on a symlink loop
-        raise InputError(path, "file", f"cannot read: {exc}") from exc
     if len(content) > max_bytes:  # grew since the stat
         raise InputError(path, "file", f"more than the {max_bytes} bytes allowed")
     return content
@@ -140,10 +139,10 @@ class QuestionInputs:
 
 def read_question_inputs(question_file: QuestionFile) -> QuestionInputs:
     """Raises InputError naming the file for any input that is not a regular file in the bank within its cap."""
-    bank = question_file.bank
+    real_bank = os.path.realpath(question_file.bank)
     return QuestionInputs(
-        read_input_bytes(question_file.path, bank, MAX_QUESTION_BYTES),
-        [(path, read_input_bytes(path, bank, MAX_TABLE_BYTES)) for path in question_file.table_paths()],
+        read_input_bytes(question_file.path, real_bank, MAX_QUESTION_BYTES),
+        [(path, read_input_bytes(path, real_bank, MAX_TABLE_BYTES)) for path in question_file.table_paths()],
     )
 
 

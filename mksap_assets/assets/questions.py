@@ -87,8 +87,9 @@ def _failure_table(failures: list[QuestionOutcome]) -> str:
 class QuestionRunConfig(dg.Config):
     questions: list[str] | None = Field(
         default=None,
-        description="Run these questions (partition keys) in a run without a partition range: how the sensor and "
-        "`mksap run` run a scattered set in one run. Leave unset when you pick partitions in the UI.",
+        description="Work only on these questions (partition keys) of the run's partition range, leaving the others "
+        "as they were: how the sensor and `mksap run` run a scattered set in one run over a covering range. Leave "
+        "unset when you pick partitions in the UI.",
     )
     deck: AnkiDeckConfig = Field(default_factory=AnkiDeckConfig, description="The Anki deck, when it is selected.")
     checks: ValidationCheckConfig = Field(

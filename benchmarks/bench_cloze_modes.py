@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import ROOT, machine  # noqa: E402
 from results_file import append_results  # noqa: E402
 
-from mksap_assets.domain.inputs import discover_questions, load_raw_question  # noqa: E402
-from mksap_assets.fake_api import FakeAnthropic  # noqa: E402
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question  # noqa: E402
 from mksap_assets.resources import PipelineResource  # noqa: E402
 from mksap_assets.settings import LLMSettings, Settings  # noqa: E402
+from mksap_devtools.fake_api import FakeAnthropic  # noqa: E402
 
 
 def measure(mode: str, raws) -> dict[str, float]:

@@ -39,7 +39,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from results_file import append_results  # same folder; run as a script, so the folder is on sys.path
+from results_file import (
+    append_results,  # same folder; run as a script, so the folder is on sys.path
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -169,8 +171,8 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
 def sequential_baseline(bank: Path, args) -> tuple[float, int]:
     """One question at a time and one call at a time (in-flight cap 1), cache off: the same four stages as the run
     (extraction, validation with its repair turn, export), in the run's own pipeline, validated in its thread."""
-    from mksap_assets.domain.inputs import discover_questions
-    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.engine.pipeline import STAGES
+    from mksap_assets.domain.inputs.bank import discover_questions
     from mksap_assets.resources import PipelineResource
 
     settings = settings_for(bank, WORK / "cache-baseline", args, cache_enabled=False, concurrency=1)
@@ -243,7 +245,7 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
 
 
 def plain_pipeline(settings, keys: list[str]) -> float:
-    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.engine.pipeline import STAGES
     from mksap_assets.resources import PipelineResource
 
     resource_ = PipelineResource.from_settings(settings)
@@ -291,7 +293,7 @@ def main() -> None:
     bank = Path(os.environ["MKSAP_DATA_DIR"]) if os.environ.get("MKSAP_DATA_DIR") else build_bank(
         WORK / "bank", args.questions
     )
-    from mksap_assets.domain.inputs import discover_questions
+    from mksap_assets.domain.inputs.bank import discover_questions
 
     keys = [q.question_id for q in discover_questions(bank)]
     fake, url = start_fake(args)

@@ -29,11 +29,11 @@ from pathlib import Path
 import orjson
 from results_file import RESULTS
 
-from mksap_assets.domain import grounding, nlp
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction
-from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation import grounding, validate_extraction
 from mksap_assets.settings import PROJECT_ROOT
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
@@ -70,9 +70,9 @@ def measure(bank: Path, rounds: int, statements_from: str = "offline") -> dict:
     # warm: in pipeline order, each question's extraction (untimed; it parses the critique and key points) just
     # before its validation (timed). The document cache starts empty every round: its hit rate is the pipeline's.
     warm: list[float] = []
-    nlp.DOC_CACHE.clear()
+    parsing.DOC_CACHE.clear()
     for _ in range(rounds):
-        nlp.DOC_CACHE.clear(counters=False)
+        parsing.DOC_CACHE.clear(counters=False)
         for raw, stored in zip(raws, extractions, strict=True):
             grounding.clear_caches()
             extraction = asyncio.run(extractor.extract(raw))  # parses the critique and key points
@@ -81,20 +81,20 @@ def measure(bank: Path, rounds: int, statements_from: str = "offline") -> dict:
             t0 = time.process_time()
             validate_extraction(extraction, raw)
             warm.append((time.process_time() - t0) * 1000)
-    cache = nlp.cache_stats()
+    cache = parsing.cache_stats()
 
     # cold: the document cache emptied before each validation, so validation parses the sources itself.
     cold: list[float] = []
     for _ in range(rounds):
         for raw, extraction in zip(raws, extractions, strict=True):
-            nlp.DOC_CACHE.clear(counters=False)
+            parsing.DOC_CACHE.clear(counters=False)
             grounding.clear_caches()
             t0 = time.process_time()
             validate_extraction(extraction, raw)
             cold.append((time.process_time() - t0) * 1000)
     return {
         "bank": bank, "questions": len(raws), "statements": statements, "rounds": rounds,
-        "warm": warm, "cold": cold, "cache": cache, "pipeline": nlp.pipeline_name(),
+        "warm": warm, "cold": cold, "cache": cache, "pipeline": parsing.pipeline_name(),
         "statements_from": statements_from,
     }
 

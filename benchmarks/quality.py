@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from mksap_assets.domain.inputs import RawQuestion
+    from mksap_assets.domain.inputs.bank import RawQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -110,7 +110,7 @@ class ReferenceRecordings:
 
 def write_reference_recordings(target: Path) -> ReferenceRecordings:
     """Recordings of the corpus questions that carry the original outputs."""
-    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 
     target.mkdir(parents=True, exist_ok=True)
     written = ReferenceRecordings()
@@ -171,12 +171,12 @@ def run_set(
     name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None,
     capture_repairs: Path | None = None,
 ) -> SetResult:
-    from mksap_assets.domain.anki import SECTIONS, notes_from_document
-    from mksap_assets.domain.export import export_path
-    from mksap_assets.domain.pipeline import STAGES
-    from mksap_assets.fake_api import FakeAnthropic
+    from mksap_assets.domain.engine.pipeline import STAGES
+    from mksap_assets.domain.exports.anki import SECTIONS, notes_from_document
+    from mksap_assets.domain.exports.document import export_path
     from mksap_assets.resources import PipelineResource
     from mksap_assets.settings import LLMSettings, Settings
+    from mksap_devtools.fake_api import FakeAnthropic
 
     settings = Settings(
         data_dir=CORPUS,
@@ -310,7 +310,7 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
         f"Run: `make quality` (= `python benchmarks/quality.py`), {started:%Y-%m-%d %H:%M} UTC, on {_code_version()}. "
         "Each set goes through `PipelineResource.run_questions`, the call `make run` makes (extraction, validation, "
         "export), with temporary output and store folders and the response cache off; which statements reach the "
-        "deck is decided by `mksap_assets/domain/anki.py` (`notes_from_document`, default options).",
+        "deck is decided by `mksap_assets/domain/exports/anki.py` (`notes_from_document`, default options).",
         "",
         "- **model_responses**: the Claude code path against the fake Messages API replaying "
         "`../shared/model_responses`. Those are answers an LLM wrote **offline** to this project's extraction "
@@ -382,7 +382,7 @@ def main() -> int:
         if not needed.is_dir():
             print(f"{needed} is missing: make quality needs ../shared", file=sys.stderr)
             return 1
-    from mksap_assets.domain.inputs import discover_questions
+    from mksap_assets.domain.inputs.bank import discover_questions
 
     started = datetime.now(UTC)
     corpus_ids = [q.question_id for q in discover_questions(CORPUS)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.domain.statements import Extraction
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets.settings import PROJECT_ROOT

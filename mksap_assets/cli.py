@@ -15,11 +15,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mksap_assets import fake_api
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.extraction_settings import CLOZE_MODES, PROVIDERS, ExtractionSettings
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.settings import PINNED_ENV, PROJECT_ROOT, Settings, pinned_choices_from_env
+from mksap_assets.domain.extraction.settings import (
+    CLOZE_MODES,
+    PROVIDERS,
+    ExtractionSettings,
+)
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.settings import (
+    PINNED_ENV,
+    PROJECT_ROOT,
+    Settings,
+    pinned_choices_from_env,
+)
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 ENV_FILE = PROJECT_ROOT / ".env"
@@ -164,7 +172,9 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         exported = {event.partition for result in results for event in result.get_asset_materialization_events()
                     if event.asset_key == EXPORTED_KEY}
         results += [execute(QuestionRun(first, last)) for first, last in contiguous_ranges(ordered, listed - exported)]
-    from mksap_assets.domain.summary import summarise_exports  # pandas: see the module docstring
+    from mksap_assets.domain.exports.summary import (
+        summarise_exports,  # pandas: see the module docstring
+    )
 
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
@@ -242,7 +252,7 @@ def cmd_settings(settings: Settings, changes: dict[str, str]) -> int:
 
 
 def cmd_summary(settings: Settings) -> int:
-    from mksap_assets.domain.summary import summarise_exports
+    from mksap_assets.domain.exports.summary import summarise_exports
 
     print(summarise_exports(settings.output_dir).render())
     return 0
@@ -267,12 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--cloze-mode", choices=CLOZE_MODES, help="folded: clozes chosen in the extraction calls; "
                      "separate: one more call per question")
     commands.add_parser("summary", help="summarise the exported questions in the output dir")
-    fake = commands.add_parser("fake-api", help="serve a fake Anthropic Messages API on 127.0.0.1 (test tooling)")
-    fake_api.add_arguments(fake)
+    # Development tooling, in its own package: its options are parsed there (`mksap fake-api --help`).
+    fake = commands.add_parser("fake-api", help="serve a fake Anthropic Messages API on 127.0.0.1 (test tooling)",
+                               add_help=False)
+    fake.add_argument("options", nargs=argparse.REMAINDER, help="the fake's own (mksap fake-api --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fake-api"]:  # every option, --help included, is the fake's own
+        from mksap_devtools import fake_api
+
+        return fake_api.main(argv[1:])
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "init":
@@ -288,8 +305,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "settings":
         changes = {name: getattr(args, name) for name in PINNED_ENV if getattr(args, name) is not None}
         return cmd_settings(settings, changes)
-    if args.command == "fake-api":
-        return fake_api.run_from_args(args)
     return cmd_summary(settings)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mksap_assets.domain.extraction_settings import ExtractionSettings
+from mksap_assets.domain.extraction.settings import ExtractionSettings
 
 PIN_KEY = "mksap/extraction_settings"
 

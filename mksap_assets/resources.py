@@ -8,19 +8,19 @@ from pathlib import Path
 
 import dagster as dg
 
-from mksap_assets.domain.changes import ExtractorIdentity
+from mksap_assets.dead_runs import fail_dead_runs, process_tags
+from mksap_assets.domain.engine.changes import ExtractorIdentity
+from mksap_assets.domain.engine.pipeline import QuestionOutcome
+from mksap_assets.domain.engine.runner import stream_outcomes
+from mksap_assets.domain.engine.spec import PipelineSpec
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.extraction_settings import ExtractionSettings
-from mksap_assets.domain.inputs import (
+from mksap_assets.domain.extraction.settings import ExtractionSettings
+from mksap_assets.domain.inputs.bank import (
     QuestionFile,
     discover_questions,
     is_safe_question_id,
 )
-from mksap_assets.domain.pipeline import QuestionOutcome
-from mksap_assets.domain.pipeline_spec import PipelineSpec
-from mksap_assets.dead_runs import fail_dead_runs, process_tags
-from mksap_assets.domain.runner import stream_outcomes
 from mksap_assets.pinned_settings import pin_if_absent
 from mksap_assets.settings import (
     Settings,
@@ -142,7 +142,7 @@ class PipelineResource(dg.ConfigurableResource):
             return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
         from mksap_assets.domain.extraction.claude import claude_prompt_version
         from mksap_assets.domain.extraction.prompts import repair_prompt_version
-        from mksap_assets.domain.repair import validation_identity
+        from mksap_assets.domain.extraction.repair import validation_identity
 
         return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode),
                                  validation_identity(repair_prompt_version()), self.endpoint())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from mksap_assets.domain.inputs import discover_questions
+from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets.settings import PROJECT_ROOT
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "questions"

@@ -22,12 +22,28 @@ import orjson
 from dagster import DagsterEventType
 
 from mksap_assets.assets.anki import ANKI_DECK
-from mksap_assets.assets.questions import ALL_ASSET_KEYS, ASSET_KEYS, DATA_VERSION_TAG, ROLLUP_KEYS
+from mksap_assets.assets.questions import (
+    ALL_ASSET_KEYS,
+    ASSET_KEYS,
+    DATA_VERSION_TAG,
+    ROLLUP_KEYS,
+)
 from mksap_assets.dead_runs import IN_FLIGHT, fail_dead_runs
-from mksap_assets.domain.changes import Plan, Recorded, next_attempts, plan_changes, retire_outputs
-from mksap_assets.domain.pipeline import EXPORTED, STAGES
+from mksap_assets.domain.engine.changes import (
+    Plan,
+    Recorded,
+    next_attempts,
+    plan_changes,
+    retire_outputs,
+)
+from mksap_assets.domain.engine.pipeline import EXPORTED, STAGES
 from mksap_assets.materializations import latest_materialization_records
-from mksap_assets.partitions import question_partitions, question_runs, run_config, run_tags
+from mksap_assets.partitions import (
+    question_partitions,
+    question_runs,
+    run_config,
+    run_tags,
+)
 from mksap_assets.resources import PipelineResource
 
 SENSOR_NAME = "question_sensor"

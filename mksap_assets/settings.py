@@ -61,7 +61,7 @@ def has_api_key() -> bool:
 class LLMSettings:
     """How to call Claude. The API key is not here: the SDK reads ANTHROPIC_API_KEY itself, so it never enters
     Dagster config, metadata or logs. Provider, model and cloze mode are the values a Dagster instance pins
-    first (domain/extraction_settings.py); once pinned, the pin decides."""
+    first (domain/extraction/settings.py); once pinned, the pin decides."""
 
     provider: str = ""  # "anthropic" | "offline" | "" (= anthropic when ANTHROPIC_API_KEY is set)
     model: str = DEFAULT_MODEL

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mksap_assets.fake_api import FakeAnthropic
+from mksap_devtools.fake_api import FakeAnthropic
 
 FakeApiFactory = Callable[..., FakeAnthropic]
 

@@ -8,7 +8,7 @@ import pytest
 
 from mksap_assets.assets.anki import ANKI_DECK, AnkiDeckConfig
 from mksap_assets.assets.questions import QuestionRunConfig, question_assets
-from mksap_assets.domain.anki import deck_id_for
+from mksap_assets.domain.exports.anki import deck_id_for
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import Settings
 from mksap_assets_tests.domain.test_anki import document, item, open_apkg, write_docs

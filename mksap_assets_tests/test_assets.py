@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.export import export_path
-from mksap_assets.domain.pipeline import STAGES
+from mksap_assets.domain.engine.pipeline import STAGES
+from mksap_assets.domain.exports.document import export_path
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.settings import Settings
 from mksap_assets_tests.helpers import edit_question, sample_ids

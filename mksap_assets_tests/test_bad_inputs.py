@@ -10,7 +10,7 @@ import pytest
 
 from mksap_assets.cli import main
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.export import export_path
+from mksap_assets.domain.exports.document import export_path
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets_tests.helpers import sample_ids
 

@@ -13,23 +13,23 @@ import orjson
 import pytest
 
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.export import export_path
+from mksap_assets.domain.exports.document import export_path
+from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.schemas import MAX_ITEMS_PER_CALL
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.domain.llm.client import ExtractionError
-from mksap_assets.domain.summary import summarise_exports
 from mksap_assets.domain.validation.structure import (
     MAX_CLOZE_CHARS,
     MAX_EXTRA_FIELD_CHARS,
     MAX_STATEMENT_CHARS,
     check_structure,
 )
-from mksap_assets.fake_api import FakeAnthropic
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import call_and_close, sample_ids
+from mksap_devtools.fake_api import FakeAnthropic
 
 API_KEY = "sk-ant-test-0123456789"
 

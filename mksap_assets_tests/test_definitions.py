@@ -4,7 +4,7 @@ import dagster as dg
 
 from mksap_assets.assets.questions import question_assets
 from mksap_assets.definitions import build_definitions, defs
-from mksap_assets.domain.pipeline import STAGES
+from mksap_assets.domain.engine.pipeline import STAGES
 
 
 def test_definitions_load():

@@ -29,8 +29,14 @@ from mksap_assets.domain.extraction.schemas import (
     StatementsOnly,
     StatementsWithClozes,
 )
-from mksap_assets.fake_api import DEFAULT_CLI_PORT, FakeAnthropic, add_arguments, count_tokens, longest_word
 from mksap_assets.settings import PROJECT_ROOT
+from mksap_devtools.fake_api import (
+    DEFAULT_CLI_PORT,
+    FakeAnthropic,
+    add_arguments,
+    count_tokens,
+    longest_word,
+)
 
 API_KEY = "sk-test-fake"
 MODEL = "claude-haiku-5-5"
@@ -457,7 +463,7 @@ def test_cli_serves_until_interrupted():
     defaults = parser.parse_args([])
     assert (defaults.port, defaults.latency, defaults.rpm, defaults.fault_rate) == (DEFAULT_CLI_PORT, 0.0, None, 0.0)
     code = (
-        "import argparse; from mksap_assets.fake_api import add_arguments, run_from_args;"
+        "import argparse; from mksap_devtools.fake_api import add_arguments, run_from_args;"
         "p = argparse.ArgumentParser(); add_arguments(p); raise SystemExit(run_from_args(p.parse_args()))"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}

@@ -10,19 +10,19 @@ from dataclasses import replace
 import dagster as dg
 import pytest
 
-from mksap_assets.domain.inputs import discover_questions
+from mksap_assets.domain.engine.pipeline import EXTRACTED, RAW
+from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets.domain.llm.client import ExtractionError
 from mksap_assets.domain.llm.limiter import RateLimiter
-from mksap_assets.domain.pipeline import EXTRACTED, RAW
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.test_claude_extraction import (  # noqa: F401 (claude_settings: a fixture)
     _extract_one,
-    claude_settings,
     _point_at,
     _run_all,
     _without_tables_or_key_points,
+    claude_settings,
 )
 
 

@@ -12,18 +12,25 @@ import dagster as dg
 import orjson
 import pytest
 
-from mksap_assets.cli import cmd_init, cmd_plan, cmd_run, cmd_settings, instance_config, main
+from mksap_assets.cli import (
+    cmd_init,
+    cmd_plan,
+    cmd_run,
+    cmd_settings,
+    instance_config,
+    main,
+)
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.export import export_path
-from mksap_assets.domain.extraction_settings import ExtractionSettings
+from mksap_assets.domain.exports.document import export_path
+from mksap_assets.domain.extraction.settings import ExtractionSettings
 from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
-from mksap_assets.fake_api import FakeAnthropic
 from mksap_assets.partitions import range_tags
 from mksap_assets.pinned_settings import read_pin, write_pin
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import DEFAULT_MODEL, LLMSettings, Settings
 from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.test_sensor import Harness
+from mksap_devtools.fake_api import FakeAnthropic
 
 API_KEY = "sk-ant-test-pinned-0123456789"
 OTHER_MODEL = "claude-sonnet-5-5"

@@ -8,14 +8,18 @@ from dataclasses import replace
 import orjson
 import pytest
 
+from mksap_assets.domain.engine.pipeline import VALIDATED, QuestionPipeline
+from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.extraction import prompts
-from mksap_assets.domain.extraction.schemas import REPAIRS_TOOL, STATEMENTS_TOOL, Repairs
-from mksap_assets.domain.pipeline import VALIDATED, QuestionPipeline
+from mksap_assets.domain.extraction.schemas import (
+    REPAIRS_TOOL,
+    STATEMENTS_TOOL,
+    Repairs,
+)
 from mksap_assets.domain.statements import ValidatedStatements
-from mksap_assets.domain.store import ArtifactStore
-from mksap_assets.fake_api import last_user_text, repairs_input, statements_input
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
+from mksap_devtools.fake_api import last_user_text, repairs_input, statements_input
 
 QUESTION = "cvmcq26001"
 INVENTED = " in 97 percent of cases"  # a number no sample source gives: number_not_in_source
@@ -183,9 +187,9 @@ def test_the_repair_prompt_is_versioned_apart_from_extraction(monkeypatch):
 
 
 def test_a_claude_export_has_the_fingerprint_the_sensor_expects(claude_settings, fake_api, tmp_path):
-    from mksap_assets.domain.changes import expected_fingerprint
-    from mksap_assets.domain.export import export_path
-    from mksap_assets.domain.inputs import question_file_for
+    from mksap_assets.domain.engine.changes import expected_fingerprint
+    from mksap_assets.domain.exports.document import export_path
+    from mksap_assets.domain.inputs.bank import question_file_for
 
     fake_api.set_responder(_responder(_corrected))
     _run(claude_settings, tmp_path)

@@ -20,14 +20,17 @@ from typing import Any
 import pytest
 
 from mksap_assets.domain.extraction import prompts
-from mksap_assets.domain.extraction.schemas import STATEMENTS_ONLY_TOOL, STATEMENTS_WITH_CLOZES_TOOL
-from mksap_assets.domain.inputs import load_raw_question, question_file_for
+from mksap_assets.domain.extraction.schemas import (
+    STATEMENTS_ONLY_TOOL,
+    STATEMENTS_WITH_CLOZES_TOOL,
+)
+from mksap_assets.domain.inputs.bank import load_raw_question, question_file_for
 from mksap_assets.domain.statements import Statement
-from mksap_assets.fake_api import FakeAnthropic, Replay, load_recording
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import PROJECT_ROOT, LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import call_and_close
+from mksap_devtools.fake_api import FakeAnthropic, Replay, load_recording
 
 RECORDED_ID = "cvmcq26001"
 UNRECORDED_ID = "idmcq26001"  # critique, key points and a table too, but no recording
@@ -237,7 +240,7 @@ def test_an_empty_replay_folder_is_refused(tmp_path: Path):
 
 def test_cli_replay_option(recorded):
     code = (
-        "import argparse; from mksap_assets.fake_api import add_arguments, run_from_args;"
+        "import argparse; from mksap_devtools.fake_api import add_arguments, run_from_args;"
         "p = argparse.ArgumentParser(); add_arguments(p); raise SystemExit(run_from_args(p.parse_args()))"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -304,7 +307,7 @@ def test_reference_outputs_become_a_valid_recording(tmp_path: Path):
 
 def test_a_validation_repair_request_gets_no_corrections_from_a_replay(claude_settings, fake_api_factory, recorded,
                                                                       monkeypatch):
-    from mksap_assets.domain.repair import StatementToRepair
+    from mksap_assets.domain.extraction.repair import StatementToRepair
     from mksap_assets.domain.statements import Issue
 
     fake = fake_api_factory(replay_dir=recorded)
@@ -321,7 +324,7 @@ def test_a_validation_repair_request_gets_no_corrections_from_a_replay(claude_se
 
 def test_recorded_repairs_answer_the_statements_a_repair_request_lists(claude_settings, fake_api_factory, tmp_path,
                                                                        monkeypatch):
-    from mksap_assets.domain.repair import StatementToRepair
+    from mksap_assets.domain.extraction.repair import StatementToRepair
     from mksap_assets.domain.statements import Issue
 
     wrong = "This patient has 7 symptoms."

@@ -14,8 +14,8 @@ import pytest
 
 from mksap_assets.assets.questions import QUESTION_ASSET_KEYS, question_assets
 from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations
-from mksap_assets.domain.pipeline import STAGES
-from mksap_assets.domain.report import REPORT_FILES
+from mksap_assets.domain.engine.pipeline import STAGES
+from mksap_assets.domain.exports.report import REPORT_FILES
 from mksap_assets.partitions import range_tags
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings

@@ -14,7 +14,7 @@ import pytest
 
 from mksap_assets.cli import instance_config
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.settings import PROJECT_ROOT, LLMSettings, Settings
 from mksap_assets_tests.helpers import sample_ids
@@ -173,7 +173,7 @@ def test_the_api_key_is_written_nowhere(settings, tmp_path, fake_api_factory):
 
 def test_prompt_injection_cannot_change_the_schema_or_leak_the_prompt(settings, tmp_path, fake_api, monkeypatch):
     from mksap_assets.domain.extraction import prompts
-    from mksap_assets.domain.inputs import question_file_for
+    from mksap_assets.domain.inputs.bank import question_file_for
     from mksap_assets.domain.validation import validate_extraction
     from mksap_assets.resources import PipelineResource
     from mksap_assets_tests.helpers import edit_question, question_json

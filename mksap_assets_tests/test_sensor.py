@@ -8,9 +8,9 @@ import orjson
 import pytest
 
 from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.engine.pipeline import STAGES
+from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.export import export_path
-from mksap_assets.domain.pipeline import STAGES
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 from mksap_assets.sensors import latest_storage_id, question_sensor, rollups_stale

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from mksap_assets.domain.pipeline import EXTRACTED, STAGES, QuestionOutcome, StageResult
+from mksap_assets.domain.engine.pipeline import (
+    EXTRACTED,
+    STAGES,
+    QuestionOutcome,
+    StageResult,
+)
 from mksap_assets.sample_bank import replicate_samples
 from mksap_assets_tests.domain.test_runner import offline_spec
 

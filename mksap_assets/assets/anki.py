@@ -2,7 +2,7 @@
 
 The question step builds it at its end when it is selected (assets/questions.py says why), from the export
 documents in the output dir, so it sees every question exported so far, whichever run exported it. The work is in
-mksap_assets/domain/anki.py; this is the Dagster shell: its spec, config and metadata.
+mksap_assets/domain/exports/anki.py; this is the Dagster shell: its spec, config and metadata.
 """
 
 from pathlib import Path
@@ -10,7 +10,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mksap_assets.domain.anki import AnkiExportSummary, AnkiOptions, write_anki_export
+from mksap_assets.domain.exports.anki import (
+    AnkiExportSummary,
+    AnkiOptions,
+    write_anki_export,
+)
 
 GROUP = "mksap"
 ANKI_DECK = dg.AssetKey("anki_deck")

@@ -29,12 +29,15 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from mksap_assets.assets.anki import ANKI_DECK, ANKI_DECK_SPEC, AnkiDeckConfig, build_deck
+from mksap_assets.assets.anki import (
+    ANKI_DECK,
+    ANKI_DECK_SPEC,
+    AnkiDeckConfig,
+    build_deck,
+)
 from mksap_assets.assets.report import PIPELINE_REPORT, build_report, report_spec
 from mksap_assets.checks import CHECK_SPECS, ValidationCheckConfig, check_results
-from mksap_assets.domain.anki import AnkiExportError
-from mksap_assets.domain.llm.endpoint import api_label
-from mksap_assets.domain.pipeline import (
+from mksap_assets.domain.engine.pipeline import (
     EXPORTED,
     EXTRACTED,
     RAW,
@@ -43,7 +46,9 @@ from mksap_assets.domain.pipeline import (
     QuestionOutcome,
     usage_metadata,
 )
-from mksap_assets.domain.progress import Progress
+from mksap_assets.domain.engine.progress import Progress
+from mksap_assets.domain.exports.anki import AnkiExportError
+from mksap_assets.domain.llm.endpoint import api_label
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 

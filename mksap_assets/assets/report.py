@@ -3,7 +3,7 @@
 The question step builds it at its end when it is selected (assets/questions.py says why). It reads the export
 documents from the output dir, like anki_deck, and the per-partition duration_ms of the four question assets from
 the latest materialization of each partition (two instance queries per asset per 1,000 partitions). The work is in
-mksap_assets/domain/report.py; this is the Dagster shell: its spec and metadata.
+mksap_assets/domain/exports/report.py; this is the Dagster shell: its spec and metadata.
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from mksap_assets.domain.report import TIMING_COLUMNS, report_dir, write_report
+from mksap_assets.domain.exports.report import TIMING_COLUMNS, report_dir, write_report
 from mksap_assets.materializations import latest_materialization_records
 
 GROUP = "mksap"

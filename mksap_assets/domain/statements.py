@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mksap_assets.domain.nlp_analysis import NlpAnalysis
+from mksap_assets.domain.nlp.analysis import NlpAnalysis
 
 Section = Literal["from_critique", "from_key_points", "table_statements"]
 SECTIONS: tuple[Section, ...] = ("from_critique", "from_key_points", "table_statements")

@@ -18,8 +18,10 @@ import genanki
 import orjson
 import pytest
 
-from mksap_assets.domain import anki
-from mksap_assets.domain.anki import (
+from mksap_assets.domain.engine.pipeline import QuestionPipeline
+from mksap_assets.domain.engine.store import ArtifactStore, read_json, write_json_atomic
+from mksap_assets.domain.exports import anki
+from mksap_assets.domain.exports.anki import (
     MODEL_ID,
     PARENT_DECK_ID,
     AnkiExportError,
@@ -31,10 +33,8 @@ from mksap_assets.domain.anki import (
     write_anki_export,
 )
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import discover_questions
-from mksap_assets.domain.pipeline import QuestionPipeline
+from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets.domain.statements import Extraction, Statement
-from mksap_assets.domain.store import ArtifactStore, read_json, write_json_atomic
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
 

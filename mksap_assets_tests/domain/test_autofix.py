@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mksap_assets.domain.autofix import autofix, check_mechanical
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
 from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation.autofix import autofix, check_mechanical
 
 
 def _validate(*items: Statement, autofix_on: bool = True):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from mksap_assets.domain.card_gate import CARD_BREAKING_WARNINGS, blocking_codes, stored_blocking_codes
 from mksap_assets.domain.statements import (
     CheckedStatement,
     Extraction,
@@ -15,6 +14,11 @@ from mksap_assets.domain.statements import (
     ValidatedStatements,
 )
 from mksap_assets.domain.validation import summarised, validate_extraction
+from mksap_assets.domain.validation.card_gate import (
+    CARD_BREAKING_WARNINGS,
+    blocking_codes,
+    stored_blocking_codes,
+)
 
 # ------------------------------------------------------------------------------------------------ blocking_codes
 

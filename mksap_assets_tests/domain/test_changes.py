@@ -1,12 +1,25 @@
 """Change planning: why each question would run, and bounded retries of failures."""
 
-from mksap_assets.domain.changes import (
-    CODE_CHANGED, FAILED, INPUT_CHANGED, MAX_AUTOMATIC_RETRIES, NEW, PROMPT_CHANGED, ExtractorIdentity, Recorded,
-    expected_fingerprint, next_attempts, plan_changes,
+from mksap_assets.domain.engine.changes import (
+    CODE_CHANGED,
+    FAILED,
+    INPUT_CHANGED,
+    MAX_AUTOMATIC_RETRIES,
+    NEW,
+    PROMPT_CHANGED,
+    ExtractorIdentity,
+    Recorded,
+    expected_fingerprint,
+    next_attempts,
+    plan_changes,
 )
-from mksap_assets.domain.export import EXPORT_MISSING, EXPORT_UNREADABLE, export_path
-from mksap_assets.domain.inputs import discover_questions
-from mksap_assets.domain.store import write_json_atomic
+from mksap_assets.domain.engine.store import write_json_atomic
+from mksap_assets.domain.exports.document import (
+    EXPORT_MISSING,
+    EXPORT_UNREADABLE,
+    export_path,
+)
+from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 IDENTITY = ExtractorIdentity("anthropic", "claude-haiku-5-5", "p1", "3")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mksap_assets.domain.anki import AnkiOptions, write_anki_export
-from mksap_assets.domain.deck_files import DeckFiles, deck_status, whole_deck_files
-from mksap_assets.domain.store import read_json, write_json_atomic
-from mksap_assets.domain.summary import summarise_exports
+from mksap_assets.domain.engine.store import read_json, write_json_atomic
+from mksap_assets.domain.exports.anki import AnkiOptions, write_anki_export
+from mksap_assets.domain.exports.deck_files import (
+    DeckFiles,
+    deck_status,
+    whole_deck_files,
+)
+from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets_tests.domain.test_anki import T0, T1, document, item, write_docs
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mksap_assets.domain.export import (
+from mksap_assets.domain.engine.pipeline import EXTRACTED, RAW, QuestionPipeline
+from mksap_assets.domain.engine.store import (
+    ArtifactStore,
+    UnreadableFileError,
+    write_json_atomic,
+)
+from mksap_assets.domain.exports.document import (
     EXPORT_MISSING,
     EXPORT_UNREADABLE,
     build_export,
@@ -17,11 +23,9 @@ from mksap_assets.domain.export import (
     export_problem,
     output_fingerprint,
 )
+from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.pipeline import EXTRACTED, RAW, QuestionPipeline
-from mksap_assets.domain.store import ArtifactStore, UnreadableFileError, write_json_atomic
-from mksap_assets.domain.summary import summarise_exports
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets_tests.conftest import SAMPLE_DIR
 

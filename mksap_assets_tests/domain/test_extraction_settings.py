@@ -2,7 +2,7 @@
 
 import pytest
 
-from mksap_assets.domain.extraction_settings import ExtractionSettings
+from mksap_assets.domain.extraction.settings import ExtractionSettings
 
 PINNED = ExtractionSettings("anthropic", "claude-haiku-5-5", "folded")
 

@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.grounding import Source, ground_text, source_from_section, tokenize
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.lexicon import word_kind
-from mksap_assets.domain.nlp_analysis import analyse_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.domain.nlp.analysis import analyse_question
+from mksap_assets.domain.nlp.lexicon import word_kind
 from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation.grounding import (
+    Source,
+    ground_text,
+    source_from_section,
+    tokenize,
+)
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 CRITIQUE = (
@@ -470,7 +475,7 @@ def test_the_english_word_list_is_loaded_once_and_only_when_needed():
 
     script = (
         "import sys\n"
-        "from mksap_assets.domain import english_words, grounding\n"
+        "from mksap_assets.domain.nlp import english_words\nfrom mksap_assets.domain.validation import grounding\n"
         "assert 'spellchecker' not in sys.modules\n"  # importing grounding does not load the list
         "assert english_words.is_english_word('arrhythmias') and not english_words.is_english_word('blorvex')\n"
         "assert english_words.is_english_word('reassessed') and english_words.is_english_word('anaemia')\n"
@@ -484,14 +489,14 @@ def test_the_english_word_list_is_loaded_once_and_only_when_needed():
 @pytest.mark.parametrize("word", ["hyperosmolar", "chronotropic", "bronchodilators", "mineralocorticoid",
                                   "dysrhythmias", "nephrotoxicity", "hemodynamically", "incisional", "neutropenic"])
 def test_words_built_from_medical_roots_are_medical(word):
-    from mksap_assets.domain.lexicon import medical_word
+    from mksap_assets.domain.nlp.lexicon import medical_word
 
     assert medical_word(word)
 
 
 @pytest.mark.parametrize("word", [*INVENTED, "trisolen", "vastrelle", "kelbrisant", "palterick"])
 def test_invented_words_are_not_medical_nor_english(word):
-    from mksap_assets.domain.english_words import is_english_word
-    from mksap_assets.domain.lexicon import medical_word
+    from mksap_assets.domain.nlp.english_words import is_english_word
+    from mksap_assets.domain.nlp.lexicon import medical_word
 
     assert not medical_word(word) and not is_english_word(word) and word_kind(word) is None

@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mksap_assets.domain.changes import ExtractorIdentity, expected_fingerprint
+from mksap_assets.domain.engine.changes import ExtractorIdentity, expected_fingerprint
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.inputs import (
+from mksap_assets.domain.inputs.bank import (
     MAX_TABLE_BYTES,
     discover_questions,
     input_sha256,
@@ -20,7 +20,7 @@ from mksap_assets.domain.inputs import (
     load_raw_question,
     question_file_for,
 )
-from mksap_assets.domain.question import SYSTEM_NAMES
+from mksap_assets.domain.inputs.question import SYSTEM_NAMES
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import edit_question, question_json, sample_ids
 

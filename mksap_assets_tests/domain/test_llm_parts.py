@@ -9,11 +9,16 @@ from pathlib import Path
 import diskcache
 import pytest
 
+from mksap_assets.domain.engine.waits import wait_clock
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.llm.cache import LAYOUT, ResponseCache, request_key
-from mksap_assets.domain.llm.limiter import RateLimiter, TokenBucket, estimate_input_tokens, retry_after_seconds
+from mksap_assets.domain.llm.limiter import (
+    RateLimiter,
+    TokenBucket,
+    estimate_input_tokens,
+    retry_after_seconds,
+)
 from mksap_assets.domain.llm.pricing import cost_usd, price_for
-from mksap_assets.domain.waits import wait_clock
 
 
 class FakeClock:

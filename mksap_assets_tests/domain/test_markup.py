@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from mksap_assets.domain.question import Question
-from mksap_assets.domain.text import MarkupError, render_inline_markup, render_superscript
+from mksap_assets.domain.inputs.question import Question
+from mksap_assets.domain.text import (
+    MarkupError,
+    render_inline_markup,
+    render_superscript,
+)
 
 
 @pytest.mark.parametrize(

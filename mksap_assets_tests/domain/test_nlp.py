@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from mksap_assets.domain import nlp
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.nlp_analysis import NlpAnalysis, analyse_question, rule_section
-from mksap_assets.domain.nlp_rules import find_cues, find_quantities
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.domain.nlp import parsing
+from mksap_assets.domain.nlp.analysis import NlpAnalysis, analyse_question, rule_section
+from mksap_assets.domain.nlp.rules import find_cues, find_quantities
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 
 @pytest.fixture
 def fresh_nlp(monkeypatch):
     """A clean pipeline before and after the test (the pipeline and its cache are per process)."""
-    monkeypatch.delenv(nlp.MODEL_ENV, raising=False)
-    nlp.reset()
+    monkeypatch.delenv(parsing.MODEL_ENV, raising=False)
+    parsing.reset()
     yield
-    nlp.reset()
+    parsing.reset()
 
 
 def _tiny_sci_pipeline(target: Path) -> Path:
@@ -41,25 +41,25 @@ def _tiny_sci_pipeline(target: Path) -> Path:
 def _install_fake_package(root: Path) -> None:
     """Lay out en_core_sci_sm like `spacy package` does (package folder with load(), meta.json, the pipeline in
     <lang>_<name>-<version>/) plus its .dist-info, so importlib.metadata (spacy.util.is_package) finds it."""
-    package = root / nlp.SCI_MODEL
+    package = root / parsing.SCI_MODEL
     package.mkdir(parents=True)
-    _tiny_sci_pipeline(package / f"{nlp.SCI_MODEL}-0.5.4")
-    (package / "meta.json").write_text((package / f"{nlp.SCI_MODEL}-0.5.4" / "meta.json").read_text())
+    _tiny_sci_pipeline(package / f"{parsing.SCI_MODEL}-0.5.4")
+    (package / "meta.json").write_text((package / f"{parsing.SCI_MODEL}-0.5.4" / "meta.json").read_text())
     (package / "__init__.py").write_text(
         "from spacy.util import load_model_from_init_py\n"
         "__version__ = '0.5.4'\n\n"
         "def load(**overrides):\n"
         "    return load_model_from_init_py(__file__, **overrides)\n"
     )
-    dist_info = root / f"{nlp.SCI_MODEL}-0.5.4.dist-info"
+    dist_info = root / f"{parsing.SCI_MODEL}-0.5.4.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {nlp.SCI_MODEL}\nVersion: 0.5.4\n")
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {parsing.SCI_MODEL}\nVersion: 0.5.4\n")
     (dist_info / "RECORD").write_text("")
 
 
 def test_default_pipeline_is_built_offline_from_rule_components(fresh_nlp):
-    pipeline = nlp.get_nlp()
-    assert nlp.pipeline_name() == nlp.RULES_PIPELINE
+    pipeline = parsing.get_nlp()
+    assert parsing.pipeline_name() == parsing.RULES_PIPELINE
     assert pipeline.pipe_names == ["mksap_sentences", "abbreviation_detector", "mksap_negation", "mksap_quantities"]
     assert type(pipeline.tokenizer).__name__ == "Tokenizer" and pipeline.meta["name"] != "core_sci_sm"
 
@@ -71,47 +71,47 @@ def test_en_core_sci_sm_branch_is_taken_when_the_package_is_installed(fresh_nlp,
     try:
         import spacy.util
 
-        assert spacy.util.is_package(nlp.SCI_MODEL)  # the real check the loader uses
-        assert nlp.pipeline_name() == nlp.SCI_MODEL
-        pipeline = nlp.get_nlp()
+        assert spacy.util.is_package(parsing.SCI_MODEL)  # the real check the loader uses
+        assert parsing.pipeline_name() == parsing.SCI_MODEL
+        pipeline = parsing.get_nlp()
         assert pipeline.meta["name"] == "core_sci_sm"
         assert pipeline.pipe_names[0] == "mksap_sentences"
         assert {"entity_ruler", "abbreviation_detector", "mksap_negation", "mksap_quantities"} <= set(
             pipeline.pipe_names
         )
-        [doc] = nlp.parse(["Apixaban is not recommended. Give 2.5 mg of apixaban."])
+        [doc] = parsing.parse(["Apixaban is not recommended. Give 2.5 mg of apixaban."])
         assert [e.text for e in doc.ents] == ["apixaban"]  # the installed pipeline's own component ran
         assert len(list(doc.sents)) == 2 and doc._.mksap_cues and doc._.mksap_quantities
     finally:
-        sys.modules.pop(nlp.SCI_MODEL, None)
+        sys.modules.pop(parsing.SCI_MODEL, None)
 
 
 def test_a_pipeline_folder_can_be_named_in_the_environment(fresh_nlp, tmp_path, monkeypatch):
-    monkeypatch.setenv(nlp.MODEL_ENV, str(_tiny_sci_pipeline(tmp_path / "model")))
-    assert nlp.pipeline_name() == "en_core_sci_sm"
-    assert "entity_ruler" in nlp.get_nlp().pipe_names
-    monkeypatch.setenv(nlp.MODEL_ENV, "rules")
-    nlp.reset()
-    assert nlp.pipeline_name() == nlp.RULES_PIPELINE
+    monkeypatch.setenv(parsing.MODEL_ENV, str(_tiny_sci_pipeline(tmp_path / "model")))
+    assert parsing.pipeline_name() == "en_core_sci_sm"
+    assert "entity_ruler" in parsing.get_nlp().pipe_names
+    monkeypatch.setenv(parsing.MODEL_ENV, "rules")
+    parsing.reset()
+    assert parsing.pipeline_name() == parsing.RULES_PIPELINE
 
 
 def test_document_cache_serves_repeated_texts_and_counts_hits(fresh_nlp):
     texts = ["Aspirin is not recommended.", "Warfarin is an option."]
-    first = nlp.parse(texts)
-    again = nlp.parse([*texts, texts[0]])
+    first = parsing.parse(texts)
+    again = parsing.parse([*texts, texts[0]])
     assert again[0] is first[0] and again[2] is first[0]
-    stats = nlp.cache_stats()
+    stats = parsing.cache_stats()
     assert stats["misses"] == 2 and stats["hits"] == 3 and stats["hit_rate"] == 0.6
 
 
 def test_cache_is_bounded(fresh_nlp, monkeypatch):
-    monkeypatch.setattr(nlp.DOC_CACHE, "maxsize", 2)
-    nlp.parse(["one text.", "two text.", "three text."])
-    assert nlp.cache_stats()["size"] == 2
+    monkeypatch.setattr(parsing.DOC_CACHE, "maxsize", 2)
+    parsing.parse(["one text.", "two text.", "three text."])
+    assert parsing.cache_stats()["size"] == 2
 
 
 def test_negation_cues_are_scoped_to_their_sentence(fresh_nlp):
-    [doc] = nlp.parse(["There is no fever. Pneumonia is present."])
+    [doc] = parsing.parse(["There is no fever. Pneumonia is present."])
     [cue] = doc._.mksap_cues
     assert cue.text == "no" and cue.sentence == 0 and cue.kind == "negation"
     assert doc.text[cue.end:cue.scope_end].strip() == "fever"  # stops at the end of its sentence
@@ -183,14 +183,14 @@ def test_avoiding_the_need_for_something_is_not_a_prohibition():
 
 
 def test_split_sentences_still_splits_and_strips(fresh_nlp):
-    assert nlp.split_sentences(["First one. Second one."]) == [["First one.", "Second one."]]
+    assert parsing.split_sentences(["First one. Second one."]) == [["First one.", "Second one."]]
 
 
 def test_analysis_of_a_question_is_compact_and_complete(fresh_nlp):
     question_file = next(f for f in discover_questions(SAMPLE_DIR) if f.question_id == "cccor26001")
     raw = load_raw_question(question_file)
     analysis = analyse_question(raw)
-    assert analysis.pipeline == nlp.RULES_PIPELINE
+    assert analysis.pipeline == parsing.RULES_PIPELINE
     names = [s.section for s in analysis.sections]
     assert names[0] == "critique" and names[1:1 + len(raw.key_points)] == [
         f"key_points[{i}]" for i in range(len(raw.key_points))
@@ -210,10 +210,10 @@ def test_analysis_of_a_question_is_compact_and_complete(fresh_nlp):
 
 def test_analysis_reuses_the_documents_extraction_parsed(fresh_nlp):
     raw = load_raw_question(next(iter(discover_questions(SAMPLE_DIR))))
-    nlp.split_sentences([raw.critique, *raw.key_points])  # what the extractor does
-    before = nlp.cache_stats()
+    parsing.split_sentences([raw.critique, *raw.key_points])  # what the extractor does
+    before = parsing.cache_stats()
     analyse_question(raw)
-    after = nlp.cache_stats()
+    after = parsing.cache_stats()
     assert after["misses"] == before["misses"] and after["hits"] == before["hits"] + 1 + len(raw.key_points)
 
 
@@ -241,7 +241,7 @@ def test_sentence_boundaries_are_exactly_scispacys(fresh_nlp, source, request):
 
     folder = SAMPLE_DIR if source == "samples" else request.getfixturevalue("corpus_dir")
     texts = _texts(folder) + ["\n\nLeading newlines. Then e.g. an abbreviation.\n\nA new paragraph", "", "No stop"]
-    ours = nlp.get_nlp()
+    ours = parsing.get_nlp()
     scispacys = spacy.blank("en")
     scispacys.tokenizer = ours.tokenizer
     scispacys.add_pipe("pysbd_sentencizer")

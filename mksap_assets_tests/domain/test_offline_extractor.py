@@ -13,7 +13,7 @@ from mksap_assets.domain.extraction.offline import (
     sentence_to_statement,
 )
 from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 

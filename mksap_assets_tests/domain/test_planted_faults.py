@@ -35,16 +35,20 @@ from pathlib import Path
 import orjson
 import pytest
 
-from mksap_assets.domain.english_words import is_english_word
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.grounding import STOP_WORDS, QuestionSources
-from mksap_assets.domain.inputs import RawQuestion, discover_questions, load_raw_question
-from mksap_assets.domain.lexicon import find_terms, medical_word, word_kind
-from mksap_assets.domain.nlp_analysis import analyse_question, section_texts
-from mksap_assets.domain.nlp_rules import find_quantities
+from mksap_assets.domain.inputs.bank import (
+    RawQuestion,
+    discover_questions,
+    load_raw_question,
+)
+from mksap_assets.domain.nlp.analysis import analyse_question, section_texts
+from mksap_assets.domain.nlp.english_words import is_english_word
+from mksap_assets.domain.nlp.lexicon import find_terms, medical_word, word_kind
+from mksap_assets.domain.nlp.rules import find_quantities
 from mksap_assets.domain.statements import Extraction, Statement
 from mksap_assets.domain.text import normalise_comparators
 from mksap_assets.domain.validation import check_statement, validate_extraction
+from mksap_assets.domain.validation.grounding import STOP_WORDS, QuestionSources
 from mksap_assets_tests.conftest import CORPUS_DIR, SAMPLE_DIR
 
 MIN_CASES = 60

@@ -1,4 +1,4 @@
-from mksap_assets.domain.progress import MAX_SLOW_WARNINGS, Progress
+from mksap_assets.domain.engine.progress import MAX_SLOW_WARNINGS, Progress
 
 
 class Clock:

@@ -12,13 +12,18 @@ import orjson
 import pandas as pd
 import pytest
 
-from mksap_assets.domain.card_gate import CARD_BREAKING_WARNINGS
+from mksap_assets.domain.engine.pipeline import STAGES, QuestionPipeline
+from mksap_assets.domain.engine.runner import stream_outcomes
+from mksap_assets.domain.engine.store import ArtifactStore
+from mksap_assets.domain.exports.report import (
+    REPORT_FILES,
+    TIMING_COLUMNS,
+    build_report,
+    write_report,
+)
+from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.pipeline import STAGES, QuestionPipeline
-from mksap_assets.domain.report import REPORT_FILES, TIMING_COLUMNS, build_report, write_report
-from mksap_assets.domain.runner import stream_outcomes
-from mksap_assets.domain.store import ArtifactStore
-from mksap_assets.domain.summary import summarise_exports
+from mksap_assets.domain.validation.card_gate import CARD_BREAKING_WARNINGS
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import sample_ids
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from mksap_assets.domain.pipeline import QuestionOutcome
-from mksap_assets.domain.pipeline_spec import PipelineSpec
-from mksap_assets.domain.runner import stream_outcomes
+from mksap_assets.domain.engine.pipeline import QuestionOutcome
+from mksap_assets.domain.engine.runner import stream_outcomes
+from mksap_assets.domain.engine.spec import PipelineSpec
 
 
 class SlowPipeline:
@@ -70,7 +70,7 @@ def test_a_crash_is_raised_to_the_consumer():
 
 
 def offline_spec(tmp_path, validation_workers: int):
-    from mksap_assets.domain.pipeline_spec import PipelineSpec
+    from mksap_assets.domain.engine.spec import PipelineSpec
     from mksap_assets.settings import PROJECT_ROOT
 
     return PipelineSpec(
@@ -83,7 +83,7 @@ def offline_spec(tmp_path, validation_workers: int):
 
 
 def test_the_engine_process_yields_what_the_thread_yields(tmp_path):
-    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.engine.pipeline import STAGES
     from mksap_assets.settings import PROJECT_ROOT
     from mksap_assets_tests.helpers import sample_ids
 
@@ -176,8 +176,8 @@ def started_here(monkeypatch):
 
 
 def test_a_failed_start_leaves_no_validation_worker(tmp_path, monkeypatch, started_here):
-    from mksap_assets.domain.pipeline import STAGES
-    from mksap_assets.domain.pipeline_spec import PipelineSpec
+    from mksap_assets.domain.engine.pipeline import STAGES
+    from mksap_assets.domain.engine.spec import PipelineSpec
 
     def unusable_cache(self):
         raise OSError("no space left on device")
@@ -197,7 +197,7 @@ class _SpecWhoseExtractorFails(PipelineSpec):
 
 
 def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, started_here):
-    from mksap_assets.domain.pipeline import STAGES
+    from mksap_assets.domain.engine.pipeline import STAGES
 
     spec = _SpecWhoseExtractorFails(**vars(offline_spec(tmp_path, validation_workers=1)))
     with pytest.raises(Exception, match="No space left"):
@@ -226,7 +226,7 @@ class _StuckPipeline:
 
 
 def test_an_engine_killed_for_not_stopping_takes_its_workers_with_it(monkeypatch, started_here):
-    import mksap_assets.domain.runner as runner
+    import mksap_assets.domain.engine.runner as runner
 
     monkeypatch.setattr(runner, "ENGINE_STOP_SECONDS", 1.0)
     stream = stream_outcomes(_StuckPipeline, ["q1", "q2"], set(), 2, separate_process=True)

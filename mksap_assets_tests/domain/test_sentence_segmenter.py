@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pysbd.lang.english import English
 
-from mksap_assets.domain.inputs import discover_questions, load_raw_question
-from mksap_assets.domain.sentence_segmenter import (
+from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.domain.nlp.sentence_segmenter import (
     FOLDS_UNLIKE_LOWER,
     sentence_spans,
     word_start_occurrences,

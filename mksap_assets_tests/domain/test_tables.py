@@ -1,4 +1,4 @@
-"""Tests for mksap_assets.domain.tables.
+"""Tests for mksap_assets.domain.inputs.tables.
 
 Every HTML snippet here is written for these tests (original text). The real table files are read at run
 time from ../shared/corpus (relative to the repository root) and only their properties are asserted.
@@ -14,7 +14,7 @@ import lxml.html
 import pytest
 from pydantic import ValidationError
 
-from mksap_assets.domain.tables import (
+from mksap_assets.domain.inputs.tables import (
     MAX_TABLE_CELLS,
     ParsedTable,
     TableCell,
@@ -546,7 +546,7 @@ def test_corpus_table(path: Path | None) -> None:
 
 
 def test_parser_version_is_a_nonempty_string() -> None:
-    from mksap_assets.domain.tables import TABLE_PARSER_VERSION
+    from mksap_assets.domain.inputs.tables import TABLE_PARSER_VERSION
 
     assert isinstance(TABLE_PARSER_VERSION, str) and TABLE_PARSER_VERSION
 

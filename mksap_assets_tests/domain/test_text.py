@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mksap_assets.domain import text as text_module
-from mksap_assets.domain.nlp_rules import find_quantities
+from mksap_assets.domain.nlp.rules import find_quantities
 from mksap_assets.domain.text import (
     NORMALISER_VERSION,
     normalise_comparators,

@@ -3,7 +3,12 @@ asset's summary and NLP analysis (grounding itself: test_grounding.py)."""
 
 from __future__ import annotations
 
-from mksap_assets.domain.statements import Extraction, Statement, TableStatement, ValidatedStatements
+from mksap_assets.domain.statements import (
+    Extraction,
+    Statement,
+    TableStatement,
+    ValidatedStatements,
+)
 from mksap_assets.domain.validation import VALIDATOR_VERSION, validate_extraction
 
 
@@ -175,7 +180,7 @@ def _sample(question_id: str):
     import asyncio
 
     from mksap_assets.domain.extraction.offline import OfflineExtractor
-    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
     from mksap_assets_tests.conftest import SAMPLE_DIR
 
     raw = load_raw_question(next(f for f in discover_questions(SAMPLE_DIR) if f.question_id == question_id))
@@ -216,7 +221,7 @@ def test_every_sample_question_passes_with_the_offline_extractor():
     import asyncio
 
     from mksap_assets.domain.extraction.offline import OfflineExtractor
-    from mksap_assets.domain.inputs import discover_questions, load_raw_question
+    from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
     from mksap_assets_tests.conftest import SAMPLE_DIR
 
     for question_file in discover_questions(SAMPLE_DIR):
@@ -226,7 +231,7 @@ def test_every_sample_question_passes_with_the_offline_extractor():
 
 
 def test_the_export_carries_each_statements_issues():
-    from mksap_assets.domain.export import build_export
+    from mksap_assets.domain.exports.document import build_export
 
     raw, extraction = _sample("cvmcq26001")
     document = build_export(raw, extraction, validate_extraction(extraction, raw), nlp_pipeline="x")
@@ -276,7 +281,7 @@ def test_overlapping_clozes_are_those_the_card_cannot_place():
 
 
 def test_cloze_placement_agrees_with_the_card_renderer():
-    from mksap_assets.domain.anki import render_cloze
+    from mksap_assets.domain.exports.anki import render_cloze
     from mksap_assets.domain.validation.cloze import place_candidates
 
     cases = [

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
+from mksap_assets.domain.engine.waits import wait_clock
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.inputs import load_raw_question, question_file_for
+from mksap_assets.domain.inputs.bank import load_raw_question, question_file_for
 from mksap_assets.domain.statements import Statement
 from mksap_assets.domain.validation.pool import TimedValidation, ValidationPool
-from mksap_assets.domain.waits import wait_clock
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.helpers import sample_ids
 
@@ -65,7 +65,7 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
 
 
 def test_a_worker_keeps_only_a_small_document_cache():
-    from mksap_assets.domain import nlp
+    from mksap_assets.domain.nlp import parsing
     from mksap_assets.domain.validation import pool as pool_module
 
     (extraction, raw), = _questions(1)
@@ -79,13 +79,13 @@ def test_a_worker_keeps_only_a_small_document_cache():
         finally:
             pool.close()
 
-    assert asyncio.run(run()) == pool_module.WORKER_DOC_CACHE_SIZE < nlp.CACHE_SIZE
+    assert asyncio.run(run()) == pool_module.WORKER_DOC_CACHE_SIZE < parsing.CACHE_SIZE
 
 
 def _doc_cache_size() -> int:
-    from mksap_assets.domain import nlp
+    from mksap_assets.domain.nlp import parsing
 
-    return nlp.DOC_CACHE.maxsize
+    return parsing.DOC_CACHE.maxsize
 
 
 def test_start_launches_every_worker_with_its_nlp_pipeline_built_before_any_validation():
@@ -101,7 +101,7 @@ def test_start_launches_every_worker_with_its_nlp_pipeline_built_before_any_vali
 
 
 def test_a_pipeline_starts_its_workers_only_for_runs_that_validate(tmp_path):
-    from mksap_assets.domain.pipeline import RAW, STAGES
+    from mksap_assets.domain.engine.pipeline import RAW, STAGES
     from mksap_assets_tests.domain.test_runner import offline_spec
 
     spec = offline_spec(tmp_path, validation_workers=1)
@@ -113,9 +113,9 @@ def test_a_pipeline_starts_its_workers_only_for_runs_that_validate(tmp_path):
 
 
 def _nlp_built() -> bool:
-    from mksap_assets.domain import nlp
+    from mksap_assets.domain.nlp import parsing
 
-    return nlp.get_nlp.cache_info().currsize == 1
+    return parsing.get_nlp.cache_info().currsize == 1
 
 
 def test_the_time_a_validation_waits_for_a_busy_worker_is_its_question_wait():

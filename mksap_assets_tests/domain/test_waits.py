@@ -6,7 +6,13 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from mksap_assets.domain.waits import add_wait, cpu_bound, in_thread, wait_clock, waiting
+from mksap_assets.domain.engine.waits import (
+    add_wait,
+    cpu_bound,
+    in_thread,
+    wait_clock,
+    waiting,
+)
 
 NAP = 0.05
 

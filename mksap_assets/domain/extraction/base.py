@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.statements import Extraction
 
 

@@ -13,6 +13,11 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from mksap_assets.domain.extraction import prompts
+from mksap_assets.domain.extraction.repair import (
+    RepairAnswer,
+    StatementKey,
+    StatementToRepair,
+)
 from mksap_assets.domain.extraction.schemas import (
     CLOZES_TOOL_DEF,
     REPAIRS_TOOL_DEF,
@@ -23,13 +28,17 @@ from mksap_assets.domain.extraction.schemas import (
     StatementsOnly,
     StatementsWithClozes,
 )
-from mksap_assets.domain.extraction_settings import ClozeMode
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.extraction.settings import ClozeMode
+from mksap_assets.domain.inputs.bank import RawQuestion
+from mksap_assets.domain.inputs.tables import ParsedTable
 from mksap_assets.domain.llm.client import ClaudeClient, ExtractionError
 from mksap_assets.domain.llm.meter import metering
-from mksap_assets.domain.repair import RepairAnswer, StatementKey, StatementToRepair
-from mksap_assets.domain.statements import Extraction, LLMUsage, Statement, TableStatement
-from mksap_assets.domain.tables import ParsedTable
+from mksap_assets.domain.statements import (
+    Extraction,
+    LLMUsage,
+    Statement,
+    TableStatement,
+)
 from mksap_assets.domain.text import normalise_comparators
 from mksap_assets.domain.validation.structure import (
     MAX_CLOZE_CHARS,

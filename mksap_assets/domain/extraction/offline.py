@@ -11,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import re
 
-from mksap_assets.domain import nlp
 from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.inputs.bank import RawQuestion
+from mksap_assets.domain.inputs.tables import ParsedTable
+from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
-from mksap_assets.domain.tables import ParsedTable
-from mksap_assets.domain.text import normalise_comparators, normalise_whitespace, strip_option_citations
+from mksap_assets.domain.text import (
+    normalise_comparators,
+    normalise_whitespace,
+    strip_option_citations,
+)
 
 OFFLINE_EXTRACTOR_VERSION = "1"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
@@ -104,7 +108,7 @@ class OfflineExtractor:
         return None
 
     async def extract(self, raw: RawQuestion) -> Extraction:
-        critique_sentences, *key_point_sentences = nlp.split_sentences([raw.critique, *raw.key_points])
+        critique_sentences, *key_point_sentences = parsing.split_sentences([raw.critique, *raw.key_points])
         table_statements = [s for table in raw.educational_tables for s in table_row_statements(table)]
         return Extraction(
             question_id=raw.question_id,

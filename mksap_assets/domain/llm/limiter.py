@@ -27,8 +27,8 @@ from typing import Any
 
 import anthropic
 
+from mksap_assets.domain.engine.waits import waiting
 from mksap_assets.domain.llm.meter import current_usage
-from mksap_assets.domain.waits import waiting
 
 SUCCESSES_PER_STEP = 8
 BURST_SECONDS = 2.0

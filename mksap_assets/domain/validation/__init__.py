@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from mksap_assets.domain.autofix import autofix as apply_fixes
-from mksap_assets.domain.autofix import check_mechanical, needs_fix
-from mksap_assets.domain.card_gate import blocking_codes
-from mksap_assets.domain.grounding import QuestionSources, Source, ground_text
-from mksap_assets.domain.nlp_analysis import NlpAnalysis, analyse_question, section_texts
+from mksap_assets.domain.nlp.analysis import (
+    NlpAnalysis,
+    analyse_question,
+    section_texts,
+)
 from mksap_assets.domain.statements import (
     CheckedStatement,
     CheckedTableStatement,
@@ -33,9 +33,21 @@ from mksap_assets.domain.statements import (
     ValidatedStatements,
     ValidationSummary,
 )
+from mksap_assets.domain.validation.autofix import autofix as apply_fixes
+from mksap_assets.domain.validation.autofix import check_mechanical, needs_fix
+from mksap_assets.domain.validation.card_gate import blocking_codes
 from mksap_assets.domain.validation.cloze import MAX_CLOZES, TRIVIAL_CLOZES, check_cloze
+from mksap_assets.domain.validation.grounding import (
+    QuestionSources,
+    Source,
+    ground_text,
+)
 from mksap_assets.domain.validation.quality import check_enumeration, check_quality
-from mksap_assets.domain.validation.structure import MAX_WORDS, MIN_WORDS, check_structure
+from mksap_assets.domain.validation.structure import (
+    MAX_WORDS,
+    MIN_WORDS,
+    check_structure,
+)
 
 __all__ = [
     "MAX_CLOZES", "MAX_WORDS", "MIN_WORDS", "STATEMENT_CHECKS", "TRIVIAL_CLOZES", "VALIDATOR_VERSION",

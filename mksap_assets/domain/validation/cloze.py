@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mksap_assets.domain.cloze_placement import free_start, occurrences, whole_word
-from mksap_assets.domain.nlp_rules import find_quantities
+from mksap_assets.domain.nlp.rules import find_quantities
 from mksap_assets.domain.statements import Issue, Statement
 from mksap_assets.domain.text import normalise_comparators, normalise_whitespace
 

@@ -14,11 +14,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from mksap_assets.domain import nlp
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.engine.waits import add_wait
+from mksap_assets.domain.inputs.bank import RawQuestion
+from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
 from mksap_assets.domain.validation import validate_extraction
-from mksap_assets.domain.waits import add_wait
 
 
 @dataclass
@@ -34,8 +34,8 @@ WORKER_DOC_CACHE_SIZE = 8
 
 
 def _start_worker() -> None:
-    nlp.DOC_CACHE.maxsize = WORKER_DOC_CACHE_SIZE
-    nlp.get_nlp()  # import spaCy and build the pipeline now, not in the first question's validation
+    parsing.DOC_CACHE.maxsize = WORKER_DOC_CACHE_SIZE
+    parsing.get_nlp()  # import spaCy and build the pipeline now, not in the first question's validation
 
 
 def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidation:

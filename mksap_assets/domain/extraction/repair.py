@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.statements import (
     Extraction,
     Issue,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mksap_assets.domain.tables import TABLE_PARSER_VERSION
+from mksap_assets.domain.inputs.tables import TABLE_PARSER_VERSION
 from mksap_assets.domain.text import NORMALISER_VERSION
 
 # Bump when the pipeline's own wiring changes what it writes (export layout, stage order).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mksap_assets.domain.store import atomic_target, read_json, write_json_atomic
+from mksap_assets.domain.engine.store import atomic_target, read_json, write_json_atomic
 
 ANKI_DIR = "anki"
 FILE_STEM = "mksap"

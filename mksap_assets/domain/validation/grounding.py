@@ -38,8 +38,9 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
-from mksap_assets.domain.english_words import is_english_word
-from mksap_assets.domain.lexicon import (
+from mksap_assets.domain.nlp.analysis import NlpAnalysis, SectionAnalysis, rule_section
+from mksap_assets.domain.nlp.english_words import is_english_word
+from mksap_assets.domain.nlp.lexicon import (
     ABBREVIATIONS,
     COMPOUND_WORDS,
     find_terms,
@@ -49,8 +50,13 @@ from mksap_assets.domain.lexicon import (
     singular,
     word_kind,
 )
-from mksap_assets.domain.nlp_analysis import NlpAnalysis, SectionAnalysis, rule_section
-from mksap_assets.domain.nlp_rules import Cue, Quantity, canonical_value, find_cues, find_quantities
+from mksap_assets.domain.nlp.rules import (
+    Cue,
+    Quantity,
+    canonical_value,
+    find_cues,
+    find_quantities,
+)
 from mksap_assets.domain.statements import Issue, IssueField
 
 CATEGORY = "grounding"
@@ -537,7 +543,7 @@ def source_from_section(name: str, text: str, analysis: SectionAnalysis | None) 
 
 def combine_sections(name: str, parts: list[tuple[str, SectionAnalysis | None]]) -> tuple[str, SectionAnalysis]:
     """Key points: one text and one analysis over all of them (each point keeps its own sentences)."""
-    from mksap_assets.domain.nlp_analysis import Abbreviation, CueFact, NumericFact
+    from mksap_assets.domain.nlp.analysis import Abbreviation, CueFact, NumericFact
 
     texts: list[str] = []
     sentences: list[tuple[int, int]] = []

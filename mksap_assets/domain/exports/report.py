@@ -29,8 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from mksap_assets.domain.card_gate import stored_blocking_codes
-from mksap_assets.domain.store import read_json, write_bytes_atomic
+from mksap_assets.domain.engine.store import read_json, write_bytes_atomic
+from mksap_assets.domain.validation.card_gate import stored_blocking_codes
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mksap_assets.domain.deck_files import DeckStatus, deck_status, export_stamp
-from mksap_assets.domain.export import export_path
+from mksap_assets.domain.engine.store import UnreadableFileError, read_json
+from mksap_assets.domain.exports.deck_files import DeckStatus, deck_status, export_stamp
+from mksap_assets.domain.exports.document import export_path
+from mksap_assets.domain.exports.report import export_paths, question_row
 from mksap_assets.domain.llm.endpoint import api_label
-from mksap_assets.domain.report import export_paths, question_row
-from mksap_assets.domain.store import UnreadableFileError, read_json
 
 
 @dataclass

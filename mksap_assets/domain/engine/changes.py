@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mksap_assets.domain.engine.fingerprint import fingerprint
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.export import export_path, export_problem
-from mksap_assets.domain.fingerprint import fingerprint
-from mksap_assets.domain.inputs import QuestionFile, input_sha256
+from mksap_assets.domain.exports.document import export_path, export_problem
+from mksap_assets.domain.inputs.bank import QuestionFile, input_sha256
 from mksap_assets.domain.llm.endpoint import endpoint_name
 
 # A question whose run failed is retried automatically this many times for the same inputs; after that it waits

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from mksap_assets.domain.pipeline import QuestionOutcome, QuestionPipeline
+from mksap_assets.domain.engine.pipeline import QuestionOutcome, QuestionPipeline
 
 _DONE = object()
 # How long a cancelled engine process gets to cancel its questions and stop its workers before it is killed.

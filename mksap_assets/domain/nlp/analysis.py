@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from mksap_assets.domain import nlp
-from mksap_assets.domain.nlp_rules import find_cues, find_quantities
+from mksap_assets.domain.nlp import parsing
+from mksap_assets.domain.nlp.rules import find_cues, find_quantities
 
 if TYPE_CHECKING:
-    from mksap_assets.domain.inputs import RawQuestion
+    from mksap_assets.domain.inputs.bank import RawQuestion
 
 
 class Abbreviation(BaseModel):
@@ -71,15 +71,15 @@ def analyse_question(raw: RawQuestion) -> NlpAnalysis:
     """Parse the critique and key points in one batch (served from the document cache when extraction already
     parsed them) and analyse the educational tables with the rules."""
     prose = [raw.critique, *raw.key_points]
-    docs = nlp.parse(prose)
+    docs = parsing.parse(prose)
     names = ["critique", *(f"key_points[{i}]" for i in range(len(raw.key_points)))]
     sections = [_from_doc(name, doc) for name, doc in zip(names, docs, strict=True)]
     sections += [_from_lines(f"table:{t.source}", t.to_text()) for t in raw.educational_tables]
-    return NlpAnalysis(pipeline=nlp.pipeline_name(), sections=sections)
+    return NlpAnalysis(pipeline=parsing.pipeline_name(), sections=sections)
 
 
 def _from_doc(name: str, doc) -> SectionAnalysis:
-    sentences = [(s.start_char, s.end_char) for s in nlp._sentences(doc)]
+    sentences = [(s.start_char, s.end_char) for s in parsing._sentences(doc)]
     seen: set[tuple[str, str]] = set()
     abbreviations = []
     for span in getattr(doc._, "abbreviations", None) or []:

@@ -7,10 +7,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from mksap_assets.domain.engine.pipeline import STAGES, VALIDATED, QuestionPipeline
+from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
-from mksap_assets.domain.pipeline import STAGES, VALIDATED, QuestionPipeline
-from mksap_assets.domain.store import ArtifactStore
 from mksap_assets.domain.validation.pool import ValidationPool
 
 # Settings that must be positive (None, where allowed, means no limit), and the variable that sets each: a zero or

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from mksap_assets.domain.english_words import english_words, is_english_word
+from mksap_assets.domain.nlp.english_words import english_words, is_english_word
 
 TermKind = Literal["drug", "disease", "test", "abbreviation"]
 

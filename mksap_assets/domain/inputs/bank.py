@@ -20,8 +20,12 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.question import QUESTION_ID_RE, Question
-from mksap_assets.domain.tables import ParsedTable, TableParseError, parse_table_bytes
+from mksap_assets.domain.inputs.question import QUESTION_ID_RE, Question
+from mksap_assets.domain.inputs.tables import (
+    ParsedTable,
+    TableParseError,
+    parse_table_bytes,
+)
 from mksap_assets.domain.text import (
     normalise_exponents,
     normalise_whitespace,

@@ -20,24 +20,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mksap_assets.domain import nlp
+from mksap_assets.domain.engine.store import ArtifactStore, write_json_atomic
+from mksap_assets.domain.engine.waits import cpu_bound, in_thread, wait_clock
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.export import build_export, export_path, output_fingerprint
+from mksap_assets.domain.exports.document import (
+    build_export,
+    export_path,
+    output_fingerprint,
+)
 from mksap_assets.domain.extraction.base import Extractor
-from mksap_assets.domain.inputs import RawQuestion, load_raw_question, question_file_for
-from mksap_assets.domain.llm.endpoint import endpoint_name, is_billed
-from mksap_assets.domain.llm.meter import metering
-from mksap_assets.domain.repair import (
+from mksap_assets.domain.extraction.repair import (
     StatementRepairer,
     merged,
     statements_to_repair,
     validation_identity,
     with_repairs,
 )
+from mksap_assets.domain.inputs.bank import (
+    RawQuestion,
+    load_raw_question,
+    question_file_for,
+)
+from mksap_assets.domain.llm.endpoint import endpoint_name, is_billed
+from mksap_assets.domain.llm.meter import metering
+from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
-from mksap_assets.domain.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.validation.pool import ValidationPool
-from mksap_assets.domain.waits import cpu_bound, in_thread, wait_clock
 
 RAW = "raw_question"
 EXTRACTED = "extracted_statements"
@@ -221,7 +229,7 @@ class QuestionPipeline:
         raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
         validated = self._upstream(VALIDATED, question_id, values, ValidatedStatements)
-        document = cpu_bound(build_export, raw, extraction, validated, nlp_pipeline=nlp.pipeline_name())
+        document = cpu_bound(build_export, raw, extraction, validated, nlp_pipeline=parsing.pipeline_name())
         path = export_path(self.output_dir, question_id)
         await in_thread(write_json_atomic, path, document)
         # What made this export: the sensor compares these with the current inputs, prompts and model.

@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1412,7 +1412,11 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
+def main(argv: Sequence[str] | None = None, prog: str = "mksap fake-api") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m mksap_assets.fake_api", description=__doc__.split("\n\n")[0])
-    add_arguments(_parser)
-    raise SystemExit(run_from_args(_parser.parse_args()))
+    raise SystemExit(main(prog="python -m mksap_devtools.fake_api"))

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mksap_assets.domain.fingerprint import PIPELINE_VERSION, fingerprint
-from mksap_assets.domain.inputs import RawQuestion
+from mksap_assets.domain.engine.fingerprint import PIPELINE_VERSION, fingerprint
+from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 
 

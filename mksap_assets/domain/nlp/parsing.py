@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mksap_assets.domain.nlp_rules import find_cues, find_quantities
+from mksap_assets.domain.nlp.rules import find_cues, find_quantities
 
 if TYPE_CHECKING:
     from spacy.language import Language

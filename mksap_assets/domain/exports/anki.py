@@ -60,9 +60,13 @@ from typing import Any
 
 import genanki
 
-from mksap_assets.domain.card_gate import stored_blocking_codes
 from mksap_assets.domain.cloze_placement import free_start
-from mksap_assets.domain.deck_files import (
+from mksap_assets.domain.engine.store import (
+    atomic_target,
+    read_json,
+    write_bytes_atomic,
+)
+from mksap_assets.domain.exports.deck_files import (
     ANKI_DIR,
     FILE_STEM,
     SHRINK_DENOMINATOR,
@@ -73,7 +77,7 @@ from mksap_assets.domain.deck_files import (
     keep_previous_if_shrinking,
     write_manifest,
 )
-from mksap_assets.domain.store import atomic_target, read_json, write_bytes_atomic
+from mksap_assets.domain.validation.card_gate import stored_blocking_codes
 
 log = logging.getLogger(__name__)
 

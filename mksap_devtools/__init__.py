@@ -1,0 +1,1 @@
+"""Development tools shipped beside the pipeline: the fake Messages API (`mksap fake-api`, tests, benchmarks)."""

@@ -52,8 +52,9 @@ from pathlib import Path
 
 import requests
 
+from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
-from mksap_assets.settings import DEFAULT_MODEL, PROJECT_ROOT
+from mksap_assets.settings import PROJECT_ROOT
 from mksap_assets_tests.helpers import question_json, sample_ids
 from mksap_assets_tests.services import (
     READY_TIMEOUT,

@@ -18,7 +18,7 @@ from mksap_assets.domain.engine.waits import add_wait
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
-from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation.validate import validate_extraction
 
 
 @dataclass

@@ -231,7 +231,8 @@ def test_separate_cloze_mode_adds_one_call_per_question(claude_settings, fake_ap
 def test_requests_in_flight_never_exceed_the_concurrency(claude_settings, fake_api_factory, monkeypatch):
     # Questions in flight are twice the concurrency (so that questions in validation leave no API slot idle);
     # the limiter still holds the requests themselves to MKSAP_LLM_CONCURRENCY.
-    fake = fake_api_factory(latency=0.05, max_in_flight=3)
+    # 0.2 s per answer: long enough that three requests overlap even on a loaded machine.
+    fake = fake_api_factory(latency=0.2, max_in_flight=3)
     _point_at(fake, monkeypatch)
     settings = claude_settings.replace(llm=claude_settings.llm.replace(concurrency=3))
     assert PipelineResource.from_settings(settings).questions_in_flight() == 6

@@ -12,8 +12,8 @@ import pytest
 
 from mksap_assets.domain.engine.pipeline import EXTRACTED, RAW
 from mksap_assets.domain.inputs.bank import discover_questions
-from mksap_assets.domain.llm.client import ExtractionError
-from mksap_assets.domain.llm.limiter import RateLimiter
+from mksap_assets.domain.llm.provider import ExtractionError
+from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import LLMSettings, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
@@ -157,7 +157,7 @@ def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_s
 
 
 def test_a_failed_call_cancels_its_questions_other_calls():
-    from mksap_assets.domain.extraction.claude import _all_or_nothing
+    from mksap_assets.domain.extraction.llm_extractor import _all_or_nothing
 
     stopped: list[str] = []
 
@@ -181,7 +181,7 @@ def test_a_failed_call_cancels_its_questions_other_calls():
 def test_a_retry_after_given_as_an_http_date_is_read_so_it_can_be_capped():
     from email.utils import formatdate
 
-    from mksap_assets.domain.llm.limiter import retry_after_seconds
+    from mksap_assets.domain.llm.providers.anthropic.limiter import retry_after_seconds
 
     in_an_hour = retry_after_seconds({"retry-after": formatdate(time.time() + 3600, usegmt=True)})
     assert 3500 < in_an_hour <= 3600

@@ -48,7 +48,7 @@ from mksap_assets.domain.engine.pipeline import (
 )
 from mksap_assets.domain.engine.progress import Progress
 from mksap_assets.domain.exports.anki import AnkiExportError
-from mksap_assets.domain.llm.endpoint import api_label
+from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from mksap_assets.domain.engine.pipeline import STAGES, VALIDATED, QuestionPipeline
 from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.extraction.base import Extractor
-from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.extraction.registry import build_extractor
+from mksap_assets.domain.llm.provider import ProviderSettings
 from mksap_assets.domain.validation.pool import ValidationPool
 
 # Settings that must be positive (None, where allowed, means no limit), and the variable that sets each: a zero or
@@ -33,7 +34,7 @@ class PipelineSpec:
     data_dir: str | Path
     output_dir: str | Path
     store_dir: str | Path
-    provider: str  # "anthropic" | "offline", already resolved
+    provider: str  # a name in extraction/registry.py, already resolved
     llm_model: str
     llm_concurrency: int
     cloze_mode: str
@@ -60,30 +61,14 @@ class PipelineSpec:
             raise ValueError(f"MKSAP_LLM_MAX_RETRIES must be 0 or more, not {self.llm_max_retries!r}")
 
     def build_extractor(self) -> Extractor:
-        if self.provider == "offline":
-            return OfflineExtractor()
-        # Imported here: the SDK client is created inside the run, never at import time.
-        import anthropic
-
-        from mksap_assets.domain.extraction.claude import ClaudeExtractor
-        from mksap_assets.domain.llm.cache import ResponseCache
-        from mksap_assets.domain.llm.client import ClaudeClient
-        from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
-
-        limiter = RateLimiter(
-            rpm=self.llm_rpm, itpm=self.llm_itpm, otpm=self.llm_otpm, max_in_flight=self.llm_concurrency,
-            max_pause=self.llm_max_pause,
+        settings = ProviderSettings(
+            model=self.llm_model, concurrency=self.llm_concurrency, rpm=self.llm_rpm, itpm=self.llm_itpm,
+            otpm=self.llm_otpm, timeout=self.llm_timeout, max_retries=self.llm_max_retries,
+            request_deadline=self.llm_request_deadline, max_pause=self.llm_max_pause,
+            cache_dir=Path(self.llm_cache_dir), cache_enabled=self.llm_cache_enabled, cache_ttl=self.llm_cache_ttl,
+            cache_max_entries=self.llm_cache_max_entries,
         )
-        api = anthropic.AsyncAnthropic(
-            max_retries=self.llm_max_retries, timeout=self.llm_timeout,
-            middleware=[RateLimitMiddleware(limiter, attempt_deadline=self.llm_request_deadline)],
-        )
-        cache = ResponseCache(
-            Path(self.llm_cache_dir), enabled=self.llm_cache_enabled, ttl=self.llm_cache_ttl,
-            max_entries=self.llm_cache_max_entries,
-        )
-        client = ClaudeClient(api, model=self.llm_model, cache=cache, limiter=limiter)
-        return ClaudeExtractor(client, cloze_mode=self.cloze_mode)  # type: ignore[arg-type]
+        return build_extractor(self.provider, settings, cloze_mode=self.cloze_mode)
 
     def build_pipeline(self, stages: Collection[str] = STAGES) -> QuestionPipeline:
         """The pipeline for a run of these stages; its validation workers (if it validates) start now, so that their

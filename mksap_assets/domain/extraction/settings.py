@@ -14,7 +14,8 @@ from typing import Literal, get_args
 
 import orjson
 
-PROVIDERS = ("anthropic", "offline")
+from mksap_assets.domain.extraction.registry import PROVIDERS
+
 ClozeMode = Literal["folded", "separate"]
 CLOZE_MODES: tuple[str, ...] = get_args(ClozeMode)
 

@@ -2,7 +2,6 @@
 question (extraction, validation, the repair turn, the export whose fingerprint the sensor expects) without the
 Anthropic SDK ever being imported. The fake model answers by the rules of the fake Messages API."""
 
-import asyncio
 import dataclasses
 import os
 import subprocess
@@ -17,12 +16,23 @@ from mksap_assets.domain.engine.pipeline import VALIDATED, QuestionPipeline
 from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction import prompts, registry
-from mksap_assets.domain.extraction.schemas import CLOZES_TOOL, REPAIRS_TOOL, STATEMENTS_TOOL
+from mksap_assets.domain.extraction.schemas import (
+    CLOZES_TOOL,
+    REPAIRS_TOOL,
+    STATEMENTS_TOOL,
+)
 from mksap_assets.domain.inputs.bank import question_file_for
 from mksap_assets.domain.llm.meter import current_usage
-from mksap_assets.domain.llm.provider import ExtractionError, LLMProvider, ModelT, ProviderSettings, ToolCall
+from mksap_assets.domain.llm.provider import (
+    ExtractionError,
+    LLMProvider,
+    ModelT,
+    ProviderSettings,
+    ToolCall,
+)
 from mksap_assets.domain.statements import ValidatedStatements
 from mksap_assets.settings import PROJECT_ROOT
+from mksap_assets_tests.helpers import call_and_close
 from mksap_devtools.fake_api import clozes_input, repairs_input, statements_input
 
 QUESTION = "cvmcq26001"
@@ -87,14 +97,7 @@ def run_one_question(data_dir: Path, work_dir: Path, kind: FakeKind) -> tuple[Fa
     extractor = registry.build_extractor(kind.name, SETTINGS, cloze_mode="folded")
     store = ArtifactStore(work_dir / "store")
     pipeline = QuestionPipeline(data_dir, work_dir / "output", store, extractor)
-
-    async def run():
-        try:
-            return await pipeline.run(QUESTION)
-        finally:
-            await pipeline.aclose()
-
-    outcome = asyncio.run(run())
+    outcome = call_and_close(pipeline, lambda p: p.run(QUESTION))
     assert outcome.ok, outcome.error
     [provider] = kind.built
     return provider, store.load(VALIDATED, QUESTION, ValidatedStatements)

@@ -219,7 +219,6 @@ class LLMExtractor:
                 target.statement, None, [choice.cloze_primary, *choice.cloze_secondary]
             ).cloze_candidates
 
-
     async def _call(self, task: str, user_text: str, *, tool: dict[str, Any], output: type[ModelT],
                     max_tokens: int, prompt_version: str) -> ModelT:
         """One call with the instructions of `task`."""

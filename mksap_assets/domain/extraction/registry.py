@@ -4,14 +4,18 @@ and for the identity every question's fingerprint records, so that the three can
 
 from __future__ import annotations
 
-from mksap_assets.domain.engine.changes import ExtractorIdentity
-from mksap_assets.domain.extraction.base import Extractor
-from mksap_assets.domain.extraction.offline import OfflineExtractor
+from typing import TYPE_CHECKING
+
 from mksap_assets.domain.llm.provider import ProviderKind, ProviderSettings
 from mksap_assets.domain.llm.providers.anthropic import Anthropic
 
+if TYPE_CHECKING:
+    from mksap_assets.domain.engine.changes import ExtractorIdentity
+    from mksap_assets.domain.extraction.base import Extractor
+
+# Extractors and identities are imported where they are made: the settings (so every command) import this table.
 LLM_PROVIDERS: dict[str, ProviderKind] = {kind.name: kind for kind in (Anthropic(),)}
-OFFLINE = OfflineExtractor.name
+OFFLINE = "offline"
 PROVIDERS = (*LLM_PROVIDERS, OFFLINE)
 
 
@@ -24,10 +28,11 @@ def _llm_provider(name: str) -> ProviderKind:
 
 def build_extractor(provider: str, settings: ProviderSettings, *, cloze_mode: str) -> Extractor:
     """The extractor of a run; an LLM provider's client is created here, inside the run, never at import time."""
+    from mksap_assets.domain.extraction.llm_extractor import LLMExtractor
+    from mksap_assets.domain.extraction.offline import OfflineExtractor
+
     if provider == OFFLINE:
         return OfflineExtractor()
-    from mksap_assets.domain.extraction.llm_extractor import LLMExtractor
-
     return LLMExtractor(_llm_provider(provider).build(settings), cloze_mode=cloze_mode)  # type: ignore[arg-type]
 
 
@@ -40,15 +45,16 @@ def endpoint(provider: str) -> str | None:
 def extractor_identity(provider: str, *, model: str, cloze_mode: str) -> ExtractorIdentity:
     """What `build_extractor` would extract with now (name, model, what it asks, how it validates, which endpoint),
     without creating any client: what the sensor compares with each question's recorded fingerprint."""
+    from mksap_assets.domain.engine.changes import ExtractorIdentity
+    from mksap_assets.domain.extraction.llm_extractor import llm_prompt_version
+    from mksap_assets.domain.extraction.offline import OfflineExtractor
+    from mksap_assets.domain.extraction.prompts import repair_prompt_version
+    from mksap_assets.domain.extraction.repair import validation_identity
     from mksap_assets.domain.validation import VALIDATOR_VERSION
 
     if provider == OFFLINE:
         offline = OfflineExtractor
         return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
-    from mksap_assets.domain.extraction.llm_extractor import llm_prompt_version
-    from mksap_assets.domain.extraction.prompts import repair_prompt_version
-    from mksap_assets.domain.extraction.repair import validation_identity
-
     kind = _llm_provider(provider)
     return ExtractorIdentity(kind.name, model, llm_prompt_version(cloze_mode),
                              validation_identity(repair_prompt_version()), endpoint(provider))

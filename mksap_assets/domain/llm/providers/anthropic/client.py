@@ -22,6 +22,7 @@ from mksap_assets.domain.llm.cache import ResponseCache, request_key
 from mksap_assets.domain.llm.meter import current_usage
 from mksap_assets.domain.llm.pricing import cost_usd
 from mksap_assets.domain.llm.provider import ExtractionError, ModelT, ToolCall
+from mksap_assets.domain.llm.providers.anthropic import Anthropic
 from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_of
 from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.domain.llm.providers.anthropic.prompt_cache import system_blocks
@@ -38,7 +39,7 @@ def _error_text(error: ValidationError) -> str:
 
 
 class AnthropicProvider:
-    name = "anthropic"
+    name = Anthropic.name
 
     def __init__(
         self,

@@ -234,5 +234,5 @@ def _provider_line(pipeline: PipelineResource, endpoint: str | None) -> str:
             "Extractor: offline (rule-based, pinned in this instance; `mksap settings --provider anthropic` to use "
             'Claude). Outputs are labelled "extractor": "offline".'
         )
-    return (f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
+    return (f"Extractor: {pipeline.provider()}, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
             f"{api_label(endpoint)}")

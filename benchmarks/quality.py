@@ -1,6 +1,6 @@
 """Statement quality on the real corpus, three ways through the project's own pipeline (`make quality`).
 
-(a) model_responses: the Claude code path (ClaudeExtractor -> validation -> export) against the fake Messages API
+(a) model_responses: the Claude code path (LLMExtractor -> validation -> export) against the fake Messages API
     replaying ../shared/model_responses (answers an LLM wrote offline to this project's extraction requests: not
     Claude API output);
 (b) reference: the corpus files that carry the original system's outputs, converted into recordings

@@ -16,11 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.extraction.settings import (
-    CLOZE_MODES,
-    PROVIDERS,
-    ExtractionSettings,
-)
+from mksap_assets.domain.extraction.registry import provider_names
+from mksap_assets.domain.extraction.settings import CLOZE_MODES, ExtractionSettings
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.settings import (
     PINNED_ENV,
@@ -273,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     pin = commands.add_parser(
         "settings", help="show the extraction settings pinned in the Dagster instance, or change them"
     )
-    pin.add_argument("--provider", choices=PROVIDERS, help="who extracts the statements")
+    pin.add_argument("--provider", choices=provider_names(), help="who extracts the statements")
     pin.add_argument("--model", help="the Claude model id")
     pin.add_argument("--cloze-mode", choices=CLOZE_MODES, help="folded: clozes chosen in the extraction calls; "
                      "separate: one more call per question")

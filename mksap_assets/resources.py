@@ -17,7 +17,8 @@ from mksap_assets.domain.engine.pipeline import QuestionOutcome
 from mksap_assets.domain.engine.runner import stream_outcomes
 from mksap_assets.domain.engine.spec import build_extractor, build_pipeline
 from mksap_assets.domain.extraction.base import Extractor
-from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.extraction.registry import endpoint as provider_endpoint
+from mksap_assets.domain.extraction.registry import extractor_identity
 from mksap_assets.domain.extraction.settings import ExtractionSettings
 from mksap_assets.domain.inputs.bank import (
     QuestionFile,
@@ -130,25 +131,13 @@ class PipelineResource(dg.ConfigurableResource):
         return self.extraction_settings().missing_requirement(has_api_key=has_api_key(), process=process)
 
     def endpoint(self) -> str | None:
-        """The API other than Anthropic's own that Claude's requests would go to (llm/endpoint.py), or None."""
-        from mksap_assets.domain.llm.endpoint import sdk_endpoint
-
-        return sdk_endpoint() if self.provider() == "anthropic" else None
+        """Where the provider's calls would go when that is not its own API (a fake, a proxy), or None."""
+        return provider_endpoint(self.provider())
 
     def extractor_identity(self) -> ExtractorIdentity:
         """Which extractor, model and prompt a run would use now, without creating any client."""
-        from mksap_assets.domain.validation import VALIDATOR_VERSION
-
-        if self.provider() == "offline":
-            offline = OfflineExtractor
-            return ExtractorIdentity(offline.name, offline.model, offline.prompt_version, VALIDATOR_VERSION)
-        from mksap_assets.domain.extraction.claude import claude_prompt_version
-        from mksap_assets.domain.extraction.prompts import repair_prompt_version
-        from mksap_assets.domain.extraction.repair import validation_identity
-
         llm = self.resolved().llm
-        return ExtractorIdentity("anthropic", llm.model, claude_prompt_version(llm.cloze_mode),
-                                 validation_identity(repair_prompt_version()), self.endpoint())
+        return extractor_identity(self.provider(), model=llm.model, cloze_mode=llm.cloze_mode)
 
     def spec(self) -> PipelineConfig:
         """The run's config with its provider resolved: plain picklable data, from which the process that runs the

@@ -17,7 +17,7 @@ from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.schemas import MAX_ITEMS_PER_CALL
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
-from mksap_assets.domain.llm.client import ExtractionError
+from mksap_assets.domain.llm.provider import ExtractionError
 from mksap_assets.domain.validation.structure import (
     MAX_CLOZE_CHARS,
     MAX_EXTRA_FIELD_CHARS,
@@ -133,14 +133,14 @@ def test_answers_from_another_endpoint_are_never_served_to_the_real_api(claude_s
     # Anthropic's API, with the same cache: neither fake's answer may come back as a cache hit.
     monkeypatch.delenv("ANTHROPIC_BASE_URL")
     extractor = PipelineResource.from_settings(claude_settings).build_extractor()
-    assert extractor.client.endpoint is None
+    assert extractor.provider.endpoint is None
     sent = []
 
     async def not_sent(request):
         sent.append(request)
         raise ExtractionError("a test sends nothing to Anthropic")
 
-    monkeypatch.setattr(extractor.client, "_create", not_sent)
+    monkeypatch.setattr(extractor.provider, "_create", not_sent)
     with pytest.raises(ExtractionError, match="sends nothing"):
         call_and_close(extractor, lambda e: e.extract(raw))
     assert len(sent) == 1

@@ -14,7 +14,13 @@ from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.config import LLMConfig, PipelineConfig
 from mksap_assets.resources import PipelineOverrides, PipelineResource
-from mksap_assets.settings import ENV_FIELDS, PROJECT_ROOT, ConfigError, Settings, resolve_settings
+from mksap_assets.settings import (
+    ENV_FIELDS,
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    resolve_settings,
+)
 
 
 def _leaf_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:

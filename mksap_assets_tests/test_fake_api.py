@@ -484,7 +484,7 @@ def test_cli_serves_until_interrupted():
             assert json.loads(response.read())["input_tokens"] > 0
             assert response.headers["anthropic-ratelimit-requests-limit"] == "50"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0  # a loaded machine can take seconds to stop the server
         assert "served 1 requests" in proc.stdout.read()
     finally:
         if proc.poll() is None:

@@ -13,8 +13,8 @@ from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.engine.pipeline import EXTRACTED, RAW
 from mksap_assets.domain.engine.spec import build_pipeline
 from mksap_assets.domain.inputs.bank import discover_questions
-from mksap_assets.domain.llm.client import ExtractionError
-from mksap_assets.domain.llm.limiter import RateLimiter
+from mksap_assets.domain.llm.provider import ExtractionError
+from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.partitions import range_tags
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import ConfigError, Settings, resolve_settings
@@ -172,7 +172,7 @@ def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_s
 
 
 def test_a_failed_call_cancels_its_questions_other_calls():
-    from mksap_assets.domain.extraction.claude import _all_or_nothing
+    from mksap_assets.domain.extraction.llm_extractor import _all_or_nothing
 
     stopped: list[str] = []
 
@@ -196,7 +196,7 @@ def test_a_failed_call_cancels_its_questions_other_calls():
 def test_a_retry_after_given_as_an_http_date_is_read_so_it_can_be_capped():
     from email.utils import formatdate
 
-    from mksap_assets.domain.llm.limiter import retry_after_seconds
+    from mksap_assets.domain.llm.providers.anthropic.limiter import retry_after_seconds
 
     in_an_hour = retry_after_seconds({"retry-after": formatdate(time.time() + 3600, usegmt=True)})
     assert 3500 < in_an_hour <= 3600

@@ -20,7 +20,7 @@ from mksap_assets.cli import (
     main,
 )
 from mksap_assets.definitions import build_definitions
-from mksap_assets.domain.config import DEFAULT_MODEL, LLMConfig
+from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.settings import ExtractionSettings
 from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR

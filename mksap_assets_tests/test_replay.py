@@ -92,7 +92,7 @@ def claude_settings(settings: Settings, tmp_path: Path, monkeypatch) -> Settings
 
 
 def _extract(settings: Settings, fake: FakeAnthropic, monkeypatch, question_id: str, cloze_mode: str = "folded"):
-    """The real ClaudeExtractor (built as a run builds it) against `fake`."""
+    """The real LLMExtractor with the anthropic provider (built as a run builds it) against `fake`."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     raw = load_raw_question(question_file_for(SAMPLE_DIR, question_id))
     settings = settings.replace(llm=settings.llm.replace(cloze_mode=cloze_mode))
@@ -164,7 +164,7 @@ def test_a_repair_turn_is_answered_from_the_recording(claude_settings, fake_api_
 
 def test_matching_ignores_prompt_wording_case_and_spacing(claude_settings, fake_api_factory, recorded, monkeypatch):
     rewritten = [{"type": "text", "text": "Entirely different instructions.", "cache_control": {"type": "ephemeral"}}]
-    monkeypatch.setattr(prompts, "system_blocks", lambda task: rewritten)
+    monkeypatch.setattr(prompts, "instructions", lambda task: ("Entirely different instructions.",))
     fake = fake_api_factory(replay_dir=recorded)
     extraction = _extract(claude_settings, fake, monkeypatch, RECORDED_ID)
     assert extraction.from_key_points == _expected(KEY_POINTS) and fake.stats.replay_misses == 0
@@ -250,7 +250,7 @@ def test_cli_replay_option(recorded):
         assert "ANTHROPIC_BASE_URL=http://127.0.0.1:" in proc.stdout.readline()
         assert proc.stdout.readline().startswith(f"replaying 1 recorded questions from {recorded}")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0  # a loaded machine can take seconds to stop the server
         assert "0 replayed, 0 not replayed" in proc.stdout.read()
     finally:
         if proc.poll() is None:

@@ -47,7 +47,7 @@ from mksap_assets.domain.engine.pipeline import (
 )
 from mksap_assets.domain.engine.progress import Progress
 from mksap_assets.domain.exports.anki import AnkiExportError
-from mksap_assets.domain.llm.endpoint import api_label
+from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
@@ -234,5 +234,5 @@ def _provider_line(pipeline: PipelineResource, endpoint: str | None) -> str:
             'Claude). Outputs are labelled "extractor": "offline".'
         )
     llm = pipeline.resolved().llm
-    return (f"Extractor: anthropic, model {llm.model}, concurrency {llm.concurrency}; "
+    return (f"Extractor: {pipeline.provider()}, model {llm.model}, concurrency {llm.concurrency}; "
             f"{api_label(endpoint)}")

@@ -14,11 +14,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODEL = "claude-haiku-5-5"
-# "" = anthropic when the process has ANTHROPIC_API_KEY, else offline (extraction/settings.py)
-ProviderChoice = Literal["", "anthropic", "offline"]
 ClozeMode = Literal["folded", "separate"]
 
 
@@ -45,7 +43,8 @@ class LLMConfig(FrozenConfig):
     """How Claude is called. Provider, model and cloze mode are the values a Dagster instance pins first
     (extraction/settings.py); once pinned, the pin decides."""
 
-    provider: ProviderChoice = ""
+    # A name in extraction/registry.py; "" = anthropic when the process has ANTHROPIC_API_KEY, else offline.
+    provider: str = ""
     model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200)
     cloze_mode: ClozeMode = "folded"
     concurrency: int = Field(32, ge=1, le=1024, description="requests in flight at once")
@@ -64,6 +63,17 @@ class LLMConfig(FrozenConfig):
     cache_enabled: bool = True
     cache_ttl: float | None = Field(None, gt=0, description="seconds an answer stays in the cache (None: forever)")
     cache_max_entries: int | None = Field(None, ge=1)
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, provider: str) -> str:
+        from mksap_assets.domain.extraction.registry import (
+            provider_names,  # (imports no provider's SDK)
+        )
+
+        if provider and provider not in provider_names():
+            raise ValueError(f"provider must be one of {', '.join(provider_names())}")
+        return provider
 
 
 class PipelineConfig(FrozenConfig):

@@ -101,7 +101,8 @@ class Extraction(BaseModel):
     question_id: str
     extractor: str
     model: str | None
-    # The API the statements came from when it is not Anthropic's own (llm/endpoint.py): scheme://host[:port].
+    # The API the statements came from when it is not Anthropic's own (llm/providers/anthropic/endpoint.py):
+    # scheme://host[:port].
     endpoint: str | None = None
     prompt_version: str
     prompt_versions: dict[str, str] = Field(default_factory=dict)

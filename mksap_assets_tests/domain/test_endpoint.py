@@ -3,7 +3,7 @@
 import pytest
 
 from mksap_assets.domain.llm.cache import request_key
-from mksap_assets.domain.llm.endpoint import (
+from mksap_assets.domain.llm.providers.anthropic.endpoint import (
     INVALID_ENDPOINT,
     api_label,
     endpoint_name,

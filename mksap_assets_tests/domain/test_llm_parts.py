@@ -12,13 +12,14 @@ import pytest
 from mksap_assets.domain.engine.waits import wait_clock
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.llm.cache import LAYOUT, ResponseCache, request_key
-from mksap_assets.domain.llm.limiter import (
+from mksap_assets.domain.llm.pricing import cost_usd, price_for
+from mksap_assets.domain.llm.providers.anthropic.limiter import (
     RateLimiter,
     TokenBucket,
     estimate_input_tokens,
     retry_after_seconds,
 )
-from mksap_assets.domain.llm.pricing import cost_usd, price_for
+from mksap_assets.domain.llm.providers.anthropic.prompt_cache import system_blocks
 
 
 class FakeClock:
@@ -183,8 +184,10 @@ def test_prompt_versions_are_hashes_of_the_files_and_the_prefix_is_stable():
     versions = prompts.prompt_versions()
     assert set(versions) == {"system", "critique", "key_points", "table", "cloze", "tools"}
     assert all(len(v) == 12 for v in versions.values())
-    assert prompts.system_blocks("critique") == prompts.system_blocks("critique")
-    assert prompts.system_blocks("critique")[-1]["cache_control"] == {"type": "ephemeral"}
+    assert prompts.instructions("critique") == prompts.instructions("critique")
+    blocks = system_blocks(prompts.instructions("critique"))
+    assert [block["text"] for block in blocks] == [prompts.prompt_text("system"), prompts.prompt_text("critique")]
+    assert "cache_control" not in blocks[0] and blocks[-1]["cache_control"] == {"type": "ephemeral"}
 
 
 def test_source_text_cannot_close_the_source_tag():

@@ -14,7 +14,7 @@ from mksap_assets.domain.engine.fingerprint import fingerprint
 from mksap_assets.domain.errors import InputError
 from mksap_assets.domain.exports.document import export_path, export_problem
 from mksap_assets.domain.inputs.bank import QuestionFile, input_sha256
-from mksap_assets.domain.llm.endpoint import endpoint_name
+from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_name
 
 # A question whose run failed is retried automatically this many times for the same inputs; after that it waits
 # for its input, prompt or model to change, or for a manual "failed only" backfill.
@@ -45,7 +45,7 @@ class ExtractorIdentity:
     model: str | None
     prompt_version: str
     validator_version: str
-    endpoint: str | None = None  # an API other than Anthropic's own (llm/endpoint.py)
+    endpoint: str | None = None  # an API other than Anthropic's own (llm/providers/anthropic/endpoint.py)
 
 
 @dataclass(frozen=True)

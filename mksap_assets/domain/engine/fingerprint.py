@@ -15,8 +15,8 @@ def fingerprint(
     *, input_sha256: str, extractor: str, model: str | None, prompt_version: str, validator_version: str,
     endpoint: str | None = None,
 ) -> str:
-    """`endpoint` is set only for an API other than Anthropic's own (llm/endpoint.py), so that answers from a fake or
-    a proxy never count as Claude's, while every other fingerprint stays what it was."""
+    """`endpoint` is set only for an API other than Anthropic's own (llm/providers/anthropic/endpoint.py), so that
+    answers from a fake or a proxy never count as Claude's, while every other fingerprint stays what it was."""
     parts = [
         f"input={input_sha256}",
         f"extractor={extractor}",

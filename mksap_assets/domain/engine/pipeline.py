@@ -41,8 +41,11 @@ from mksap_assets.domain.inputs.bank import (
     load_raw_question,
     question_file_for,
 )
-from mksap_assets.domain.llm.endpoint import endpoint_name, is_billed
 from mksap_assets.domain.llm.meter import metering
+from mksap_assets.domain.llm.providers.anthropic.endpoint import (
+    endpoint_name,
+    is_billed,
+)
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 from mksap_assets.domain.validation.pool import ValidationPool

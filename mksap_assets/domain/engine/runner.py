@@ -7,7 +7,7 @@ while the caller writes events, so bookkeeping overlaps the work instead of addi
 
 In one process the loop still shares the GIL with the caller's event writes, and at a few thousand questions each
 side needs most of a core. `separate_process=True` runs the loop in an engine process instead (spawned, given
-a picklable pipeline factory such as `PipelineSpec.build_pipeline`), which sends each outcome back over a pipe.
+a picklable pipeline factory such as `partial(build_pipeline, config)`, engine/spec.py), which sends each outcome back over a pipe.
 """
 
 from __future__ import annotations

@@ -8,34 +8,14 @@ from collections.abc import Collection
 from mksap_assets.domain.config import PipelineConfig
 from mksap_assets.domain.engine.pipeline import STAGES, VALIDATED, QuestionPipeline
 from mksap_assets.domain.engine.store import ArtifactStore
+from mksap_assets.domain.extraction import registry
 from mksap_assets.domain.extraction.base import Extractor
-from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.validation.pool import ValidationPool
 
 
 def build_extractor(config: PipelineConfig) -> Extractor:
-    llm = config.llm
-    if llm.provider == "offline":
-        return OfflineExtractor()
-    # Imported here: the SDK client is created inside the run, never at import time.
-    import anthropic
-
-    from mksap_assets.domain.extraction.claude import ClaudeExtractor
-    from mksap_assets.domain.llm.cache import ResponseCache
-    from mksap_assets.domain.llm.client import ClaudeClient
-    from mksap_assets.domain.llm.limiter import RateLimiter, RateLimitMiddleware
-
-    limiter = RateLimiter(
-        rpm=llm.rpm, itpm=llm.itpm, otpm=llm.otpm, max_in_flight=llm.concurrency, max_pause=llm.max_pause,
-    )
-    api = anthropic.AsyncAnthropic(
-        max_retries=llm.max_retries, timeout=llm.timeout,
-        middleware=[RateLimitMiddleware(limiter, attempt_deadline=llm.request_deadline)],
-    )
-    cache = ResponseCache(llm.cache_dir, enabled=llm.cache_enabled, ttl=llm.cache_ttl, max_entries=llm.cache_max_entries)
-    client = ClaudeClient(api, model=llm.model, cache=cache, limiter=limiter)
-    return ClaudeExtractor(client, cloze_mode=llm.cloze_mode)
+    return registry.build_extractor(config.llm)
 
 
 def build_pipeline(config: PipelineConfig, stages: Collection[str] = STAGES) -> QuestionPipeline:

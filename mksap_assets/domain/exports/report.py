@@ -229,7 +229,8 @@ class ReportTotals:
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cost_usd: float = 0.0
-    unbilled_cost_usd: float = 0.0  # the part answered by an endpoint other than Anthropic's API (llm/endpoint.py)
+    # The part answered by an endpoint other than Anthropic's API (llm/providers/anthropic/endpoint.py).
+    unbilled_cost_usd: float = 0.0
     extractors: dict[str, int] = field(default_factory=dict)  # extractor -> questions
     unreadable: int = 0
 

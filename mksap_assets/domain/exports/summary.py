@@ -13,7 +13,7 @@ from mksap_assets.domain.engine.store import UnreadableFileError, read_json
 from mksap_assets.domain.exports.deck_files import DeckStatus, deck_status, export_stamp
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.exports.report import export_paths, question_row
-from mksap_assets.domain.llm.endpoint import api_label
+from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 
 
 @dataclass

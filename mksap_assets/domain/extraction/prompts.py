@@ -1,8 +1,8 @@
 """Prompt files (beside this module) and their versions.
 
 A prompt's version is the hash of its text, so editing a prompt changes the fingerprint of every question it
-touches. The system prompt plus one task prompt form the byte-stable prefix that carries the cache breakpoint;
-only the user message (the question's source text) varies.
+touches. The system prompt plus one task prompt form a byte-stable prefix (a provider may cache it: Anthropic's
+puts its cache breakpoint there); only the user message (the question's source text) varies.
 """
 
 from __future__ import annotations
@@ -59,12 +59,10 @@ def repair_prompt_version() -> str:
     return _version(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode())
 
 
-def system_blocks(task: str) -> list[dict[str, Any]]:
-    """Rules + task instructions; the breakpoint on the last block caches tools + system for every call of a task."""
-    return [
-        {"type": "text", "text": prompt_text("system")},
-        {"type": "text", "text": prompt_text(task), "cache_control": {"type": "ephemeral"}},
-    ]
+def instructions(task: str) -> tuple[str, str]:
+    """The system text of every call of a task: the rules, then the task's instructions (a provider may cache them
+    as a prefix)."""
+    return prompt_text("system"), prompt_text(task)
 
 
 def _defuse(text: str) -> str:

@@ -4,7 +4,7 @@ Statements that validation keeps off the deck (an error or a card-breaking warni
 once per question, each with its blocking issues (the re-ask pattern of instructor). Each corrected statement is
 validated again; it replaces the original only if it now passes, and records the text it replaced
 (`repaired_from`). What still fails stays out, with the original's text and issues. The extractor makes the call
-(extraction/claude.py); the pipeline wires the two (pipeline.py).
+(extraction/llm_extractor.py); the pipeline wires the two (pipeline.py).
 """
 
 from __future__ import annotations

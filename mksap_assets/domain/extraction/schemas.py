@@ -1,6 +1,6 @@
-"""The structured output Claude must return, as pydantic models and as the tools that carry them.
+"""The structured output the model must return, as pydantic models and as the tools that carry them.
 
-Each call forces one tool (tool_choice = that tool), so the answer is a tool_use block whose input is validated
+Each call forces one tool (with Anthropic: tool_choice = that tool), so the answer is the tool's input, validated
 with these models. That a cloze is an exact substring of its statement is asked for but not enforced here: a
 rejected answer would cost the whole call again (and after one re-ask, the question). Validation checks each
 statement instead (the fixer corrects capitals and comparator words, `cloze_not_in_statement` keeps the rest off the

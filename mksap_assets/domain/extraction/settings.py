@@ -10,24 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
+from typing import get_args
 
 import orjson
 
-PROVIDERS = ("anthropic", "offline")
-ClozeMode = Literal["folded", "separate"]
+from mksap_assets.domain.config import ClozeMode
+from mksap_assets.domain.extraction.registry import provider_names
+
 CLOZE_MODES: tuple[str, ...] = get_args(ClozeMode)
 
 
 @dataclass(frozen=True)
 class ExtractionSettings:
-    provider: str  # one of PROVIDERS
+    provider: str  # one of provider_names()
     model: str  # the Claude model (the offline extractor has none and ignores it)
     cloze_mode: str  # one of CLOZE_MODES
 
     def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, not {self.provider!r}")
+        if self.provider not in provider_names():
+            raise ValueError(f"provider must be one of {', '.join(provider_names())}, not {self.provider!r}")
         if not self.model.strip():
             raise ValueError("model must not be empty")
         if self.cloze_mode not in CLOZE_MODES:

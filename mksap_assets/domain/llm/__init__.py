@@ -1,1 +1,2 @@
-"""Talking to Claude: a rate limiter inside the SDK's retry loop, a persistent response cache, usage and cost."""
+"""Talking to a model: the provider seam (provider.py), the providers (providers/), a persistent response cache,
+usage and cost."""

@@ -1,10 +1,11 @@
 """Persistent, process-safe response cache (diskcache on SQLite), keyed by the canonical request.
 
-The key is the sha256 of the request exactly as sent (model, system, messages, temperature, max_tokens, tools and
-tool_choice) plus the prompt version, so any change to what Claude would see is a miss, and, for an endpoint other than
-Anthropic's API (endpoint.py), that endpoint: a fake API's answers are never served to a run against the real one.
-The real API's keys are the same as before endpoints were keyed. Only validated answers are stored (the parsed
-answer, so keys the schema does not know are not), so a warm cache never replays a malformed or truncated one.
+The key is the sha256 of the request exactly as a provider sends it (for Anthropic: model, system, messages,
+max_tokens, tools and tool_choice) plus the prompt version, so any change to what the model would see is a miss, and,
+for an endpoint other than the provider's own API (providers/anthropic/endpoint.py), that endpoint: a fake API's
+answers are never served to a run against the real one. The real API's keys are the same as before endpoints were
+keyed. Only validated answers are stored (the parsed answer, so keys the schema does not know are not), so a warm
+cache never replays a malformed or truncated one.
 
 It is only a cache, never a reason for a question to fail:
 - Values are JSON bytes (orjson) read back with orjson; an entry in any other form (a pickle above all) is never

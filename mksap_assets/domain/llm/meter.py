@@ -1,6 +1,6 @@
-"""Per-question accounting. The extractor opens a meter for each question; the client and the limiter middleware
-(which runs inside the SDK, once per HTTP attempt) find it through a context variable, so retries and 429s are
-charged to the question that caused them.
+"""Per-question accounting. The extractor opens a meter for each question; the provider (provider.py), and inside it
+code the provider does not call directly (Anthropic's limiter middleware runs inside the SDK, once per HTTP attempt),
+find it through a context variable, so retries and 429s are charged to the question that caused them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The Claude extractor: one forced tool call per source, all of a question's calls concurrent.
+"""The LLM extractor: one forced tool call per source through a provider (llm/provider.py), all of a question's
+calls concurrent.
 
 critique ∥ key points (skipped when empty) ∥ each educational table (lab-value tables skipped). With
 cloze_mode="folded" (the default) each call also picks the clozes of its statements; with "separate" the clozes
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from mksap_assets.domain.config import ClozeMode
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.extraction.repair import (
     RepairAnswer,
@@ -28,11 +30,15 @@ from mksap_assets.domain.extraction.schemas import (
     StatementsOnly,
     StatementsWithClozes,
 )
-from mksap_assets.domain.extraction.settings import ClozeMode
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.inputs.tables import ParsedTable
-from mksap_assets.domain.llm.client import ClaudeClient, ExtractionError
 from mksap_assets.domain.llm.meter import metering
+from mksap_assets.domain.llm.provider import (
+    ExtractionError,
+    LLMProvider,
+    ModelT,
+    ToolCall,
+)
 from mksap_assets.domain.statements import (
     Extraction,
     LLMUsage,
@@ -53,8 +59,8 @@ REPAIR_TOKENS = 4096
 T = TypeVar("T")
 
 
-def claude_prompt_version(cloze_mode: str) -> str:
-    """Prompt files, tool schemas and cloze mode together: what Claude is asked."""
+def llm_prompt_version(cloze_mode: str) -> str:
+    """Prompt files, tool schemas and cloze mode together: what the model is asked."""
     return f"{prompts.combined_prompt_version()}-{cloze_mode}"
 
 
@@ -72,18 +78,17 @@ async def _all_or_nothing(*calls: Awaitable[T]) -> list[T]:
         raise
 
 
-class ClaudeExtractor:
-    name = "anthropic"
-
-    def __init__(self, client: ClaudeClient, *, cloze_mode: ClozeMode = "folded"):
-        self.client = client
-        self.model = client.model
+class LLMExtractor:
+    def __init__(self, provider: LLMProvider, *, cloze_mode: ClozeMode = "folded"):
+        self.provider = provider
+        self.name = provider.name
+        self.model = provider.model
         self.cloze_mode = cloze_mode
-        self.prompt_version = claude_prompt_version(cloze_mode)
+        self.prompt_version = llm_prompt_version(cloze_mode)
         self.repair_version = prompts.repair_prompt_version()
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.provider.aclose()
 
     async def extract(self, raw: RawQuestion) -> Extraction:
         usage = LLMUsage()
@@ -104,7 +109,7 @@ class ClaudeExtractor:
             question_id=raw.question_id,
             extractor=self.name,
             model=self.model,
-            endpoint=self.client.endpoint,
+            endpoint=self.provider.endpoint,
             prompt_version=self.prompt_version,
             prompt_versions=prompts.prompt_versions(),
             from_critique=critique,
@@ -135,13 +140,9 @@ class ClaudeExtractor:
         ]
         with metering(usage):
             try:
-                result = await self.client.call_tool(
-                    system=prompts.system_blocks("repair"),
-                    user_text=prompts.repair_message(raw.educational_objective, sources, listed),
-                    tool=REPAIRS_TOOL_DEF,
-                    output=Repairs,
-                    max_tokens=REPAIR_TOKENS,
-                    prompt_version=self.repair_version,
+                result = await self._call(
+                    "repair", prompts.repair_message(raw.educational_objective, sources, listed),
+                    tool=REPAIRS_TOOL_DEF, output=Repairs, max_tokens=REPAIR_TOKENS, prompt_version=self.repair_version,
                 )
             except ExtractionError as exc:
                 return RepairAnswer({}, usage, failure=str(exc))
@@ -190,9 +191,8 @@ class ClaudeExtractor:
 
     async def _statements(self, task: str, objective: str, source: str) -> list[Statement]:
         folded = self.cloze_mode == "folded"
-        result = await self.client.call_tool(
-            system=prompts.system_blocks(task),
-            user_text=prompts.source_message(objective, source, label=task),
+        result = await self._call(
+            task, prompts.source_message(objective, source, label=task),
             tool=STATEMENTS_WITH_CLOZES_TOOL if folded else STATEMENTS_ONLY_TOOL,
             output=StatementsWithClozes if folded else StatementsOnly,
             max_tokens=STATEMENT_TOKENS[task],
@@ -207,13 +207,9 @@ class ClaudeExtractor:
     async def _pick_clozes(self, statements: list[Statement]) -> None:
         if not statements:
             return
-        result = await self.client.call_tool(
-            system=prompts.system_blocks("cloze"),
-            user_text=prompts.statements_message([s.statement for s in statements]),
-            tool=CLOZES_TOOL_DEF,
-            output=ClozeMapping,
-            max_tokens=CLOZE_TOKENS,
-            prompt_version=self.prompt_version,
+        result = await self._call(
+            "cloze", prompts.statements_message([s.statement for s in statements]),
+            tool=CLOZES_TOOL_DEF, output=ClozeMapping, max_tokens=CLOZE_TOKENS, prompt_version=self.prompt_version,
         )
         for choice in result.clozes:
             if choice.index > len(statements):
@@ -222,6 +218,14 @@ class ClaudeExtractor:
             target.cloze_candidates = _normalised(
                 target.statement, None, [choice.cloze_primary, *choice.cloze_secondary]
             ).cloze_candidates
+
+    async def _call(self, task: str, user_text: str, *, tool: dict[str, Any], output: type[ModelT],
+                    max_tokens: int, prompt_version: str) -> ModelT:
+        """One call with the instructions of `task`."""
+        return await self.provider.call_tool(ToolCall(
+            instructions=prompts.instructions(task), user_text=user_text, tool=tool, output=output,
+            max_tokens=max_tokens, prompt_version=prompt_version,
+        ))
 
 
 def _numbered(points: list[str]) -> str:

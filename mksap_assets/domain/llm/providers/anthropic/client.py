@@ -1,4 +1,5 @@
-"""One forced tool call to Claude, validated with pydantic, cached, metered, and repaired once if malformed.
+"""Anthropic's Messages API as a provider (provider.py): one forced tool call to Claude, validated with pydantic,
+cached, metered, and repaired once if malformed.
 
 - Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache.py), and an answer the
   cache cannot store is still returned (counted in cache_write_errors).
@@ -12,23 +13,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import anthropic
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from mksap_assets.domain.llm.cache import ResponseCache, request_key
-from mksap_assets.domain.llm.endpoint import endpoint_of
-from mksap_assets.domain.llm.limiter import RateLimiter
 from mksap_assets.domain.llm.meter import current_usage
 from mksap_assets.domain.llm.pricing import cost_usd
+from mksap_assets.domain.llm.provider import ExtractionError, ModelT, ToolCall
+from mksap_assets.domain.llm.providers.anthropic import Anthropic
+from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_of
+from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
+from mksap_assets.domain.llm.providers.anthropic.prompt_cache import system_blocks
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_OUTPUT_TOKENS = 16_000
-
-
-class ExtractionError(RuntimeError):
-    """A call that cannot produce valid output; the message says why (never includes credentials)."""
 
 
 def _tool_use(message: Any, tool_name: str) -> Any | None:
@@ -39,7 +38,9 @@ def _error_text(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors()[:10])
 
 
-class ClaudeClient:
+class AnthropicProvider:
+    name = Anthropic.name
+
     def __init__(
         self,
         api: anthropic.AsyncAnthropic,
@@ -59,29 +60,22 @@ class ClaudeClient:
         await self.api.close()
         self.cache.close()
 
-    async def call_tool(
-        self,
-        *,
-        system: list[dict[str, Any]],
-        user_text: str,
-        tool: dict[str, Any],
-        output: type[ModelT],
-        max_tokens: int,
-        prompt_version: str,
-    ) -> ModelT:
+    async def call_tool(self, call: ToolCall[ModelT]) -> ModelT:
         usage = current_usage()
+        tool, output = call.tool, call.output
+        # Its bytes are the response cache key: any change here makes every cached answer a miss.
         request = {
             "model": self.model,
-            "system": system,
-            "messages": [{"role": "user", "content": user_text}],
+            "system": system_blocks(call.instructions),
+            "messages": [{"role": "user", "content": call.user_text}],
             "tools": [tool],
             "tool_choice": {"type": "tool", "name": tool["name"]},
             # Forced tool use is incompatible with thinking, which Haiku 5.5 turns on by default. No temperature:
             # API version 2026-10-21 (the SDK 2.x default) rejects sampling parameters with a 400.
             "thinking": {"type": "disabled"},
-            "max_tokens": max_tokens,
+            "max_tokens": call.max_tokens,
         }
-        key = request_key(request, prompt_version, self.endpoint)
+        key = request_key(request, call.prompt_version, self.endpoint)
         cached = self._from_cache(key, output)
         if cached is not None:
             usage.cache_hits += 1
@@ -89,7 +83,7 @@ class ClaudeClient:
         usage.cache_misses += 1
 
         messages = list(request["messages"])
-        budget = max_tokens
+        budget = call.max_tokens
         repaired = False
         while True:
             message = await self._create({**request, "messages": messages, "max_tokens": budget})

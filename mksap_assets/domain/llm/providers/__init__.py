@@ -1,0 +1,1 @@
+"""Model providers, one package each; the registry that names them is extraction/registry.py."""

@@ -1,0 +1,44 @@
+"""Anthropic's Messages API (Claude) as a provider: the client (client.py), the rate limiter that runs as SDK
+middleware (limiter.py), the prompt-cache breakpoints (prompt_cache.py), and which API the SDK talks to
+(endpoint.py). Nothing here imports the SDK until a run builds the client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mksap_assets.domain.config import LLMConfig
+    from mksap_assets.domain.llm.provider import LLMProvider
+
+
+class Anthropic:
+    name = "anthropic"
+
+    def build(self, settings: LLMConfig) -> LLMProvider:
+        import anthropic
+
+        from mksap_assets.domain.llm.cache import ResponseCache
+        from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
+        from mksap_assets.domain.llm.providers.anthropic.limiter import (
+            RateLimiter,
+            RateLimitMiddleware,
+        )
+
+        limiter = RateLimiter(
+            rpm=settings.rpm, itpm=settings.itpm, otpm=settings.otpm, max_in_flight=settings.concurrency,
+            max_pause=settings.max_pause,
+        )
+        api = anthropic.AsyncAnthropic(
+            max_retries=settings.max_retries, timeout=settings.timeout,
+            middleware=[RateLimitMiddleware(limiter, attempt_deadline=settings.request_deadline)],
+        )
+        cache = ResponseCache(
+            settings.cache_dir, enabled=settings.cache_enabled, ttl=settings.cache_ttl,
+            max_entries=settings.cache_max_entries,
+        )
+        return AnthropicProvider(api, model=settings.model, cache=cache, limiter=limiter)
+
+    def endpoint(self) -> str | None:
+        from mksap_assets.domain.llm.providers.anthropic.endpoint import sdk_endpoint
+
+        return sdk_endpoint()

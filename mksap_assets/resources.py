@@ -26,7 +26,7 @@ from mksap_assets.domain.inputs.bank import (
     is_safe_question_id,
 )
 from mksap_assets.pinned_settings import pin_if_absent
-from mksap_assets.settings import ConfigError, Settings, has_api_key, resolve_settings
+from mksap_assets.settings import ConfigError, Settings, has_api_key, has_variable, resolve_settings
 
 QUESTIONS_PER_REQUEST_SLOT = 2
 
@@ -128,7 +128,7 @@ class PipelineResource(dg.ConfigurableResource):
 
     def missing_requirement(self, process: str) -> str | None:
         """Why `process` cannot extract with this resource's provider (no API key for anthropic), or None."""
-        return self.extraction_settings().missing_requirement(has_api_key=has_api_key(), process=process)
+        return self.extraction_settings().missing_requirement(has_variable=has_variable, process=process)
 
     def endpoint(self) -> str | None:
         """Where the provider's calls would go when that is not its own API (a fake, a proxy), or None."""

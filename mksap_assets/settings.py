@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from mksap_assets.domain.config import PipelineConfig
+from mksap_assets.domain.extraction.registry import credential
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +139,13 @@ def pinned_choices_from_env() -> dict[str, str]:
     return {name: llm[name] for name in PINNED_ENV if name in llm}
 
 
+def has_variable(name: str) -> bool:
+    """Whether this process has a credential such as ANTHROPIC_API_KEY set (only the provider's SDK reads its
+    value)."""
+    return bool(os.environ.get(name))
+
+
 def has_api_key() -> bool:
-    """Whether this process has an API key (only the SDK reads its value)."""
-    return bool(os.environ.get("ANTHROPIC_API_KEY"))
+    """Whether this process could extract with Claude: what an instance pins first (extraction/settings.py)."""
+    return has_variable(credential("anthropic") or "")
 

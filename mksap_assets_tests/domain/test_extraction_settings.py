@@ -40,11 +40,11 @@ def test_differing_lists_only_other_values():
 
 
 def test_anthropic_without_a_key_names_the_process_and_never_falls_back():
-    reason = PINNED.missing_requirement(has_api_key=False, process="the process running this sensor")
+    reason = PINNED.missing_requirement(has_variable=lambda name: False, process="the process running this sensor")
     assert reason.startswith(
         "pinned provider anthropic needs ANTHROPIC_API_KEY, which the process running this sensor does not have;"
     )
     assert "mksap settings --provider offline" in reason
-    assert PINNED.missing_requirement(has_api_key=True, process="p") is None
+    assert PINNED.missing_requirement(has_variable=lambda name: name == "ANTHROPIC_API_KEY", process="p") is None
     offline = ExtractionSettings("offline", "claude-haiku-5-5", "folded")
-    assert offline.missing_requirement(has_api_key=False, process="p") is None
+    assert offline.missing_requirement(has_variable=lambda name: False, process="p") is None

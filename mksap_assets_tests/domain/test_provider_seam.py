@@ -74,6 +74,7 @@ class FakeProvider:
 
 class FakeKind:
     name = "fake"
+    credential = None
 
     def __init__(self):
         self.built: list[FakeProvider] = []

@@ -42,6 +42,11 @@ def build_extractor(llm: LLMConfig) -> Extractor:
     return LLMExtractor(_llm_provider(llm.provider).build(llm), cloze_mode=llm.cloze_mode)  # type: ignore[arg-type]
 
 
+def credential(provider: str) -> str | None:
+    """The environment variable a process needs to extract with `provider`, or None."""
+    return None if provider == OFFLINE else _llm_provider(provider).credential
+
+
 def endpoint(provider: str) -> str | None:
     """Where the provider's calls would go now when that is not its own API (a fake, a proxy), else None; the
     offline extractor calls nothing."""

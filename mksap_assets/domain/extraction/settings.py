@@ -8,14 +8,14 @@ with the reason instead of falling back to another provider.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import get_args
 
 import orjson
 
 from mksap_assets.domain.config import ClozeMode
-from mksap_assets.domain.extraction.registry import provider_names
+from mksap_assets.domain.extraction.registry import credential, provider_names
 
 CLOZE_MODES: tuple[str, ...] = get_args(ClozeMode)
 
@@ -54,11 +54,13 @@ class ExtractionSettings:
         """The requested values (field name -> value) that are not the ones these settings hold."""
         return {name: value for name, value in requested.items() if getattr(self, name) != value}
 
-    def missing_requirement(self, *, has_api_key: bool, process: str) -> str | None:
-        """Why `process` (e.g. "the process running this sensor") cannot extract with these settings, or None."""
-        if self.provider == "anthropic" and not has_api_key:
+    def missing_requirement(self, *, has_variable: Callable[[str], bool], process: str) -> str | None:
+        """Why `process` (e.g. "the process running this sensor") cannot extract with these settings (its provider's
+        credential is not in its environment), or None."""
+        needed = credential(self.provider)
+        if needed and not has_variable(needed):
             return (
-                f"pinned provider anthropic needs ANTHROPIC_API_KEY, which {process} does not have; start it with the "
+                f"pinned provider {self.provider} needs {needed}, which {process} does not have; start it with the "
                 "key in its environment (for the UI's daemon: export it before `make dev`), or pin the offline "
                 "extractor with `mksap settings --provider offline`"
             )

@@ -59,6 +59,7 @@ class ProviderKind(Protocol):
     its calls would go without building one (the fingerprint identity, computed by sensors on every tick)."""
 
     name: str
+    credential: str | None  # the environment variable its SDK needs in every process that calls it, if any
 
     def build(self, settings: LLMConfig) -> LLMProvider: ...
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 class Anthropic:
     name = "anthropic"
+    credential = "ANTHROPIC_API_KEY"  # read by the SDK itself, never by this project
 
     def build(self, settings: LLMConfig) -> LLMProvider:
         import anthropic

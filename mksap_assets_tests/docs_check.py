@@ -93,7 +93,7 @@ NOT_RUN = {
     "mksap fake-api --replay ../shared/model_responses": "replays ../shared, not part of a clone; the fenced "
     "form (--replay DIR) runs here on a recording of a sample question",
     "make quality": "minutes over the copyrighted corpus (../shared), not part of a clone",
-    "make bench": "a benchmark of about 10 minutes",
+    "make bench": "benchmarks of about 15 minutes",
     "make profile": "a py-spy profile of a 400-question benchmark (minutes)",
     "make bench-incremental": "a benchmark of about 10 minutes",
     "python benchmarks/bench_event_log.py": "a benchmark over 2,198 partitions (minutes)",

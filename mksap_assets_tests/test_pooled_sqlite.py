@@ -20,7 +20,7 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
 from dagster_shared.serdes import serialize_value
 
 from mksap_assets.storage.pooled_sqlite import PooledSqliteEventLogStorage
-from mksap_assets.storage.profiles import CONFIG_FILE, profile_config
+from mksap_assets.storage.profiles import CONFIG_FILE, profile_config, with_stock_event_log
 from mksap_assets_tests.helpers import open_instance
 
 ASSET = dg.AssetKey("exported")
@@ -160,11 +160,9 @@ def test_the_one_line_switch_to_the_stock_class_keeps_the_history(tmp_path, monk
     with open_instance(tmp_path, monkeypatch) as instance:
         instance.add_dynamic_partitions("question", ["q1", "q2"])
         instance.report_runless_asset_event(dg.AssetMaterialization(ASSET, partition="q1"))
-    lines = profile_config("sqlite").splitlines()
-    [pooled] = [i for i, line in enumerate(lines) if line.startswith("event_log_storage:")]
-    [stock] = [line.removeprefix("# ") for line in lines if line.startswith("# event_log_storage:")]
-    lines[pooled] = stock  # what docs/STORAGE.md tells users to do
-    (tmp_path / CONFIG_FILE).write_text("\n".join(lines) + "\n")
+    switched = with_stock_event_log(profile_config("sqlite"))
+    assert len(set(switched.splitlines()) - set(profile_config("sqlite").splitlines())) == 1  # one line changed
+    (tmp_path / CONFIG_FILE).write_text(switched)
     with dg.DagsterInstance.get() as instance:
         storage = instance.event_log_storage
         assert type(storage) is ConsolidatedSqliteEventLogStorage

@@ -41,6 +41,16 @@ def profile_from_env() -> str:
     return profile
 
 
+def with_stock_event_log(config_text: str) -> str:
+    """The sqlite profile switched back to Dagster's stock event log class: its active event_log_storage line
+    replaced by the commented one below it (the one-line switch docs/STORAGE.md describes)."""
+    lines = config_text.splitlines()
+    [active] = [i for i, line in enumerate(lines) if line.startswith("event_log_storage:")]
+    [stock] = [line.removeprefix("# ") for line in lines if line.startswith("# event_log_storage:")]
+    lines[active] = stock
+    return "\n".join(lines) + "\n"
+
+
 def storage_kind(config_text: str) -> str:
     """The profile a dagster.yaml's storage is (sqlite, postgres), or "custom"."""
     config = yaml.safe_load(config_text) or {}

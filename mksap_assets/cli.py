@@ -87,13 +87,12 @@ def _write_instance_files(settings: Settings, profile: str | None = None, env_fi
 
 def _instance(settings: Settings):
     from mksap_assets.storage.instance import open_instance
-    from mksap_assets.storage.profiles import LEGACY_EVENT_LOG_MODULE, install
+    from mksap_assets.storage.profiles import CONFIG_FILE, DEFAULT_PROFILE, install
 
-    config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
+    if (settings.dagster_home / CONFIG_FILE).exists():
+        install(settings.dagster_home, DEFAULT_PROFILE)  # kept: only an earlier mksap's event log path is updated
+    else:
         _write_instance_files(settings)
-    elif LEGACY_EVENT_LOG_MODULE in config.read_text():
-        install(settings.dagster_home, "sqlite")  # only updates the old module path (see install)
     return open_instance(settings.dagster_home)
 
 

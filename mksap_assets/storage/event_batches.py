@@ -2,9 +2,10 @@
 a run (the `mksap` CLI, the daemon, the webserver) each time it creates one.
 
 When it is set, Dagster hands a new run's "materialization planned" events (one per asset and partition) to the
-event log's `store_event_batch` in batches of this size instead of one by one; PostgreSQL and the pooled SQLite log
-write a batch in one transaction. It is not part of Dagster's public API: if a Dagster release drops or renames it,
-those events are stored one by one again, which is slower (docs/STORAGE.md), never wrong.
+event log's `store_event_batch` in batches of this size instead of one by one; the pooled SQLite log writes a batch
+in one transaction (Dagster's stock SQLite class, and dagster-postgres for planned events, still write them one by
+one). It is not part of Dagster's public API: if a Dagster release drops or renames it, those events are stored one
+by one again, which is slower (docs/STORAGE.md), never wrong.
 """
 
 import os

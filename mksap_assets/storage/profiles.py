@@ -43,7 +43,7 @@ def profile_from_env() -> str:
 
 def with_stock_event_log(config_text: str) -> str:
     """The sqlite profile switched back to Dagster's stock event log class: its active event_log_storage line
-    replaced by the commented one below it (the one-line switch docs/STORAGE.md describes)."""
+    replaced by the commented one above it (the one-line switch docs/STORAGE.md describes)."""
     lines = config_text.splitlines()
     [active] = [i for i, line in enumerate(lines) if line.startswith("event_log_storage:")]
     [stock] = [line.removeprefix("# ") for line in lines if line.startswith("# event_log_storage:")]

@@ -214,10 +214,11 @@ def two_assets_one_failing_partition(context: dg.AssetExecutionContext):
 
 
 @pytest.mark.parametrize("profile", ["sqlite", "postgres"])
-def test_batched_planned_events_keep_per_partition_statuses(monkeypatch, request, profile):
-    """DAGSTER_EVENT_BATCH_SIZE on both profiles: Dagster hands the planned events over in batches, and the
-    per-partition statuses it reads back are exact."""
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "3")  # several batches, the last one partial
+@pytest.mark.parametrize("batch_size", [3, 0])
+def test_planned_events_keep_per_partition_statuses_with_batches_or_without(monkeypatch, request, profile, batch_size):
+    """With DAGSTER_EVENT_BATCH_SIZE, Dagster hands a new run's planned events over in batches; without it (0, as if
+    Dagster dropped the variable) one by one. The per-partition statuses Dagster reads back are the same."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", str(batch_size))  # 3: several batches, the last one partial
     keys = [f"q{i}" for i in range(1, 6)]
     instance = request.getfixturevalue(f"{profile}_instance")
     storage = instance.event_log_storage
@@ -231,11 +232,13 @@ def test_batched_planned_events_keep_per_partition_statuses(monkeypatch, request
         tags={"dagster/asset_partition_range_start": "q1", "dagster/asset_partition_range_end": "q5"},
         raise_on_error=False,
     )
-    # 10 planned events: three batches of 3, and a last one that Dagster stores as a single event; then the 8
-    # materializations. In the pooled log every asset event, single or batched, is one transaction through
-    # store_event_batch; PostgreSQL stores single events with store_event.
     assert not result.success
-    assert batches == [3, 3, 3] + ([1] * 9 if profile == "sqlite" else [])
+    # 10 planned events: with batches of 3, three batches and a last one that Dagster stores as a single event; then
+    # the 8 materializations, single. The pooled log stores every single asset event through store_event_batch (one
+    # transaction); PostgreSQL stores single events with store_event.
+    planned_batches = [3, 3, 3] if batch_size else []
+    singles = (18 - sum(planned_batches)) if profile == "sqlite" else 0
+    assert batches == planned_batches + [1] * singles
     for asset in ("first", "second"):
         statuses = instance.get_status_by_partition(dg.AssetKey(asset), keys, partitions)
         assert {k: s.value for k, s in statuses.items()} == {

@@ -16,7 +16,7 @@ POSTGRES_URL_VAR = "MKSAP_POSTGRES_URL"
 PSYCOPG2_SCHEME = "postgresql+psycopg2"
 DEFAULT_POSTGRES_URL = f"{PSYCOPG2_SCHEME}://postgres@127.0.0.1:5432/mksap"
 BARE_SCHEMES = ("postgresql", "postgres")
-# Every server has it; CREATE DATABASE cannot run in the database it creates.
+# Creating a database takes a connection to another one; every server has this one.
 MAINTENANCE_DATABASE = "postgres"
 
 

@@ -1,15 +1,19 @@
-"""Dagster's bookkeeping for the four question assets, on Dagster's stock SQLite event log and on the project's.
+"""Dagster's bookkeeping for the four question assets on each storage: stock SQLite, pooled SQLite, PostgreSQL.
 
 One no-op step shaped like `question_assets` (four asset specs, one range run over N dynamic partitions, one
-materialization yielded per asset and partition, with a small metadata dict) runs on an on-disk instance:
+materialization yielded per asset and partition, with a small metadata dict) runs on an instance with:
 
-  stock:   Dagster's ConsolidatedSqliteEventLogStorage, planned events stored one by one;
-  project: the instance `mksap init` writes (mksap_assets.event_log.PooledSqliteEventLogStorage) with
-           DAGSTER_EVENT_BATCH_SIZE as the project's .env sets it.
+  stock:    the sqlite profile switched back to Dagster's ConsolidatedSqliteEventLogStorage (docs/STORAGE.md), planned
+            events stored one by one (no DAGSTER_EVENT_BATCH_SIZE);
+  pooled:   the sqlite profile as `mksap init` writes it (mksap_assets.storage.pooled_sqlite), with
+            DAGSTER_EVENT_BATCH_SIZE as `mksap` and the project's .env set it;
+  postgres: the postgres profile, with the same batch size, in a database of its own on the server of
+            MKSAP_POSTGRES_URL (created, then dropped); not measured, with the reason, when no server answers.
 
 The run does no work, so its wall time is Dagster's bookkeeping: run creation (a planned event per asset and
 partition), the materialization events, and the step around them. Usage:
-python benchmarks/bench_event_log.py [N]  (default 2198). Results are appended to benchmarks/results.md.
+python benchmarks/bench_event_log.py [N]  (default 2198; `make bench` runs it). Results are appended to
+benchmarks/results.md.
 """
 
 import os
@@ -20,14 +24,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.instance.ref import InstanceRef
 from results_file import append_results
 
-from mksap_assets.cli import instance_config
-from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
+from mksap_assets.storage.event_batches import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
+from mksap_assets.storage.instance import open_instance
+from mksap_assets.storage.postgres import POSTGRES_URL_VAR
+from mksap_assets.storage.profiles import (
+    CONFIG_FILE,
+    profile_config,
+    with_stock_event_log,
+)
+from mksap_assets_tests.services import PostgresDatabases
 
 ASSETS = ("raw_question", "extracted_statements", "validated_statements", "exported_question")
 METADATA = {"duration_ms": 1.5, "statements": 20, "passed": True, "fingerprint": "0" * 64}
+STORAGES = {
+    "stock": "SQLite, Dagster's ConsolidatedSqliteEventLogStorage, planned events one by one",
+    "pooled": f"SQLite, the pooled event log (the sqlite profile, {EVENT_BATCH_SIZE_VAR}={EVENT_BATCH_SIZE})",
+    "postgres": f"PostgreSQL (the postgres profile, dagster-postgres, {EVENT_BATCH_SIZE_VAR}={EVENT_BATCH_SIZE})",
+}
 partitions = dg.DynamicPartitionsDefinition(name="question")
 
 
@@ -42,52 +57,66 @@ def four_assets(context: dg.AssetExecutionContext):
             yield dg.AssetMaterialization(name, partition=key, metadata=METADATA)
 
 
-STOCK_CONFIG = """
-event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
-  config:
-    base_dir: {home}/history
-"""
-
-
-def timed_run(n: int, *, project: bool) -> float:
+def timed_run(n: int, storage: str, databases: PostgresDatabases | None = None) -> float:
+    """Seconds for one range run over n partitions on `storage` (a key of STORAGES); postgres needs `databases`."""
     keys = [f"cvmcq{i:05d}" for i in range(n)]
-    if project:
-        os.environ[EVENT_BATCH_SIZE_VAR] = str(EVENT_BATCH_SIZE)
-    else:
-        os.environ.pop(EVENT_BATCH_SIZE_VAR, None)
-    with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder)
-        (home / "dagster.yaml").write_text(instance_config(home) if project else STOCK_CONFIG.format(home=home))
-        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
-            instance.add_dynamic_partitions("question", keys)
-            job = dg.Definitions(assets=[four_assets], executor=dg.in_process_executor)
-            started = time.perf_counter()
-            result = job.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance,
-                tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-            )
-            elapsed = time.perf_counter() - started
-            assert result.success
-            assert all(len(instance.get_materialized_partitions(dg.AssetKey(a))) == n for a in ASSETS)
+    os.environ[EVENT_BATCH_SIZE_VAR] = str(EVENT_BATCH_SIZE)
+    config = {
+        "stock": with_stock_event_log(profile_config("sqlite")),
+        "pooled": profile_config("sqlite"),
+        "postgres": profile_config("postgres"),
+    }[storage]
+    database = databases.new_name() if storage == "postgres" else None
+    if database:
+        os.environ[POSTGRES_URL_VAR] = databases.url(database)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            home = Path(folder)
+            (home / CONFIG_FILE).write_text(config)
+            with open_instance(home) as instance:
+                if storage == "stock":
+                    del os.environ[EVENT_BATCH_SIZE_VAR]  # Dagster's default: no batches
+                instance.add_dynamic_partitions("question", keys)
+                job = dg.Definitions(assets=[four_assets], executor=dg.in_process_executor)
+                started = time.perf_counter()
+                result = job.resolve_implicit_global_asset_job_def().execute_in_process(
+                    instance=instance,
+                    tags={"dagster/asset_partition_range_start": keys[0],
+                          "dagster/asset_partition_range_end": keys[-1]},
+                    run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+                )
+                elapsed = time.perf_counter() - started
+                assert result.success
+                assert all(len(instance.get_materialized_partitions(dg.AssetKey(a))) == n for a in ASSETS)
+    finally:
+        if database:
+            databases.drop(database)
     return elapsed
 
 
 def main(n: int) -> None:
-    stock = timed_run(n, project=False)
-    project = timed_run(n, project=True)
+    from bench_extraction import machine
+
+    databases = PostgresDatabases()
+    unreachable = databases.unreachable()
+    rows = []
+    timed_run(10, "pooled")  # not measured: the first run in a process pays for imports and Dagster's set-up
+    for storage, label in STORAGES.items():
+        if storage == "postgres" and unreachable:
+            rows.append(f"| {label} | not measured: {unreachable} | |")
+            continue
+        seconds = timed_run(n, storage, databases)
+        rows.append(f"| {label} | {seconds:.1f} | {seconds / n * 1000:.1f} |")
+    databases.drop_all()
     report = [
-        f"\n## Dagster bookkeeping for the four question assets ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-        f"`python benchmarks/bench_event_log.py {n}`: one range run over {n} partitions of a no-op step with the "
-        "four question assets (one materialization per asset and partition), on-disk SQLite.",
+        f"\n## Dagster bookkeeping per storage for the four question assets ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"`python benchmarks/bench_event_log.py {n}` (in `make bench`): one range run over {n} partitions of a no-op "
+        "step with the four question assets (one materialization per asset and partition), on each storage; "
+        f"PostgreSQL on the same machine (127.0.0.1). Machine: {machine()}.",
         "",
-        "| event log | run s | ms per question (4 assets) |",
+        "| storage | run s | ms per question (4 assets) |",
         "|---|---|---|",
-        f"| Dagster's ConsolidatedSqliteEventLogStorage | {stock:.1f} | {stock / n * 1000:.1f} |",
-        f"| the project's (pooled connections, {EVENT_BATCH_SIZE_VAR}={EVENT_BATCH_SIZE}) | {project:.1f} | "
-        f"{project / n * 1000:.1f} |",
+        *rows,
     ]
     append_results(report)
 

@@ -285,11 +285,8 @@ def main() -> None:
     if args.engine_process is None:
         args.engine_process = int(default_engine_process())
 
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
-    from mksap_assets.cli import instance_config
-    from mksap_assets.event_log import enable_event_batches
+    from mksap_assets.storage.instance import open_instance
+    from mksap_assets.storage.profiles import install
 
     WORK.mkdir(parents=True, exist_ok=True)
     for leftover in ("output", "store", "cache", "cache-baseline", "cache-engine", "output-baseline", "store-baseline"):
@@ -308,9 +305,8 @@ def main() -> None:
         baseline_seconds, baseline_calls = sequential_baseline(bank, args)
         settings = settings_for(bank, WORK / "cache", args)
         home = Path(tempfile.mkdtemp(dir=WORK))
-        (home / "dagster.yaml").write_text(instance_config(home))  # the instance users get from `make run`
-        enable_event_batches()  # as `mksap run` and the project's .env do
-        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        install(home, "sqlite")  # the instance users get from `make run`, opened as `mksap run` opens it
+        with open_instance(home) as instance:
             instance.add_dynamic_partitions("question", keys)
             fake_cpu_before = cpu_seconds_of(fake.pid)
             cold_seconds, cold, cold_ok = dagster_run(settings, keys, instance)
@@ -320,7 +316,7 @@ def main() -> None:
         engine_seconds = plain_pipeline(settings_for(bank, WORK / "cache-engine", args), keys)
         import bench_event_log  # imported here, as Dagster is: see the module docstring
 
-        noop_seconds = bench_event_log.timed_run(len(keys), project=True)
+        noop_seconds = bench_event_log.timed_run(len(keys), "pooled")
     finally:
         engine_rss_mb, worker_rss_mb = child_rss.stop()
         fake_rss_mb = peak_rss_of(fake.pid)

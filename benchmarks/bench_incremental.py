@@ -40,20 +40,19 @@ def main() -> None:
     import dagster as dg
 
     from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
-    from mksap_assets.cli import instance_config
     from mksap_assets.definitions import build_definitions
     from mksap_assets.domain.config import LLMConfig
     from mksap_assets.partitions import range_tags
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import question_sensor
     from mksap_assets.settings import Settings
+    from mksap_assets.storage.profiles import install
 
     work = WORK / "incremental"
     shutil.rmtree(work, ignore_errors=True)  # an instance, outputs or a cache left by an earlier run would skew it
     bank = build_bank(work / "bank", args.questions)
     home = work / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(instance_config(home))
+    install(home, "sqlite")
     settings = Settings(
         data_dir=bank, output_dir=work / "output", store_dir=work / "store", dagster_home=home,
         llm=LLMConfig(provider="offline", cache_dir=work / "llm-cache"),

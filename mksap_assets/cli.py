@@ -10,7 +10,6 @@ re-imports the main script (`mksap`, hence this module) before it starts; heavy 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +25,8 @@ from mksap_assets.settings import (
     Settings,
     pinned_choices_from_env,
 )
+from mksap_assets.storage.profiles import PROFILES
 
-INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 ENV_FILE = PROJECT_ROOT / ".env"
 # Per-event DEBUG lines would bury the summary; the run's full event log is in the instance (and the UI).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -39,51 +38,54 @@ def _dagster_home_line() -> str:
     return f"DAGSTER_HOME=${{DAGSTER_HOME:-{PROJECT_ROOT / '.dagster_home'}}}"
 
 
-def instance_config(home: Path) -> str:
-    """The project's dagster.yaml for an instance folder."""
-    return INSTANCE_TEMPLATE.read_text().replace("__DAGSTER_HOME__", str(home))
-
-
-def cmd_init(settings: Settings, env_file: Path = ENV_FILE) -> int:
-    """Create the instance folder (with dagster.yaml) and the .env lines that point Dagster at it, and pin the
-    extraction settings in the instance unless it has them."""
+def cmd_init(settings: Settings, env_file: Path = ENV_FILE, storage: str | None = None, force: bool = False) -> int:
+    """Install a storage profile's dagster.yaml in the instance folder unless it has one (`force`: replace it,
+    keeping the old one), write the .env lines that point Dagster at it, and pin the extraction settings in the
+    instance unless it has them. `storage`: the profile (default: MKSAP_STORAGE, else sqlite)."""
     from mksap_assets.resources import PipelineResource
+    from mksap_assets.storage.postgres import PostgresUnavailable
 
-    _write_instance_files(settings, env_file)
-    with _instance(settings) as instance:
-        pinned = PipelineResource.from_settings(settings).pinned_settings(instance)
+    profile = storage or settings.storage
+    installed = _write_instance_files(settings, profile, env_file, force=force)
+    try:
+        with _instance(settings) as instance:
+            pinned = PipelineResource.from_settings(settings).pinned_settings(instance)
+    except PostgresUnavailable as error:
+        print(f"mksap init: {error}", file=sys.stderr)
+        return 1
+    asked = storage or (profile if "storage" in settings.model_fields_set else None)  # by the option or variable
     print(f"Dagster instance: {settings.dagster_home}")
+    print(f"Storage:          {installed.report(asked)}")
     print(f"Extraction:       {pinned.describe()} (change with `mksap settings`)")
     return 0
 
 
-def _write_instance_files(settings: Settings, env_file: Path = ENV_FILE) -> None:
-    # Imported here, as in _instance: importing Dagster is slow and most commands do not need it.
-    from mksap_assets.event_log import event_batch_env_line
+def _write_instance_files(settings: Settings, profile: str | None = None, env_file: Path = ENV_FILE, *,
+                          force: bool = False):
+    """The instance's dagster.yaml (storage.profiles.install: never replaced unless `force`) and the .env lines."""
+    # Imported here, as in _instance: most commands do not need them.
+    from mksap_assets.storage.event_batches import event_batch_env_line
+    from mksap_assets.storage.postgres import postgres_url_env_line
+    from mksap_assets.storage.profiles import install
 
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = home / "dagster.yaml"
-    project_owned = home == PROJECT_ROOT / ".dagster_home"
-    if project_owned or not instance_yaml.exists():  # never overwrite a user's own instance config
-        instance_yaml.write_text(instance_config(home))
+    installed = install(settings.dagster_home, profile or settings.storage, force=force)
     lines = env_file.read_text().splitlines() if env_file.exists() else []
-    ours = [_dagster_home_line(), event_batch_env_line()]
+    ours = [_dagster_home_line(), event_batch_env_line(), postgres_url_env_line()]
     names = tuple(line.split("=", 1)[0] + "=" for line in ours)
     lines = [line for line in lines if not line.startswith(names)] + ours
     env_file.write_text("\n".join(lines) + "\n")
+    return installed
 
 
 def _instance(settings: Settings):
-    import dagster as dg
+    from mksap_assets.storage.instance import open_instance
+    from mksap_assets.storage.profiles import CONFIG_FILE, DEFAULT_PROFILE, install
 
-    from mksap_assets.event_log import enable_event_batches
-
-    if not (settings.dagster_home / "dagster.yaml").exists():
+    if (settings.dagster_home / CONFIG_FILE).exists():
+        install(settings.dagster_home, DEFAULT_PROFILE)  # kept: only an earlier mksap's event log path is updated
+    else:
         _write_instance_files(settings)
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    enable_event_batches()
-    return dg.DagsterInstance.get()
+    return open_instance(settings.dagster_home)
 
 
 def cmd_check_inputs(directory: Path) -> int:
@@ -259,7 +261,13 @@ def cmd_summary(settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mksap", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("init", help="create the local Dagster instance folder and the .env that points at it")
+    init = commands.add_parser(
+        "init", help="create the local Dagster instance folder (its dagster.yaml: once) and the .env that points at it"
+    )
+    init.add_argument("--storage", choices=PROFILES,
+                      help="the storage profile (default: MKSAP_STORAGE, else sqlite; docs/STORAGE.md)")
+    init.add_argument("--force", action="store_true",
+                      help="replace an existing dagster.yaml with the profile (the old one is kept as dagster.yaml.bak)")
     check = commands.add_parser("check-inputs", help="load every question under DIR and report bad files")
     check.add_argument("directory", nargs="?", type=Path, help="data dir (default: MKSAP_DATA_DIR)")
     commands.add_parser("sync", help="register every question file as a partition in the Dagster instance")
@@ -295,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mksap: {exc}", file=sys.stderr)
         return 2
     if args.command == "init":
-        return cmd_init(settings)
+        return cmd_init(settings, storage=args.storage, force=args.force)
     if args.command == "check-inputs":
         return cmd_check_inputs((args.directory or settings.data_dir).resolve())
     if args.command == "sync":

@@ -26,7 +26,13 @@ from mksap_assets.domain.inputs.bank import (
     is_safe_question_id,
 )
 from mksap_assets.pinned_settings import pin_if_absent
-from mksap_assets.settings import ConfigError, Settings, has_api_key, has_variable, resolve_settings
+from mksap_assets.settings import (
+    ConfigError,
+    Settings,
+    has_api_key,
+    has_variable,
+    resolve_settings,
+)
 
 QUESTIONS_PER_REQUEST_SLOT = 2
 

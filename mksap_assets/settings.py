@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -45,6 +45,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_ENGINE_PROCESS": ("engine_process",),
     "MKSAP_NLP_MODEL": ("nlp_model",),
     "MKSAP_SENSOR_INTERVAL": ("sensor_interval",),
+    "MKSAP_STORAGE": ("storage",),
 }
 PATH_VARIABLES = {"MKSAP_DATA_DIR", "MKSAP_OUTPUT_DIR", "MKSAP_STORE_DIR", "DAGSTER_HOME", "MKSAP_LLM_CACHE_DIR"}
 # Provider, model and cloze mode are pinned in the Dagster instance (`mksap settings`): these variables only give
@@ -56,11 +57,16 @@ class ConfigError(ValueError):
     """A configuration value that does not fit: the message names the variable (or run-config field)."""
 
 
+StorageProfile = Literal["sqlite", "postgres"]
+
+
 class Settings(PipelineConfig):
-    """The pipeline's config plus what only the Dagster shell needs."""
+    """The pipeline's config plus what only the Dagster shell needs. (MKSAP_POSTGRES_URL is not here: Dagster reads
+    it itself when it loads a postgres instance, `env:` in its dagster.yaml; storage/postgres.py reads the same.)"""
 
     dagster_home: Path
     sensor_interval: int = Field(60, ge=1, le=86400, description="seconds between the question sensor's ticks")
+    storage: StorageProfile = Field("sqlite", description="the instance profile `mksap init` installs")
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -1,15 +1,20 @@
-"""Shared fixtures: the bundled sample bank, the real corpus (skipped when absent), isolated settings."""
+"""Shared fixtures: the bundled sample bank, the real corpus (skipped when absent), isolated settings, and Dagster
+instances on the PostgreSQL server (skipped when none can be reached)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mksap_assets.domain.config import LLMConfig
 from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets.storage.postgres import POSTGRES_URL_VAR
 from mksap_assets_tests.fake_api_fixtures import fake_api, fake_api_factory  # noqa: F401
+from mksap_assets_tests.helpers import open_instance
+from mksap_assets_tests.services import PostgresDatabases
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "questions"
 CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"
@@ -41,3 +46,42 @@ def settings(tmp_path: Path, sample_bank: Path) -> Settings:
         validation_workers=0,  # in-thread: no worker process to start per test (the pool has its own tests)
         engine_process=False,  # likewise (test_runner.py runs the engine process)
     )
+
+
+@pytest.fixture
+def sqlite_instance(tmp_path: Path, monkeypatch):
+    """A Dagster instance with the sqlite profile, on disk in the test's folder."""
+    with open_instance(tmp_path / "sqlite_home", monkeypatch) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """This session's databases on the PostgreSQL server, all dropped at the end."""
+    databases = PostgresDatabases()
+    reason = databases.unreachable()
+    if reason:
+        pytest.skip(f"{reason}: the PostgreSQL tests need a server (docs/STORAGE.md)")
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def dagster_schema(postgres_databases: PostgresDatabases, tmp_path_factory) -> str:
+    """A database holding Dagster's empty schema, as the postgres profile creates it: creating the schema takes
+    seconds, copying the database a fraction of one."""
+    name = postgres_databases.create()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv(POSTGRES_URL_VAR, postgres_databases.url(name))
+        open_instance(tmp_path_factory.mktemp("dagster_schema"), monkeypatch, "postgres").dispose()
+    return name
+
+
+@pytest.fixture
+def postgres_instance(postgres_databases: PostgresDatabases, dagster_schema: str, tmp_path: Path, monkeypatch):
+    """An empty Dagster instance with the postgres profile, in a database of its own."""
+    name = postgres_databases.create(template=dagster_schema)
+    monkeypatch.setenv(POSTGRES_URL_VAR, postgres_databases.url(name))
+    with open_instance(tmp_path / "postgres_home", monkeypatch, "postgres") as instance:
+        yield instance
+    postgres_databases.drop(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,20 @@ def dead_process_tags() -> dict[str, str]:
     tags = process_tags(process.pid)
     process.communicate(timeout=30)
     return tags
+
+
+def open_instance(home: Path, monkeypatch, profile: str = "sqlite"):
+    """The Dagster instance in `home` with a storage profile installed, opened as `mksap` opens it
+    (storage.instance.open_instance); the environment variables that sets are restored after the test."""
+    from mksap_assets.storage import instance
+    from mksap_assets.storage.event_batches import EVENT_BATCH_SIZE_VAR
+    from mksap_assets.storage.postgres import POSTGRES_URL_VAR
+    from mksap_assets.storage.profiles import install
+
+    for variable in ("DAGSTER_HOME", EVENT_BATCH_SIZE_VAR, POSTGRES_URL_VAR):
+        if variable in os.environ:
+            monkeypatch.setenv(variable, os.environ[variable])
+        else:
+            monkeypatch.delenv(variable, raising=False)
+    install(home, profile)
+    return instance.open_instance(home)

@@ -16,7 +16,7 @@ from mksap_assets.dead_runs import (
 )
 from mksap_assets.definitions import build_definitions
 from mksap_assets.settings import Settings
-from mksap_assets_tests.helpers import dead_process_tags
+from mksap_assets_tests.helpers import dead_process_tags, open_instance
 
 
 def _started_run(instance, tags):
@@ -24,17 +24,11 @@ def _started_run(instance, tags):
 
 
 def test_a_run_launched_by_dagster_records_its_process_and_frees_a_dead_run_s_slot_before_it_waits(
-    settings: Settings,
+    settings: Settings, monkeypatch
 ):
     """Dagster claims the pool slot before the step's body runs; the resource's set-up comes before that claim. On
     the project's instance configuration: an ephemeral instance does not enforce pools."""
-    from dagster._core.instance.ref import InstanceRef
-
-    from mksap_assets.cli import instance_config
-
-    settings.dagster_home.mkdir(parents=True)
-    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
+    with open_instance(settings.dagster_home, monkeypatch) as instance:
         assert instance.event_log_storage.supports_global_concurrency_limits
         instance.event_log_storage.set_concurrency_slots(LLM_POOL, 1)
         dead = _started_run(instance, dead_process_tags())

@@ -16,18 +16,19 @@ from mksap_assets.cli import (
     cmd_plan,
     cmd_run,
     cmd_settings,
-    instance_config,
     main,
 )
 from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.settings import ExtractionSettings
-from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
 from mksap_assets.partitions import range_tags
 from mksap_assets.pinned_settings import read_pin, write_pin
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import Settings, resolve_settings
+from mksap_assets.storage.event_batches import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
+from mksap_assets.storage.postgres import DEFAULT_POSTGRES_URL, POSTGRES_URL_VAR
+from mksap_assets.storage.profiles import install
 from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.test_sensor import Harness
 from mksap_devtools.fake_api import FakeAnthropic
@@ -46,15 +47,14 @@ def env(monkeypatch, settings: Settings) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
     monkeypatch.setenv(EVENT_BATCH_SIZE_VAR, str(EVENT_BATCH_SIZE))
+    monkeypatch.setenv(POSTGRES_URL_VAR, DEFAULT_POSTGRES_URL)
     return monkeypatch
 
 
 @pytest.fixture
 def on_disk(settings: Settings, env) -> Iterator[dg.DagsterInstance]:
     """The project's SQLite instance in settings.dagster_home, as `make run` and `make dev` share it."""
-    home = settings.dagster_home
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(instance_config(home))
+    install(settings.dagster_home, "sqlite")
     with dg.DagsterInstance.get() as instance:
         yield instance
 

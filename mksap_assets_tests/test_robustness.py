@@ -11,13 +11,13 @@ import dagster as dg
 import orjson
 import pytest
 
-from mksap_assets.cli import instance_config
 from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.settings import PROJECT_ROOT, Settings
-from mksap_assets_tests.helpers import sample_ids
+from mksap_assets.storage.profiles import install
+from mksap_assets_tests.helpers import open_instance, sample_ids
 
 API_KEY = "sk-ant-planted-secret-6f1c2b9a7d"
 BIN = Path(sys.executable).parent
@@ -106,11 +106,10 @@ def _mksap_env(settings: Settings, fake_url: str, cache_dir: Path, **extra) -> d
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_without_paying_twice(settings, tmp_path, fake_api_factory):
+def test_a_killed_run_resumes_without_paying_twice(settings, tmp_path, fake_api_factory, monkeypatch):
     fake = fake_api_factory(latency=0.4)
     cache_dir = tmp_path / "cache"
-    settings.dagster_home.mkdir(parents=True)
-    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    install(settings.dagster_home, "sqlite")
     env = _mksap_env(settings, fake.url, cache_dir, MKSAP_LLM_CONCURRENCY="2")
 
     first = subprocess.Popen([BIN / "mksap", "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
@@ -139,15 +138,9 @@ def test_a_killed_run_resumes_without_paying_twice(settings, tmp_path, fake_api_
     needed = _expected_calls(settings.data_dir, settings.output_dir)
     assert fake.stats.total_requests <= needed - calls_before_kill + 2
     assert calls_before_kill + fake.stats.total_requests <= needed + 2
-    with dg.DagsterInstance.from_ref(dg_instance_ref(settings.dagster_home)) as instance:
+    with open_instance(settings.dagster_home, monkeypatch) as instance:
         statuses = {run.status for run in instance.get_runs()}
     assert dg.DagsterRunStatus.STARTED not in statuses and dg.DagsterRunStatus.FAILURE in statuses
-
-
-def dg_instance_ref(home: Path):
-    from dagster._core.instance.ref import InstanceRef
-
-    return InstanceRef.from_dir(str(home))
 
 
 @pytest.mark.slow
@@ -156,8 +149,7 @@ def test_the_api_key_is_written_nowhere(settings, tmp_path, fake_api_factory):
     keys = sample_ids(settings.data_dir)
     (settings.data_dir / keys[2][:2] / keys[2] / f"{keys[2]}.json").write_text('{"critique": ')  # a bad input too
     cache_dir = tmp_path / "cache"
-    settings.dagster_home.mkdir(parents=True)
-    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    install(settings.dagster_home, "sqlite")
     env = _mksap_env(settings, fake.url, cache_dir, MKSAP_LLM_MAX_RETRIES="1", MKSAP_LLM_TIMEOUT="1")
     run = subprocess.run([BIN / "mksap", "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=300)
     assert run.returncode == 1  # the bad question (and perhaps a faulted one) failed; the others were exported

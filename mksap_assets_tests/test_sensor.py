@@ -2,6 +2,7 @@
 scattered set in one run over a covering range; and the roll-ups when exports are newer than the deck."""
 
 import shutil
+from collections.abc import Iterator
 
 import dagster as dg
 import orjson
@@ -68,23 +69,32 @@ class Harness:
         return requested
 
 
+@pytest.fixture(params=["ephemeral", "postgres"])
+def instance(request) -> Iterator[dg.DagsterInstance]:
+    """Every test on an in-memory instance and on the postgres profile's (a database of its own on the test server;
+    skipped, with the reason, when no server can be reached)."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_instance")
+        return
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
 @pytest.fixture
-def harness(settings: Settings):
-    with dg.DagsterInstance.ephemeral() as instance:
-        harness = Harness(settings, instance)
-        assert harness.apply(harness.tick()) == sample_ids(settings.data_dir)  # first tick: everything is new
-        assert isinstance(harness.tick(), dg.SkipReason)
-        yield harness
+def harness(settings: Settings, instance: dg.DagsterInstance):
+    harness = Harness(settings, instance)
+    assert harness.apply(harness.tick()) == sample_ids(settings.data_dir)  # first tick: everything is new
+    assert isinstance(harness.tick(), dg.SkipReason)
+    return harness
 
 
-def test_first_tick_adds_sorted_partitions_and_one_run(settings: Settings):
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = Harness(settings, instance).tick()
-        [add] = result.dynamic_partitions_requests
-        assert list(add.partition_keys) == sample_ids(settings.data_dir)
-        [run] = result.run_requests
-        assert (run.tags[RANGE_START], run.tags[RANGE_END]) == (add.partition_keys[0], add.partition_keys[-1])
-        assert run.run_key is None  # a run_key would block the retry of a failed run forever
+def test_first_tick_adds_sorted_partitions_and_one_run(settings: Settings, instance: dg.DagsterInstance):
+    result = Harness(settings, instance).tick()
+    [add] = result.dynamic_partitions_requests
+    assert list(add.partition_keys) == sample_ids(settings.data_dir)
+    [run] = result.run_requests
+    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == (add.partition_keys[0], add.partition_keys[-1])
+    assert run.run_key is None  # a run_key would block the retry of a failed run forever
 
 
 def test_an_edited_critique_reruns_that_question_only(harness: Harness):
@@ -149,20 +159,18 @@ def test_no_tick_while_the_sensors_runs_are_in_flight(harness: Harness):
     assert isinstance(harness.tick(), dg.SkipReason)
 
 
-def test_a_tick_after_sync_before_any_run(settings: Settings):
+def test_a_tick_after_sync_before_any_run(settings: Settings, instance: dg.DagsterInstance):
     """Partitions registered (`mksap sync`) but nothing materialized yet: everything is requested as new."""
-    with dg.DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("question", sample_ids(settings.data_dir))
-        [run] = Harness(settings, instance).tick().run_requests
-        assert run.tags[RANGE_START] == sample_ids(settings.data_dir)[0]
+    instance.add_dynamic_partitions("question", sample_ids(settings.data_dir))
+    [run] = Harness(settings, instance).tick().run_requests
+    assert run.tags[RANGE_START] == sample_ids(settings.data_dir)[0]
 
 
-def test_unsafe_folder_names_never_become_partitions(settings: Settings):
+def test_unsafe_folder_names_never_become_partitions(settings: Settings, instance: dg.DagsterInstance):
     (settings.data_dir / "cv" / "CV bad").mkdir()
     (settings.data_dir / "cv" / "CV bad" / "CV bad.json").write_text("{}")
-    with dg.DagsterInstance.ephemeral() as instance:
-        [add] = Harness(settings, instance).tick().dynamic_partitions_requests
-        assert "CV bad" not in add.partition_keys
+    [add] = Harness(settings, instance).tick().dynamic_partitions_requests
+    assert "CV bad" not in add.partition_keys
 
 
 def _statuses(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
@@ -240,20 +248,19 @@ def test_a_deleted_or_truncated_export_is_written_again(harness: Harness):
     assert isinstance(harness.tick(), dg.SkipReason)
 
 
-def test_a_tick_fails_a_dead_run_and_frees_its_pool_slot(settings: Settings):
+def test_a_tick_fails_a_dead_run_and_frees_its_pool_slot(settings: Settings, instance: dg.DagsterInstance):
     from dagster._core.test_utils import create_run_for_test
 
     from mksap_assets.assets.questions import LLM_POOL
     from mksap_assets.dead_runs import process_tags
     from mksap_assets_tests.helpers import dead_process_tags
 
-    with dg.DagsterInstance.ephemeral() as instance:
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots(LLM_POOL, 1)
-        dead, live = (create_run_for_test(instance, job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
-                                          tags=tags) for tags in (dead_process_tags(), process_tags()))
-        assert storage.claim_concurrency_slot(LLM_POOL, dead.run_id, "question_assets").is_claimed
-        Harness(settings, instance).tick()
-        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
-        assert storage.get_concurrency_info(LLM_POOL).active_slot_count == 0
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(LLM_POOL, 1)
+    dead, live = (create_run_for_test(instance, job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
+                                      tags=tags) for tags in (dead_process_tags(), process_tags()))
+    assert storage.claim_concurrency_slot(LLM_POOL, dead.run_id, "question_assets").is_claimed
+    Harness(settings, instance).tick()
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+    assert storage.get_concurrency_info(LLM_POOL).active_slot_count == 0

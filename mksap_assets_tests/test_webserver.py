@@ -23,8 +23,8 @@ import orjson
 import psutil
 import pytest
 
-from mksap_assets.cli import instance_config
 from mksap_assets.settings import PROJECT_ROOT, Settings
+from mksap_assets.storage.profiles import install
 from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.services import GraphQL, check_alive, free_port, stop, tail
 
@@ -177,8 +177,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
     expected_ranges = {(keys[0], keys[1]), (keys[-1], keys[-1])}
 
     env = _environment(settings, tmp_path)
-    settings.dagster_home.mkdir(parents=True)
-    (settings.dagster_home / "dagster.yaml").write_text(instance_config(settings.dagster_home))
+    install(settings.dagster_home, "sqlite")
     sync = subprocess.run([BIN / "mksap", "sync"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert sync.returncode == 0, sync.stderr[-3000:]

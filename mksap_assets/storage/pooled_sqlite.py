@@ -1,25 +1,25 @@
-"""Dagster's consolidated SQLite event log, with its connections pooled.
+"""Dagster's consolidated SQLite event log, with its connections pooled: the sqlite profile's event log.
 
 The stock storage builds a new SQLAlchemy engine and opens (and closes) a new SQLite connection for every statement
 it runs: about four per asset event. With a few thousand partitions a run writes tens of thousands of events, and
 that setup was most of Dagster's bookkeeping (opening defeats SQLAlchemy's compiled-statement cache; closing the
 last connection checkpoints the WAL). One engine per storage, with SQLAlchemy's default pool, keeps the same
 tables, rows and durability (every event is committed when Dagster reports it) at a fraction of the cost; an asset
-event's row and its index rows are written in one transaction instead of two (benchmarks/bench_event_log.py: 69.6
-ms of bookkeeping per question with the stock class, 14.4 ms with this one, for the four question assets).
+event's row and its index rows are written in one transaction instead of two (benchmarks/bench_event_log.py).
 
 Per asset event, the event row is inserted with one statement compiled once (the stock storage builds a statement
 holding the row's values for every event), and a materialization's asset-key row reuses the event's JSON instead of
 serializing the event a second time.
 
-Batches: with DAGSTER_EVENT_BATCH_SIZE set (the `.env` that `mksap init` writes sets it), Dagster hands a new run's
-"materialization planned" events (one per asset and partition: 8,792 for a full bank) to `store_event_batch` in
-batches. The stock SQLite storage stores them one by one, two transactions each; here each batch is one
-transaction.
+Batches: with DAGSTER_EVENT_BATCH_SIZE set (event_batches.py), Dagster hands a new run's "materialization planned"
+events (one per asset and partition: 8,792 for a full bank) to `store_event_batch` in batches. The stock SQLite
+storage stores them one by one, two transactions each; here each batch is one transaction.
+
+This subclass relies on Dagster internals (the imports below and the methods it overrides or calls);
+test_pooled_sqlite.py pins them, so a Dagster upgrade that changes them fails there first. The way back to the
+stock class is one line of dagster.yaml (docs/STORAGE.md): the tables are the same, so the history stays readable.
 """
 
-
-import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -32,23 +32,9 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._time import datetime_from_timestamp
 
-# Dagster reads it from the environment of the process that creates a run (CLI, daemon, webserver), at each run.
-EVENT_BATCH_SIZE_VAR = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = 1000
-
-
-def enable_event_batches() -> None:
-    """For runs created in this process; a value the user set wins."""
-    os.environ.setdefault(EVENT_BATCH_SIZE_VAR, str(EVENT_BATCH_SIZE))
-
-
-def event_batch_env_line() -> str:
-    """The `.env` line for Dagster's CLI and `dagster dev`, which load `.env` from the current folder."""
-    return f"{EVENT_BATCH_SIZE_VAR}=${{{EVENT_BATCH_SIZE_VAR}:-{EVENT_BATCH_SIZE}}}"
-
 
 class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
-    """Configured in dagster.yaml as `event_log_storage: {module: mksap_assets.event_log, class: ...}`."""
+    """Configured in dagster.yaml as `event_log_storage: {module: mksap_assets.storage.pooled_sqlite, class: ...}`."""
 
     @cached_property
     def _engine(self) -> sa.Engine:

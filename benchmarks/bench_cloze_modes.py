@@ -16,9 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import ROOT, machine  # noqa: E402
 from results_file import append_results  # noqa: E402
 
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question  # noqa: E402
 from mksap_assets.resources import PipelineResource  # noqa: E402
-from mksap_assets.settings import LLMSettings, Settings  # noqa: E402
+from mksap_assets.settings import Settings  # noqa: E402
 from mksap_devtools.fake_api import FakeAnthropic  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def measure(mode: str, raws) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=ROOT / "data" / "questions", output_dir=Path(tmp), store_dir=Path(tmp),
-            dagster_home=Path(tmp), llm=LLMSettings(provider="anthropic", cloze_mode=mode, cache_dir=Path(tmp) / "c"),
+            dagster_home=Path(tmp), llm=LLMConfig(provider="anthropic", cloze_mode=mode, cache_dir=Path(tmp) / "c"),
         )
 
         async def run():

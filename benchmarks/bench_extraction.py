@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,7 +146,8 @@ def fake_requests_served(process: subprocess.Popen) -> tuple[int, int]:
 
 
 def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = True, concurrency: int | None = None):
-    from mksap_assets.settings import LLMSettings, Settings
+    from mksap_assets.domain.config import LLMConfig
+    from mksap_assets.settings import Settings
 
     return Settings(
         data_dir=bank,
@@ -156,7 +156,7 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
         dagster_home=WORK / "dagster_home",
         validation_workers=args.validation_workers,
         engine_process=bool(args.engine_process),
-        llm=LLMSettings(
+        llm=LLMConfig(
             provider="anthropic",
             concurrency=concurrency or args.concurrency,
             cache_dir=cache_dir,
@@ -172,16 +172,17 @@ def sequential_baseline(bank: Path, args) -> tuple[float, int]:
     """One question at a time and one call at a time (in-flight cap 1), cache off: the same four stages as the run
     (extraction, validation with its repair turn, export), in the run's own pipeline, validated in its thread."""
     from mksap_assets.domain.engine.pipeline import STAGES
+    from mksap_assets.domain.engine.spec import build_pipeline
     from mksap_assets.domain.inputs.bank import discover_questions
     from mksap_assets.resources import PipelineResource
 
     settings = settings_for(bank, WORK / "cache-baseline", args, cache_enabled=False, concurrency=1)
-    settings = replace(settings, output_dir=WORK / "output-baseline", store_dir=WORK / "store-baseline",
+    settings = settings.replace(output_dir=WORK / "output-baseline", store_dir=WORK / "store-baseline",
                        validation_workers=0)
     sample = discover_questions(bank)[: args.baseline_sample]
 
     async def run() -> int:
-        pipeline = PipelineResource.from_settings(settings).spec().build_pipeline(STAGES)
+        pipeline = build_pipeline(PipelineResource.from_settings(settings).spec(), STAGES)
         calls = 0
         try:
             for question_file in sample:
@@ -274,7 +275,10 @@ def main() -> None:
     parser.add_argument("--validation-workers", type=int, default=None, help="default: the project's (cores - 1)")
     parser.add_argument("--engine-process", type=int, choices=(0, 1), default=None, help="default: the project's")
     args = parser.parse_args()
-    from mksap_assets.settings import default_engine_process, default_validation_workers
+    from mksap_assets.domain.config import (
+        default_engine_process,
+        default_validation_workers,
+    )
 
     if args.validation_workers is None:
         args.validation_workers = default_validation_workers()

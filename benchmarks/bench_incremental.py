@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_extraction import ROOT, WORK, build_bank, machine  # noqa: E402
 from results_file import append_results  # noqa: E402
 
-
 SCATTERED = 300
 WHERE = {"scattered": "every 7th question", "contiguous": "one range"}
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -43,10 +42,11 @@ def main() -> None:
     from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
     from mksap_assets.cli import instance_config
     from mksap_assets.definitions import build_definitions
+    from mksap_assets.domain.config import LLMConfig
     from mksap_assets.partitions import range_tags
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import question_sensor
-    from mksap_assets.settings import LLMSettings, Settings
+    from mksap_assets.settings import Settings
 
     work = WORK / "incremental"
     shutil.rmtree(work, ignore_errors=True)  # an instance, outputs or a cache left by an earlier run would skew it
@@ -56,7 +56,7 @@ def main() -> None:
     (home / "dagster.yaml").write_text(instance_config(home))
     settings = Settings(
         data_dir=bank, output_dir=work / "output", store_dir=work / "store", dagster_home=home,
-        llm=LLMSettings(provider="offline"),
+        llm=LLMConfig(provider="offline", cache_dir=work / "llm-cache"),
     )
     env = {
         **os.environ, "DAGSTER_HOME": str(home), "MKSAP_DATA_DIR": str(bank), "MKSAP_OUTPUT_DIR": str(work / "output"),

@@ -171,11 +171,12 @@ def run_set(
     name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None,
     capture_repairs: Path | None = None,
 ) -> SetResult:
+    from mksap_assets.domain.config import LLMConfig
     from mksap_assets.domain.engine.pipeline import STAGES
     from mksap_assets.domain.exports.anki import SECTIONS, notes_from_document
     from mksap_assets.domain.exports.document import ExportDocument, export_path
     from mksap_assets.resources import PipelineResource
-    from mksap_assets.settings import LLMSettings, Settings
+    from mksap_assets.settings import Settings
     from mksap_devtools.fake_api import FakeAnthropic
 
     settings = Settings(
@@ -183,7 +184,7 @@ def run_set(
         output_dir=work / name / "output",
         store_dir=work / name / "store",
         dagster_home=work / name / "dagster_home",
-        llm=LLMSettings(provider=provider, cache_dir=work / name / "llm-cache", cache_enabled=False),
+        llm=LLMConfig(provider=provider, cache_dir=work / name / "llm-cache", cache_enabled=False),
     )
     result = SetResult(name, questions=len(question_ids))
     fake = FakeAnthropic(replay_dir=replay_dir).start() if replay_dir is not None else None

@@ -25,6 +25,7 @@ from mksap_assets.domain.inputs.bank import discover_questions, load_raw_questio
 from mksap_assets.settings import (
     PINNED_ENV,
     PROJECT_ROOT,
+    ConfigError,
     Settings,
     pinned_choices_from_env,
 )
@@ -291,7 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return fake_api.main(argv[1:])
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"mksap: {exc}", file=sys.stderr)
+        return 2
     if args.command == "init":
         return cmd_init(settings)
     if args.command == "check-inputs":

@@ -12,11 +12,13 @@ from mksap_assets.settings import Settings
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    settings = settings or Settings.from_env()
+    """Without settings, the resource reads its config from the environment when each run or tick starts (and the
+    launchpad can override any value for one run); with them (the CLI, tests), the config is fixed."""
+    pipeline = PipelineResource.from_settings(settings) if settings else PipelineResource()
     return dg.Definitions(
         assets=[question_assets],
         sensors=[question_sensor],
-        resources={"pipeline": PipelineResource.from_settings(settings)},
+        resources={"pipeline": pipeline},
         # One process per run and one event loop: the work is I/O-bound asyncio, and subprocess start-up per step
         # would cost more than it saves.
         executor=dg.in_process_executor,

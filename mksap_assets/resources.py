@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
+from typing import Any, Literal, get_origin
 
 import dagster as dg
+from pydantic import BaseModel, Field, create_model
 
 from mksap_assets.dead_runs import fail_dead_runs, process_tags
+from mksap_assets.domain.config import PipelineConfig
 from mksap_assets.domain.engine.changes import ExtractorIdentity
 from mksap_assets.domain.engine.pipeline import QuestionOutcome
 from mksap_assets.domain.engine.runner import stream_outcomes
-from mksap_assets.domain.engine.spec import PipelineSpec
+from mksap_assets.domain.engine.spec import build_extractor, build_pipeline
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.extraction.settings import ExtractionSettings
@@ -22,69 +25,66 @@ from mksap_assets.domain.inputs.bank import (
     is_safe_question_id,
 )
 from mksap_assets.pinned_settings import pin_if_absent
-from mksap_assets.settings import (
-    Settings,
-    default_engine_process,
-    default_validation_workers,
-    has_api_key,
-)
+from mksap_assets.settings import ConfigError, Settings, has_api_key, resolve_settings
 
 QUESTIONS_PER_REQUEST_SLOT = 2
 
 
-class PipelineResource(dg.ConfigurableResource):
-    """Where the bank is, where outputs go, and how Claude is called. Holds no secret: the SDK reads
-    ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the environment of the run. Its provider, model and cloze mode
-    are only the values an instance pins first: runs and the sensor use the copy `pinned_to(instance)`."""
+def dagster_twin(model: type[BaseModel]) -> type[dg.Config]:
+    """The Dagster run-config twin of a domain config model (domain/config.py): the same fields and descriptions,
+    generated rather than copied, each optional. A field left unset is resolved from the environment when a run or
+    tick starts (settings.py); one set here (the launchpad, a test) overrides it for that run. Bounds are checked
+    when the two are merged into the domain model."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = dagster_twin(annotation)
+        elif annotation is Path or get_origin(annotation) is Literal:  # Dagster config knows neither
+            annotation = str
+        fields[name] = (annotation | None, Field(None, description=info.description))
+    return create_model(f"{model.__name__}Overrides", __base__=dg.Config, __module__=__name__, **fields)
 
-    data_dir: str
-    output_dir: str
-    store_dir: str
-    llm_provider: str = ""
-    llm_model: str
-    llm_concurrency: int = 32
-    cloze_mode: str = "folded"
-    llm_cache_dir: str
-    llm_cache_enabled: bool = True
-    llm_cache_ttl: float | None = None
-    llm_cache_max_entries: int | None = None
-    llm_rpm: float | None = None
-    llm_itpm: float | None = None
-    llm_otpm: float | None = None
-    llm_timeout: float = 120.0
-    llm_max_retries: int = 4
-    llm_request_deadline: float = 600.0
-    llm_max_pause: float = 60.0
-    question_budget: float = 1800.0
-    validation_workers: int = default_validation_workers()
-    engine_process: bool = default_engine_process()
+
+PipelineOverrides = dagster_twin(PipelineConfig)
+
+
+def _nested_update(values: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(values)
+    for name, value in changes.items():
+        merged[name] = _nested_update(merged.get(name) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+class PipelineResource(dg.ConfigurableResource):
+    """Where the bank is, where outputs go, and how Claude is called: the typed config of domain/config.py, resolved
+    when a run or tick starts. Holds no secret: the SDK reads ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the
+    environment of the run. Its provider, model and cloze mode are only the values an instance pins first: runs and
+    the sensor use the copy `pinned_to(instance)`."""
+
+    config: PipelineOverrides = PipelineOverrides()  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> PipelineResource:
+        """A resource with every value given: the environment decides nothing."""
+        return cls(config=PipelineOverrides.model_validate(config.model_dump(mode="json")))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineResource:
-        llm = settings.llm
-        return cls(
-            data_dir=str(settings.data_dir),
-            output_dir=str(settings.output_dir),
-            store_dir=str(settings.store_dir),
-            llm_provider=llm.provider,
-            llm_model=llm.model,
-            llm_concurrency=llm.concurrency,
-            cloze_mode=llm.cloze_mode,
-            llm_cache_dir=str(llm.cache_dir),
-            llm_cache_enabled=llm.cache_enabled,
-            llm_cache_ttl=llm.cache_ttl,
-            llm_cache_max_entries=llm.cache_max_entries,
-            llm_rpm=llm.rpm,
-            llm_itpm=llm.itpm,
-            llm_otpm=llm.otpm,
-            llm_timeout=llm.timeout,
-            llm_max_retries=llm.max_retries,
-            llm_request_deadline=llm.request_deadline,
-            llm_max_pause=llm.max_pause,
-            question_budget=llm.question_budget,
-            validation_workers=settings.validation_workers,
-            engine_process=settings.engine_process,
-        )
+        return cls.of(settings.pipeline_config())
+
+    def overridden(self, changes: dict[str, Any]) -> PipelineResource:
+        """A copy with some values given (nested dicts: {"llm": {"concurrency": 3}})."""
+        values = _nested_update(self.config.model_dump(exclude_none=True), changes)
+        return self.model_copy(update={"config": PipelineOverrides.model_validate(values)})
+
+    def resolved(self) -> PipelineConfig:
+        """The config this run uses: defaults, the environment, then the values given here. A value out of range
+        fails with its variable's name (a Failure: the run's failure message is the reason itself)."""
+        try:
+            return resolve_settings(overrides=self.config.model_dump(exclude_none=True)).pipeline_config()
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Dagster sets up a run's resources before its question step claims the "llm" pool slot, so this is the
@@ -95,7 +95,7 @@ class PipelineResource(dg.ConfigurableResource):
 
     def question_files(self) -> list[QuestionFile]:
         """Question files in the bank that can be partitions (unsafe ids are reported by check-inputs)."""
-        return [q for q in discover_questions(Path(self.data_dir)) if is_safe_question_id(q.question_id)]
+        return [q for q in discover_questions(self.resolved().data_dir) if is_safe_question_id(q.question_id)]
 
     def question_ids(self) -> list[str]:
         return [q.question_id for q in self.question_files()]
@@ -103,8 +103,9 @@ class PipelineResource(dg.ConfigurableResource):
     def pinned_settings(self, instance: dg.DagsterInstance) -> ExtractionSettings:
         """The provider, model and cloze mode pinned in the instance; when it has none, this resource's values are
         pinned first (an unset provider: anthropic when this process has an API key, else offline)."""
+        llm = self.resolved().llm
         initial = ExtractionSettings.initial(
-            provider=self.llm_provider, model=self.llm_model, cloze_mode=self.cloze_mode, has_api_key=has_api_key()
+            provider=llm.provider, model=llm.model, cloze_mode=llm.cloze_mode, has_api_key=has_api_key()
         )
         return pin_if_absent(instance, initial)
 
@@ -112,13 +113,14 @@ class PipelineResource(dg.ConfigurableResource):
         """A copy of this resource with the instance's pinned provider, model and cloze mode: what every run and
         tick on the instance uses, whatever the environment of the process."""
         pinned = self.pinned_settings(instance)
-        return self.model_copy(
-            update={"llm_provider": pinned.provider, "llm_model": pinned.model, "cloze_mode": pinned.cloze_mode}
+        return self.overridden(
+            {"llm": {"provider": pinned.provider, "model": pinned.model, "cloze_mode": pinned.cloze_mode}}
         )
 
     def extraction_settings(self) -> ExtractionSettings:
         """This resource's provider, model and cloze mode, validated (the pinned ones on a `pinned_to` copy)."""
-        return ExtractionSettings(self.llm_provider, self.llm_model, self.cloze_mode)
+        llm = self.resolved().llm
+        return ExtractionSettings(llm.provider, llm.model, llm.cloze_mode)
 
     def provider(self) -> str:
         return self.extraction_settings().provider
@@ -144,33 +146,32 @@ class PipelineResource(dg.ConfigurableResource):
         from mksap_assets.domain.extraction.prompts import repair_prompt_version
         from mksap_assets.domain.extraction.repair import validation_identity
 
-        return ExtractorIdentity("anthropic", self.llm_model, claude_prompt_version(self.cloze_mode),
+        llm = self.resolved().llm
+        return ExtractorIdentity("anthropic", llm.model, claude_prompt_version(llm.cloze_mode),
                                  validation_identity(repair_prompt_version()), self.endpoint())
 
-    def spec(self) -> PipelineSpec:
-        """The run's pipeline as plain data (this resource's fields of the same names), built in the process that
-        runs the questions. Fails, before anything is called, when this process lacks what the provider needs:
-        never a fallback to another extractor."""
+    def spec(self) -> PipelineConfig:
+        """The run's config with its provider resolved: plain picklable data, from which the process that runs the
+        questions builds the pipeline (engine/spec.py). Fails, before anything is called, when this process lacks
+        what the provider needs: never a fallback to another extractor."""
         if missing := self.missing_requirement("the process running this run"):
             raise dg.Failure(description=missing)  # a Failure: the run's failure message is the reason itself
-        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(PipelineSpec) if f.name != "provider"}
-        try:
-            return PipelineSpec(**shared, provider=self.provider())
-        except ValueError as exc:  # a setting out of range: the reason names it
-            raise dg.Failure(description=str(exc)) from None
+        config = self.resolved()
+        return config.model_copy(update={"llm": config.llm.model_copy(update={"provider": self.provider()})})
 
     def build_extractor(self) -> Extractor:
-        return self.spec().build_extractor()
+        return build_extractor(self.spec())
 
     def questions_in_flight(self) -> int:
         """Questions a run works on at once. Twice the requests the limiter lets in flight: questions that wait for
         validation or for their writes then never leave API slots idle."""
-        return QUESTIONS_PER_REQUEST_SLOT * self.llm_concurrency
+        return QUESTIONS_PER_REQUEST_SLOT * self.resolved().llm.concurrency
 
     def run_questions(self, question_ids: Sequence[str], stages: Collection[str]) -> Iterator[QuestionOutcome]:
         """Each question's outcome as it finishes, from this resource's pipeline (in an engine process when
         `engine_process` is set); closing the iterator early cancels the rest."""
+        spec = self.spec()
         return stream_outcomes(
-            self.spec().build_pipeline, question_ids, stages, self.questions_in_flight(),
-            separate_process=self.engine_process,
+            functools.partial(build_pipeline, spec), question_ids, stages, self.questions_in_flight(),
+            separate_process=spec.engine_process,
         )

@@ -14,8 +14,6 @@ when the daemon lacks what the pinned provider needs (its API key) the sensor sk
 nothing.
 """
 
-import os
-from pathlib import Path
 
 import dagster as dg
 import orjson
@@ -45,9 +43,11 @@ from mksap_assets.partitions import (
     run_tags,
 )
 from mksap_assets.resources import PipelineResource
+from mksap_assets.settings import sensor_interval_from_env
 
 SENSOR_NAME = "question_sensor"
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("MKSAP_SENSOR_INTERVAL", "60"))
+# A definition's property, so read when the code location loads (the rest of the config is read per tick and run).
+SENSOR_INTERVAL_SECONDS = sensor_interval_from_env()
 
 
 def latest_export_fingerprints(instance: dg.DagsterInstance) -> dict[str, str]:
@@ -93,7 +93,7 @@ def current_plan(
         failed_among=lambda keys: failed_partitions(instance, keys),
         attempts=attempts,
         identity=pipeline.extractor_identity(),
-        output_dir=Path(pipeline.output_dir),
+        output_dir=pipeline.resolved().output_dir,
     )
 
 
@@ -142,8 +142,9 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
         return dg.SkipReason(f"{missing}. Nothing launched.")
     attempts = decode_attempts(context.cursor)
     plan = current_plan(context.instance, pipeline, attempts)
+    config = pipeline.resolved()
     for key in plan.removed_keys:
-        retire_outputs(Path(pipeline.output_dir), Path(pipeline.store_dir), key, STAGES)
+        retire_outputs(config.output_dir, config.store_dir, key, STAGES)
     context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
     ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
     run_requests = [

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.fake_api_fixtures import fake_api, fake_api_factory  # noqa: F401
 
@@ -36,6 +37,7 @@ def settings(tmp_path: Path, sample_bank: Path) -> Settings:
         output_dir=tmp_path / "output",
         store_dir=tmp_path / "store",
         dagster_home=tmp_path / "dagster_home",
+        llm=LLMConfig(cache_dir=tmp_path / "llm-cache"),
         validation_workers=0,  # in-thread: no worker process to start per test (the pool has its own tests)
         engine_process=False,  # likewise (test_runner.py runs the engine process)
     )

@@ -52,8 +52,9 @@ from pathlib import Path
 
 import requests
 
+from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
-from mksap_assets.settings import DEFAULT_MODEL, PROJECT_ROOT
+from mksap_assets.settings import PROJECT_ROOT
 from mksap_assets_tests.helpers import question_json, sample_ids
 from mksap_assets_tests.services import (
     READY_TIMEOUT,
@@ -87,17 +88,10 @@ NOT_RUN = {
     "make dev PORT=3001": "make dev on another port: this check runs make dev with PORT= a free port",
     "dagster-daemon run -w workspace.yaml": "make dev already runs a daemon on the sandbox's instance and a second "
     "would compete with it; test_webserver.py starts it this way, beside dagster-webserver",
-    "python -m dagster": "how Dagster starts a run's process, not a command to type",
-    "mksap check-inputs ../shared/corpus": "reads the copyrighted corpus, which is not part of a clone; "
-    "test_cli.py::test_check_inputs_on_the_real_corpus runs it where the corpus is",
-    "mksap fake-api --replay ../shared/model_responses": "replays ../shared, not part of a clone; the fenced "
-    "form (--replay DIR) runs here on a recording of a sample question",
     "make quality": "minutes over the copyrighted corpus (../shared), not part of a clone",
     "make bench": "a benchmark of about 10 minutes",
-    "make profile": "a py-spy profile of a 400-question benchmark (minutes)",
     "make bench-incremental": "a benchmark of about 10 minutes",
     "python benchmarks/bench_event_log.py": "a benchmark over 2,198 partitions (minutes)",
-    "python benchmarks/bench_metadata.py": "a benchmark of up to 2,000 partitions (minutes)",
 }
 
 

@@ -43,7 +43,7 @@ def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource,
     assert result.success
     [materialization] = result.asset_materializations_for_node("question_assets")
     metadata = materialization.metadata
-    path = Path(resource.output_dir) / "anki" / "mksap.apkg"
+    path = resource.resolved().output_dir / "anki" / "mksap.apkg"
     assert metadata["path"].value == str(path) and path.is_file()
     assert metadata["txt_path"].value == str(path.with_suffix(".txt")) and path.with_suffix(".txt").is_file()
     # The erroring statement stays out; the warning is advice; the question's other statements go on.
@@ -66,13 +66,13 @@ def _deck_metadata(result: dg.ExecuteInProcessResult) -> dict:
 
 def test_a_shrinking_deck_keeps_the_previous_one_and_says_so(resource: PipelineResource, tmp_path: Path):
     first = _deck_metadata(_materialize(resource))
-    folder = Path(resource.output_dir) / "anki"
+    folder = resource.resolved().output_dir / "anki"
     assert first["manifest_path"].value == str(folder / "mksap.json")
     assert first["previous_notes"].value is None and first["previous_kept_path"].value is None
     # Every statement now blocked: the extreme case, an empty deck after a deck of 4 notes.
-    write_docs(Path(resource.output_dir), document("cvmcq26001", critique=[
+    write_docs(resource.resolved().output_dir, document("cvmcq26001", critique=[
         item("Apixaban is reduced to 2.5 mg twice daily.", ["2.5 mg"], [("x", "error")], blocked_by=["x"])]))
-    (Path(resource.output_dir) / "np" / "npmcq26001.json").unlink()
+    (resource.resolved().output_dir / "np" / "npmcq26001.json").unlink()
     metadata = _deck_metadata(_materialize(resource))
     assert (metadata["notes"].value, metadata["previous_notes"].value) == (0, 4)
     assert metadata["previous_kept_path"].value == str(folder / "mksap.previous.apkg")
@@ -83,7 +83,7 @@ def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, t
     result = _materialize(resource, AnkiDeckConfig(strict=True, system="Cardiovascular Medicine"))
     assert result.success
     metadata = result.asset_materializations_for_node("question_assets")[0].metadata
-    path = Path(resource.output_dir) / "anki" / "mksap-cv.apkg"
+    path = resource.resolved().output_dir / "anki" / "mksap-cv.apkg"
     assert metadata["path"].value == str(path) and metadata["system"].value == "Cardiovascular Medicine"
     assert metadata["notes"].value == 2 and metadata["skipped"].value == 2 and metadata["strict"].value is True
     assert "| blocked | 1 |" in metadata["skipped_by_reason"].value

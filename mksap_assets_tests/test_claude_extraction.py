@@ -5,7 +5,6 @@ import errno
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import replace
 
 import dagster as dg
 import diskcache
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.schemas import MAX_ITEMS_PER_CALL
@@ -26,7 +26,7 @@ from mksap_assets.domain.validation.structure import (
 )
 from mksap_assets.partitions import question_partitions, range_tags
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import LLMSettings, Settings
+from mksap_assets.settings import Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import call_and_close, sample_ids
 from mksap_devtools.fake_api import FakeAnthropic
@@ -37,8 +37,8 @@ API_KEY = "sk-ant-test-0123456789"
 @pytest.fixture
 def claude_settings(settings: Settings, tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
-    llm = LLMSettings(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=4, timeout=5.0)
-    return replace(settings, llm=llm)
+    llm = LLMConfig(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=4, timeout=5.0)
+    return settings.replace(llm=llm)
 
 
 def _point_at(fake: FakeAnthropic, monkeypatch) -> None:
@@ -172,7 +172,7 @@ def test_transient_errors_are_retried_by_the_sdk(claude_settings, fake_api_facto
 def test_retry_after_is_honoured(claude_settings, fake_api_factory, monkeypatch):
     fake = fake_api_factory(rpm=2, period=1.0)  # refuses the 3rd quick request with retry-after
     _point_at(fake, monkeypatch)
-    settings = replace(claude_settings, llm=replace(claude_settings.llm, rpm=None))
+    settings = claude_settings.replace(llm=claude_settings.llm.replace(rpm=None))
     raw, extraction = _extract_one(settings, next(i for i, f in enumerate(discover_questions(SAMPLE_DIR))
                                                if len(f.table_paths()) >= 1 and f.question_id[2:5] != "vdx"))
     assert extraction.statement_count > 0
@@ -221,7 +221,7 @@ def test_refusal_fails_only_that_question(claude_settings, fake_api, monkeypatch
 
 def test_separate_cloze_mode_adds_one_call_per_question(claude_settings, fake_api, monkeypatch):
     _point_at(fake_api, monkeypatch)
-    settings = replace(claude_settings, llm=replace(claude_settings.llm, cloze_mode="separate"))
+    settings = claude_settings.replace(llm=claude_settings.llm.replace(cloze_mode="separate"))
     _, extraction = _extract_one(settings, _without_tables_or_key_points())
     assert fake_api.stats.by_tool == {"record_statements": 1, "record_clozes": 1}
     assert all(s.cloze_candidates and all(c in s.statement for c in s.cloze_candidates)
@@ -233,7 +233,7 @@ def test_requests_in_flight_never_exceed_the_concurrency(claude_settings, fake_a
     # the limiter still holds the requests themselves to MKSAP_LLM_CONCURRENCY.
     fake = fake_api_factory(latency=0.05, max_in_flight=3)
     _point_at(fake, monkeypatch)
-    settings = replace(claude_settings, llm=replace(claude_settings.llm, concurrency=3))
+    settings = claude_settings.replace(llm=claude_settings.llm.replace(concurrency=3))
     assert PipelineResource.from_settings(settings).questions_in_flight() == 6
     with dg.DagsterInstance.ephemeral() as instance:
         _, result = _run_all(settings, instance)

@@ -5,18 +5,21 @@ and what it paid is counted. Deadlines and caps are tiny here, so each test take
 import asyncio
 import re
 import time
-from dataclasses import replace
 
 import dagster as dg
 import pytest
 
+from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.engine.pipeline import EXTRACTED, RAW
+from mksap_assets.domain.engine.spec import build_pipeline
 from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets.domain.llm.client import ExtractionError
 from mksap_assets.domain.llm.limiter import RateLimiter
+from mksap_assets.partitions import range_tags
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import LLMSettings, Settings
+from mksap_assets.settings import ConfigError, Settings, resolve_settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
+from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.test_claude_extraction import (  # noqa: F401 (claude_settings: a fixture)
     _extract_one,
     _point_at,
@@ -29,8 +32,8 @@ from mksap_assets_tests.test_claude_extraction import (  # noqa: F401 (claude_se
 @pytest.fixture
 def hostile_settings(claude_settings: Settings) -> Settings:
     """The Claude path's settings, with one retry and a deadline and a pause cap small enough for a test."""
-    llm = replace(claude_settings.llm, max_retries=1, request_deadline=0.5, max_pause=0.2)
-    return replace(claude_settings, llm=llm)
+    llm = claude_settings.llm.replace(max_retries=1, request_deadline=0.5, max_pause=0.2)
+    return claude_settings.replace(llm=llm)
 
 
 def test_a_trickled_answer_is_cut_at_the_request_deadline_and_fails_its_question(
@@ -62,7 +65,7 @@ def test_a_200_that_is_not_a_messages_answer_is_retried_then_named(
     assert extraction.from_critique and extraction.usage.retries == 1
 
     fake.script_faults([fault, fault])
-    settings = replace(hostile_settings, llm=replace(hostile_settings.llm, cache_enabled=False))
+    settings = hostile_settings.replace(llm=hostile_settings.llm.replace(cache_enabled=False))
     with pytest.raises(ExtractionError, match="not a Messages answer"):
         _extract_one(settings, _without_tables_or_key_points())
 
@@ -86,14 +89,13 @@ def test_a_question_over_its_budget_fails_named_and_the_next_one_runs(
     fake = fake_api_factory()
     _point_at(fake, monkeypatch)
     fake.script_faults(["trickle"])
-    settings = replace(hostile_settings, llm=replace(hostile_settings.llm, request_deadline=60.0,
-                                                     question_budget=3.0))
+    settings = hostile_settings.replace(llm=hostile_settings.llm.replace(request_deadline=60.0), question_budget=3.0)
     resource = PipelineResource.from_settings(settings)
     question_ids = [f.question_id for f in discover_questions(SAMPLE_DIR)]
     first, second = question_ids[_without_tables_or_key_points()], question_ids[0]
 
     async def run_both():
-        pipeline = resource.spec().build_pipeline([RAW, EXTRACTED])
+        pipeline = build_pipeline(resource.spec(), [RAW, EXTRACTED])
         try:
             return [await pipeline.run(question_id, [RAW, EXTRACTED]) for question_id in (first, second)]
         finally:
@@ -106,23 +108,27 @@ def test_a_question_over_its_budget_fails_named_and_the_next_one_runs(
     assert fine.ok
 
 
-@pytest.mark.parametrize(("name", "value", "variable"), [
-    ("llm_concurrency", 0, "MKSAP_LLM_CONCURRENCY"),
-    ("llm_concurrency", -1, "MKSAP_LLM_CONCURRENCY"),
-    ("llm_request_deadline", 0.0, "MKSAP_LLM_REQUEST_DEADLINE"),
-    ("question_budget", -5.0, "MKSAP_QUESTION_BUDGET"),
-    ("llm_max_pause", 0.0, "MKSAP_LLM_MAX_PAUSE"),
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("MKSAP_LLM_CONCURRENCY", "0", "greater than or equal to 1"),
+    ("MKSAP_LLM_CONCURRENCY", "-1", "greater than or equal to 1"),
+    ("MKSAP_LLM_CONCURRENCY", "lots", "valid integer"),
+    ("MKSAP_LLM_REQUEST_DEADLINE", "0", "greater than 0"),
+    ("MKSAP_QUESTION_BUDGET", "-5", "greater than 0"),
+    ("MKSAP_LLM_MAX_PAUSE", "0", "greater than 0"),
+    ("MKSAP_LLM_CACHE_ENABLED", "maybe", "valid boolean"),
 ])
-def test_a_setting_that_would_hang_the_run_is_refused_by_name(hostile_settings, name, value, variable):
-    resource = PipelineResource.from_settings(hostile_settings).model_copy(update={name: value})
-    with pytest.raises(dg.Failure, match=f"{variable} must be a positive number"):
+def test_a_setting_that_would_hang_the_run_is_refused_by_name(monkeypatch, variable, value, expected):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=f"^{variable}: Input should be [^;]*{expected}.*\\(got '{value}'\\)$"):
+        resolve_settings()
+    with pytest.raises(dg.Failure, match=variable):  # the same, from a resource that reads it at run start
+        PipelineResource().spec()
+
+
+def test_a_run_config_value_out_of_range_is_named_by_its_field(hostile_settings):
+    resource = PipelineResource.from_settings(hostile_settings).overridden({"llm": {"concurrency": 0}})
+    with pytest.raises(dg.Failure, match="run config llm.concurrency: Input should be greater than or equal to 1"):
         resource.spec()
-
-
-def test_a_setting_that_is_not_a_number_is_named(monkeypatch):
-    monkeypatch.setenv("MKSAP_LLM_CONCURRENCY", "lots")
-    with pytest.raises(ValueError, match="MKSAP_LLM_CONCURRENCY must be a number, not 'lots'"):
-        LLMSettings.from_env()
 
 
 def test_what_a_failed_question_paid_is_in_the_run_totals(hostile_settings, fake_api_factory, monkeypatch):
@@ -147,12 +153,21 @@ def test_what_a_failed_question_paid_is_in_the_run_totals(hostile_settings, fake
 
 def test_a_run_with_concurrency_zero_fails_at_once_naming_the_variable(hostile_settings, fake_api, monkeypatch):
     _point_at(fake_api, monkeypatch)
-    settings = replace(hostile_settings, llm=replace(hostile_settings.llm, concurrency=0))
+    monkeypatch.setenv("MKSAP_LLM_CONCURRENCY", "0")
+    # The launchpad's way: every value given in the run config except the concurrency, which the run reads from
+    # its environment when it starts.
+    values = PipelineResource.from_settings(hostile_settings).config.model_dump(mode="json", exclude_none=True)
+    del values["llm"]["concurrency"]
+    keys = sample_ids(hostile_settings.data_dir)
     with dg.DagsterInstance.ephemeral() as instance:
-        _, result = _run_all(settings, instance)
+        instance.add_dynamic_partitions("question", keys)
+        result = build_definitions().resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, tags=range_tags(keys[0], keys[-1]), raise_on_error=False,
+            run_config={"resources": {"pipeline": {"config": {"config": values}}}},
+        )
         assert not result.success and fake_api.stats.total_requests == 0
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-        assert "MKSAP_LLM_CONCURRENCY must be a positive number, not 0" in (
+        assert "MKSAP_LLM_CONCURRENCY: Input should be greater than or equal to 1 (got '0')" in (
             failure.step_failure_data.user_failure_data.description)
 
 

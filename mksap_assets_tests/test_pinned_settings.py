@@ -5,7 +5,6 @@ its sensor re-extracted every question offline over the paid exports.
 """
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -21,13 +20,14 @@ from mksap_assets.cli import (
     main,
 )
 from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.config import DEFAULT_MODEL, LLMConfig
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.settings import ExtractionSettings
 from mksap_assets.event_log import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
 from mksap_assets.partitions import range_tags
 from mksap_assets.pinned_settings import read_pin, write_pin
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import DEFAULT_MODEL, LLMSettings, Settings
+from mksap_assets.settings import Settings, resolve_settings
 from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.test_sensor import Harness
 from mksap_devtools.fake_api import FakeAnthropic
@@ -65,7 +65,7 @@ def anthropic_export(settings: Settings, on_disk, env, fake_api: FakeAnthropic, 
     exported by Claude (the fake API). Returns the exports' bytes."""
     env.setenv("ANTHROPIC_API_KEY", API_KEY)
     env.setenv("ANTHROPIC_BASE_URL", fake_api.url)
-    settings = replace(settings, llm=replace(settings.llm, cache_dir=tmp_path / "llm-cache"))
+    settings = settings.replace(llm=settings.llm.replace(cache_dir=tmp_path / "llm-cache"))
     assert cmd_run(settings, []) == 0
     capsys.readouterr()
     assert read_pin(on_disk) == ExtractionSettings("anthropic", DEFAULT_MODEL, "folded")
@@ -94,11 +94,11 @@ def test_the_pin_is_stored_in_the_instance_and_read_by_every_process_on_it(on_di
 
 def test_the_first_use_pins_the_resources_values_then_the_pin_decides(settings: Settings, env):
     with dg.DagsterInstance.ephemeral() as instance:
-        first = PipelineResource.from_settings(replace(settings, llm=LLMSettings(model=OTHER_MODEL)))
+        first = PipelineResource.from_settings(settings.replace(llm=settings.llm.replace(model=OTHER_MODEL)))
         assert first.pinned_to(instance).extraction_settings() == ExtractionSettings("offline", OTHER_MODEL, "folded")
         env.setenv("ANTHROPIC_API_KEY", API_KEY)
         asks_otherwise = PipelineResource.from_settings(
-            replace(settings, llm=LLMSettings(provider="anthropic", cloze_mode="separate"))
+            settings.replace(llm=settings.llm.replace(provider="anthropic", cloze_mode="separate"))
         )
         assert asks_otherwise.pinned_to(instance).extraction_settings() == ExtractionSettings(
             "offline", OTHER_MODEL, "folded"
@@ -132,7 +132,7 @@ def test_an_environment_asking_for_another_extractor_or_model_replaces_nothing(
 ):
     env.setenv("MKSAP_LLM_PROVIDER", "offline")
     env.setenv("MKSAP_LLM_MODEL", OTHER_MODEL)
-    daemon = Harness(replace(settings, llm=LLMSettings.from_env()), on_disk)
+    daemon = Harness(settings.replace(llm=resolve_settings().llm), on_disk)
     skipped = daemon.tick()
     assert isinstance(skipped, dg.SkipReason) and skipped.skip_message.startswith("nothing changed")
     assert _exports(settings) == anthropic_export
@@ -196,14 +196,14 @@ def test_plan_warns_when_the_environment_asks_for_other_settings(settings: Setti
 def test_init_pins_the_initial_settings_once(settings: Settings, tmp_path: Path, env, capsys, variables, pinned):
     for name, value in variables.items():
         env.setenv(name, value)
-    settings = replace(settings, llm=LLMSettings.from_env())
+    settings = settings.replace(llm=resolve_settings().llm)
     assert cmd_init(settings, env_file=tmp_path / ".env") == 0
     assert f"Extraction:       {pinned.describe()}" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert read_pin(instance) == pinned
     env.setenv("MKSAP_LLM_PROVIDER", "anthropic")
     env.setenv("ANTHROPIC_API_KEY", API_KEY)
-    assert cmd_init(replace(settings, llm=LLMSettings.from_env()), env_file=tmp_path / ".env") == 0
+    assert cmd_init(settings.replace(llm=resolve_settings().llm), env_file=tmp_path / ".env") == 0
     with dg.DagsterInstance.get() as instance:
         assert read_pin(instance) == pinned  # an initialised instance keeps its pin
 

@@ -3,11 +3,11 @@ SDK against the fake Messages API; what comes back passing replaces them, what d
 
 import asyncio
 import re
-from dataclasses import replace
 
 import orjson
 import pytest
 
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.engine.pipeline import VALIDATED, QuestionPipeline
 from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.extraction import prompts
@@ -18,7 +18,7 @@ from mksap_assets.domain.extraction.schemas import (
 )
 from mksap_assets.domain.statements import ValidatedStatements
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import LLMSettings, Settings
+from mksap_assets.settings import Settings
 from mksap_devtools.fake_api import last_user_text, repairs_input, statements_input
 
 QUESTION = "cvmcq26001"
@@ -29,8 +29,8 @@ INVENTED = " in 97 percent of cases"  # a number no sample source gives: number_
 def claude_settings(settings: Settings, tmp_path, monkeypatch, fake_api) -> Settings:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
-    llm = LLMSettings(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=0, timeout=5.0)
-    return replace(settings, llm=llm)
+    llm = LLMConfig(provider="anthropic", cache_dir=tmp_path / "llm-cache", max_retries=0, timeout=5.0)
+    return settings.replace(llm=llm)
 
 
 def _sent(body: dict) -> list[dict]:

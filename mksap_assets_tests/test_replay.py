@@ -13,12 +13,12 @@ import re
 import signal
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.extraction import prompts
 from mksap_assets.domain.extraction.schemas import (
     STATEMENTS_ONLY_TOOL,
@@ -27,7 +27,7 @@ from mksap_assets.domain.extraction.schemas import (
 from mksap_assets.domain.inputs.bank import load_raw_question, question_file_for
 from mksap_assets.domain.statements import Statement
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import PROJECT_ROOT, LLMSettings, Settings
+from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import call_and_close
 from mksap_devtools.fake_api import FakeAnthropic, Replay, load_recording
@@ -87,15 +87,15 @@ def recorded(tmp_path: Path) -> Path:
 @pytest.fixture
 def claude_settings(settings: Settings, tmp_path: Path, monkeypatch) -> Settings:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-replay")
-    llm = LLMSettings(provider="anthropic", cache_dir=tmp_path / "llm-cache", cache_enabled=False, timeout=5.0)
-    return replace(settings, llm=llm)
+    llm = LLMConfig(provider="anthropic", cache_dir=tmp_path / "llm-cache", cache_enabled=False, timeout=5.0)
+    return settings.replace(llm=llm)
 
 
 def _extract(settings: Settings, fake: FakeAnthropic, monkeypatch, question_id: str, cloze_mode: str = "folded"):
     """The real ClaudeExtractor (built as a run builds it) against `fake`."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     raw = load_raw_question(question_file_for(SAMPLE_DIR, question_id))
-    settings = replace(settings, llm=replace(settings.llm, cloze_mode=cloze_mode))
+    settings = settings.replace(llm=settings.llm.replace(cloze_mode=cloze_mode))
     extractor = PipelineResource.from_settings(settings).build_extractor()
     return call_and_close(extractor, lambda e: e.extract(raw))
 

@@ -4,7 +4,6 @@ then the report; its files, its metadata totals against the exports, its timings
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -14,11 +13,12 @@ import pytest
 
 from mksap_assets.assets.questions import QUESTION_ASSET_KEYS, question_assets
 from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.engine.pipeline import STAGES
 from mksap_assets.domain.exports.report import REPORT_FILES
 from mksap_assets.partitions import range_tags
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import LLMSettings, Settings
+from mksap_assets.settings import Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import sample_ids
 
@@ -51,7 +51,7 @@ def materialized(tmp_path_factory: pytest.TempPathFactory):
         output_dir=root / "output",
         store_dir=root / "store",
         dagster_home=root / "dagster_home",
-        llm=replace(LLMSettings(), provider="offline", cache_dir=root / "cache"),
+        llm=LLMConfig(provider="offline", cache_dir=root / "cache"),
     )
     keys = sample_ids(settings.data_dir)
     with dg.DagsterInstance.ephemeral() as instance:

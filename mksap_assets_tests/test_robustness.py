@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -14,9 +13,10 @@ import pytest
 
 from mksap_assets.cli import instance_config
 from mksap_assets.definitions import build_definitions
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
 from mksap_assets.partitions import question_partitions, range_tags
-from mksap_assets.settings import PROJECT_ROOT, LLMSettings, Settings
+from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.helpers import sample_ids
 
 API_KEY = "sk-ant-planted-secret-6f1c2b9a7d"
@@ -25,7 +25,7 @@ BIN = Path(sys.executable).parent
 
 def _claude(settings: Settings, cache_dir: Path, **llm) -> Settings:
     defaults = {"provider": "anthropic", "cache_dir": cache_dir, "max_retries": 4, "timeout": 1.0}
-    return replace(settings, llm=LLMSettings(**{**defaults, **llm}))
+    return settings.replace(llm=LLMConfig(**{**defaults, **llm}))
 
 
 def _run(settings: Settings, instance: dg.DagsterInstance, keys: list[str]):
@@ -58,7 +58,7 @@ def test_twenty_percent_faults_lose_nothing(settings, tmp_path, fake_api_factory
 
     clean_fake = fake_api_factory()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", clean_fake.url)
-    clean = replace(_claude(settings, tmp_path / "clean-cache"), output_dir=tmp_path / "clean-out",
+    clean = _claude(settings, tmp_path / "clean-cache").replace(output_dir=tmp_path / "clean-out",
                     store_dir=tmp_path / "clean-store")
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("question", keys)

@@ -12,7 +12,6 @@ import asyncio
 import shutil
 import statistics
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from mksap_assets.domain.engine.pipeline import (
     QuestionOutcome,
     StageResult,
 )
+from mksap_assets.domain.engine.spec import build_pipeline
 from mksap_assets.sample_bank import replicate_samples
 from mksap_assets_tests.domain.test_runner import offline_spec
 
@@ -49,7 +49,7 @@ def in_memory_dir(tmp_path: Path):
 
 
 async def _run(spec, warm_up: list[str], question_ids: list[str]) -> list[QuestionOutcome]:
-    pipeline = spec.build_pipeline()  # on the loop that uses its API client
+    pipeline = build_pipeline(spec)  # on the loop that uses its API client
     try:
         # First calls pay one-off costs (the SDK's first request, the worker's first validation) that are not what
         # this test compares.
@@ -74,9 +74,10 @@ def test_duration_stays_flat_while_the_wait_grows_with_the_queue(in_memory_dir, 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-fake")
     ids = replicate_samples(in_memory_dir / "bank", KINDS + QUESTIONS, kinds=KINDS)
-    spec = replace(
-        offline_spec(in_memory_dir, validation_workers=1), data_dir=in_memory_dir / "bank", provider="anthropic",
-        llm_model="claude-haiku-5-5", llm_concurrency=REQUEST_SLOTS,
+    offline = offline_spec(in_memory_dir, validation_workers=1)
+    spec = offline.replace(
+        data_dir=in_memory_dir / "bank",
+        llm=offline.llm.replace(provider="anthropic", model="claude-haiku-5-5", concurrency=REQUEST_SLOTS),
     )
     outcomes = asyncio.run(_run(spec, ids[:KINDS], ids[KINDS:]))
     assert all(outcome.ok for outcome in outcomes), [o.error for o in outcomes if not o.ok][:3]

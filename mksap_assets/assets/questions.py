@@ -24,7 +24,6 @@ failed): it logs it, and the question is retried in a run of its own, which mark
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -126,11 +125,11 @@ def question_assets(context: dg.AssetExecutionContext, config: QuestionRunConfig
     rollup_error = None
     if ANKI_DECK in context.selected_asset_keys:
         try:
-            yield build_deck(context.log, Path(pipeline.output_dir), config.deck)
+            yield build_deck(context.log, pipeline.resolved().output_dir, config.deck)
         except AnkiExportError as exc:
             rollup_error = f"anki_deck: {exc}"
     if PIPELINE_REPORT in context.selected_asset_keys:
-        yield build_report(context.log, context.instance, Path(pipeline.output_dir), QUESTION_ASSET_KEYS)
+        yield build_report(context.log, context.instance, pipeline.resolved().output_dir, QUESTION_ASSET_KEYS)
     if failures and config.questions is not None:
         # A failed step would mark every partition of the covering range failed, including those the run left
         # alone; so the failures are logged, and the sensor (or `mksap run`) retries them in a run of their own.
@@ -224,5 +223,6 @@ def _provider_line(pipeline: PipelineResource, endpoint: str | None) -> str:
             "Extractor: offline (rule-based, pinned in this instance; `mksap settings --provider anthropic` to use "
             'Claude). Outputs are labelled "extractor": "offline".'
         )
-    return (f"Extractor: anthropic, model {pipeline.llm_model}, concurrency {pipeline.llm_concurrency}; "
+    llm = pipeline.resolved().llm
+    return (f"Extractor: anthropic, model {llm.model}, concurrency {llm.concurrency}; "
             f"{api_label(endpoint)}")

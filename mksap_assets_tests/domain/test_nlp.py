@@ -14,15 +14,17 @@ from mksap_assets.domain.inputs.bank import discover_questions, load_raw_questio
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.nlp.analysis import NlpAnalysis, analyse_question, rule_section
 from mksap_assets.domain.nlp.rules import find_cues, find_quantities
+from mksap_assets.settings import Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 
 @pytest.fixture
 def fresh_nlp(monkeypatch):
     """A clean pipeline before and after the test (the pipeline and its cache are per process)."""
-    monkeypatch.delenv(parsing.MODEL_ENV, raising=False)
+    parsing.use_model("")
     parsing.reset()
     yield
+    parsing.use_model("")
     parsing.reset()
 
 
@@ -86,12 +88,12 @@ def test_en_core_sci_sm_branch_is_taken_when_the_package_is_installed(fresh_nlp,
         sys.modules.pop(parsing.SCI_MODEL, None)
 
 
-def test_a_pipeline_folder_can_be_named_in_the_environment(fresh_nlp, tmp_path, monkeypatch):
-    monkeypatch.setenv(parsing.MODEL_ENV, str(_tiny_sci_pipeline(tmp_path / "model")))
+def test_a_pipeline_folder_can_be_named_in_the_config(fresh_nlp, tmp_path, monkeypatch):
+    monkeypatch.setenv("MKSAP_NLP_MODEL", str(_tiny_sci_pipeline(tmp_path / "model")))
+    parsing.use_model(Settings.from_env().nlp_model)  # what a run's pipeline does (engine/spec.py)
     assert parsing.pipeline_name() == "en_core_sci_sm"
     assert "entity_ruler" in parsing.get_nlp().pipe_names
-    monkeypatch.setenv(parsing.MODEL_ENV, "rules")
-    parsing.reset()
+    parsing.use_model("rules")
     assert parsing.pipeline_name() == parsing.RULES_PIPELINE
 
 

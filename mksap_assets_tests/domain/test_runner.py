@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import functools
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 
 from mksap_assets.domain.engine.pipeline import QuestionOutcome
 from mksap_assets.domain.engine.runner import stream_outcomes
-from mksap_assets.domain.engine.spec import PipelineSpec
+from mksap_assets.domain.engine.spec import build_pipeline
 
 
 class SlowPipeline:
@@ -70,14 +71,14 @@ def test_a_crash_is_raised_to_the_consumer():
 
 
 def offline_spec(tmp_path, validation_workers: int):
-    from mksap_assets.domain.engine.spec import PipelineSpec
+    from mksap_assets.domain.config import LLMConfig, PipelineConfig
     from mksap_assets.settings import PROJECT_ROOT
 
-    return PipelineSpec(
+    return PipelineConfig(
         data_dir=PROJECT_ROOT / "data" / "questions", output_dir=tmp_path / "out", store_dir=tmp_path / "store",
-        provider="offline", llm_model="-", llm_concurrency=4, cloze_mode="folded", llm_cache_dir=tmp_path / "cache",
-        llm_cache_enabled=False, llm_cache_ttl=None, llm_cache_max_entries=None, llm_rpm=None, llm_itpm=None,
-        llm_otpm=None, llm_timeout=10.0, llm_max_retries=0, llm_request_deadline=30.0, llm_max_pause=5.0,
+        llm=LLMConfig(provider="offline", model="-", concurrency=4, cache_dir=tmp_path / "cache", cache_enabled=False,
+                      rpm=None, itpm=None, otpm=None, timeout=10.0, max_retries=0, request_deadline=30.0,
+                      max_pause=5.0),
         question_budget=600.0, validation_workers=validation_workers,
     )
 
@@ -91,7 +92,9 @@ def test_the_engine_process_yields_what_the_thread_yields(tmp_path):
 
     def run(folder, separate_process):
         spec = offline_spec(tmp_path / folder, validation_workers=1 if separate_process else 0)
-        outcomes = stream_outcomes(spec.build_pipeline, ids, STAGES, 4, separate_process=separate_process)
+        outcomes = stream_outcomes(
+            functools.partial(build_pipeline, spec), ids, STAGES, 4, separate_process=separate_process
+        )
         return {o.question_id: o for o in outcomes}, tmp_path / folder / "out"
 
     in_thread, thread_out = run("thread", False)
@@ -176,32 +179,38 @@ def started_here(monkeypatch):
 
 
 def test_a_failed_start_leaves_no_validation_worker(tmp_path, monkeypatch, started_here):
+    from mksap_assets.domain.engine import spec as spec_module
     from mksap_assets.domain.engine.pipeline import STAGES
-    from mksap_assets.domain.engine.spec import PipelineSpec
 
-    def unusable_cache(self):
+    def unusable_cache(config):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(PipelineSpec, "build_extractor", unusable_cache)
+    monkeypatch.setattr(spec_module, "build_extractor", unusable_cache)
     with pytest.raises(OSError, match="no space left") as raised:  # kept, as Dagster keeps the error it reports
-        offline_spec(tmp_path, validation_workers=1).build_pipeline(STAGES)
+        spec_module.build_pipeline(offline_spec(tmp_path, validation_workers=1), STAGES)
     assert started_here() == set()
     assert raised.value
 
 
-class _SpecWhoseExtractorFails(PipelineSpec):
-    """Fails where an unusable extractor would (a full disk, a bad client setting): after the workers started."""
+def _failing_extractor(config):
+    raise OSError(errno.ENOSPC, "No space left on device")
 
-    def build_extractor(self):
-        raise OSError(errno.ENOSPC, "No space left on device")
+
+def _pipeline_whose_extractor_fails(config, stages):
+    """Fails where an unusable extractor would (a full disk, a bad client setting): after the workers started. Runs
+    in the engine process, which it alone uses, so the patch goes nowhere else."""
+    from mksap_assets.domain.engine import spec as spec_module
+
+    spec_module.build_extractor = _failing_extractor
+    return spec_module.build_pipeline(config, stages)
 
 
 def test_a_failed_start_in_the_engine_leaves_no_process(tmp_path, started_here):
     from mksap_assets.domain.engine.pipeline import STAGES
 
-    spec = _SpecWhoseExtractorFails(**vars(offline_spec(tmp_path, validation_workers=1)))
+    build = functools.partial(_pipeline_whose_extractor_fails, offline_spec(tmp_path, validation_workers=1))
     with pytest.raises(Exception, match="No space left"):
-        list(stream_outcomes(spec.build_pipeline, ["q1"], STAGES, 1, separate_process=True))
+        list(stream_outcomes(build, ["q1"], STAGES, 1, separate_process=True))
     assert started_here() == set()  # the engine, its workers and its own resource tracker
 
 

@@ -102,10 +102,11 @@ def test_start_launches_every_worker_with_its_nlp_pipeline_built_before_any_vali
 
 def test_a_pipeline_starts_its_workers_only_for_runs_that_validate(tmp_path):
     from mksap_assets.domain.engine.pipeline import RAW, STAGES
+    from mksap_assets.domain.engine.spec import build_pipeline
     from mksap_assets_tests.domain.test_runner import offline_spec
 
     spec = offline_spec(tmp_path, validation_workers=1)
-    raw_only, everything = spec.build_pipeline([RAW]), spec.build_pipeline(STAGES)
+    raw_only, everything = build_pipeline(spec, [RAW]), build_pipeline(spec, STAGES)
     try:
         assert raw_only.validation._executor is None and everything.validation._executor is not None
     finally:

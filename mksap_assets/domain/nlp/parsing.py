@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
-import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -36,7 +35,9 @@ if TYPE_CHECKING:
 
 SCI_MODEL = "en_core_sci_sm"
 RULES_PIPELINE = "blank_en+scispacy_rules"
-MODEL_ENV = "MKSAP_NLP_MODEL"  # package name or pipeline folder; "rules" forces the rule pipeline
+# The pipeline this process uses (PipelineConfig.nlp_model, which MKSAP_NLP_MODEL sets): a package name or
+# pipeline folder; "rules" forces the rule pipeline; "" = scispaCy's model when installed.
+_model_choice = ""
 # Parsed documents kept for reuse (extraction's parse of a source is reused by validation; a rerun reuses them too).
 # Enough for every text of the questions in flight; a spaCy Doc of a critique weighs tens of kB, so 4,096 of them
 # held 0.5 GB at full scale (benchmarks/results.md).
@@ -60,7 +61,7 @@ def _is_package(name: str) -> bool:
 
 def _configured_model() -> str | None:
     """The model to load instead of the rule pipeline, or None."""
-    configured = os.environ.get(MODEL_ENV, "").strip()
+    configured = _model_choice.strip()
     if configured.lower() in ("rules", "blank", "none"):
         return None
     if configured:
@@ -76,6 +77,14 @@ def _model_label(model: str) -> str:
         meta = json.loads(meta_path.read_text())
         return f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}"
     return model
+
+
+def use_model(choice: str) -> None:
+    """Use this pipeline from now on in this process (a change drops what was built with the previous one)."""
+    global _model_choice
+    if choice != _model_choice:
+        _model_choice = choice
+        reset()
 
 
 @functools.cache

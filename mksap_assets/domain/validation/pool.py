@@ -18,7 +18,7 @@ from mksap_assets.domain.engine.waits import add_wait
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, ValidatedStatements
-from mksap_assets.domain.validation import validate_extraction
+from mksap_assets.domain.validation.validate import validate_extraction
 
 
 @dataclass
@@ -33,7 +33,8 @@ class TimedValidation:
 WORKER_DOC_CACHE_SIZE = 8
 
 
-def _start_worker() -> None:
+def _start_worker(nlp_model: str) -> None:
+    parsing.use_model(nlp_model)
     parsing.DOC_CACHE.maxsize = WORKER_DOC_CACHE_SIZE
     parsing.get_nlp()  # import spaCy and build the pipeline now, not in the first question's validation
 
@@ -49,10 +50,11 @@ def timed_validation(extraction: Extraction, raw: RawQuestion) -> TimedValidatio
 class ValidationPool:
     """`await pool.validate(extraction, raw)`; the processes start at `start()` or on first use, stop at `close()`."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, nlp_model: str = ""):
         if workers < 0:
             raise ValueError(f"validation workers must be 0 or more, not {workers}")
         self.workers = workers
+        self.nlp_model = nlp_model  # the spaCy pipeline the workers use (parsing.use_model)
         self._executor: ProcessPoolExecutor | None = None
 
     async def validate(self, extraction: Extraction, raw: RawQuestion) -> TimedValidation:
@@ -79,7 +81,8 @@ class ValidationPool:
         if self._executor is None:
             # spawn, not fork: the run's process has threads (event loop, Dagster's) that fork would copy mid-state.
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
+                                                 initargs=(self.nlp_model,))
         return self._executor
 
     def close(self) -> None:

@@ -473,6 +473,7 @@ def collect_notes(
     for export in exports:
         document = export.document
         if document is None:
+            log.warning("anki: cannot read %s", export.error)
             summary.unreadable.append(str(export.path))
             continue
         code, name = _system_of(document)

@@ -7,7 +7,6 @@ report and the summary, as one typed model (ExportDocument) found by one rule (i
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +19,10 @@ from typing_extensions import TypedDict
 
 from mksap_assets.domain.engine.fingerprint import PIPELINE_VERSION, fingerprint
 from mksap_assets.domain.engine.store import UnreadableFileError, read_json
+from mksap_assets.domain.errors import failed_field
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 from mksap_assets.domain.validation.card_gate import blocking_codes
-
-log = logging.getLogger(__name__)
 
 
 def export_path(output_dir: Path, question_id: str) -> Path:
@@ -123,9 +121,9 @@ def build_export(
 # Reading: the typed document and which files are exports
 
 # Typed where a reader uses a field, with a default where older exports lack it (blocked_by, endpoint, llm_usage);
-# every other field (the input question's, validation's counts, provenance's versions) is ignored, not validated,
-# so exports of older versions still read. Ignoring rather than keeping them ("allow") reads ~2,000 exports in
-# 0.10 s instead of 0.14 s (orjson alone: 0.06 s).
+# every other field (the input question's, validation's counts, provenance's versions) is ignored, not validated
+# nor kept (keeping them costs a third more), so exports of older versions still read. What reading costs:
+# benchmarks/bench_export_reading.py.
 _READ = ConfigDict(extra="ignore")
 
 
@@ -223,17 +221,15 @@ def read_export(path: Path) -> ExportFile:
     every reader reports it and goes on with the others."""
     try:
         content = read_json(path)
-        if not isinstance(content, dict):
-            raise UnreadableFileError(path, f"a JSON {type(content).__name__}, not an export")
-        try:
-            return ExportFile(path, ExportDocument.model_validate(content))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "(root)"
-            raise UnreadableFileError(path, f"not an export document: {field}: {first['msg']}") from exc
     except (OSError, ValueError) as exc:  # both name the file
-        log.warning("cannot read export %s", exc)
         return ExportFile(path, None, str(exc))
+    if not isinstance(content, dict):
+        return ExportFile(path, None, str(UnreadableFileError(path, f"a JSON {type(content).__name__}, not an export")))
+    try:
+        return ExportFile(path, ExportDocument.model_validate(content))
+    except ValidationError as exc:
+        field, message = failed_field(exc)
+        return ExportFile(path, None, str(UnreadableFileError(path, f"not an export document: {field}: {message}")))
 
 
 def export_paths(output_dir: Path) -> list[Path]:

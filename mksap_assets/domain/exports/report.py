@@ -18,6 +18,7 @@ Every file is written to a temporary name and renamed. No Dagster import.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,8 @@ import pandas as pd
 
 from mksap_assets.domain.engine.store import write_bytes_atomic
 from mksap_assets.domain.exports.document import ExportDocument, iter_exports
+
+log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
 REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "summary.md")
@@ -103,6 +106,7 @@ def question_table(output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
     rows, unreadable = [], []
     for export in iter_exports(output_dir):
         if export.document is None:
+            log.warning("report: cannot read %s", export.error)
             unreadable.append(export.path)
         else:
             rows.append(question_row(export.document, export.path))

@@ -174,7 +174,7 @@ def run_set(
     from mksap_assets.domain.config import LLMConfig
     from mksap_assets.domain.engine.pipeline import STAGES
     from mksap_assets.domain.exports.anki import SECTIONS, notes_from_document
-    from mksap_assets.domain.exports.document import export_path
+    from mksap_assets.domain.exports.document import ExportDocument, export_path
     from mksap_assets.resources import PipelineResource
     from mksap_assets.settings import Settings
     from mksap_devtools.fake_api import FakeAnthropic
@@ -207,7 +207,7 @@ def run_set(
 
     for question_id in sorted(o.question_id for o in outcomes if o.ok):
         document = orjson.loads(export_path(settings.output_dir, question_id).read_bytes())
-        notes, _, _ = notes_from_document(document)
+        notes, _, _ = notes_from_document(ExportDocument.model_validate(document))
         in_deck = {(note.section, note.index) for note in notes}
         result.in_deck += len(notes)
         for issue in (document.get("validation") or {}).get("issues") or []:

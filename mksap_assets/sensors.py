@@ -34,7 +34,7 @@ from mksap_assets.domain.engine.changes import (
     plan_changes,
     retire_outputs,
 )
-from mksap_assets.domain.engine.pipeline import EXPORTED, STAGES
+from mksap_assets.domain.engine.stages import EXPORTED, STAGES
 from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.partitions import (
     question_partitions,

@@ -5,6 +5,7 @@ import dagster as dg
 from mksap_assets.assets.questions import question_assets
 from mksap_assets.definitions import build_definitions, defs
 from mksap_assets.domain.engine.pipeline import STAGES
+from mksap_assets.domain.engine.stages import QUESTION_STAGES
 
 
 def test_definitions_load():
@@ -25,6 +26,17 @@ def test_four_partitioned_assets_in_a_chain_then_the_rollups_and_checks_in_one_s
     assert [sensor.name for sensor in defs.sensors] == ["question_sensor"]
     assert question_assets.backfill_policy == dg.BackfillPolicy.single_run()
     assert question_assets.can_subset
+
+
+def test_the_question_assets_are_the_stage_table():
+    specs = {spec.key.to_user_string(): spec for spec in question_assets.specs}
+    for stage in QUESTION_STAGES:
+        spec = specs[stage.name]
+        assert spec.description == stage.description
+        assert [dep.asset_key for dep in spec.deps] == [dg.AssetKey(upstream) for upstream in stage.upstream]
+    assert [dep.asset_key.to_user_string() for dep in specs["validated_statements"].deps] == [
+        "extracted_statements", "raw_question",
+    ]
 
 
 def test_in_process_executor_and_running_sensor(settings):

@@ -36,16 +36,15 @@ from mksap_assets.assets.anki import (
 )
 from mksap_assets.assets.report import PIPELINE_REPORT, build_report, report_spec
 from mksap_assets.checks import CHECK_SPECS, ValidationCheckConfig, check_results
-from mksap_assets.domain.engine.pipeline import (
+from mksap_assets.domain.engine.pipeline import QuestionOutcome, usage_metadata
+from mksap_assets.domain.engine.progress import Progress
+from mksap_assets.domain.engine.stages import (
     EXPORTED,
     EXTRACTED,
-    RAW,
+    QUESTION_STAGES,
     STAGES,
     VALIDATED,
-    QuestionOutcome,
-    usage_metadata,
 )
-from mksap_assets.domain.engine.progress import Progress
 from mksap_assets.domain.exports.anki import AnkiExportError
 from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 from mksap_assets.partitions import question_partitions
@@ -54,15 +53,6 @@ from mksap_assets.resources import PipelineResource
 GROUP = "mksap"
 LLM_POOL = "llm"
 MAX_FAILURES_LISTED = 50
-
-_DESCRIPTIONS = {
-    RAW: "The question file parsed, validated and normalised (glued sentences repaired, tables parsed).",
-    EXTRACTED: "Statements extracted from the critique, key points and educational tables, with cloze candidates.",
-    VALIDATED: "The statements with the issues the validators found, each marked passed or blocked (the repair "
-    "turn's corrections in place), and the share that passed.",
-    EXPORTED: "The exported JSON: the input question plus its statements, validation and provenance.",
-}
-_UPSTREAM = {EXTRACTED: [RAW], VALIDATED: [EXTRACTED, RAW], EXPORTED: [VALIDATED]}
 
 ASSET_KEYS = {stage: dg.AssetKey(stage) for stage in STAGES}
 EXPORTED_KEY = ASSET_KEYS[EXPORTED]
@@ -105,14 +95,14 @@ class QuestionRunConfig(dg.Config):
     specs=[
         *[
             dg.AssetSpec(
-                ASSET_KEYS[stage],
-                description=_DESCRIPTIONS[stage],
-                deps=[ASSET_KEYS[up] for up in _UPSTREAM.get(stage, [])],
+                ASSET_KEYS[stage.name],
+                description=stage.description,
+                deps=[ASSET_KEYS[upstream] for upstream in stage.upstream],
                 group_name=GROUP,
                 skippable=True,
                 partitions_def=question_partitions,
             )
-            for stage in STAGES
+            for stage in QUESTION_STAGES
         ],
         ANKI_DECK_SPEC,
         report_spec(QUESTION_ASSET_KEYS),

@@ -32,6 +32,7 @@ from mksap_assets.domain.exports.anki import (
     statement_guid,
     write_anki_export,
 )
+from mksap_assets.domain.exports.document import ExportDocument, iter_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
 from mksap_assets.domain.inputs.bank import discover_questions
 from mksap_assets.domain.statements import Extraction, Statement
@@ -473,7 +474,7 @@ def test_default_leaves_out_blocked_statements_only(tmp_path: Path):
 
 def test_a_question_with_one_erroring_statement_exports_its_other_statements(tmp_path: Path):
     doc = read_json(filter_docs(tmp_path / "output") / "cv" / "cvmcq26002.json")
-    notes, skips, _ = anki.notes_from_document(doc)
+    notes, skips, _ = anki.notes_from_document(ExportDocument.model_validate(doc))
     assert [plain(n.text) for n in notes] == ["Clean statement in a question with an error."]
     assert [(r.index, r.reason) for r in skips] == [(0, "blocked")]
     assert not {"question_not_passed", "error"} & {r.reason for r in skips}
@@ -486,7 +487,7 @@ def test_a_card_breaking_warning_blocks_and_an_ordinary_warning_does_not():
              [("cloze_repeated", "warning")], blocked_by=["cloze_repeated"]),
         item("Warning statement about dabigatran dosing.", ["dabigatran"], [("too_long", "warning")], blocked_by=[]),
     ])
-    notes, skips, _ = anki.notes_from_document(doc)
+    notes, skips, _ = anki.notes_from_document(ExportDocument.model_validate(doc))
     assert [plain(n.text) for n in notes] == ["Warning statement about dabigatran dosing."]
     assert [(r.index, r.reason, r.detail) for r in skips] == [
         (0, "blocked", "cloze_cuts_number"), (1, "blocked", "cloze_repeated"),
@@ -505,7 +506,9 @@ def test_the_gate_comes_from_validation():
                             from_critique=statements, from_key_points=[], table_statements=[], tables_processed=0,
                             tables_skipped=0)
     validated = validate_extraction(extraction)
-    doc = document("cvmcq26001", critique=[s.model_dump(mode="json") for s in validated.from_critique])
+    doc = ExportDocument.model_validate(
+        document("cvmcq26001", critique=[s.model_dump(mode="json") for s in validated.from_critique])
+    )
     notes, skips, _ = anki.notes_from_document(doc)
     assert [n.index for n in notes] == [2, 3]
     assert [(r.index, r.reason, r.detail) for r in skips] == [
@@ -607,12 +610,12 @@ def test_files_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Monke
     assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.json", "mksap.txt"]
 
 
-def test_export_documents_are_read_from_every_system_folder_only(tmp_path: Path):
+def test_exports_are_read_from_every_system_folder_only(tmp_path: Path):
     out = filter_docs(tmp_path / "output")
     (out / "anki").mkdir(exist_ok=True)
     (out / "anki" / "stray.json").write_bytes(orjson.dumps({"question_id": "zzmcq1"}))
     (out / "top.json").write_text("{}")
-    paths = [p.name for p, _ in anki.export_documents(out)]
+    paths = [export.path.name for export in iter_exports(out)]
     assert paths == ["cvmcq26001.json", "cvmcq26002.json", "npmcq26001.json"]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
+from mksap_assets.domain.exports.document import ExportedStatement
 from mksap_assets.domain.statements import (
     CheckedStatement,
     Extraction,
@@ -17,7 +19,6 @@ from mksap_assets.domain.validation import summarised, validate_extraction
 from mksap_assets.domain.validation.card_gate import (
     CARD_BREAKING_WARNINGS,
     blocking_codes,
-    stored_blocking_codes,
 )
 
 # ------------------------------------------------------------------------------------------------ blocking_codes
@@ -67,6 +68,11 @@ def _issue(code: str, severity: str) -> dict:
     return {"code": code, "severity": severity, "message": code, "span": None}
 
 
+def stored_blocking_codes(item: dict) -> list[str]:
+    """The blocking codes of a statement as an export stores it, read as the deck and the report read it."""
+    return ExportedStatement.model_validate(item).blocking_codes()
+
+
 def test_a_stored_blocked_by_is_taken_as_stored():
     assert stored_blocking_codes({"blocked_by": ["cloze_cuts_unit"], "issues": []}) == ["cloze_cuts_unit"]
     # The gate's stored decision wins over a re-reading of the issues.
@@ -85,11 +91,12 @@ def test_an_old_document_without_blocked_by_is_judged_from_its_issues():
     assert stored_blocking_codes({"statement": "S.", "issues": None, "blocked_by": None}) == []
 
 
-def test_malformed_stored_issues_are_read_safely():
-    item = {"issues": ["not a dict", None, {"severity": "error"}, {"code": "x", "severity": "warning"}],
-            "blocked_by": "not a list"}
-    assert stored_blocking_codes(item) == ["?"]
-    assert stored_blocking_codes({"blocked_by": [1, "a"]}) == ["1", "a"]
+def test_malformed_stored_issues_are_refused_and_a_missing_code_reads_as_unknown():
+    assert stored_blocking_codes({"issues": [{"severity": "error"}, {"code": "x", "severity": "warning"}]}) == ["?"]
+    # A shape the gate cannot judge makes the statement (and so its export: document.read_export) unreadable.
+    for malformed in ({"issues": ["not a dict", None]}, {"blocked_by": "not a list"}, {"blocked_by": [1, "a"]}):
+        with pytest.raises(ValidationError):
+            stored_blocking_codes(malformed)
 
 
 # ------------------------------------------------------------------------------------------------ validation marks

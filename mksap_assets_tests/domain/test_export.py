@@ -21,7 +21,9 @@ from mksap_assets.domain.exports.document import (
     build_export,
     export_path,
     export_problem,
+    iter_exports,
     output_fingerprint,
+    read_export,
 )
 from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
@@ -183,3 +185,78 @@ def test_export_problem_notices_a_missing_emptied_or_truncated_export(tmp_path: 
     for cut in (b"", content[:-1], content[: content.rindex(b"  }\n") + 4], content[:-2]):
         path.write_bytes(cut)
         assert export_problem(path) == EXPORT_UNREADABLE, cut[-10:]
+
+
+# ------------------------------------------------------------------------------------------------ reading exports
+
+
+def test_a_written_export_reads_back_as_the_typed_document(tmp_path: Path):
+    question_file = discover_questions(SAMPLE_DIR)[0]
+    _, extraction, validated, document = _export(question_file)
+    write_json_atomic(export_path(tmp_path, question_file.question_id), document)
+    [export] = iter_exports(tmp_path)
+    read = export.document
+    assert export.error is None and read.question_id == question_file.question_id
+    assert read.category == question_file.system and read.stamp == "2026-01-01T00:00:00+00:00"
+    assert [s.statement for s in read.true_statements.from_critique] == [
+        s.statement for s in validated.from_critique
+    ]
+    read_statements = [*read.true_statements.from_critique, *read.true_statements.from_key_points,
+                       *read.table_statements.statements]
+    assert [s.blocking_codes() for s in read_statements] == [s.blocked_by for _, _, s in validated.checked()]
+    assert read.provenance.extractor == extraction.extractor and read.provenance.model is None
+    assert read.provenance.llm_usage == extraction.usage
+
+
+def test_an_older_export_with_fewer_or_other_fields_still_reads(tmp_path: Path):
+    path = export_path(tmp_path, "cvmcq26001")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(orjson.dumps({
+        "question_id": "cvmcq26001", "final_clozes": ["from the original system"],
+        "true_statements": {"from_critique": [{"statement": "S.", "issues": [
+            {"code": "cloze_repeated", "severity": "warning", "message": "m", "span": None}]}]},
+        "provenance": {"extractor": "anthropic", "llm_usage": {"calls": 2, "cost_usd": 0.5, "a_later_field": 1}},
+    }))
+    document = read_export(path).document
+    assert document is not None and document.table_statements.statements == []
+    [statement] = document.true_statements.from_critique
+    assert statement.blocked_by is None and statement.blocking_codes() == ["cloze_repeated"]
+    assert document.provenance.endpoint is None and document.provenance.llm_usage.calls == 2
+    assert document.stamp == "" and document.validation.errors == 0
+
+
+def test_iter_exports_reads_the_two_letter_system_folders_only(tmp_path: Path):
+    for relative in ("cv/cvmcq26001.json", "np/npmcq26001.json", "anki/mksap.json", "report/x.json",
+                     "card/cvmcq26002.json", "_removed/20260101T000000Z/cvmcq26003.json", "top.json",
+                     "cv/.cvmcq26001.json.abc.tmp", "cv/.hidden.json", "cv/notes.txt"):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps({"question_id": path.stem}))
+    assert [export.path.relative_to(tmp_path).as_posix() for export in iter_exports(tmp_path)] == [
+        "cv/cvmcq26001.json", "np/npmcq26001.json",
+    ]
+    assert list(iter_exports(tmp_path / "absent")) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"question_id": "cvmcq2', "not valid JSON"),
+        (b"[1, 2]", "a JSON list, not an export"),
+        (b"{}", "not an export document: question_id: Field required"),
+        (b'{"question_id": "cvmcq26001", "true_statements": {"from_critique": "S."}}',
+         "not an export document: true_statements.from_critique: Input should be a valid list"),
+        (b'{"question_id": "cvmcq26001", "provenance": {"llm_usage": {"calls": "many"}}}',
+         "not an export document: provenance.llm_usage.calls"),
+    ],
+)
+def test_an_unreadable_export_comes_back_with_its_error_naming_the_file_and_the_field(
+    tmp_path: Path, content: bytes, reason: str
+):
+    path = export_path(tmp_path, "cvmcq26001")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    [export] = iter_exports(tmp_path)
+    assert export.document is None and export.error.startswith(f"{path}: {reason}")
+    summary = summarise_exports(tmp_path)  # the summary lists it, the deck and the report count it
+    assert summary.questions == 0 and summary.unreadable == [export.error]

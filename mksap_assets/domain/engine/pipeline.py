@@ -1,4 +1,4 @@
-"""One question through the four stages, with timing and counts per stage; no Dagster here.
+"""One question through the four stages (stages.py), with timing and counts per stage; no Dagster here.
 
 raw_question -> extracted_statements -> validated_statements -> exported_question
 
@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mksap_assets.domain.engine.stages import (
+    EXPORTED,
+    EXTRACTED,
+    RAW,
+    STAGES,
+    VALIDATED,
+)
 from mksap_assets.domain.engine.store import ArtifactStore, write_json_atomic
 from mksap_assets.domain.engine.waits import cpu_bound, in_thread, wait_clock
 from mksap_assets.domain.errors import InputError
@@ -49,12 +56,6 @@ from mksap_assets.domain.llm.providers.anthropic.endpoint import (
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
 from mksap_assets.domain.validation.pool import ValidationPool
-
-RAW = "raw_question"
-EXTRACTED = "extracted_statements"
-VALIDATED = "validated_statements"
-EXPORTED = "exported_question"
-STAGES: tuple[str, ...] = (RAW, EXTRACTED, VALIDATED, EXPORTED)
 
 MetadataValue = int | float | str | bool
 WAIT_MS = "wait_ms"
@@ -154,8 +155,7 @@ class QuestionPipeline:
         return values[stage]
 
     async def _run_stage(self, stage: str, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
-        runners = {RAW: self._raw, EXTRACTED: self._extracted, VALIDATED: self._validated, EXPORTED: self._exported}
-        return await runners[stage](question_id, values)
+        return await STAGE_RUNNERS[stage](self, question_id, values)
 
     async def _raw(self, question_id: str, values: dict[str, Any]) -> dict[str, MetadataValue]:
         # Off the loop: a slow disk or a large file must not stall every other question.
@@ -249,6 +249,15 @@ class QuestionPipeline:
             "validator_version": validated.validation.validator_version,
             "path": str(path),
         }
+
+
+# What runs each stage of the table (stages.py); a test checks that every stage has its runner.
+STAGE_RUNNERS: dict[str, Callable[[QuestionPipeline, str, dict[str, Any]], Awaitable[dict[str, MetadataValue]]]] = {
+    RAW: QuestionPipeline._raw,
+    EXTRACTED: QuestionPipeline._extracted,
+    VALIDATED: QuestionPipeline._validated,
+    EXPORTED: QuestionPipeline._exported,
+}
 
 
 def usage_metadata(usage: LLMUsage) -> dict[str, MetadataValue]:

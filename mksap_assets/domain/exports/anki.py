@@ -1,8 +1,8 @@
 """Anki export: the exported statements as cloze notes, in an .apkg (genanki) and a tab-separated import file.
 
-Plain Python, no Dagster. Reads `<output dir>/<system>/<question id>.json` (see export.py) and writes
-`<output dir>/anki/mksap.apkg`, `<output dir>/anki/mksap.txt` and the manifest `mksap.json` (with a system filter:
-`mksap-<code>.*`), each atomically (temp file in the same folder + rename). A build with fewer than 4/5 of the
+Plain Python, no Dagster. Reads the exports (`<output dir>/<system>/<question id>.json`, document.iter_exports) and
+writes `<output dir>/anki/mksap.apkg`, `<output dir>/anki/mksap.txt` and the manifest `mksap.json` (with a system
+filter: `mksap-<code>.*`), each atomically (temp file in the same folder + rename). A build with fewer than 4/5 of the
 previous deck's notes keeps the previous files as `mksap.previous.*` (deck_files.py).
 
 Design decisions
@@ -52,20 +52,15 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import genanki
 
 from mksap_assets.domain.cloze_placement import free_start
-from mksap_assets.domain.engine.store import (
-    atomic_target,
-    read_json,
-    write_bytes_atomic,
-)
+from mksap_assets.domain.engine.store import atomic_target, write_bytes_atomic
 from mksap_assets.domain.exports.deck_files import (
     ANKI_DIR,
     FILE_STEM,
@@ -73,11 +68,15 @@ from mksap_assets.domain.exports.deck_files import (
     SHRINK_NUMERATOR,
     DeckFiles,
     KeptDeck,
-    export_stamp,
     keep_previous_if_shrinking,
     write_manifest,
 )
-from mksap_assets.domain.validation.card_gate import stored_blocking_codes
+from mksap_assets.domain.exports.document import (
+    ExportDocument,
+    ExportedStatement,
+    ExportFile,
+    iter_exports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +328,7 @@ class AnkiExportSummary:
     unreadable: list[str] = field(default_factory=list)  # documents that could not be read
     per_system: dict[str, SystemCount] = field(default_factory=dict)
     skip_log: list[SkipRecord] = field(default_factory=list)
-    built_from: dict[str, str] = field(default_factory=dict)  # question id -> export_stamp of the export read
+    built_from: dict[str, str] = field(default_factory=dict)  # question id -> the stamp of the export read
     previous_notes: int | None = None  # the notes of the deck this build replaced; None: there was none
     kept: KeptDeck | None = None  # set when this build shrank the deck: where the previous (or a larger) deck is
 
@@ -354,28 +353,22 @@ class AnkiExportSummary:
         )
 
 
-def _system_of(document: dict[str, Any], path: Path | None) -> tuple[str, str]:
-    question_id = str(document.get("question_id") or (path.stem if path else ""))
-    code = str(document.get("category") or question_id[:2] or (path.parent.name if path else "")).strip().lower()
-    name = str(document.get("category_name") or code).strip() or code
+def _system_of(document: ExportDocument) -> tuple[str, str]:
+    code = (document.category or document.question_id[:2]).strip().lower()
+    name = (document.category_name or code).strip() or code
     return code, name
 
 
-def _warning_codes(item: dict[str, Any]) -> list[str]:
-    issues = [issue for issue in item.get("issues") or [] if isinstance(issue, dict)]
-    return [str(issue.get("code", "?")) for issue in issues if issue.get("severity") == "warning"]
-
-
-def _extra_html(item: dict[str, Any], document: dict[str, Any], system_name: str, section_display: str) -> str:
-    question_id = str(document.get("question_id", ""))
-    extra_field = item.get("extra_field")
-    source = f"MKSAP {escape_field(question_id)} · {escape_field(system_name)} · {escape_field(section_display)}"
-    if section_display == "table" and item.get("table_source"):
-        source += f" ({escape_field(str(item['table_source']))})"
-    objective = str(document.get("educational_objective") or "").strip()
+def _extra_html(item: ExportedStatement, document: ExportDocument, system_name: str, section_display: str) -> str:
+    source = " · ".join(
+        (f"MKSAP {escape_field(document.question_id)}", escape_field(system_name), escape_field(section_display))
+    )
+    if section_display == "table" and item.table_source:
+        source += f" ({escape_field(item.table_source)})"
+    objective = (document.educational_objective or "").strip()
     if objective:
         source += f"<br>Educational objective: {escape_field(objective)}"
-    own = escape_field(extra_field.strip()) if isinstance(extra_field, str) and extra_field.strip() else ""
+    own = escape_field(item.extra_field.strip()) if item.extra_field and item.extra_field.strip() else ""
     return f"{own}<div class=mksap-source>{source}</div>"  # no quotes anywhere: safe in the TSV
 
 
@@ -387,25 +380,22 @@ def _tags(question_id: str, system_name: str, section: str) -> tuple[str, ...]:
     )
 
 
-def _items(document: dict[str, Any], location: tuple[str, str]) -> list[dict[str, Any]]:
-    container = document.get(location[0]) or {}
-    items = container.get(location[1]) if isinstance(container, dict) else None
-    return [item for item in items or [] if isinstance(item, dict)]
+def _items(document: ExportDocument, location: tuple[str, str]) -> list[ExportedStatement]:
+    return getattr(getattr(document, location[0]), location[1])
 
 
 def notes_from_document(
-    document: dict[str, Any],
+    document: ExportDocument,
     options: AnkiOptions = AnkiOptions(),
     *,
-    path: Path | None = None,
     system_name: str | None = None,
 ) -> tuple[list[ClozeNote], list[SkipRecord], Counter[str]]:
     """One export document -> its notes, the statements skipped (with reasons), and dropped candidates by reason.
 
     system_name overrides the document's category_name (collect_notes passes the first name seen for the code, so
     one system never straddles two deck names)."""
-    question_id = str(document.get("question_id") or (path.stem if path else "?"))
-    code, own_name = _system_of(document, path)
+    question_id = document.question_id
+    code, own_name = _system_of(document)
     system_name = system_name or own_name
     notes: list[ClozeNote] = []
     skips: list[SkipRecord] = []
@@ -413,17 +403,16 @@ def notes_from_document(
     seen_guids: set[str] = set()
     for location, section, display in SECTIONS:
         for index, item in enumerate(_items(document, location)):
-            statement = item.get("statement")
-            statement = statement if isinstance(statement, str) else ""
+            statement = item.statement
 
             def skip(reason: str, detail: str = "") -> None:
                 skips.append(SkipRecord(question_id, section, index, reason, detail))
 
-            blocked_by = stored_blocking_codes(item)
+            blocked_by = item.blocking_codes()
             if blocked_by:
                 skip(SKIP_BLOCKED, ",".join(blocked_by))
                 continue
-            warnings = _warning_codes(item)
+            warnings = item.warning_codes()
             if warnings and options.strict:
                 skip(SKIP_WARNING, ",".join(warnings))
                 continue
@@ -434,8 +423,7 @@ def notes_from_document(
             if guid in seen_guids:
                 skip(SKIP_DUPLICATE, statement[:60])
                 continue
-            candidates = [c if isinstance(c, str) else "" for c in item.get("cloze_candidates") or []]
-            cloze = render_cloze(statement, candidates)
+            cloze = render_cloze(statement, item.cloze_candidates)
             for candidate, reason in cloze.dropped:
                 dropped[reason] += 1
                 log.info("anki: %s %s[%d]: candidate %r dropped (%s)", question_id, section, index, candidate, reason)
@@ -471,22 +459,6 @@ def notes_from_document(
 # Reading, building, writing
 
 
-def export_documents(output_dir: Path) -> Iterator[tuple[Path, dict[str, Any] | None]]:
-    """(path, document) for every <output dir>/<system>/<id>.json, sorted by path; None for an unreadable file."""
-    if not output_dir.is_dir():
-        return
-    for path in sorted(output_dir.glob("*/*.json")):
-        if path.parent.name == ANKI_DIR or path.name.startswith("."):
-            continue
-        try:
-            document = read_json(path)
-        except (OSError, ValueError) as exc:
-            log.warning("anki: cannot read %s: %s", path, exc)
-            yield path, None
-            continue
-        yield path, document if isinstance(document, dict) else None
-
-
 def _matches_system(wanted: str, code: str, name: str) -> bool:
     wanted = wanted.strip().casefold()
     return wanted in (code.casefold(), name.casefold())
@@ -499,23 +471,25 @@ def anki_paths(output_dir: Path, system_code: str | None = None) -> DeckFiles:
 
 
 def collect_notes(
-    documents: Iterable[tuple[Path | None, dict[str, Any] | None]], options: AnkiOptions, summary: AnkiExportSummary
+    exports: Iterable[ExportFile], options: AnkiOptions, summary: AnkiExportSummary
 ) -> list[ClozeNote]:
     notes: list[ClozeNote] = []
     known: dict[str, str] = {}
-    for path, document in documents:
+    for export in exports:
+        document = export.document
         if document is None:
-            summary.unreadable.append(str(path))
+            log.warning("anki: cannot read %s", export.error)
+            summary.unreadable.append(str(export.path))
             continue
-        code, name = _system_of(document, path)
+        code, name = _system_of(document)
         known.setdefault(code, name)
         if options.system and not _matches_system(options.system, code, name):
             continue
         summary.questions += 1
-        summary.built_from[str(document.get("question_id") or path.stem)] = export_stamp(document)
+        summary.built_from[document.question_id] = document.stamp
         system = summary.per_system.setdefault(code, SystemCount(name=name))
         system.questions += 1
-        found, skips, dropped = notes_from_document(document, options, path=path, system_name=system.name)
+        found, skips, dropped = notes_from_document(document, options, system_name=system.name)
         notes.extend(found)
         system.notes += len(found)
         system.cards += sum(len(n.card_numbers) for n in found)
@@ -567,7 +541,7 @@ def write_anki_export(
     """Read every export document under output_dir, write the .apkg, the .txt and the manifest (the previous deck
     kept first when this one would have fewer than 4/5 of its notes), return what was written."""
     summary = AnkiExportSummary(output_dir=output_dir, options=options)
-    notes = collect_notes(export_documents(output_dir), options, summary)
+    notes = collect_notes(iter_exports(output_dir), options, summary)
     system_code = "-".join(sorted(summary.per_system)) if options.system else None
     files = anki_paths(output_dir, system_code)
     summary.apkg_path, summary.txt_path, summary.manifest_path = files.apkg, files.txt, files.manifest

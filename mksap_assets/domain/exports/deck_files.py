@@ -67,13 +67,6 @@ def whole_deck_files(output_dir: Path) -> DeckFiles:
     return DeckFiles.named(output_dir / ANKI_DIR, FILE_STEM)
 
 
-def export_stamp(document: Mapping[str, Any]) -> str:
-    """What identifies one export of a question: its provenance.exported_at (every export writes a new one)."""
-    provenance = document.get("provenance")
-    stamp = provenance.get("exported_at") if isinstance(provenance, dict) else None
-    return stamp if isinstance(stamp, str) else ""
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Writing: the guard, then the manifest
 
@@ -175,7 +168,7 @@ class DeckStatus:
 
 
 def deck_status(output_dir: Path, stamps: Mapping[str, str]) -> DeckStatus:
-    """The whole-bank deck against the exports now (question id -> export_stamp of each export)."""
+    """The whole-bank deck against the exports now (question id -> the stamp (ExportDocument.stamp) of each export)."""
     files = whole_deck_files(output_dir)
     kept_files = files.kept()
     kept_notes = kept_files.notes() if kept_files.apkg.is_file() else None

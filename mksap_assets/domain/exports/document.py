@@ -1,17 +1,28 @@
 """The exported document: the input question's fields, its statements with their issues, validation and
 provenance. Written to <output dir>/<system>/<question id>.json; the input file is never touched.
+
+Written as a plain dict (build_export: the input's fields in the input's order) and read back, by the deck, the
+report and the summary, as one typed model (ExportDocument) found by one rule (iter_exports).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
+
 from mksap_assets.domain.engine.fingerprint import PIPELINE_VERSION, fingerprint
+from mksap_assets.domain.engine.store import UnreadableFileError, read_json
+from mksap_assets.domain.errors import failed_field
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
+from mksap_assets.domain.validation.card_gate import blocking_codes
 
 
 def export_path(output_dir: Path, question_id: str) -> Path:
@@ -104,3 +115,132 @@ def build_export(
         "exported_at": (now or datetime.now(UTC)).isoformat(),
     }
     return document
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Reading: the typed document and which files are exports
+
+# Typed where a reader uses a field, with a default where older exports lack it (blocked_by, endpoint, llm_usage);
+# every other field (the input question's, validation's counts, provenance's versions) is ignored, not validated
+# nor kept (keeping them costs a third more), so exports of older versions still read. What reading costs:
+# benchmarks/bench_export_reading.py.
+_READ = ConfigDict(extra="ignore")
+
+
+class ExportedIssue(TypedDict, total=False):
+    """A stored issue, as far as the gate reads it. A TypedDict, not a model: issues validated as nested models
+    took longer than all the rest of a document."""
+
+    code: str
+    severity: str | None
+
+
+class ExportedStatement(BaseModel):
+    """A statement as an export stores it: statements.CheckedStatement (or CheckedTableStatement) as JSON."""
+
+    model_config = _READ
+
+    statement: str = ""
+    extra_field: str | None = None
+    cloze_candidates: list[str] = Field(default_factory=list)
+    table_source: str | None = None
+    issues: list[ExportedIssue] | None = None
+    blocked_by: list[str] | None = None  # None: written before the per-statement gate, so its issues decide
+
+    def blocking_codes(self) -> list[str]:
+        """The codes that keep this statement off the deck (card_gate.py): the stored gate, else its issues'."""
+        if self.blocked_by is not None:
+            return self.blocked_by
+        return blocking_codes((issue.get("code", "?"), str(issue.get("severity"))) for issue in self.issues or [])
+
+    def warning_codes(self) -> list[str]:
+        return [issue.get("code", "?") for issue in self.issues or [] if issue.get("severity") == "warning"]
+
+
+class ExportedTrueStatements(BaseModel):
+    model_config = _READ
+
+    from_critique: list[ExportedStatement] = Field(default_factory=list)
+    from_key_points: list[ExportedStatement] = Field(default_factory=list)
+
+
+class ExportedTableStatements(BaseModel):
+    model_config = _READ
+
+    statements: list[ExportedStatement] = Field(default_factory=list)
+
+
+class ExportedValidation(BaseModel):
+    model_config = _READ
+
+    errors: int = 0
+    warnings: int = 0
+
+
+class ExportedProvenance(BaseModel):
+    model_config = _READ
+
+    extractor: str | None = None
+    model: str | None = None  # None: the offline extractor (no LLM, no cost)
+    endpoint: str | None = None  # None: Anthropic's own API, or none; otherwise its costs were never billed
+    llm_usage: LLMUsage = Field(default_factory=LLMUsage)
+    exported_at: str | None = None
+
+
+class ExportDocument(BaseModel):
+    """One export as read back (build_export writes it)."""
+
+    model_config = _READ
+
+    question_id: str
+    category: str | None = None
+    category_name: str | None = None
+    educational_objective: str | None = None
+    true_statements: ExportedTrueStatements = Field(default_factory=ExportedTrueStatements)
+    table_statements: ExportedTableStatements = Field(default_factory=ExportedTableStatements)
+    validation: ExportedValidation = Field(default_factory=ExportedValidation)
+    provenance: ExportedProvenance = Field(default_factory=ExportedProvenance)
+
+    @property
+    def stamp(self) -> str:
+        """What identifies this export of the question: provenance.exported_at (every export writes a new one)."""
+        return self.provenance.exported_at or ""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One export file: its document, or why it cannot be read (`error` names the file)."""
+
+    path: Path
+    document: ExportDocument | None
+    error: str | None = None
+
+
+def read_export(path: Path) -> ExportFile:
+    """An unreadable export (missing, not JSON, not an export document) is returned with its error, not raised:
+    every reader reports it and goes on with the others."""
+    try:
+        content = read_json(path)
+    except (OSError, ValueError) as exc:  # both name the file
+        return ExportFile(path, None, str(exc))
+    if not isinstance(content, dict):
+        return ExportFile(path, None, str(UnreadableFileError(path, f"a JSON {type(content).__name__}, not an export")))
+    try:
+        return ExportFile(path, ExportDocument.model_validate(content))
+    except ValidationError as exc:
+        field, message = failed_field(exc)
+        return ExportFile(path, None, str(UnreadableFileError(path, f"not an export document: {field}: {message}")))
+
+
+def export_paths(output_dir: Path) -> list[Path]:
+    """The export files, sorted: <output dir>/<two-letter system>/<id>.json (export_path), so the deck's anki/,
+    the report's report/ and moved-aside _removed/ are never read, nor hidden and temporary files (".name")."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(p for p in output_dir.glob("[a-z][a-z]/*.json") if not p.name.startswith("."))
+
+
+def iter_exports(output_dir: Path) -> Iterator[ExportFile]:
+    """Every export under output_dir, read, in path order (see export_paths)."""
+    for path in export_paths(output_dir):
+        yield read_export(path)

@@ -1,7 +1,6 @@
 """The roll-up report over every exported question: pandas tables written as CSV and a Markdown summary.
 
-Reads the export documents in <output dir>/<system>/<id>.json (two-letter system folders only, so anki/, report/
-and _removed/ are never read) and builds:
+Reads the export documents (document.iter_exports: <output dir>/<system>/<id>.json) and builds:
 
 - questions.csv  one row per question: system, type (id[2:5]), statements by section, statements that passed the
                  card gate (card_gate.py), errors, warnings, extractor, model, endpoint (blank for Anthropic's
@@ -29,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from mksap_assets.domain.engine.store import read_json, write_bytes_atomic
-from mksap_assets.domain.validation.card_gate import stored_blocking_codes
+from mksap_assets.domain.engine.store import write_bytes_atomic
+from mksap_assets.domain.exports.document import ExportDocument, iter_exports
 
 log = logging.getLogger(__name__)
 
@@ -70,78 +69,47 @@ def write_csv_atomic(path: Path, frame: pd.DataFrame) -> None:
 # Reading the exports
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _len(value: Any) -> int:
-    return len(value) if isinstance(value, list) else 0
-
-
-def _number(value: Any) -> float:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def question_row(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def question_row(document: ExportDocument, path: Path) -> dict[str, Any]:
     """One row of questions.csv from one export document."""
-    question_id = str(document.get("question_id") or path.stem)
+    question_id = document.question_id
     system = path.parent.name
-    true_statements = _dict(document.get("true_statements"))
-    validation = _dict(document.get("validation"))
-    provenance = _dict(document.get("provenance"))
-    usage = _dict(provenance.get("llm_usage"))
+    provenance = document.provenance
     sections = {
-        "statements_critique": _len(true_statements.get("from_critique")),
-        "statements_key_points": _len(true_statements.get("from_key_points")),
-        "statements_table": _len(_dict(document.get("table_statements")).get("statements")),
+        "statements_critique": document.true_statements.from_critique,
+        "statements_key_points": document.true_statements.from_key_points,
+        "statements_table": document.table_statements.statements,
     }
-    items = [
-        item
-        for section in (true_statements.get("from_critique"), true_statements.get("from_key_points"),
-                        _dict(document.get("table_statements")).get("statements"))
-        for item in (section if isinstance(section, list) else [])
-        if isinstance(item, dict)
-    ]
+    counts = {name: len(items) for name, items in sections.items()}
     row: dict[str, Any] = {
         "question_id": question_id,
         "system": system,
-        "system_name": str(document.get("category_name") or system).strip() or system,
+        "system_name": (document.category_name or system).strip() or system,
         "type": question_id[2:5],
-        **sections,
-        "statements": sum(sections.values()),
-        "errors": int(_number(validation.get("errors"))),
-        "warnings": int(_number(validation.get("warnings"))),
-        "statements_passed": sum(1 for item in items if not stored_blocking_codes(item)),
-        "extractor": str(provenance.get("extractor") or "?"),
-        "model": str(provenance.get("model") or ""),
-        "endpoint": str(provenance.get("endpoint") or ""),  # not Anthropic's API: its costs were never billed
+        **counts,
+        "statements": sum(counts.values()),
+        "errors": document.validation.errors,
+        "warnings": document.validation.warnings,
+        "statements_passed": sum(
+            1 for items in sections.values() for item in items if not item.blocking_codes()
+        ),
+        "extractor": provenance.extractor or "?",
+        "model": provenance.model or "",
+        "endpoint": provenance.endpoint or "",  # not Anthropic's API: its costs were never billed
     }
     for name in USAGE_FIELDS:
-        value = _number(usage.get(_USAGE_SOURCE.get(name, name)))
-        row[name] = float(value) if name == "cost_usd" else int(value)
+        row[name] = getattr(provenance.llm_usage, _USAGE_SOURCE.get(name, name))
     return row
-
-
-def export_paths(output_dir: Path) -> list[Path]:
-    if not output_dir.is_dir():
-        return []
-    return sorted(p for p in output_dir.glob("[a-z][a-z]/*.json") if not p.name.startswith("."))
 
 
 def question_table(output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
     """The per-question table (sorted by question id) and the export files that could not be read."""
     rows, unreadable = [], []
-    for path in export_paths(output_dir):
-        try:
-            document = read_json(path)
-        except (OSError, ValueError) as exc:
-            log.warning("report: cannot read %s: %s", path, exc)
-            unreadable.append(path)
-            continue
-        if not isinstance(document, dict):
-            unreadable.append(path)
-            continue
-        rows.append(question_row(document, path))
+    for export in iter_exports(output_dir):
+        if export.document is None:
+            log.warning("report: cannot read %s", export.error)
+            unreadable.append(export.path)
+        else:
+            rows.append(question_row(export.document, export.path))
     frame = pd.DataFrame(rows, columns=list(QUESTION_COLUMNS))
     frame = frame.astype({n: int for n in _COUNT_COLUMNS})
     frame = frame.astype({n: (float if n == "cost_usd" else int) for n in USAGE_FIELDS})

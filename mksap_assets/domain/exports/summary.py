@@ -9,10 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mksap_assets.domain.engine.store import UnreadableFileError, read_json
-from mksap_assets.domain.exports.deck_files import DeckStatus, deck_status, export_stamp
-from mksap_assets.domain.exports.document import export_path
-from mksap_assets.domain.exports.report import export_paths, question_row
+from mksap_assets.domain.exports.deck_files import DeckStatus, deck_status
+from mksap_assets.domain.exports.document import export_path, export_paths, read_export
+from mksap_assets.domain.exports.report import question_row
 from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 
 
@@ -25,7 +24,7 @@ class ExportSummary:
     extractors: set[str] = field(default_factory=set)  # "anthropic", "anthropic at http://127.0.0.1:8765", …
     cost_by_endpoint: Counter[str | None] = field(default_factory=Counter)  # None: Anthropic's own API
     missing: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # the error (naming the file) of each export that does not parse
+    unreadable: list[str] = field(default_factory=list)  # the error (naming the file) of each unreadable export
     deck: DeckStatus | None = None  # only when every export was summarised: the deck is built from all of them
 
     @property
@@ -63,13 +62,11 @@ def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = Non
         if not path.is_file():
             summary.missing.append(path.stem)
             continue
-        try:
-            document = read_json(path)
-            if not isinstance(document, dict):
-                raise UnreadableFileError(path, f"a JSON {type(document).__name__}, not an export")
-        except (OSError, ValueError) as exc:  # a broken export is reported, not fatal; both errors name the file
-            summary.unreadable.append(str(exc))
+        export = read_export(path)
+        if export.document is None:  # a broken export is reported, not fatal
+            summary.unreadable.append(export.error)
             continue
+        document = export.document
         row = question_row(document, path)
         summary.questions += 1
         summary.statements += row["statements"]
@@ -78,7 +75,7 @@ def summarise_exports(output_dir: Path, question_ids: Iterable[str] | None = Non
         summary.extractors.add(row["extractor"] + (f" at {endpoint}" if endpoint else ""))
         if row["model"]:  # an LLM extractor (offline has no model, and no cost)
             summary.cost_by_endpoint[endpoint] += row["cost_usd"]
-        stamps[row["question_id"]] = export_stamp(document)
+        stamps[document.question_id] = document.stamp
     if question_ids is None:
         summary.deck = deck_status(output_dir, stamps)
     return summary

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from mksap_assets.domain.errors import InputError
+from mksap_assets.domain.errors import InputError, failed_field
 from mksap_assets.domain.inputs.question import QUESTION_ID_RE, Question
 from mksap_assets.domain.inputs.tables import (
     ParsedTable,
@@ -179,12 +179,6 @@ class RawQuestion(BaseModel):
         return [table for table in self.tables if table.kind == "educational"]
 
 
-def _field_of(error: ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return field, first["msg"]
-
-
 def parse_question(question_file: QuestionFile, raw_bytes: bytes) -> Question:
     """Validate the JSON only. Raises InputError naming the file and the field."""
     path = question_file.path
@@ -197,7 +191,7 @@ def parse_question(question_file: QuestionFile, raw_bytes: bytes) -> Question:
     try:
         question = Question.model_validate(document)
     except ValidationError as exc:
-        field, message = _field_of(exc)
+        field, message = failed_field(exc)
         raise InputError(path, field, message) from exc
     if question.question_id != question_file.question_id:
         raise InputError(

@@ -9,7 +9,7 @@ advice shown in the export, except the few that break the card a learner would s
 - pronoun_cloze: the blank is "it" or "they", an answer that cannot be recalled and teaches nothing.
 
 docs/VALIDATION.md explains each choice. Plain data in, codes out: used by validation (to mark each statement) and
-by the Anki export (which reads stored documents, older ones included).
+by the readers of exports written before the per-statement gate (exports/document.ExportedStatement).
 """
 
 from __future__ import annotations
@@ -27,11 +27,3 @@ def blocking_codes(issues: Iterable[tuple[str, str]]) -> list[str]:
             codes[code] = None
     return list(codes)
 
-
-def stored_blocking_codes(item: dict) -> list[str]:
-    """The blocking codes of a statement as an export document stores it (exports written before the per-statement
-    gate carry no `blocked_by`: their issues decide)."""
-    if isinstance(item.get("blocked_by"), list):
-        return [str(code) for code in item["blocked_by"]]
-    issues = [issue for issue in item.get("issues") or [] if isinstance(issue, dict)]
-    return blocking_codes((str(issue.get("code", "?")), str(issue.get("severity"))) for issue in issues)

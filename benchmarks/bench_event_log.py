@@ -34,7 +34,7 @@ from mksap_assets.storage.profiles import (
     profile_config,
     with_stock_event_log,
 )
-from mksap_assets_tests.services import PostgresDatabases
+from mksap_devtools.postgres_databases import PostgresDatabases
 
 ASSETS = ("raw_question", "extracted_statements", "validated_statements", "exported_question")
 METADATA = {"duration_ms": 1.5, "statements": 20, "passed": True, "fingerprint": "0" * 64}

@@ -14,7 +14,7 @@ from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets.storage.postgres import POSTGRES_URL_VAR
 from mksap_assets_tests.fake_api_fixtures import fake_api, fake_api_factory  # noqa: F401
 from mksap_assets_tests.helpers import open_instance
-from mksap_assets_tests.services import PostgresDatabases
+from mksap_devtools.postgres_databases import PostgresDatabases
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "questions"
 CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"

@@ -28,7 +28,8 @@ from mksap_assets.storage.profiles import (
     profile_config,
 )
 from mksap_assets_tests.helpers import sample_ids
-from mksap_assets_tests.services import PostgresDatabases, free_port
+from mksap_assets_tests.services import free_port
+from mksap_devtools.postgres_databases import PostgresDatabases
 
 # What `mksap init` wrote before the profiles (the __DAGSTER_HOME__ template, filled in), abridged.
 EARLIER_MKSAP_CONFIG = """\

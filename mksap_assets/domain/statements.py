@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -170,6 +170,11 @@ class ValidationSummary(BaseModel):
     codes: dict[str, int] = Field(default_factory=dict)  # issue counts by code, questions' own issues included
     error_codes: dict[str, int] = Field(default_factory=dict)  # the same for errors only
     repair: RepairSummary | None = None  # None when the extractor has no repair turn
+
+    def counts(self) -> dict[str, Any]:
+        """The statement and issue counts, as the export and the validated asset's metadata both record them."""
+        return self.model_dump(include={"statements", "statements_passed", "pass_rate", "errors", "warnings", "infos",
+                                        "statements_with_errors", "fixes", "error_codes"})
 
 
 class ValidatedStatements(BaseModel):

@@ -433,7 +433,7 @@ def normalise_exponents(text: str) -> str:
     "0.15 × 109/L" -> "0.15 × 10^9/L" (a flattened superscript: the exponents 9, 6, 3 and 12 of a count
     per litre or microlitre, after a number and "×" or "x"); "10⁹/L" -> "10^9/L"; "10⁻³" -> "10^-3". Text
     already written "10^9" is unchanged. Apply it to source text and statements alike, so that
-    ``nlp_rules.find_quantities`` reads the same value and unit from both.
+    ``nlp.rules.find_quantities`` reads the same value and unit from both.
     """
     if "10" not in text:
         return text

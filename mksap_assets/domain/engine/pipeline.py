@@ -208,14 +208,7 @@ class QuestionPipeline:
         summary = validated.validation
         repair = summary.repair
         return {
-            "statements": summary.statements,
-            "statements_passed": summary.statements_passed,
-            "pass_rate": summary.pass_rate,
-            "errors": summary.errors,
-            "warnings": summary.warnings,
-            "infos": summary.infos,
-            "statements_with_errors": summary.statements_with_errors,
-            "fixes": summary.fixes,
+            **summary.counts(),
             "error_codes": ",".join(f"{code}:{count}" for code, count in summary.error_codes.items()),
             "validator_ms": round(validator_ms, 3),
             "validator_cpu_ms": round(validator_cpu_ms, 3),

@@ -85,15 +85,7 @@ def build_export(
     summary = validated.validation
     repair_usage = summary.repair.usage if summary.repair else LLMUsage()
     document["validation"] = {
-        "statements": summary.statements,
-        "statements_passed": summary.statements_passed,
-        "pass_rate": summary.pass_rate,
-        "errors": summary.errors,
-        "warnings": summary.warnings,
-        "infos": summary.infos,
-        "statements_with_errors": summary.statements_with_errors,
-        "fixes": summary.fixes,
-        "error_codes": summary.error_codes,
+        **summary.counts(),
         "issues": [i.model_dump(mode="json") for i in summary.question_issues],
         "repair": summary.repair.model_dump(mode="json") if summary.repair else None,
     }

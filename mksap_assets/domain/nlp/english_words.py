@@ -2,7 +2,7 @@
 
 The word list is pyspellchecker's English word-frequency dictionary, shipped inside its wheel (nothing is downloaded):
 160,572 entries, of which 128,383 are alphabetic (possessives such as "aardvark's" are left out: tokens drop "'s").
-It is loaded once per process, on first use (like the spaCy pipeline in nlp.py): about 0.16 s of CPU and 20 MB of
+It is loaded once per process, on first use (like the spaCy pipeline in parsing.py): about 0.16 s of CPU and 20 MB of
 resident memory. Looking a word up is a dict lookup; `is_english_word` keeps its answers (an LRU cache).
 
 `is_english_word` case-folds the word and tries its inflections and a few productive prefixes ("nonadherent",

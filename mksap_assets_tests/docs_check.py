@@ -84,6 +84,8 @@ NOT_RUN = {
     "with --provider P runs here, with the values already pinned)",
     # named in the prose
     "mksap init": "the first step of make run and make dev (Makefile), run with them",
+    "mksap init --storage sqlite|postgres": "a synopsis; test_storage_profiles.py runs init with each profile, "
+    "against a real PostgreSQL server",
     "dagster dev": "what make dev runs (Makefile), run with it",
     "make dev PORT=3001": "make dev on another port: this check runs make dev with PORT= a free port",
     "dagster-daemon run -w workspace.yaml": "make dev already runs a daemon on the sandbox's instance and a second "
@@ -91,7 +93,6 @@ NOT_RUN = {
     "make quality": "minutes over the copyrighted corpus (../shared), not part of a clone",
     "make bench": "benchmarks of about 15 minutes",
     "make bench-incremental": "a benchmark of about 10 minutes",
-    "python benchmarks/bench_event_log.py": "a benchmark over 2,198 partitions (minutes)",
 }
 
 

@@ -160,3 +160,21 @@ curl -s http://127.0.0.1:3000/graphql
         ("serve", ("DOC.md", 0)),  # to the end of its block
         ("run", None),
     ]
+
+
+def test_the_readme_is_short_and_maps_the_code_near_the_top():
+    """A README for users: under 12 KB, the "where to change what" map before the UI and the shell, and every path
+    the map names exists."""
+    import re
+
+    from mksap_assets.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert len(readme.encode()) < 12_000
+    headings = re.findall(r"^## (.+)$", readme, flags=re.M)
+    assert headings.index("Where to change what") < headings.index("The Dagster UI")
+    map_section = readme.split("## Where to change what")[1].split("\n## ")[0]
+    package = PROJECT_ROOT / "mksap_assets"
+    for path in re.findall(r"`([\w/]+(?:\.py|/))`", map_section):  # a path of the package, or a name in it
+        found = (PROJECT_ROOT / path).exists() or (package / path).exists() or list(package.rglob(path.rstrip("/")))
+        assert found, path

@@ -2,6 +2,7 @@
 PostgreSQL server), `mksap init` writes one once and never overwrites an edited one, and the postgres profile runs
 the sample questions end to end on a real server."""
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -207,23 +208,23 @@ def test_the_database_is_created_when_missing(postgres_databases: PostgresDataba
     assert ensure_database(url) is False
 
 
-def test_the_postgres_profile_runs_the_sample_questions_end_to_end(
-    settings: Settings, postgres_databases: PostgresDatabases, tmp_path: Path, env, capsys
-):
-    """`mksap init --storage postgres` on a server without the database, then `mksap run` for a few questions with
-    the offline extractor: every asset materialized, the history in PostgreSQL."""
-    database = postgres_databases.new_name()
-    bare = postgres_databases.url(database).replace("postgresql+psycopg2://", "postgresql://")  # as users write it
+def _run_on_postgres(settings: Settings, databases: PostgresDatabases, env_file: Path, env, capsys,
+                     count: int | None) -> None:
+    """`mksap init --storage postgres` on a server without the database, then `mksap run` for the first `count`
+    questions of the bank (all: None) with the offline extractor: every asset materialized, the history in
+    PostgreSQL."""
+    database = databases.new_name()
+    bare = databases.url(database).replace("postgresql+psycopg2://", "postgresql://")  # as users write it
     env.setenv(POSTGRES_URL_VAR, bare)
     settings = settings.replace(llm=settings.llm.replace(provider="offline"))
-    assert cmd_init(settings, env_file=tmp_path / ".env", storage="postgres") == 0
+    assert cmd_init(settings, env_file=env_file, storage="postgres") == 0
     assert "Storage:          the postgres profile, as shipped, written to" in capsys.readouterr().out
     keys = sample_ids(settings.data_dir)
-    chosen = keys[:4]
-    assert cmd_run(settings, chosen) == 0
-    assert "questions exported: 4" in capsys.readouterr().out
+    chosen = keys[:count] if count else keys
+    assert cmd_run(settings, chosen if count else []) == 0
+    assert f"questions exported: {len(chosen)}" in capsys.readouterr().out
     assert all(export_path(settings.output_dir, key).is_file() for key in chosen)
-    assert not export_path(settings.output_dir, keys[4]).exists()
+    assert all(not export_path(settings.output_dir, key).exists() for key in keys[len(chosen):])
     with dg.DagsterInstance.get() as instance:
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert database in instance.event_log_storage.postgres_url
@@ -232,3 +233,20 @@ def test_the_postgres_profile_runs_the_sample_questions_end_to_end(
             assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(chosen), asset
         assert instance.get_latest_materialization_event(dg.AssetKey("anki_deck")) is not None
     assert not list(settings.dagster_home.glob("**/*.db"))
+
+
+def test_the_postgres_profile_runs_the_sample_questions_end_to_end(
+    settings: Settings, postgres_databases: PostgresDatabases, tmp_path: Path, env, capsys
+):
+    _run_on_postgres(settings, postgres_databases, tmp_path / ".env", env, capsys, count=4)
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_the_postgres_profile_runs_the_real_corpus_end_to_end(
+    settings: Settings, corpus_dir: Path, postgres_databases: PostgresDatabases, tmp_path: Path, env, capsys
+):
+    bank = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, bank)
+    settings = settings.replace(data_dir=bank)
+    _run_on_postgres(settings, postgres_databases, tmp_path / ".env", env, capsys, count=None)

@@ -1,0 +1,381 @@
+"""Card checks: what a learner sees on the Anki card made from a statement and its cloze candidates.
+
+Pure functions, no pipeline state, for the quality report (`benchmarks/quality_cards.py`), the offline extractor and
+deduplication to share:
+
+- `words`: the statement's length in words, as a reader counts them;
+- `c1_giveaways`: what outside the c1 blank reveals its answer on card 1 (an abbreviation or long form of it, a unit
+  conversion of the blanked value, the answer itself repeated);
+- `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
+- `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
+- `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
+
+The first placed candidate is c1 and the others c2 (`validation.cloze.place_candidates`, the anki renderer's rule):
+card 1 blanks c1 and shows every c2 as plain text, so a c2 can give c1 away.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mksap_assets.domain.cloze_placement import whole_word
+from mksap_assets.domain.nlp.lexicon import is_abbreviation, long_forms
+from mksap_assets.domain.nlp.rules import Quantity, find_quantities
+from mksap_assets.domain.validation.cloze import place_candidates
+
+# -- words --------------------------------------------------------------------------------------------------------------
+
+# A word is a run of letters or digits, joined by inner hyphens, apostrophes, dots, commas or slashes: "18-gauge",
+# "patient's", "5.6", "150,000" and "mg/dL" are one word each; "<", "%" and "(" are none.
+_WORD_RE = re.compile(r"[^\W_]+(?:[-'’./,:][^\W_]+)*")
+
+
+def words(statement: str) -> int:
+    """The number of words in the statement, as a reader counts them (numbers and units included, punctuation not)."""
+    return len(_WORD_RE.findall(statement))
+
+
+# -- c1 give-aways ------------------------------------------------------------------------------------------------------
+
+GIVEAWAY_ABBREVIATION = "abbreviation"  # c1 blanks a long form whose abbreviation stays visible
+GIVEAWAY_LONG_FORM = "long_form"  # c1 blanks an abbreviation whose long form stays visible
+GIVEAWAY_CONVERSION = "conversion"  # c1 blanks a value whose conversion to other units stays visible
+GIVEAWAY_REPEATED = "repeated"  # the c1 answer itself occurs outside its blank
+
+
+@dataclass(frozen=True)
+class Giveaway:
+    """One way card 1 reveals its c1 answer: the kind (GIVEAWAY_*) and the visible text that does it."""
+
+    kind: str
+    visible: str
+
+
+@dataclass(frozen=True)
+class AbbreviationDefinition:
+    """An abbreviation defined in the text ("long form (ABBR)" or "ABBR (long form)"): both spans as (start, end)."""
+
+    abbreviation: tuple[int, int]
+    long_form: tuple[int, int]
+
+
+_PARENTHESES_RE = re.compile(r"\(([^()]{1,120})\)")
+_TOKEN_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+
+
+def _abbreviation_token(token: str) -> bool:
+    """An abbreviation as written in a definition: the lexicon's rule, or 2 to 10 characters with 2 or more capitals
+    ("PSC", "HbA1c", "NSAIDs")."""
+    return is_abbreviation(token) or (
+        2 <= len(token) <= 10 and sum(c.isupper() for c in token) >= 2 and token[0].isalpha() and " " not in token
+    )
+
+
+def _long_form_start(text: str, end: int, abbreviation: str) -> int | None:
+    """Where the long form of the abbreviation starts, for a long form ending at `end`; None when the words before
+    do not spell it. Schwartz and Hearst's rule (2003): the abbreviation's letters are matched right to left in the
+    words before it, and its first letter must begin a word."""
+    letters = [c.lower() for c in abbreviation if c.isalnum()]
+    if not letters or not letters[0].isalpha():
+        return None
+    tokens = list(_TOKEN_RE.finditer(text[:end]))[-(len(letters) + 5):]
+    if not tokens:
+        return None
+    span_start = tokens[0].start()
+    region = text[span_start:end].lower()
+    position = len(region) - 1
+    for index in range(len(letters) - 1, -1, -1):
+        letter = letters[index]
+        while position >= 0:
+            starts_word = position == 0 or not region[position - 1].isalnum()
+            if region[position] == letter and (index > 0 or starts_word):
+                break
+            position -= 1
+        if position < 0:
+            return None
+        position -= 1
+    start = span_start + position + 1
+    # the long form takes whole words and has more characters than the abbreviation
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    return start if end - start > len(abbreviation) + 1 else None
+
+
+def abbreviation_definitions(text: str) -> list[AbbreviationDefinition]:
+    """Abbreviations defined in parentheses in the text: "primary sclerosing cholangitis (PSC)" (the long form
+    before) and "PSC (primary sclerosing cholangitis)" (the long form inside)."""
+    found: list[AbbreviationDefinition] = []
+    for match in _PARENTHESES_RE.finditer(text):
+        inner = match.group(1).strip()
+        inner_start = match.start(1) + match.group(1).find(inner)
+        before = text[: match.start()].rstrip()
+        if _abbreviation_token(inner):
+            start = _long_form_start(text, len(before), inner)
+            if start is not None:
+                found.append(AbbreviationDefinition((inner_start, inner_start + len(inner)), (start, len(before))))
+            continue
+        previous = re.search(r"([^\W_]+(?:[-'’][^\W_]+)*)$", before)
+        if previous and _abbreviation_token(previous.group(1)):
+            short = previous.group(1)
+            if _long_form_start(inner, len(inner), short) == 0:
+                found.append(AbbreviationDefinition(previous.span(1), (inner_start, inner_start + len(inner))))
+    return found
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _inside(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return b[0] <= a[0] and a[1] <= b[1]
+
+
+def _abbreviation_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    found: list[Giveaway] = []
+    for definition in abbreviation_definitions(statement):
+        short, long = definition.abbreviation, definition.long_form
+        if _overlaps(long, c1) and not _overlaps(short, c1):
+            found.append(Giveaway(GIVEAWAY_ABBREVIATION, statement[short[0]:short[1]]))
+        elif (_inside(short, c1) and not _overlaps(long, c1)
+              and not _visible_elsewhere(statement, c1, statement[short[0]:short[1]])):
+            found.append(Giveaway(GIVEAWAY_LONG_FORM, statement[long[0]:long[1]]))
+    if found:
+        return found
+    # Abbreviations the lexicon knows, anywhere on the card: "COPD" visible, "chronic obstructive pulmonary disease"
+    # blanked, or the other way round.
+    answer = statement[c1[0]:c1[1]].lower()
+    visible = (statement[: c1[0]] + " \u2026 " + statement[c1[1]:]).lower()
+    for token in _TOKEN_RE.finditer(statement):
+        if not is_abbreviation(token.group(0)):
+            continue
+        forms = long_forms(token.group(0))
+        inside = _inside(token.span(), c1)
+        if not inside and not _overlaps(token.span(), c1):
+            if any(_contains_words(answer, form) for form in forms):
+                found.append(Giveaway(GIVEAWAY_ABBREVIATION, token.group(0)))
+        elif inside and not _visible_elsewhere(statement, c1, token.group(0)):
+            shown = next((form for form in forms if _contains_words(visible, form)), None)
+            if shown is not None:
+                found.append(Giveaway(GIVEAWAY_LONG_FORM, shown))
+    return found
+
+
+def _visible_elsewhere(statement: str, c1: tuple[int, int], abbreviation: str) -> bool:
+    """The abbreviation also stands outside c1: its long form then reveals nothing the card does not already show
+    ("inflammatory bowel disease (IBD) ... {{resolve with IBD treatment}}")."""
+    return any(not _overlaps(m.span(), c1) and whole_word(statement, *m.span())
+               for m in re.finditer(re.escape(abbreviation), statement))
+
+
+def _contains_words(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![^\W_]){re.escape(phrase)}(?![^\W_])", text) is not None
+
+
+_OPENING = "(["
+_CLOSING = {"(": ")", "[": "]"}
+
+
+def _conversion_giveaways(statement: str, c1: tuple[int, int], quantities: list[Quantity]) -> list[Giveaway]:
+    """A value blanked in c1 next to its conversion in brackets outside c1: "{{c1::5.6 mmol/L}} (100 mg/dL)", or
+    "100 mg/dL ({{c1::5.6 mmol/L}})"."""
+    blanked = [q for q in quantities if _inside((q.start, q.end), c1)]
+    if not blanked:
+        return []
+    units = {q.unit for q in blanked}
+    found: list[Giveaway] = []
+    # the conversion after the blanked value
+    end = max(c1[1], *(q.expr_end for q in blanked))
+    rest = statement[end:]
+    opening = rest.lstrip()
+    if opening[:1] in _OPENING:
+        open_at = end + len(rest) - len(opening)
+        close_at = statement.find(_CLOSING[opening[0]], open_at)
+        if close_at > 0 and close_at > c1[1] and not _overlaps((open_at, close_at), c1):
+            converted = [q for q in quantities if open_at < q.start and q.end <= close_at and q.unit]
+            if any(q.unit not in units for q in converted):
+                found.append(Giveaway(GIVEAWAY_CONVERSION, statement[open_at:close_at + 1]))
+    # the blanked value is itself the conversion, in brackets after the visible value
+    start = min(c1[0], *(q.expr_start for q in blanked))
+    before = statement[:start].rstrip()
+    if before[-1:] in _OPENING:
+        original = [q for q in quantities if q.expr_end <= len(before) - 1 and q.unit
+                    and not statement[q.expr_end:len(before) - 1].strip() and not _overlaps((q.start, q.end), c1)]
+        if any(q.unit not in units for q in original):
+            found.append(Giveaway(GIVEAWAY_CONVERSION, original[-1].text))
+    return found
+
+
+def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    answer = statement[c1[0]:c1[1]].strip()
+    if not answer:
+        return []
+    found: list[Giveaway] = []
+    for match in re.finditer(re.escape(answer), statement, re.IGNORECASE):
+        if not _overlaps(match.span(), c1) and whole_word(statement, *match.span()):
+            found.append(Giveaway(GIVEAWAY_REPEATED, match.group(0)))
+    return found
+
+
+def c1_placement(statement: str, clozes: Sequence[str]) -> tuple[int, int] | None:
+    """The (start, end) span card 1 blanks: where the card renderer places the first placeable candidate; None when
+    no candidate can be placed."""
+    placed, _ = place_candidates(statement, clozes)
+    first = next((p for p in placed if p.number == 1), None)
+    return (first.start, first.end) if first else None
+
+
+def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
+    """Everything card 1 shows outside its c1 blank that reveals the c1 answer: an abbreviation of the blanked long
+    form or the long form of a blanked abbreviation ("Primary {{c1::sclerosing cholangitis}} (PSC)"), a conversion
+    of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated. c2 blanks are
+    shown on card 1, so they count as visible. Empty when nothing gives c1 away or no candidate can be placed."""
+    c1 = c1_placement(statement, clozes)
+    if c1 is None:
+        return []
+    return [
+        *_abbreviation_giveaways(statement, c1),
+        *_conversion_giveaways(statement, c1, find_quantities(statement)),
+        *_repeated_giveaways(statement, c1),
+    ]
+
+
+# -- case narration -----------------------------------------------------------------------------------------------------
+
+_PERSON = r"(?:patient|woman|man|girl|boy|child|infant|adolescent|neonate)"
+# A conditional before "a patient has" in its sentence makes it a general rule: "If a patient has X, give Y", "When
+# the score is low, a patient is unlikely to have Z".
+_CONDITIONAL_BEFORE = re.compile(
+    r"(?:\b(?:if|when|whenever|unless|once|until|whether|where|in which|that|who)\b[^.;]*"
+    r"|\b(?:before|after)\s+(?:\w+\s+){0,2})$",
+    re.IGNORECASE,
+)
+# A statement with an examiner describes a procedure, where "the patient's" is anyone's: "the examiner holds the
+# patient's hands".
+_PROCEDURE_RE = re.compile(r"\b(?:examiner|clinician|physician|examining)\b", re.IGNORECASE)
+
+CASE_NARRATION_CUES: dict[str, re.Pattern[str]] = {
+    # "this patient", "this acutely symptomatic patient", "this 45-year-old woman"
+    "this_patient": re.compile(rf"\bthis\s+(?:[\w-]+\s+){{0,2}}{_PERSON}\b", re.IGNORECASE),
+    "our_patient": re.compile(rf"\bour\s+{_PERSON}\b", re.IGNORECASE),
+    "the_patients_own": re.compile(rf"\bthe\s+{_PERSON}(?:'s|’s)\s", re.IGNORECASE),
+    # past events of the case: "the patient was", "the patient had", "the woman received"
+    "the_patient_past": re.compile(
+        rf"\bthe\s+{_PERSON}\s+(?:was|were|had|did|received|underwent|developed|reported|presented|returned)\b",
+        re.IGNORECASE,
+    ),
+    "such_as_a_patient": re.compile(rf"\bsuch\s+as\s+(?:a|the|this)\s+{_PERSON}\b", re.IGNORECASE),
+    # the case's facts turned into a false generalisation: "A patient has no signs of X", "Because a patient has not
+    # yet received Y" (a conditional "if a patient has" is excluded in case_narration)
+    "a_patient_is_has": re.compile(rf"\ba\s+{_PERSON}\s+(?:has|had|is|was)\b", re.IGNORECASE),
+    "admitted": re.compile(r"\b(?:was|were|is)\s+(?:re)?admitted\b", re.IGNORECASE),
+    "presented_with": re.compile(r"\bpresented\s+(?:with|to)\b", re.IGNORECASE),
+    "on_examination": re.compile(r"(?:^|[.;]\s*|,\s*)on\s+(?:physical\s+)?examination\s*,", re.IGNORECASE),
+    "past_treatment": re.compile(
+        r"\b(?:was|were)\s+(?:started|given|prescribed|discharged|hospitalized|transferred|intubated)\b",
+        re.IGNORECASE,
+    ),
+    "third_person": re.compile(r"\b(?:she|he|her|his|him|herself|himself)\b", re.IGNORECASE),
+    "answer_option": re.compile(
+        r"\b(?:options?\s+[A-F]\b|answer\s+choices?|the\s+(?:in)?correct\s+answer|(?:is|are)\s+incorrect\b)",
+        re.IGNORECASE,
+    ),
+}
+
+
+def case_narration(statement: str) -> list[str]:
+    """The names of the CASE_NARRATION_CUES that fire on the statement (each once, in the table's order): signs
+    that it retells the question's case ("this patient", "the patient's", past events, the answer options) rather
+    than stating a general rule. "Patients with X should receive Y" is a rule and fires none."""
+    hits: list[str] = []
+    for name, pattern in CASE_NARRATION_CUES.items():
+        for match in pattern.finditer(statement):
+            if name == "a_patient_is_has" and _CONDITIONAL_BEFORE.search(statement[: match.start()]):
+                continue
+            if name == "the_patients_own" and _PROCEDURE_RE.search(statement):
+                break
+            hits.append(name)
+            break
+    return hits
+
+
+# -- trivial clozes -----------------------------------------------------------------------------------------------------
+
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those some any each every either neither no all both few many much more most
+    other such and or but nor yet so if then than as because since although though while whereas unless until
+    of in on at to for with by from into onto upon about above below over under between among through during
+    before after against without within despite via per versus vs toward towards across beyond around
+    is are was were be been being am do does did has have had having can could may might must shall should
+    will would it its they them their he she his her him we our you your who whom whose which what
+    not also only even just very rather""".split()
+)
+# Words that make no answer on their own: a span made only of them is a stock phrase ("likely diagnosis").
+GENERIC_WORDS = frozenset(
+    """likely most best appropriate initial next first step management treatment therapy diagnosis test
+    testing evaluation finding findings patient patients option options cause causes""".split()
+)
+# A span may open on most function words ("within 24 hours", "more than 95%", "not associated with X"), but not on one
+# that joins it to what comes before: "so clotrimazole", "and renal failure", "of the kidney".
+_JOINING_WORDS = frozenset(
+    "and or but nor so yet than as that which who whom whose of".split()
+)
+_NEGATIONS = frozenset({"not", "no", "never", "without"})
+_FOOTNOTE_RE = re.compile(r"\s*\([a-z]\)$")  # a table's footnote mark: "risk factors (a)"
+_ROW_NUMBER_RE = re.compile(r"^(?:row\s*|#\s*)?\(?\d{1,3}[.)]?$", re.IGNORECASE)
+
+TRIVIAL_FUNCTION_WORD = "function_word"
+TRIVIAL_FRAGMENT = "fragment"
+TRIVIAL_GENERIC = "generic_phrase"
+TRIVIAL_ROW_NUMBER = "row_number"
+
+
+def trivial_cloze(cloze: str) -> str | None:
+    """Why the cloze candidate makes no answer worth blanking, or None when it may:
+    TRIVIAL_FUNCTION_WORD ("the", "with"); TRIVIAL_ROW_NUMBER (a bare small integer, "3", "row 3", "2."): a table
+    row index, no fact; TRIVIAL_FRAGMENT (it ends on a function word, or starts on one that joins it to the words
+    before: "repeated every", "impair cardiac output despite", "so clotrimazole"); TRIVIAL_GENERIC (only generic words: "likely diagnosis")."""
+    text = _FOOTNOTE_RE.sub("", cloze.strip()).rstrip(".,;:").strip()
+    tokens = [t.lower() for t in _TOKEN_RE.findall(text)]
+    if not tokens:
+        return None
+    if _ROW_NUMBER_RE.match(text):
+        return TRIVIAL_ROW_NUMBER
+    if len(tokens) == 1 and tokens[0] in FUNCTION_WORDS:
+        return TRIVIAL_FUNCTION_WORD
+    if tokens[-1] in FUNCTION_WORDS or tokens[0] in _JOINING_WORDS:
+        return TRIVIAL_FRAGMENT
+    # a negation makes a judgement the answer ("{{not appropriate}} in X"), which is a fact to learn
+    if not _NEGATIONS & set(tokens) and all(t in GENERIC_WORDS or t in FUNCTION_WORDS for t in tokens):
+        return TRIVIAL_GENERIC
+    return None
+
+
+# -- one card's figures -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardMetrics:
+    """The card checks of one statement, as `make quality` aggregates them."""
+
+    words: int
+    clozes: int  # candidates the card places (c1 and c2)
+    has_extra_field: bool
+    case_narration: tuple[str, ...]  # cue names
+    giveaways: tuple[Giveaway, ...]
+    trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate
+
+
+def card_metrics(statement: str, clozes: Sequence[str], extra_field: str | None) -> CardMetrics:
+    """All card checks of one statement with its cloze candidates (first = c1) and extra_field."""
+    placed, _ = place_candidates(statement, clozes)
+    trivial = tuple(reason for p in placed if (reason := trivial_cloze(p.candidate)) is not None)
+    return CardMetrics(
+        words=words(statement),
+        clozes=len(placed),
+        has_extra_field=bool(extra_field and extra_field.strip()),
+        case_narration=tuple(case_narration(statement)),
+        giveaways=tuple(c1_giveaways(statement, clozes)),
+        trivial_clozes=trivial,
+    )

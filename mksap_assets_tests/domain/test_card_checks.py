@@ -1,0 +1,232 @@
+"""Card checks (domain/validation/card_checks.py) on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from mksap_assets.domain.validation.card_checks import (
+    GIVEAWAY_ABBREVIATION,
+    GIVEAWAY_CONVERSION,
+    GIVEAWAY_LONG_FORM,
+    GIVEAWAY_REPEATED,
+    TRIVIAL_FRAGMENT,
+    TRIVIAL_FUNCTION_WORD,
+    TRIVIAL_GENERIC,
+    TRIVIAL_ROW_NUMBER,
+    abbreviation_definitions,
+    c1_giveaways,
+    c1_placement,
+    card_metrics,
+    case_narration,
+    trivial_cloze,
+    words,
+)
+
+# -- words --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("Metformin is first-line therapy for type 2 diabetes.", 8),
+        ("A serum sodium < 120 mEq/L (120 mmol/L) is severe hyponatremia.", 10),
+        ("An 18-gauge catheter gives 5.6 L/min of flow at 150,000 cells.", 11),
+        ("The patient's potassium is low.", 5),
+        ("", 0),
+    ],
+)
+def test_words_counts_words_and_numbers_not_punctuation(statement: str, expected: int) -> None:
+    assert words(statement) == expected
+
+
+# -- c1 give-aways ------------------------------------------------------------------------------------------------------
+
+
+def _kinds(statement: str, clozes: list[str]) -> list[str]:
+    return [g.kind for g in c1_giveaways(statement, clozes)]
+
+
+def test_abbreviation_after_blanked_long_form_gives_c1_away() -> None:
+    statement = "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    found = c1_giveaways(statement, ["sclerosing cholangitis"])
+    assert [(g.kind, g.visible) for g in found] == [(GIVEAWAY_ABBREVIATION, "PSC")]
+
+
+def test_long_form_of_blanked_abbreviation_gives_c1_away() -> None:
+    statement = "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    found = c1_giveaways(statement, ["PSC"])
+    assert [(g.kind, g.visible) for g in found] == [(GIVEAWAY_LONG_FORM, "Primary sclerosing cholangitis")]
+
+
+def test_long_form_in_parentheses_after_blanked_abbreviation() -> None:
+    statement = "Giant cell arteritis is treated with prednisone; GCA (giant cell arteritis) may cause blindness."
+    assert GIVEAWAY_LONG_FORM in _kinds(statement, ["GCA"])
+
+
+def test_lexicon_abbreviation_visible_elsewhere_gives_away_blanked_long_form() -> None:
+    statement = "Chronic obstructive pulmonary disease is confirmed by spirometry; COPD exacerbations need steroids."
+    assert _kinds(statement, ["Chronic obstructive pulmonary disease"]) == [GIVEAWAY_ABBREVIATION]
+
+
+def test_a_c2_abbreviation_is_visible_on_card_one() -> None:
+    statement = "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    assert _kinds(statement, ["sclerosing cholangitis", "PSC"]) == [GIVEAWAY_ABBREVIATION]
+
+
+def test_abbreviation_and_long_form_in_one_blank_give_nothing_away() -> None:
+    statement = "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    assert c1_giveaways(statement, ["Primary sclerosing cholangitis (PSC)", "ulcerative colitis"]) == []
+
+
+def test_blanked_abbreviation_already_visible_elsewhere_is_no_long_form_giveaway() -> None:
+    # "IBD" stands outside the blank anyway: the long form reveals nothing more
+    statement = "In inflammatory bowel disease (IBD), erythema nodosum usually resolves with IBD treatment."
+    assert c1_giveaways(statement, ["resolves with IBD treatment"]) == []
+
+
+def test_conversion_after_blanked_value_gives_c1_away() -> None:
+    statement = "A fasting glucose of 5.6 mmol/L (100 mg/dL) or higher defines impaired fasting glucose."
+    found = c1_giveaways(statement, ["5.6 mmol/L"])
+    assert [(g.kind, g.visible) for g in found] == [(GIVEAWAY_CONVERSION, "(100 mg/dL)")]
+
+
+def test_blanked_conversion_after_visible_value_gives_c1_away() -> None:
+    statement = "A fasting glucose of 100 mg/dL (5.6 mmol/L) or higher defines impaired fasting glucose."
+    assert _kinds(statement, ["5.6 mmol/L"]) == [GIVEAWAY_CONVERSION]
+
+
+def test_value_and_conversion_in_one_blank_give_nothing_away() -> None:
+    statement = "A fasting glucose of 5.6 mmol/L (100 mg/dL) or higher defines impaired fasting glucose."
+    assert c1_giveaways(statement, ["5.6 mmol/L (100 mg/dL)"]) == []
+
+
+def test_bracketed_remark_without_a_quantity_is_no_conversion() -> None:
+    statement = "Start anticoagulation when the platelet count exceeds 50,000/µL (after transfusion if needed)."
+    assert c1_giveaways(statement, ["50,000/µL"]) == []
+
+
+def test_answer_repeated_outside_its_blank_gives_c1_away() -> None:
+    statement = "Warfarin is reversed with vitamin K, and warfarin overdose with bleeding also needs prothrombin complex."
+    assert _kinds(statement, ["Warfarin"]) == [GIVEAWAY_REPEATED]
+
+
+def test_answer_inside_a_longer_word_is_not_repeated() -> None:
+    statement = "Men with hematuria need cystoscopy, as recommended by urology guidelines."
+    assert c1_giveaways(statement, ["Men"]) == []
+
+
+def test_clean_card_and_unplaceable_cloze_have_no_giveaway() -> None:
+    statement = "Thiamine is given before glucose in suspected Wernicke encephalopathy."
+    assert c1_giveaways(statement, ["Thiamine", "Wernicke encephalopathy"]) == []
+    assert c1_giveaways(statement, ["not in the statement"]) == []
+    assert c1_placement(statement, ["not in the statement"]) is None
+
+
+def test_abbreviation_definitions_finds_both_orders() -> None:
+    text = "Acute kidney injury (AKI) and SBP (spontaneous bacterial peritonitis) both occur."
+    found = [(text[slice(*d.abbreviation)], text[slice(*d.long_form)]) for d in abbreviation_definitions(text)]
+    assert found == [("AKI", "Acute kidney injury"), ("SBP", "spontaneous bacterial peritonitis")]
+
+
+def test_parenthesised_words_that_do_not_spell_the_abbreviation_are_no_definition() -> None:
+    assert abbreviation_definitions("Oral vancomycin (PO) is used for severe colitis.") == []
+
+
+# -- case narration -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "cue"),
+    [
+        ("The patient's history of smoking raises the risk of bladder cancer.", "the_patients_own"),
+        ("Colonoscopy is indicated in this patient.", "this_patient"),
+        ("Fluids are needed in this acutely symptomatic patient.", "this_patient"),
+        ("Renal function should be checked in our patient.", "our_patient"),
+        ("A patient has no signs of hypercortisolism.", "a_patient_is_has"),
+        ("Because a patient has not yet received antiemetics, ondansetron is reasonable.", "a_patient_is_has"),
+        ("In patients with low risk, such as a patient, observation is enough.", "such_as_a_patient"),
+        ("She was admitted with chest pain.", "admitted"),
+        ("The woman presented with fever and neck stiffness.", "presented_with"),
+        ("On examination, the spleen is enlarged and tender.", "on_examination"),
+        ("Heparin was started on the second day.", "past_treatment"),
+        ("Amiodarone (Option C) is not appropriate for this rhythm.", "answer_option"),
+        ("Emergency surgery is incorrect because the leak is contained.", "answer_option"),
+        ("Ceftriaxone is the correct answer for gonococcal urethritis.", "answer_option"),
+        ("The patient had a normal echocardiogram.", "the_patient_past"),
+    ],
+)
+def test_case_narration_hits(statement: str, cue: str) -> None:
+    assert cue in case_narration(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "Patients with atrial fibrillation and a high stroke risk should receive anticoagulation.",
+        "If a patient has hypotension after fluids, norepinephrine is the first vasopressor.",
+        "When renal function is poor, a patient is at higher risk of metformin-associated acidosis.",
+        "A patient who has a penicillin allergy may receive a cephalosporin with a dissimilar side chain.",
+        "In this setting, patients benefit from early mobilisation.",
+        "The examiner flexes the patient's hip and knee to 90 degrees for the test.",
+        "Patients typically present with painless jaundice.",
+        "Lung examination findings are often normal in early pneumonia.",
+        "An incorrect inhaler technique is a common cause of poor asthma control.",
+    ],
+)
+def test_general_rules_are_no_case_narration(statement: str) -> None:
+    assert case_narration(statement) == []
+
+
+# -- trivial clozes -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cloze", "reason"),
+    [
+        ("the", TRIVIAL_FUNCTION_WORD),
+        ("With", TRIVIAL_FUNCTION_WORD),
+        ("repeated every", TRIVIAL_FRAGMENT),
+        ("impair cardiac output despite", TRIVIAL_FRAGMENT),
+        ("so clopidogrel", TRIVIAL_FRAGMENT),
+        ("likely diagnosis", TRIVIAL_GENERIC),
+        ("most appropriate initial", TRIVIAL_GENERIC),
+        ("3", TRIVIAL_ROW_NUMBER),
+        ("2.", TRIVIAL_ROW_NUMBER),
+        ("Row 4", TRIVIAL_ROW_NUMBER),
+    ],
+)
+def test_trivial_clozes(cloze: str, reason: str) -> None:
+    assert trivial_cloze(cloze) == reason
+
+
+@pytest.mark.parametrize(
+    "cloze",
+    [
+        "within 24 hours",
+        "more than 90%",
+        "not associated with weight gain",
+        "the left anterior descending artery",
+        "does not exclude cirrhosis",
+        "not appropriate",
+        "≥2 prior episodes of syncope (a)",
+        "3 mg/kg",
+        "Sarcoidosis",
+    ],
+)
+def test_whole_answers_are_not_trivial(cloze: str) -> None:
+    assert trivial_cloze(cloze) is None
+
+
+# -- one card's figures -------------------------------------------------------------------------------------------------
+
+
+def test_card_metrics_gathers_every_check() -> None:
+    statement = "A patient has primary sclerosing cholangitis (PSC), which is repeated every year by MRCP."
+    metrics = card_metrics(statement, ["sclerosing cholangitis", "repeated every", "absent"], "  ")
+    assert metrics.words == 14
+    assert metrics.clozes == 2  # "absent" is not in the statement
+    assert metrics.has_extra_field is False
+    assert metrics.case_narration == ("a_patient_is_has",)
+    assert [g.kind for g in metrics.giveaways] == [GIVEAWAY_ABBREVIATION]
+    assert metrics.trivial_clozes == (TRIVIAL_FRAGMENT,)
+    assert card_metrics(statement, ["MRCP"], "Imaging of the bile ducts.").has_extra_field is True

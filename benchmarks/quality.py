@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    from quality_cards import CardFigures
+
     from mksap_assets.domain.inputs.bank import RawQuestion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +144,12 @@ class ErrorRow:
     in_deck: bool
 
 
+def _card_figures() -> CardFigures:
+    from quality_cards import CardFigures
+
+    return CardFigures()
+
+
 @dataclass
 class SetResult:
     name: str
@@ -160,6 +168,7 @@ class SetResult:
     replay_misses: int = 0
     repair_requests_captured: int = 0
     seconds: float = 0.0
+    cards: CardFigures = field(default_factory=_card_figures)  # card checks of the statements in the deck
 
 
 def _failure_kind(error: str) -> str:
@@ -178,6 +187,7 @@ def run_set(
     from mksap_assets.resources import PipelineResource
     from mksap_assets.settings import Settings
     from mksap_devtools.fake_api import FakeAnthropic
+    from quality_cards import add_deck_cards
 
     settings = Settings(
         data_dir=CORPUS,
@@ -210,6 +220,7 @@ def run_set(
         notes, _, _ = notes_from_document(ExportDocument.model_validate(document))
         in_deck = {(note.section, note.index) for note in notes}
         result.in_deck += len(notes)
+        add_deck_cards(result.cards, document, in_deck)
         for issue in (document.get("validation") or {}).get("issues") or []:
             result.issues[(issue["severity"], issue["code"], "(question)")] += 1
         for (part, key), section, _ in SECTIONS:
@@ -368,6 +379,9 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
             f"{'yes' if row.in_deck else 'no'} |"
             for row in r.error_rows
         ] or ["| - | - | - | - | - | - |"]
+    from quality_cards import card_checks_section
+
+    lines += ["", *card_checks_section([(r.name, r.cards) for r in results])]
     return "\n".join(lines) + "\n"
 
 

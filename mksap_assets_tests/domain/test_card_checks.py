@@ -7,6 +7,7 @@ import pytest
 from mksap_assets.domain.validation.card_checks import (
     GIVEAWAY_ABBREVIATION,
     GIVEAWAY_CONVERSION,
+    GIVEAWAY_GLOSS,
     GIVEAWAY_LONG_FORM,
     GIVEAWAY_REPEATED,
     TRIVIAL_FRAGMENT,
@@ -230,3 +231,29 @@ def test_card_metrics_gathers_every_check() -> None:
     assert [g.kind for g in metrics.giveaways] == [GIVEAWAY_ABBREVIATION]
     assert metrics.trivial_clozes == (TRIVIAL_FRAGMENT,)
     assert card_metrics(statement, ["MRCP"], "Imaging of the bile ducts.").has_extra_field is True
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze", "gloss"),
+    [
+        ("Tinea pedis (athlete's foot) spreads in communal showers.", "Tinea pedis", "(athlete's foot)"),
+        ("Give anticoagulation (heparin or a direct oral anticoagulant) for deep vein thrombosis.", "anticoagulation",
+         "(heparin or a direct oral anticoagulant)"),
+    ],
+)
+def test_gloss_right_after_the_blank_gives_c1_away(statement: str, cloze: str, gloss: str) -> None:
+    assert [(g.kind, g.visible) for g in c1_giveaways(statement, [cloze])] == [(GIVEAWAY_GLOSS, gloss)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze"),
+    [
+        ("Decongestants such as sympathomimetic agents (e.g., oxymetazoline) cause rebound congestion.",
+         "sympathomimetic agents"),
+        ("The chest radiograph shows a pneumothorax (arrows) after line placement.", "pneumothorax"),
+        ("Stage 3 (Description: loss of the full skin thickness) needs debridement.", "Stage 3"),
+        ("Tinea pedis (athlete's foot) spreads in communal showers.", "Tinea pedis (athlete's foot)"),
+    ],
+)
+def test_examples_figure_pointers_and_table_cells_are_no_gloss(statement: str, cloze: str) -> None:
+    assert c1_giveaways(statement, [cloze]) == []

@@ -5,7 +5,7 @@ deduplication to share:
 
 - `words`: the statement's length in words, as a reader counts them;
 - `c1_giveaways`: what outside the c1 blank reveals its answer on card 1 (an abbreviation or long form of it, a unit
-  conversion of the blanked value, the answer itself repeated);
+  conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank);
 - `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
 - `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
 - `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
@@ -43,6 +43,7 @@ GIVEAWAY_ABBREVIATION = "abbreviation"  # c1 blanks a long form whose abbreviati
 GIVEAWAY_LONG_FORM = "long_form"  # c1 blanks an abbreviation whose long form stays visible
 GIVEAWAY_CONVERSION = "conversion"  # c1 blanks a value whose conversion to other units stays visible
 GIVEAWAY_REPEATED = "repeated"  # the c1 answer itself occurs outside its blank
+GIVEAWAY_GLOSS = "gloss"  # a gloss in parentheses right after the blank: "{{Verruca vulgaris}} (common warts)"
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,30 @@ def _conversion_giveaways(statement: str, c1: tuple[int, int], quantities: list[
     return found
 
 
+# no digits (a conversion or a value) and no colon (a table row's "header: value" cells, the statement's body)
+_GLOSS_RE = re.compile(r"\s*\(([^()\d:]{3,80})\)")
+# examples and pointers to a figure, not names: "(e.g., X)", "(shown)", "(arrows)"
+_EXAMPLE_RE = re.compile(
+    r"^(?:e\.g\.|i\.e\.|(?:eg|ie|for example|see|including|shown|arrows?|arrowheads?|figure|table|video)\b)",
+    re.IGNORECASE,
+)
+MAX_GLOSS_WORDS = 6
+
+
+def _gloss_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    """Another name or a definition of the answer in parentheses right after its blank: "{{Verruca vulgaris}} (common
+    warts)", "{{antithrombotic therapy}} (antiplatelet agents and anticoagulants)". Not examples ("e.g., X": a
+    category's example seldom names the category), abbreviations (the abbreviation check's) or numbers; and only
+    after a term: what follows a blanked number is a remark on it, not another name for it."""
+    match = _GLOSS_RE.match(statement, c1[1])
+    if match is None or any(c.isdigit() for c in statement[c1[0]:c1[1]]):
+        return []
+    gloss = match.group(1).strip()
+    if _EXAMPLE_RE.match(gloss) or _abbreviation_token(gloss) or words(gloss) > MAX_GLOSS_WORDS:
+        return []
+    return [Giveaway(GIVEAWAY_GLOSS, f"({gloss})")]
+
+
 def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     answer = statement[c1[0]:c1[1]].strip()
     if not answer:
@@ -229,7 +254,8 @@ def c1_placement(statement: str, clozes: Sequence[str]) -> tuple[int, int] | Non
 def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
     """Everything card 1 shows outside its c1 blank that reveals the c1 answer: an abbreviation of the blanked long
     form or the long form of a blanked abbreviation ("Primary {{c1::sclerosing cholangitis}} (PSC)"), a conversion
-    of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated. c2 blanks are
+    of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated, another name
+    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"). c2 blanks are
     shown on card 1, so they count as visible. Empty when nothing gives c1 away or no candidate can be placed."""
     c1 = c1_placement(statement, clozes)
     if c1 is None:
@@ -238,6 +264,7 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
         *_abbreviation_giveaways(statement, c1),
         *_conversion_giveaways(statement, c1, find_quantities(statement)),
         *_repeated_giveaways(statement, c1),
+        *_gloss_giveaways(statement, c1),
     ]
 
 

@@ -1,0 +1,53 @@
+"""The "Card checks" section of `make quality` (benchmarks/quality_cards.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from mksap_assets.settings import PROJECT_ROOT
+
+
+def _quality_cards_module():
+    spec = importlib.util.spec_from_file_location("quality_cards", PROJECT_ROOT / "benchmarks" / "quality_cards.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while it is being executed
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def _item(statement: str, clozes: list[str], extra: str | None = None) -> dict:
+    return {"statement": statement, "cloze_candidates": clozes, "extra_field": extra}
+
+
+def test_card_checks_count_the_deck_only_and_show_ids_not_text():
+    cards = _quality_cards_module()
+    document = {
+        "question_id": "cvq001",
+        "true_statements": {
+            "from_critique": [
+                _item("Primary sclerosing cholangitis (PSC) is common in this patient.", ["sclerosing cholangitis"],
+                      "Cholangiography confirms it."),
+                _item("Aspirin is continued after stenting.", ["Aspirin"]),  # blocked: not in the deck
+            ],
+            "from_key_points": [_item("Beta-blockers are repeated every day.", ["repeated every", "Beta-blockers"])],
+        },
+        "table_statements": {"statements": []},
+    }
+    figures = cards.CardFigures()
+    cards.add_deck_cards(figures, document, [("critique", 0), ("key_point", 0)])
+    assert figures.words == [9, 5]
+    assert figures.clozes == [1, 2]
+    assert figures.with_extra_field == 1
+    assert figures.narration_notes == [("cvq001", "critique", 0)]
+    assert figures.narration_cues == {"this_patient": 1}
+    assert figures.giveaways == {"abbreviation": 1}
+    assert figures.trivial_notes == [("cvq001", "key_point", 0)]
+
+    section = "\n".join(cards.card_checks_section([("offline", figures)]))
+    assert "| offline | 2 | 7.0 / 7 | 1.5 / 1.5 | 1 (50.0%) | 1 (50.0%) | 1 (50.0%) | 1 | 1 |" in section
+    assert "cvq001 critique[0]" in section
+    assert "sclerosing" not in section and "Beta-blockers" not in section  # ids and counts, never statement text

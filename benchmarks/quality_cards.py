@@ -90,7 +90,8 @@ def card_checks_section(sets: Sequence[tuple[str, CardFigures]]) -> list[str]:
         "c2 text). Words as a reader counts them (numbers and units included); *case narration*: a note with at "
         "least one cue of the case retold (\"this patient\", \"the patient's\", \"a patient has\" outside a "
         "conditional, past events, answer options, he/she); *c1 give-aways*: give-aways found (an abbreviation or "
-        "long form of the c1 answer, a unit conversion of a blanked value, the answer repeated outside its blank); "
+        "long form of the c1 answer, a unit conversion of a blanked value, the answer repeated outside its blank, "
+        "another name or a definition in parentheses right after the blank); "
         "*trivial clozes*: placed candidates that are a function word, a fragment, a generic phrase or a row number.",
         "",
         "| set | notes | words per statement (mean / median) | clozes per statement (mean / median) "

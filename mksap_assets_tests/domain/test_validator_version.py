@@ -32,7 +32,7 @@ CHECKS_CODE = (
 )
 # The version and the fingerprint of the checks it names (Python 3.11's tokenizer; pyproject pins 3.11).
 RECORDED_VERSION = "4"
-RECORDED_CHECKS = "e01a55b2bade9299"
+RECORDED_CHECKS = "acf76cda1f027034"  # + validation/card_checks.py (quality report only: no issue changes)
 
 
 def code_tokens(source: str) -> Iterator[str]:

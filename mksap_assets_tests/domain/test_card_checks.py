@@ -23,7 +23,7 @@ from mksap_assets.domain.validation.card_checks import (
     words,
 )
 
-# -- words --------------------------------------------------------------------------------------------------------------
+# -- words -------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_words_counts_words_and_numbers_not_punctuation(statement: str, expected
     assert words(statement) == expected
 
 
-# -- c1 give-aways ------------------------------------------------------------------------------------------------------
+# -- c1 give-aways -----------------------------------------------------------------------------------------------------
 
 
 def _kinds(statement: str, clozes: list[str]) -> list[str]:
@@ -107,7 +107,7 @@ def test_bracketed_remark_without_a_quantity_is_no_conversion() -> None:
 
 
 def test_answer_repeated_outside_its_blank_gives_c1_away() -> None:
-    statement = "Warfarin is reversed with vitamin K, and warfarin overdose with bleeding also needs prothrombin complex."
+    statement = "Warfarin is reversed with vitamin K; warfarin overdose with bleeding also needs prothrombin complex."
     assert _kinds(statement, ["Warfarin"]) == [GIVEAWAY_REPEATED]
 
 
@@ -133,7 +133,7 @@ def test_parenthesised_words_that_do_not_spell_the_abbreviation_are_no_definitio
     assert abbreviation_definitions("Oral vancomycin (PO) is used for severe colitis.") == []
 
 
-# -- case narration -----------------------------------------------------------------------------------------------------
+# -- case narration ----------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_general_rules_are_no_case_narration(statement: str) -> None:
     assert case_narration(statement) == []
 
 
-# -- trivial clozes -----------------------------------------------------------------------------------------------------
+# -- trivial clozes ----------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_whole_answers_are_not_trivial(cloze: str) -> None:
     assert trivial_cloze(cloze) is None
 
 
-# -- one card's figures -------------------------------------------------------------------------------------------------
+# -- one card's figures ------------------------------------------------------------------------------------------------
 
 
 def test_card_metrics_gathers_every_check() -> None:

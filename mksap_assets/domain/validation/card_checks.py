@@ -25,7 +25,7 @@ from mksap_assets.domain.nlp.lexicon import is_abbreviation, long_forms
 from mksap_assets.domain.nlp.rules import Quantity, find_quantities
 from mksap_assets.domain.validation.cloze import place_candidates
 
-# -- words --------------------------------------------------------------------------------------------------------------
+# -- words -------------------------------------------------------------------------------------------------------------
 
 # A word is a run of letters or digits, joined by inner hyphens, apostrophes, dots, commas or slashes: "18-gauge",
 # "patient's", "5.6", "150,000" and "mg/dL" are one word each; "<", "%" and "(" are none.
@@ -37,7 +37,7 @@ def words(statement: str) -> int:
     return len(_WORD_RE.findall(statement))
 
 
-# -- c1 give-aways ------------------------------------------------------------------------------------------------------
+# -- c1 give-aways -----------------------------------------------------------------------------------------------------
 
 GIVEAWAY_ABBREVIATION = "abbreviation"  # c1 blanks a long form whose abbreviation stays visible
 GIVEAWAY_LONG_FORM = "long_form"  # c1 blanks an abbreviation whose long form stays visible
@@ -268,7 +268,7 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
     ]
 
 
-# -- case narration -----------------------------------------------------------------------------------------------------
+# -- case narration ----------------------------------------------------------------------------------------------------
 
 _PERSON = r"(?:patient|woman|man|girl|boy|child|infant|adolescent|neonate)"
 # A conditional before "a patient has" in its sentence makes it a general rule: "If a patient has X, give Y", "When
@@ -327,7 +327,7 @@ def case_narration(statement: str) -> list[str]:
     return hits
 
 
-# -- trivial clozes -----------------------------------------------------------------------------------------------------
+# -- trivial clozes ----------------------------------------------------------------------------------------------------
 
 FUNCTION_WORDS = frozenset(
     """a an the this that these those some any each every either neither no all both few many much more most
@@ -362,7 +362,8 @@ def trivial_cloze(cloze: str) -> str | None:
     """Why the cloze candidate makes no answer worth blanking, or None when it may:
     TRIVIAL_FUNCTION_WORD ("the", "with"); TRIVIAL_ROW_NUMBER (a bare small integer, "3", "row 3", "2."): a table
     row index, no fact; TRIVIAL_FRAGMENT (it ends on a function word, or starts on one that joins it to the words
-    before: "repeated every", "impair cardiac output despite", "so clotrimazole"); TRIVIAL_GENERIC (only generic words: "likely diagnosis")."""
+    before: "repeated every", "impair cardiac output despite", "so clotrimazole"); TRIVIAL_GENERIC (only generic
+    words: "likely diagnosis")."""
     text = _FOOTNOTE_RE.sub("", cloze.strip()).rstrip(".,;:").strip()
     tokens = [t.lower() for t in _TOKEN_RE.findall(text)]
     if not tokens:
@@ -379,7 +380,7 @@ def trivial_cloze(cloze: str) -> str | None:
     return None
 
 
-# -- one card's figures -------------------------------------------------------------------------------------------------
+# -- one card's figures ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ class SetResult:
     replay_misses: int = 0
     repair_requests_captured: int = 0
     seconds: float = 0.0
+    deck_notes: list[Any] = field(default_factory=list)  # anki.ClozeNote of every question, before dedup
 
 
 def _failure_kind(error: str) -> str:
@@ -210,6 +211,7 @@ def run_set(
         notes, _, _ = notes_from_document(ExportDocument.model_validate(document))
         in_deck = {(note.section, note.index) for note in notes}
         result.in_deck += len(notes)
+        result.deck_notes.extend(notes)
         for issue in (document.get("validation") or {}).get("issues") or []:
             result.issues[(issue["severity"], issue["code"], "(question)")] += 1
         for (part, key), section, _ in SECTIONS:
@@ -368,6 +370,9 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
             f"{'yes' if row.in_deck else 'no'} |"
             for row in r.error_rows
         ] or ["| - | - | - | - | - | - |"]
+    from quality_dedup import duplicates_section  # a sibling script: benchmarks/ is sys.path[0]
+
+    lines += duplicates_section([(r.name, r.deck_notes) for r in results])
     return "\n".join(lines) + "\n"
 
 

@@ -51,6 +51,25 @@ def test_pairs_that_must_not_merge(text: str, answer: str, why: str):
     assert find_duplicates([st("cvmcq26001", REWORDED[0], "Aspirin"), st("cvmcq26002", text, answer)]) == [], why
 
 
+def test_two_items_of_one_list_do_not_merge():
+    # one word swapped outside the shared c1: similar wording, two facts
+    first = st("a", "Sarcoidosis is characterized by hypercalcemia in some adults.", "Sarcoidosis")
+    second = st("b", "Sarcoidosis is characterized by uveitis in some adults.", "Sarcoidosis")
+    assert find_duplicates([first, second]) == [] and near_pairs([first, second], low=0) == []
+
+
+def test_added_words_merge_and_inflections_count_as_the_same_word():
+    first = st("a", "A stage 1 pressure injury is nonblanchable erythema of intact skin.", "stage 1")
+    second = st("b", "A stage 1 pressure injury is characterized by nonblanchable erythema of intact skin.", "stage 1")
+    [group] = find_duplicates([second, first])
+    assert group.survivor == first and group.merged == (second,)
+    # "reduces" / "helps reduce": without the stem each side would add a word, and they would stay apart
+    third = st("c", "Statins lower LDL cholesterol, which reduces cardiovascular events.", "Statins")
+    fourth = st("d", "Statins lower LDL cholesterol, which helps reduce cardiovascular events.", "Statins")
+    [group] = find_duplicates([third, fourth])
+    assert group.survivor == third and group.merged == (fourth,)
+
+
 def test_numbers_and_comparators_must_agree():
     base = "Statin therapy is indicated when the LDL cholesterol level is ≥ 190 mg/dL."
     assert find_duplicates([st("a", base, "Statin therapy"),
@@ -112,8 +131,8 @@ def test_normalisation():
 
 
 def test_near_pairs_lie_under_the_threshold():
-    first = st("a", "Aspirin reduces recurrent stroke risk after ischemic stroke.", "Aspirin")
-    second = st("b", "Aspirin lowers the chance of another stroke after an ischemic stroke in adults.", "Aspirin")
+    first = st("a", "Aspirin reduces recurrent stroke risk.", "Aspirin")
+    second = st("b", "Aspirin reduces recurrent stroke risk after an ischemic stroke in older adults.", "Aspirin")
     [pair] = near_pairs([first, second], low=40)
     assert 40 <= pair.score < THRESHOLD and find_duplicates([first, second]) == []
 

@@ -8,6 +8,11 @@ Two statements are duplicates when all of these hold:
   only statements of one block are compared, so 55k statements cost a handful of small similarity matrices;
 - the numbers they carry agree (each with the comparator before it: "< 30" is not "> 30" nor "< 40");
 - their negation words agree ("X is indicated" never merges with "X is not indicated");
+- at most one of them has content words the other lacks. A reworded fact adds or drops words ("is" / "is
+  characterized by"); two facts of one list swap one ("A is characterized by fever" / "… by jaundice",
+  "contraindicated in osteopenia" / "… in osteoporosis"), which similarity alone scores above any useful threshold.
+  A word counts as present in the other statement when a crude stem of it is ("occurs" / "occur") or when it is
+  written inside the other's text with the spaces removed ("airflow" / "air flow");
 - rapidfuzz token_sort_ratio of their normalised texts reaches THRESHOLD. token_sort_ratio, not token_set_ratio:
   set similarity scores a statement 100 against any longer statement containing its words, which would merge a
   fact into a statement that adds another fact.
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from mksap_assets.domain.text import normalise_comparators, normalise_exponents, normalise_whitespace
+from mksap_assets.domain.validation.grounding.tokens import is_content
 
 # Measured on the statements of `make quality` (docs/VALIDATION.md, "One card per fact").
 THRESHOLD = 85.0
@@ -43,6 +49,7 @@ _NUMBER_RE = re.compile(r"([<>≤≥≠±]\s*)?(\d+(?:[.,]\d+)*(?:\^-?\d+)?)")
 _NEGATIONS = frozenset(
     {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "absent", "unlikely", "nothing"}
 )
+_SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|e|ly)$")
 
 
 @dataclass(frozen=True)
@@ -95,21 +102,38 @@ def _negations(normalised: str) -> tuple[str, ...]:
     return tuple(sorted(word for word in normalised.split() if word in _NEGATIONS))
 
 
+def _stem(word: str) -> str:
+    return _SUFFIX_RE.sub("", word) if len(word) > 4 else word
+
+
 @dataclass(frozen=True)
 class _Prepared:
     statement: Statement
     normalised: str
     guards: tuple[tuple[str, ...], tuple[str, ...]]  # numbers, negations
+    content: frozenset[str]  # content words
+    stems: frozenset[str]
+    joined: str  # the normalised text without spaces
     order: tuple[int, str, int, int]  # survivor order
 
     @classmethod
     def of(cls, statement: Statement) -> _Prepared:
         normalised = normalise_for_match(statement.text)
+        content = frozenset(word for word in normalised.split() if is_content(word))
         section = SECTION_ORDER.index(statement.section) if statement.section in SECTION_ORDER else len(SECTION_ORDER)
         return cls(
-            statement, normalised, (_numbers(normalised), _negations(normalised)),
+            statement, normalised, (_numbers(normalised), _negations(normalised)), content,
+            frozenset(_stem(word) for word in content), normalised.replace(" ", ""),
             (len(statement.text.split()), statement.question_id, section, statement.index),
         )
+
+    def adds_to(self, other: _Prepared) -> bool:
+        """Whether this statement has a content word the other lacks."""
+        return any(_stem(word) not in other.stems and word not in other.joined for word in self.content)
+
+
+def _compatible(a: _Prepared, b: _Prepared) -> bool:
+    return a.guards == b.guards and not (a.adds_to(b) and b.adds_to(a))
 
 
 def _blocks(statements: Iterable[Statement]) -> list[list[_Prepared]]:
@@ -136,7 +160,7 @@ def find_duplicates(statements: Iterable[Statement], threshold: float = THRESHOL
         members: dict[int, list[int]] = {}
         for position, item in enumerate(block):
             head = next(
-                (h for h in heads if block[h].guards == item.guards and scores[h][position] >= threshold), None
+                (h for h in heads if scores[h][position] >= threshold and _compatible(block[h], item)), None
             )
             if head is None:
                 heads.append(position)
@@ -154,13 +178,13 @@ def find_duplicates(statements: Iterable[Statement], threshold: float = THRESHOL
 def near_pairs(
     statements: Iterable[Statement], low: float, high: float = THRESHOLD
 ) -> list[ScoredPair]:
-    """Pairs of one block whose guards agree and whose similarity is in [low, high): the merges a lower threshold
+    """Pairs of one block that pass the guards and whose similarity is in [low, high): the merges a lower threshold
     would add. Highest score first, then by the pair's keys."""
     pairs: list[ScoredPair] = []
     for block in _blocks(statements):
         scores = _similarity(block)
         for i, first in enumerate(block):
             for j in range(i + 1, len(block)):
-                if low <= scores[i][j] < high and first.guards == block[j].guards:
+                if low <= scores[i][j] < high and _compatible(first, block[j]):
                     pairs.append(ScoredPair(first.statement, block[j].statement, round(scores[i][j], 1)))
     return sorted(pairs, key=lambda p: (-p.score, p.first.key, p.second.key))

@@ -138,12 +138,15 @@ def _compatible(a: _Prepared, b: _Prepared) -> bool:
 
 def _blocks(statements: Iterable[Statement]) -> list[list[_Prepared]]:
     """Statements grouped by normalised c1 answer, each block in survivor order; blocks in a fixed order."""
-    by_answer: dict[str, list[_Prepared]] = defaultdict(list)
+    by_answer: dict[str, list[Statement]] = defaultdict(list)
     for statement in statements:
         answer = normalise_for_match(statement.answer)
         if answer:
-            by_answer[answer].append(_Prepared.of(statement))
-    return [sorted(block, key=lambda p: p.order) for _, block in sorted(by_answer.items()) if len(block) > 1]
+            by_answer[answer].append(statement)
+    return [  # a statement alone in its block is never compared: not prepared
+        sorted(map(_Prepared.of, block), key=lambda p: p.order) for _, block in sorted(by_answer.items())
+        if len(block) > 1
+    ]
 
 
 def _similarity(block: Sequence[_Prepared]) -> list[list[float]]:

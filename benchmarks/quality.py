@@ -169,6 +169,7 @@ class SetResult:
     repair_requests_captured: int = 0
     seconds: float = 0.0
     cards: CardFigures = field(default_factory=_card_figures)  # card checks of the statements in the deck
+    deck_notes: list[Any] = field(default_factory=list)  # anki.ClozeNote of every question, before dedup
 
 
 def _failure_kind(error: str) -> str:
@@ -221,6 +222,7 @@ def run_set(
         in_deck = {(note.section, note.index) for note in notes}
         result.in_deck += len(notes)
         add_deck_cards(result.cards, document, in_deck)
+        result.deck_notes.extend(notes)
         for issue in (document.get("validation") or {}).get("issues") or []:
             result.issues[(issue["severity"], issue["code"], "(question)")] += 1
         for (part, key), section, _ in SECTIONS:
@@ -379,9 +381,12 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
             f"{'yes' if row.in_deck else 'no'} |"
             for row in r.error_rows
         ] or ["| - | - | - | - | - | - |"]
+    # sibling scripts: benchmarks/ is sys.path[0]
     from quality_cards import card_checks_section
+    from quality_dedup import duplicates_section
 
     lines += ["", *card_checks_section([(r.name, r.cards) for r in results])]
+    lines += duplicates_section([(r.name, r.deck_notes) for r in results])
     return "\n".join(lines) + "\n"
 
 

@@ -92,6 +92,19 @@ def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, t
     assert len(open_apkg(path, tmp_path)["notes"]) == 2
 
 
+def test_duplicates_are_merged_by_default_and_config_turns_it_off(resource: PipelineResource):
+    # the nephrology statement again, reworded, in a second cardiology question
+    write_docs(resource.resolved().output_dir, document("cvmcq26002", critique=[
+        item("Hyperkalemia needs calcium gluconate first of all.", ["calcium gluconate"], blocked_by=[])]))
+    merged = _deck_metadata(_materialize(resource))
+    assert (merged["notes"].value, merged["merged_duplicates"].value) == (4, 1)
+    assert merged["merge_duplicates"].value is True
+    assert "| merged_duplicate | 1 |" in merged["skipped_by_reason"].value
+    unmerged = _deck_metadata(_materialize(resource, AnkiDeckConfig(merge_duplicates=False)))
+    assert (unmerged["notes"].value, unmerged["merged_duplicates"].value) == (5, 0)
+    assert unmerged["merge_duplicates"].value is False
+
+
 def test_include_warnings_is_no_longer_a_config_field():
     assert "include_warnings" not in AnkiDeckConfig.model_fields and AnkiDeckConfig().strict is False
 

@@ -33,6 +33,12 @@ class AnkiDeckConfig(dg.Config):
         description='Export one system only: its code ("cv") or name ("Cardiovascular Medicine"). '
         "The files are then named mksap-<code>.apkg/.txt.",
     )
+    merge_duplicates: bool = Field(
+        default=True,
+        description="One card per fact: merge near-duplicate statements (same c1 answer, numbers and negation, "
+        "similar wording), within a question and across the bank, into one note whose Extra names the other source "
+        "questions (docs/VALIDATION.md, \"One card per fact\").",
+    )
 
 
 def _systems_table(summary: AnkiExportSummary) -> str:
@@ -74,7 +80,9 @@ ANKI_DECK_SPEC = dg.AssetSpec(
 
 def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConfig) -> dg.MaterializeResult:
     """Write the deck from every export document in the output dir; AnkiExportError when there is nothing to export."""
-    options = AnkiOptions(strict=config.strict, system=config.system or None)
+    options = AnkiOptions(
+        strict=config.strict, system=config.system or None, merge_duplicates=config.merge_duplicates
+    )
     summary = write_anki_export(output_dir, options)
     # Skipped statements are listed in the `skipped_statements` metadata, not logged one event row each.
     for path in summary.unreadable:
@@ -89,6 +97,8 @@ def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConf
             "cards": dg.MetadataValue.int(summary.cards),
             "questions": dg.MetadataValue.int(summary.questions),
             "skipped": dg.MetadataValue.int(summary.skipped_total),
+            "merged_duplicates": dg.MetadataValue.int(summary.merged),
+            "merge_duplicates": dg.MetadataValue.bool(options.merge_duplicates),
             "path": dg.MetadataValue.path(str(summary.apkg_path)),
             "txt_path": dg.MetadataValue.path(str(summary.txt_path)),
             "strict": dg.MetadataValue.bool(options.strict),

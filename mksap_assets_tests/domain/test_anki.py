@@ -441,8 +441,7 @@ def filter_docs(out: Path) -> Path:
 
 
 DEFAULT_TEXTS = sorted([
-    "Clean statement about warfarin dosing here.",  # critique
-    "Clean statement about warfarin dosing here.",  # key point: same text, other section, own note
+    "Clean statement about warfarin dosing here.",  # critique; the key point's same text is merged into it
     "Info statement about heparin dosing here.",
     "Warning statement about dabigatran dosing.",  # an ordinary warning is advice, not a gate
     "Clean table row about digoxin dosing here.",
@@ -459,7 +458,7 @@ def test_default_leaves_out_blocked_statements_only(tmp_path: Path):
     summary = write_anki_export(filter_docs(tmp_path / "output"), now=T0)
     deck = open_apkg(summary.apkg_path, tmp_path)
     assert _texts(summary, tmp_path) == DEFAULT_TEXTS
-    assert summary.skipped == {"blocked": 4, "duplicate_statement": 1}
+    assert summary.skipped == {"blocked": 4, "duplicate_statement": 1, "merged_duplicate": 1}
     assert summary.skipped_issue_codes == {
         "cloze_not_in_statement": 1, "b": 1, "cloze_cuts_number": 1, "number_not_in_source": 1,
     }
@@ -467,7 +466,11 @@ def test_default_leaves_out_blocked_statements_only(tmp_path: Path):
     assert details[("cvmcq26001", 4)] == ("blocked", "b")  # its blocking codes, not its warning
     assert details[("cvmcq26001", 5)] == ("blocked", "cloze_cuts_number")
     assert details[("cvmcq26002", 0)] == ("blocked", "number_not_in_source")
-    assert summary.per_system["cv"].notes == 6 and summary.per_system["np"].notes == 1
+    assert details[("cvmcq26001", 0)] == ("merged_duplicate", "into cvmcq26001 critique[0] (100)")
+    assert summary.per_system["cv"].notes == 5 and summary.per_system["np"].notes == 1
+    unmerged = write_anki_export(tmp_path / "output", AnkiOptions(merge_duplicates=False), now=T0)
+    assert _texts(unmerged, tmp_path) == sorted([*DEFAULT_TEXTS, "Clean statement about warfarin dosing here."])
+    assert unmerged.skipped == {"blocked": 4, "duplicate_statement": 1} and unmerged.per_system["cv"].notes == 6
     table_note = next(n for n in deck["notes"].values() if "digoxin" in n["fields"][0])
     assert "MKSAP::source::table" in table_note["tags"] and table_note["fields"][1].startswith("Table title<div")
 
@@ -545,7 +548,7 @@ def test_strict_also_leaves_out_statements_with_any_warning(tmp_path: Path):
     assert texts == sorted(t for t in DEFAULT_TEXTS if "dabigatran" not in t)
     assert "Info statement about heparin dosing here." in texts  # info is never a reason
     assert not any(word in text for text in texts for word in ("edoxaban", "rivaroxaban", "Apixaban"))
-    assert summary.skipped == {"blocked": 4, "warning": 1, "duplicate_statement": 1}
+    assert summary.skipped == {"blocked": 4, "warning": 1, "duplicate_statement": 1, "merged_duplicate": 1}
     assert summary.skipped_issue_codes["too_long"] == 1 and "a" not in summary.skipped_issue_codes
     [warning] = [r for r in summary.skip_log if r.reason == "warning"]
     assert (warning.question_id, warning.index, warning.detail) == ("cvmcq26001", 2, "too_long")

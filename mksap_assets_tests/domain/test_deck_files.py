@@ -17,9 +17,11 @@ from mksap_assets_tests.domain.test_anki import T0, T1, document, item, write_do
 
 
 def _question(question_id: str, statements: int, exported_at: str = "2026-01-01T00:00:00+00:00") -> dict:
-    """An export with `statements` passing statements (one note each)."""
+    """An export with `statements` passing statements (one note each: each names its question, so that one card
+    per fact does not merge the questions' statements)."""
     doc = document(question_id, critique=[
-        item(f"Drug {n} is given at {n + 1} mg daily.", [f"{n + 1} mg"], blocked_by=[]) for n in range(statements)
+        item(f"Drug {question_id}-{n} is given at {n + 1} mg daily.", [f"{n + 1} mg"], blocked_by=[])
+        for n in range(statements)
     ])
     doc["provenance"]["exported_at"] = exported_at
     return doc

@@ -40,6 +40,11 @@ Text import file: columns Text, Extra, Tags, Deck, GUID with the headers #separa
 note type's Text and Back Extra (no #columns line: Anki would map by name and miss "Back Extra"); the GUID column makes
 a re-import update notes in place. A leading "#" of a row is written &#35; (Anki would read the line as a comment).
 
+One card per fact (dedup.py, option merge_duplicates, on by default). After the gate, near-duplicate notes (same
+c1 answer, numbers and negation, similar wording), within a question or across the bank, are merged: the survivor
+(fewest words, then question id, section, index) keeps its GUID and its Extra gains "Also taught by: <the other
+source questions>"; each merged statement is a skip with reason "merged_duplicate" naming its survivor.
+
 Tags are `MKSAP::<System_Name>`, `MKSAP::<question type>` (question_id[2:5]) and
 `MKSAP::source::<critique|key_point|table>`, each component reduced to letters, digits and `_-.&+`.
 """
@@ -53,7 +58,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,6 +76,7 @@ from mksap_assets.domain.exports.deck_files import (
     keep_previous_if_shrinking,
     write_manifest,
 )
+from mksap_assets.domain.exports.dedup import DuplicateGroup, Statement, find_duplicates
 from mksap_assets.domain.exports.document import (
     ExportDocument,
     ExportedStatement,
@@ -101,6 +107,7 @@ SKIP_WARNING = "warning"  # strict mode only
 SKIP_EMPTY = "empty_statement"
 SKIP_NO_CLOZE = "no_usable_cloze"
 SKIP_DUPLICATE = "duplicate_statement"
+SKIP_MERGED = "merged_duplicate"  # the same fact as another note's (dedup.py), which carries it
 # Candidate drop reasons (the note is still written when another candidate was placed)
 DROP_EMPTY = "empty"
 DROP_DUPLICATE = "duplicate"
@@ -160,6 +167,7 @@ class AnkiExportError(ValueError):
 class AnkiOptions:
     strict: bool = False  # also leave out statements with any warning
     system: str | None = None  # a system code ("cv") or name ("Cardiovascular Medicine"), case-insensitive
+    merge_duplicates: bool = True  # one note per fact (dedup.py)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -285,6 +293,12 @@ class ClozeNote:
     extra: str
     tags: tuple[str, ...]
     card_numbers: tuple[int, ...]
+    statement: str  # the exported statement and its c1 answer, as plain text: what dedup compares
+    answer: str
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.question_id, self.section, self.index)
 
     @property
     def deck_name(self) -> str:
@@ -335,6 +349,10 @@ class AnkiExportSummary:
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
+
+    @property
+    def merged(self) -> int:
+        return self.skipped[SKIP_MERGED]
 
     def kept_line(self) -> str | None:
         """A warning for the run log when this build shrank the deck, None otherwise."""
@@ -444,6 +462,8 @@ def notes_from_document(
                     extra=_extra_html(item, document, system_name, display),
                     tags=_tags(question_id, system_name, section),
                     card_numbers=cloze.card_numbers,
+                    statement=statement,
+                    answer=next(span.candidate for span in cloze.spans if span.number == 1),
                 )
             )
     for record in skips:
@@ -453,6 +473,41 @@ def notes_from_document(
             f" ({record.detail})" if record.detail else "",
         )
     return notes, skips, dropped
+
+
+def merge_duplicate_notes(notes: Sequence[ClozeNote]) -> tuple[list[ClozeNote], list[DuplicateGroup]]:
+    """The notes with each group of duplicates reduced to its survivor (Extra naming the other source questions),
+    in the input order, and the groups."""
+    groups = find_duplicates(Statement(n.question_id, n.section, n.index, n.statement, n.answer) for n in notes)
+    merged = {statement.key for group in groups for statement in group.merged}
+    also_taught = {group.survivor.key: group.other_questions for group in groups if group.other_questions}
+    kept: list[ClozeNote] = []
+    for note in notes:
+        if note.key in merged:
+            continue
+        others = also_taught.get(note.key)
+        if others:
+            line = f"<div class=mksap-source>Also taught by: {escape_field(', '.join(others))}</div>"
+            note = replace(note, extra=note.extra + line)
+        kept.append(note)
+    return kept, groups
+
+
+def _record_merges(notes: Sequence[ClozeNote], groups: Sequence[DuplicateGroup], summary: AnkiExportSummary) -> None:
+    by_key = {note.key: note for note in notes}
+    for group in groups:
+        survivor = group.survivor
+        for statement, score in zip(group.merged, group.scores, strict=True):
+            note = by_key[statement.key]
+            detail = f"into {survivor.question_id} {survivor.section}[{survivor.index}] ({score:g})"
+            summary.skip_log.append(SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail))
+            summary.skipped[SKIP_MERGED] += 1
+            system = summary.per_system[note.system]
+            system.notes -= 1
+            system.cards -= len(note.card_numbers)
+            system.skipped += 1
+    if groups:
+        log.info("anki: %d statements merged into %d notes (one card per fact)", summary.merged, len(groups))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -505,6 +560,10 @@ def collect_notes(
     if options.system and not summary.questions:
         systems = ", ".join(f"{c} ({n})" for c, n in sorted(known.items())) or "none"
         raise AnkiExportError(f"no exported question of system {options.system!r}; systems present: {systems}")
+    if options.merge_duplicates:
+        found_notes = notes
+        notes, groups = merge_duplicate_notes(found_notes)
+        _record_merges(found_notes, groups, summary)
     notes.sort(key=lambda n: (n.system, n.question_id, SECTION_LABELS.index(n.section), n.index))
     summary.notes = len(notes)
     summary.cards = sum(len(n.card_numbers) for n in notes)

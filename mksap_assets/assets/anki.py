@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from mksap_assets.domain.engine.stages import EXPORTED
 from mksap_assets.domain.exports.anki import (
     AnkiExportSummary,
     AnkiOptions,
@@ -18,7 +19,7 @@ from mksap_assets.domain.exports.anki import (
 
 GROUP = "mksap"
 ANKI_DECK = dg.AssetKey("anki_deck")
-EXPORTED_QUESTION = dg.AssetKey("exported_question")
+EXPORTED_QUESTION = dg.AssetKey(EXPORTED)
 MAX_SKIPS_LISTED = 50
 
 

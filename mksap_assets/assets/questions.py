@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from mksap_assets.assets import GROUP
 from mksap_assets.assets.anki import (
     ANKI_DECK,
     ANKI_DECK_SPEC,
@@ -50,7 +51,6 @@ from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
-GROUP = "mksap"
 LLM_POOL = "llm"
 MAX_FAILURES_LISTED = 50
 

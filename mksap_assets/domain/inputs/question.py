@@ -37,7 +37,6 @@ SYSTEM_NAMES: dict[str, str] = {
     "rm": "Rheumatology",
 }
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
 # Real critiques are at most ~3,400 characters; anything far larger is a broken or hostile file, not a question.
 MAX_TEXT_CHARS = 20_000
 BoundedText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]

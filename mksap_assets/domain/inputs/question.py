@@ -140,12 +140,3 @@ class Question(BaseModel):
     @property
     def question_type(self) -> str:
         return self.question_id[2:5]
-
-    def table_footnotes(self, file_name: str) -> list[str]:
-        """Footnotes live only in media_metadata (the HTML has no <tfoot>)."""
-        if self.media_metadata is None:
-            return []
-        for table in self.media_metadata.tables:
-            if table.file.rsplit("/", 1)[-1] == file_name:
-                return list(table.footnotes)
-        return []

@@ -1,4 +1,5 @@
-"""The environment, read in one place: every MKSAP_* variable (and DAGSTER_HOME) becomes a field of the typed config.
+"""The environment, read in one place: every MKSAP_* variable (and DAGSTER_HOME) becomes a field of the typed config
+(but MKSAP_POSTGRES_URL, which Dagster reads itself: see Settings).
 
 Relative paths in MKSAP_* variables are taken relative to the current directory, as a shell user expects; the
 defaults are anchored at the project root so that `make run`, `dagster dev` and the tests agree wherever they are

@@ -26,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 from results_file import append_results
 
+from mksap_assets.domain.engine.stages import STAGES
 from mksap_assets.storage.event_batches import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_VAR
 from mksap_assets.storage.instance import open_instance
 from mksap_assets.storage.postgres import POSTGRES_URL_VAR
@@ -36,7 +37,7 @@ from mksap_assets.storage.profiles import (
 )
 from mksap_devtools.postgres_databases import PostgresDatabases
 
-ASSETS = ("raw_question", "extracted_statements", "validated_statements", "exported_question")
+ASSETS = STAGES
 METADATA = {"duration_ms": 1.5, "statements": 20, "passed": True, "fingerprint": "0" * 64}
 STORAGES = {
     "stock": "SQLite, Dagster's ConsolidatedSqliteEventLogStorage, planned events one by one",

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from mksap_assets.domain.engine.stages import VALIDATED
 from mksap_assets.materializations import latest_materialization_records
 
-VALIDATED_KEY = dg.AssetKey("validated_statements")
+VALIDATED_KEY = dg.AssetKey(VALIDATED)
 PASS_RATE_CHECK = "validation_pass_rate"
 ERRORS_CHECK = "validation_errors"
 DEFAULT_MIN_PASS_RATE = 0.9

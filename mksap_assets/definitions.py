@@ -13,7 +13,8 @@ from mksap_assets.settings import Settings
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Without settings, the resource reads its config from the environment when each run or tick starts (and the
-    launchpad can override any value for one run); with them (the CLI, tests), the config is fixed."""
+    launchpad can override any value for one run, but the provider, model and cloze mode the instance pins); with
+    them (the CLI, tests), the config is fixed."""
     pipeline = PipelineResource.from_settings(settings) if settings else PipelineResource()
     return dg.Definitions(
         assets=[question_assets],

@@ -31,6 +31,7 @@ from mksap_assets.settings import (
     Settings,
     has_api_key,
     has_variable,
+    nested_merge,
     resolve_settings,
 )
 
@@ -56,13 +57,6 @@ def dagster_twin(model: type[BaseModel]) -> type[dg.Config]:
 PipelineOverrides = dagster_twin(PipelineConfig)
 
 
-def _nested_update(values: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(values)
-    for name, value in changes.items():
-        merged[name] = _nested_update(merged.get(name) or {}, value) if isinstance(value, dict) else value
-    return merged
-
-
 class PipelineResource(dg.ConfigurableResource):
     """Where the bank is, where outputs go, and how Claude is called: the typed config of domain/config.py, resolved
     when a run or tick starts. Holds no secret: the SDK reads ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL) from the
@@ -82,7 +76,7 @@ class PipelineResource(dg.ConfigurableResource):
 
     def overridden(self, changes: dict[str, Any]) -> PipelineResource:
         """A copy with some values given (nested dicts: {"llm": {"concurrency": 3}})."""
-        values = _nested_update(self.config.model_dump(exclude_none=True), changes)
+        values = nested_merge(self.config.model_dump(exclude_none=True), changes)
         return self.model_copy(update={"config": PipelineOverrides.model_validate(values)})
 
     def resolved(self) -> PipelineConfig:

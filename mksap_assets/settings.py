@@ -1,4 +1,5 @@
-"""The environment, read in one place: every MKSAP_* variable (and DAGSTER_HOME) becomes a field of the typed config.
+"""The environment, read in one place: every MKSAP_* variable (and DAGSTER_HOME) becomes a field of the typed config
+(but MKSAP_POSTGRES_URL, which Dagster reads itself: see Settings).
 
 Relative paths in MKSAP_* variables are taken relative to the current directory, as a shell user expects; the
 defaults are anchored at the project root so that `make run`, `dagster dev` and the tests agree wherever they are
@@ -92,10 +93,12 @@ def _set_path(values: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     values[path[-1]] = value
 
 
-def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def nested_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` applied, nested dicts merged field by field ({"llm": {"concurrency": 3}} keeps the
+    other llm fields)."""
     merged = dict(base)
     for name, value in overrides.items():
-        merged[name] = _merged(merged.get(name, {}), value) if isinstance(value, Mapping) else value
+        merged[name] = nested_merge(merged.get(name) or {}, value) if isinstance(value, Mapping) else value
     return merged
 
 
@@ -127,7 +130,7 @@ def resolve_settings(environ: Mapping[str, str] | None = None, overrides: Mappin
     """Defaults, then the environment, then explicit overrides (a run's resource config), validated as one model."""
     from_env = environment_values(environ)
     try:
-        return Settings.model_validate(_merged(_merged(_defaults(), from_env), overrides or {}))
+        return Settings.model_validate(nested_merge(nested_merge(_defaults(), from_env), overrides or {}))
     except ValidationError as exc:
         problems = [f"{_source_of(e['loc'], from_env)}: {e['msg']} (got {e['input']!r})" for e in exc.errors()]
         raise ConfigError("; ".join(problems)) from None

@@ -10,15 +10,16 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from mksap_assets.assets import GROUP
+from mksap_assets.domain.engine.stages import EXPORTED
 from mksap_assets.domain.exports.anki import (
     AnkiExportSummary,
     AnkiOptions,
     write_anki_export,
 )
 
-GROUP = "mksap"
 ANKI_DECK = dg.AssetKey("anki_deck")
-EXPORTED_QUESTION = dg.AssetKey("exported_question")
+EXPORTED_QUESTION = dg.AssetKey(EXPORTED)
 MAX_SKIPS_LISTED = 50
 
 

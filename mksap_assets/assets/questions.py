@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from mksap_assets.assets import GROUP
 from mksap_assets.assets.anki import (
     ANKI_DECK,
     ANKI_DECK_SPEC,
@@ -50,7 +51,6 @@ from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
-GROUP = "mksap"
 LLM_POOL = "llm"
 MAX_FAILURES_LISTED = 50
 
@@ -169,7 +169,7 @@ def _run_questions(
             getattr(context.log, level)(message)
         for result in outcome.results:
             if result.stage in (EXTRACTED, VALIDATED):
-                totals.update({k: v for k, v in result.metadata.items() if k in (*RUN_TOTALS, *REPAIR_TOTALS)})
+                totals.update({k: v for k, v in result.metadata.items() if k in SUMMED_METADATA})
             fingerprint = result.metadata.get("fingerprint")
             yield dg.AssetMaterialization(
                 asset_key=ASSET_KEYS[result.stage],
@@ -211,6 +211,7 @@ RUN_TOTALS = (
 
 # What the repair turn (in the validation stage) sent, saved and cost; its cost is not in the LLM totals above.
 REPAIR_TOTALS = ("repair_sent", "repair_saved", "repair_llm_calls", "repair_cost_usd")
+SUMMED_METADATA = frozenset((*RUN_TOTALS, *REPAIR_TOTALS))  # built once, not per question and metadata name
 
 
 def _totals_line(totals: Counter[str], names: tuple[str, ...]) -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from mksap_assets.assets import GROUP
 from mksap_assets.domain.exports.report import TIMING_COLUMNS, report_dir, write_report
 from mksap_assets.materializations import latest_materialization_records
 
-GROUP = "mksap"
 PIPELINE_REPORT = dg.AssetKey("pipeline_report")
 MAX_UNREADABLE_LOGGED = 20
 

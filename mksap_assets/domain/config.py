@@ -1,6 +1,6 @@
 """The pipeline's configuration, defined once: typed, bounded, frozen and picklable.
 
-`mksap_assets/settings.py` fills it from the environment (the one place that reads MKSAP_* variables), the Dagster
+`mksap_assets/settings.py` fills it from the environment (the one place that reads its MKSAP_* variables), the Dagster
 resource holds it as nested run config (a generated twin, resources.py), and the engine process receives this very
 object (engine/spec.py builds the pipeline from it). Every number has bounds: a zero or negative limit would hang a
 run or fail it obscurely, so it is refused before anything starts.

@@ -14,10 +14,10 @@ from typing import get_args
 
 import yaml
 
-from mksap_assets.settings import StorageProfile
+from mksap_assets.settings import Settings, StorageProfile
 
 PROFILES: tuple[str, ...] = get_args(StorageProfile)
-DEFAULT_PROFILE = "sqlite"
+DEFAULT_PROFILE: str = Settings.model_fields["storage"].default  # MKSAP_STORAGE's default (settings.py)
 CONFIG_FILE = "dagster.yaml"
 PROFILE_DIR = Path(__file__).with_name("dagster_yaml")
 # The event log's module before it moved here: dagster.yaml files an earlier `mksap init` wrote still name it.

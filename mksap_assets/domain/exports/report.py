@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,9 +201,6 @@ class ReportTotals:
     unbilled_cost_usd: float = 0.0
     extractors: dict[str, int] = field(default_factory=dict)  # extractor -> questions
     unreadable: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def totals_of(questions: pd.DataFrame, unreadable: int = 0) -> ReportTotals:

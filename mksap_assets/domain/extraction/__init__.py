@@ -1,1 +1,2 @@
-"""Extractors turn a RawQuestion into statements: an offline rule-based one and (later) Claude."""
+"""Extractors turn a RawQuestion into statements: the rule-based offline one (offline.py) and the LLM one
+(llm_extractor.py) with its prompts and repair turn; registry.py names them for the settings."""

@@ -37,7 +37,6 @@ SYSTEM_NAMES: dict[str, str] = {
     "rm": "Rheumatology",
 }
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
 # Real critiques are at most ~3,400 characters; anything far larger is a broken or hostile file, not a question.
 MAX_TEXT_CHARS = 20_000
 BoundedText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
@@ -141,12 +140,3 @@ class Question(BaseModel):
     @property
     def question_type(self) -> str:
         return self.question_id[2:5]
-
-    def table_footnotes(self, file_name: str) -> list[str]:
-        """Footnotes live only in media_metadata (the HTML has no <tfoot>)."""
-        if self.media_metadata is None:
-            return []
-        for table in self.media_metadata.tables:
-            if table.file.rsplit("/", 1)[-1] == file_name:
-                return list(table.footnotes)
-        return []

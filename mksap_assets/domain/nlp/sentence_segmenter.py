@@ -13,8 +13,8 @@ substitution over the line per occurrence found. Two shortcuts that cannot chang
 
 pysbd also compiled a regex per sentence to find its offsets; `str.find` finds the same ones.
 
-`tests/domain/test_sentence_segmenter.py` checks that the sentences equal stock pysbd's on every sample and corpus
-text and on generated ones.
+`mksap_assets_tests/domain/test_sentence_segmenter.py` checks that the sentences equal stock pysbd's on every sample
+and corpus text and on generated ones.
 """
 
 from __future__ import annotations

@@ -156,6 +156,14 @@ def test_the_most_appropriate_choice_is_kept_only_with_its_condition():
     assert atomic_statements("The most appropriate initial management is to discontinue the topical antibiotic.") == []
 
 
+def test_a_statement_with_a_subject_too_generic_to_stand_alone_is_skipped():
+    assert atomic_statements("Patients may present with fever, frontal headache, and myalgia.") == []
+    assert atomic_statements("Treatment is intravenous methylprednisolone for five days.") == []
+    assert atomic_statements("Patients with acute pancreatitis should undergo abdominal ultrasonography.") == [
+        "Patients with acute pancreatitis should undergo abdominal ultrasonography."
+    ]
+
+
 def test_a_list_is_not_split_into_clauses():
     sentence = "Early management includes pain control, mobility, and secretion management."
     assert atomic_statements(sentence) == [sentence]
@@ -230,6 +238,11 @@ def test_no_function_word_or_fragment_clozes(statement):
     for candidate in pick_cloze_candidates(statement):
         words = candidate.lower().split()
         assert words[0] not in function_words and words[-1] not in function_words, candidate
+
+
+def test_no_blank_inside_a_proper_name():
+    statement = "The American Diabetes Association recommends a hemoglobin A1c goal of < 7% in most adults."
+    assert not any("Diabetes" in c for c in pick_cloze_candidates(statement))
 
 
 def test_table_row_numbers_are_neither_subject_nor_cloze():

@@ -4,7 +4,8 @@ It is a real, labelled fallback (outputs say "extractor": "offline"), not a test
 critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", "whereas", and a
 second verb phrase of the same subject, which gets the subject repeated); option citations and parenthetical
 asides are dropped; a clause that narrates the case (its patient, the answer options, "would" counterfactuals)
-or opens with a word pointing back to an earlier sentence is skipped, never rewritten into a general claim. Each
+or opens with a word pointing back to an earlier sentence, or with a subject too generic to stand alone
+("Patients may present with …"), is skipped, never rewritten into a general claim. Each
 educational table row becomes one statement with the caption as its extra_field. It never writes an extra_field
 for prose, because it cannot tell explanation from fact.
 """
@@ -31,6 +32,7 @@ OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSIO
 
 MIN_WORDS = 5
 MAX_TABLE_ROWS = 10
+MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
 
 # The case, not a general fact: its patient ("this acutely symptomatic patient", "the patient's"), pronouns for
 # that patient, pointers at the case, its answer options and what "would" happen to it.
@@ -41,7 +43,8 @@ _CASE_NARRATIVE_RE = re.compile(
     # "the most appropriate …", "the most likely diagnosis" answer the case unless they say for which condition
     r"|\bmost (?:appropriate|likely (?:diagnosis|cause))(?!(?:\s[\w-]+){0,2}\s(?:for|in|of)\s(?!this|the\b))"
     r"|\b(?:options?\s+[A-H]\b|next step|best (?:choice|option|answer)|correct answer|incorrect)"
-    r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b",
+    r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b"
+    r"|\bnow\.$|\breproduced with permission\b|\bcourtesy of\b",
     re.IGNORECASE,
 )
 # A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
@@ -49,7 +52,18 @@ _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
     r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
-    r"|\b(?:this|these|those|the latter|the former|the same)\b",
+    r"|\b(?:this|these|those|the latter|the former|the same)\b"
+    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$",
+    re.IGNORECASE,
+)
+# A subject so generic that the statement needs the previous sentence to say what it is about ("Patients may
+# present with fever …", "Treatment is …", "Occasionally, a rash …"); "Treatment of X" / "Patients with X" name it.
+_GENERIC_SUBJECT_RE = re.compile(
+    r"^(?:Occasionally|Typically|Usually|Rarely|Often|Sometimes|Clinically)\b"
+    r"|^(?:The\s+|Most\s+)?(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results"
+    r"|prognosis|evaluation|testing|diagnostic testing|illness|disease|infection|onset|recovery|lesions|rash"
+    r"|manifestations|features|complications|the condition)"
+    r"(?:\s+(?:choice|options?|course|goal|approach))?\b(?!\s+(?:with|of|for|in|due)\b)",
     re.IGNORECASE,
 )
 # Connectives that carry no meaning of their own once the statement stands alone (a contrast with the case
@@ -162,6 +176,7 @@ def atomic_statements(sentence: str) -> list[str]:
                 len(statement.split()) < MIN_WORDS
                 or _CASE_NARRATIVE_RE.search(statement)
                 or _ANAPHORA_RE.search(statement)
+                or _GENERIC_SUBJECT_RE.search(statement)
             ):
                 continue
             statements.append(statement)
@@ -198,6 +213,8 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
         if not parts:
             continue
         text = normalise_comparators(f"{subject} ({'; '.join(parts)})")
+        if len(text.split()) > MAX_TABLE_ROW_WORDS:
+            continue
         statements.append(
             TableStatement(
                 statement=text,

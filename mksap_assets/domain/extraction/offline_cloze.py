@@ -56,10 +56,13 @@ _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 
 # Verbs that head a predicate rather than name a thing: a run of content words is cut before and after them.
-_PREDICATE_WORDS = frozenset(
-    "reveal reveals show shows cause causes use uses provide provides include includes depend depends allow allows "
-    "require requires present presents develop develops occur occurs suggest suggests indicate indicates "
-    "increase increases decrease decreases reduce reduces improve improves represent represents".split()
+_PREDICATE_WORDS = {
+    "reveal", "reveals", "show", "shows", "cause", "causes", "use", "uses", "provide", "provides", "include",
+    "includes", "depend", "depends", "allow", "allows", "require", "requires", "present", "presents", "develop",
+    "develops", "occur", "occurs", "suggest", "suggests", "indicate", "indicates", "increase", "increases",
+    "decrease", "decreases", "reduce", "reduces", "improve", "improves", "represent", "represents", "varies", "vary",
+    "depending", "involve", "involves",
+}
 )
 
 
@@ -134,6 +137,15 @@ def _gives_itself_away(candidate: str, statement: str, start: int) -> bool:
         _initials(outside[s:e]) == candidate for s, e in abbreviated_terms(outside)))
 
 
+def _inside_a_name(statement: str, start: int, end: int) -> bool:
+    """Part of a proper name ("American {Diabetes} Association"): a capitalised blank next to a capitalised word."""
+    if not statement[start:start + 1].isupper():
+        return False
+    before = re.search(r"([A-Z][a-z]+)\s+$", statement[:start])
+    after = re.match(r"\s+[A-Z][a-z]+\b", statement[end:])
+    return bool((before and before.start() > 0) or after)
+
+
 def _acceptable(candidate: str, statement: str) -> bool:
     words = candidate.split()
     return (
@@ -200,7 +212,7 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
             continue
         if any(start < other_end and other_start < end for other_start, other_end in spans):
             continue  # blanks must not overlap
-        if _gives_itself_away(candidate, statement, start):
+        if _gives_itself_away(candidate, statement, start) or _inside_a_name(statement, start, end):
             continue
         spans.append((start, end))
         chosen.append(candidate)

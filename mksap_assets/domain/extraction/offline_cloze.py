@@ -63,7 +63,6 @@ _PREDICATE_WORDS = {
     "decrease", "decreases", "reduce", "reduces", "improve", "improves", "represent", "represents", "varies", "vary",
     "depending", "involve", "involves",
 }
-)
 
 
 def _is_predicate(word: str) -> bool:

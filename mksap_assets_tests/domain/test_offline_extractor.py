@@ -145,6 +145,13 @@ def test_a_pronoun_takes_the_sentence_subject_only_when_the_verb_agrees():
     assert atomic_statements("Renal cysts in ADPKD are often multiple, and they may cause flank pain in adults.") == [
         "Renal cysts in ADPKD are often multiple.", "Renal cysts in ADPKD may cause flank pain in adults."
     ]
+    assert atomic_statements("However, gout tophi are often painless, and they may erode bone over years.") == [
+        "Gout tophi are often painless.", "Gout tophi may erode bone over years."
+    ]
+    # the subject ends before its verb, not inside a word that starts like one ("candidiasis" is not "can")
+    assert atomic_statements("Oral candidiasis is usually caused by Candida albicans and is rarely seen in adults.") == [
+        "Oral candidiasis is usually caused by Candida albicans.", "Oral candidiasis is rarely seen in adults."
+    ]
     # "can" does not tell "it" from "they": the second clause is skipped, not guessed
     assert atomic_statements(
         "Buspirone can be used for functional dyspepsia, but it has no role in eosinophilic gastritis."

@@ -84,7 +84,7 @@ _AUX = (
 )
 _FINITE_RE = re.compile(rf"\b(?:{_AUX}|was|were|had|did|could|would)\b", re.IGNORECASE)
 # A subject that can be repeated before a second verb phrase: a short noun phrase at the start of the sentence.
-_SUBJECT_RE = re.compile(rf"^((?:[\w-]+\s+){{0,5}}?[\w-]+)\s+(?={_AUX}\b)", re.IGNORECASE)
+_SUBJECT_RE = re.compile(rf"^((?:[\w-]+\s+){{0,5}}?[\w-]+)\s+(?=(?:{_AUX})\b)", re.IGNORECASE)
 _NOT_A_SUBJECT_START = {
     "if", "when", "while", "because", "although", "though", "since", "unless", "after", "before", "during", "in",
     "on", "at", "for", "with", "by", "from", "to", "as", "of", "among", "despite", "until", "once", "whether",
@@ -161,7 +161,7 @@ def atomic_statements(sentence: str) -> list[str]:
 
     A sentence that opens on the case ("This patient has …, but a second … should be obtained") stays about the
     case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses."""
-    text = normalise_whitespace(strip_option_citations(sentence))
+    text = _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
     if text.count(";") >= 2:
         return []  # an enumeration flattened into one line, not a statement
     clauses = _split_clauses(text)

@@ -152,6 +152,10 @@ def test_a_pronoun_takes_the_sentence_subject_only_when_the_verb_agrees():
     assert atomic_statements("Oral candidiasis is usually caused by Candida albicans and is rarely seen in adults.") == [
         "Oral candidiasis is usually caused by Candida albicans.", "Oral candidiasis is rarely seen in adults."
     ]
+    # an adverb before the first verb is not part of the repeated subject
+    assert atomic_statements("Inhaled steroids rapidly reduce wheeze and do not change lung growth in children.")[1] == (
+        "Inhaled steroids do not change lung growth in children."
+    )
     # "can" does not tell "it" from "they": the second clause is skipped, not guessed
     assert atomic_statements(
         "Buspirone can be used for functional dyspepsia, but it has no role in eosinophilic gastritis."

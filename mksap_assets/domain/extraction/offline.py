@@ -132,7 +132,10 @@ def _plain_subject(clause: str) -> str | None:
     subject = _SUBJECT_RE.match(clause)
     if subject is None or subject.group(1).split()[0].lower() in _NOT_A_SUBJECT_START:
         return None
-    return subject.group(1)
+    words = subject.group(1).split()
+    while len(words) > 1 and words[-1].lower().endswith("ly"):  # "X transiently improves …": the adverb is not X
+        words.pop()
+    return " ".join(words)
 
 
 def _resolve_pronoun(clause: str, first_clause: str) -> str:

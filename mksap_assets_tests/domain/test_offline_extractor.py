@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from mksap_assets.domain.extraction.offline import (
+    OFFLINE_RULES_VERSION,
     OfflineExtractor,
-    generalise_patient,
-    sentence_to_statement,
+    atomic_statements,
+    table_row_statements,
 )
 from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
+from mksap_assets.domain.inputs.tables import ParsedTable, TableCell
 from mksap_assets_tests.conftest import SAMPLE_DIR
 
 
@@ -38,6 +41,7 @@ def test_statements_drop_option_citations_and_the_patient(sample_extractions):
         for _, _, item in extraction.statements():
             assert "(Option" not in item.statement
             assert "this patient" not in item.statement.lower()
+            assert "the patient" not in item.statement.lower() or item in extraction.table_statements
 
 
 def test_cloze_candidates_are_exact_substrings_and_at_most_three(sample_extractions):
@@ -70,20 +74,124 @@ def test_extraction_is_deterministic():
 
 
 @pytest.mark.parametrize(
-    ("sentence", "expected"),
+    "sentence",
     [
-        ("In this patient with sepsis, fluids are given.", "in a patient with sepsis, fluids are given."),
-        ("This patient's risk is high.", "A patient's risk is high."),
-        ("The patient should receive aspirin.", "A patient should receive aspirin."),
+        "In this patient with sepsis, fluids are given promptly.",
+        "This patient's risk of bleeding is high after surgery.",
+        "The patient should receive aspirin before the procedure.",
+        "Bronchoscopy is not indicated in this acutely symptomatic patient.",
+        "She was admitted with fever and a productive cough.",
+        "His symptoms began three days after starting the new medication.",
+        "Metoclopramide would be a reasonable choice here.",
+        "Metformin (Option C) is the most appropriate next step in treatment.",
     ],
 )
-def test_generalise_patient(sentence, expected):
-    assert generalise_patient(sentence).lower() == expected.lower()
+def test_case_narration_is_skipped_not_rewritten(sentence):
+    assert atomic_statements(sentence) == []
 
 
-def test_sentence_to_statement_removes_citation_and_normalises_comparators():
-    statement = sentence_to_statement("Dialysis (Option B) is indicated when potassium is greater than 6.5 mEq/L.")
-    assert statement == "Dialysis is indicated when potassium is > 6.5 mEq/L."
+def test_no_this_patient_to_a_patient_rewrite():
+    statements = atomic_statements(
+        "Because this patient has not yet received antiemetics, ondansetron is a reasonable first choice."
+    )
+    assert statements == []
+    assert not any("a patient" in s.lower() for s in atomic_statements("This patient has no signs of Cushing syndrome."))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This makes it an excellent choice when venous access is not available.",
+        "Likewise, beta-blockers reduce mortality in heart failure with reduced ejection fraction.",
+        "Otherwise, surgery is required within the first week of symptoms.",
+        "The resultant hypokalemia predisposes to ventricular arrhythmias.",
+        "It is cleared by the kidneys and accumulates in renal failure.",
+        "These agents slow gastric emptying and promote weight loss.",
+    ],
+)
+def test_sentences_pointing_back_are_skipped(sentence):
+    assert atomic_statements(sentence) == []
+
+
+def test_option_citation_is_removed_and_the_general_sentence_kept():
+    assert atomic_statements("Dialysis (Option B) is indicated when potassium is greater than 6.5 mEq/L.") == [
+        "Dialysis is indicated when potassium is > 6.5 mEq/L."
+    ]
+    assert atomic_statements("Options A and C, loop diuretics, worsen hypovolemia in dehydrated adults.") == []
+
+
+def test_a_general_clause_survives_a_case_clause_after_it():
+    sentence = "Naloxone (Option A) reverses opioid respiratory depression, but it would be inappropriate in this patient."
+    assert atomic_statements(sentence) == ["Naloxone reverses opioid respiratory depression."]
+    assert atomic_statements("Albumin is not recommended in septic shock and would be inappropriate for her.") == [
+        "Albumin is not recommended in septic shock."
+    ]
+
+
+def test_coordinated_facts_become_separate_statements():
+    assert atomic_statements(
+        "Gout flares are common after surgery and may persist for several days without treatment."
+    ) == ["Gout flares are common after surgery.", "Gout flares may persist for several days without treatment."]
+    assert atomic_statements(
+        "Colchicine is effective within the first day of a flare; allopurinol should not be started during a flare."
+    ) == ["Colchicine is effective within the first day of a flare.",
+          "Allopurinol should not be started during a flare."]
+    assert atomic_statements(
+        "Lithium is cleared by the kidneys, whereas valproate is metabolised by the liver."
+    ) == ["Lithium is cleared by the kidneys.", "Valproate is metabolised by the liver."]
+
+
+def test_a_pronoun_takes_the_sentence_subject_only_when_the_verb_agrees():
+    assert atomic_statements("Renal cysts in ADPKD are often multiple, and they may cause flank pain in adults.") == [
+        "Renal cysts in ADPKD are often multiple.", "Renal cysts in ADPKD may cause flank pain in adults."
+    ]
+    assert atomic_statements("However, gout tophi are often painless, and they may erode bone over years.") == [
+        "Gout tophi are often painless.", "Gout tophi may erode bone over years."
+    ]
+    # the subject ends before its verb, not inside a word that starts like one ("candidiasis" is not "can")
+    assert atomic_statements("Oral candidiasis is usually caused by Candida albicans and is rarely seen in adults.") == [
+        "Oral candidiasis is usually caused by Candida albicans.", "Oral candidiasis is rarely seen in adults."
+    ]
+    # an adverb before the first verb is not part of the repeated subject
+    assert atomic_statements("Inhaled steroids rapidly reduce wheeze and do not change lung growth in children.")[1] == (
+        "Inhaled steroids do not change lung growth in children."
+    )
+    # "can" does not tell "it" from "they": the second clause is skipped, not guessed
+    assert atomic_statements(
+        "Buspirone can be used for functional dyspepsia, but it has no role in eosinophilic gastritis."
+    ) == ["Buspirone can be used for functional dyspepsia."]
+
+
+def test_the_most_appropriate_choice_is_kept_only_with_its_condition():
+    assert atomic_statements("The most appropriate initial management for contact dermatitis is removal of the agent.")
+    assert atomic_statements("The most appropriate initial management is to discontinue the topical antibiotic.") == []
+
+
+def test_a_statement_with_a_subject_too_generic_to_stand_alone_is_skipped():
+    assert atomic_statements("Patients may present with fever, frontal headache, and myalgia.") == []
+    assert atomic_statements("Treatment is intravenous methylprednisolone for five days.") == []
+    assert atomic_statements("Patients with acute pancreatitis should undergo abdominal ultrasonography.") == [
+        "Patients with acute pancreatitis should undergo abdominal ultrasonography."
+    ]
+
+
+def test_a_list_is_not_split_into_clauses():
+    sentence = "Early management includes pain control, mobility, and secretion management."
+    assert atomic_statements(sentence) == [sentence]
+
+
+def test_parenthetical_asides_are_dropped_but_an_abbreviation_kept():
+    assert atomic_statements(
+        "Devices with lower risk for complications (e.g., peripheral lines) should be preferred in shock."
+    ) == ["Devices with lower risk for complications should be preferred in shock."]
+    assert atomic_statements("Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis.") == [
+        "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    ]
+
+
+def test_offline_rules_v2_have_a_new_identity():
+    # the identity is the fingerprint the sensor compares: v1 outputs must be re-extracted
+    assert OFFLINE_RULES_VERSION != hashlib.sha256(b"offline-rules-1").hexdigest()[:12]
 
 
 def test_cloze_prefers_medical_terms_and_numbers_with_units():
@@ -102,6 +210,68 @@ def test_offline_extractor_on_the_real_corpus(corpus_dir: Path):
             assert all(c in item.statement for c in item.cloze_candidates)
 
 
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("Epinephrine may be repeated every 15 minutes in anaphylaxis.", "15 minutes"),
+        ("Reassess the thyroid function 6 to 8 weeks after a dose change.", "6 to 8 weeks"),
+        ("A fasting period of 8 hours is needed before the glucose tolerance test.", "8 hours"),
+        ("Screening should begin at age 45 years in average-risk adults.", "45 years"),
+    ],
+)
+def test_numbers_with_time_units_are_clozed_whole(statement, expected):
+    assert expected in pick_cloze_candidates(statement)
+
+
+def test_no_abbreviation_left_visible_after_its_blanked_long_form():
+    statement = "Primary sclerosing cholangitis (PSC) is strongly associated with ulcerative colitis."
+    candidates = pick_cloze_candidates(statement)
+    assert candidates[0] == "Primary sclerosing cholangitis (PSC)"
+    assert not any(c in ("sclerosing cholangitis", "Primary sclerosing cholangitis") for c in candidates)
+    statement = "Potassium hydroxide (KOH) preparation shows fungal hyphae."
+    blanked = [c for c in pick_cloze_candidates(statement) if "hydroxide" in c]
+    assert blanked == ["Potassium hydroxide (KOH)"]
+    # the abbreviation used again later on the card would give the blank away: not blanked at all
+    statement = "Endoscopic retrograde cholangiopancreatography (ERCP) carries a risk of pancreatitis after ERCP."
+    assert not any("ERCP" in c or "Endoscopic" in c for c in pick_cloze_candidates(statement))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "The most likely diagnosis is sarcoidosis when hilar nodes are enlarged.",
+        "Fluids are repeated every hour despite the low output.",
+        "Severe asthma is characterized by frequent exacerbations that may require hospital visits.",
+    ],
+)
+def test_no_function_word_or_fragment_clozes(statement):
+    function_words = {"the", "every", "despite", "likely", "most", "is", "may", "that", "by", "of"}
+    for candidate in pick_cloze_candidates(statement):
+        words = candidate.lower().split()
+        assert words[0] not in function_words and words[-1] not in function_words, candidate
+
+
+def test_no_blank_inside_a_proper_name():
+    statement = "The American Diabetes Association recommends a hemoglobin A1c goal of < 7% in most adults."
+    assert not any("Diabetes" in c for c in pick_cloze_candidates(statement))
+
+
+def test_table_row_numbers_are_neither_subject_nor_cloze():
+    def cells(*texts, header=False):
+        return [TableCell(text=text, is_header=header) for text in texts]
+
+    table = ParsedTable(
+        source="treatment.html",
+        kind="educational",
+        caption="Stepwise treatment",
+        header_rows=[cells("Step", "Drug", "Dose", header=True)],
+        body_rows=[cells("1", "Metformin", "500 mg daily"), cells("2", "Glipizide", "5 mg daily")],
+    )
+    statements = table_row_statements(table)
+    assert [s.cloze_candidates for s in statements] == [["Metformin"], ["Glipizide"]]
+    assert all(not s.statement.startswith(("1", "2")) for s in statements)
+
+
 def test_cloze_never_cuts_a_number_or_word():
     statement = "The dose is lowered to 2.5 mg twice daily in older adults."
     for candidate in pick_cloze_candidates(statement):
@@ -116,3 +286,4 @@ def test_case_narrative_sentences_are_not_statements(sample_extractions):
     assert prose
     for item in prose:
         assert not {"she", "he", "her", "his"} & set(item.statement.lower().split())
+        assert "a patient has" not in item.statement.lower()

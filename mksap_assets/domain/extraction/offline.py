@@ -1,9 +1,13 @@
 """The offline extractor: deterministic, rule-based, no API key needed.
 
-It is a real, labelled fallback (outputs say "extractor": "offline"), not a test double: sentences of the
-critique and key points become statements after the option citations are dropped and "this patient" is
-generalised; each educational table row becomes one statement with the caption as its extra_field.
-It never writes an extra_field for prose, because it cannot tell explanation from fact.
+It is a real, labelled fallback (outputs say "extractor": "offline"), not a test double. Each sentence of the
+critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", "whereas", and a
+second verb phrase of the same subject, which gets the subject repeated); option citations and parenthetical
+asides are dropped; a clause that narrates the case (its patient, the answer options, "would" counterfactuals)
+or opens with a word pointing back to an earlier sentence, or with a subject too generic to stand alone
+("Patients may present with …"), is skipped, never rewritten into a general claim. Each
+educational table row becomes one statement with the caption as its extra_field. It never writes an extra_field
+for prose, because it cannot tell explanation from fact.
 """
 
 from __future__ import annotations
@@ -22,65 +26,189 @@ from mksap_assets.domain.text import (
     strip_option_citations,
 )
 
-OFFLINE_EXTRACTOR_VERSION = "1"
+OFFLINE_EXTRACTOR_VERSION = "2"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
 MIN_WORDS = 5
 MAX_TABLE_ROWS = 10
+MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
 
-_PATIENT_RE = re.compile(r"\b(?:in\s+)?(this|the)\s+patient('s)?\b", re.IGNORECASE)
-# Third-person pronouns or a pointer at the case mean the sentence narrates the case ("so she qualifies",
-# "neither applies here"), not a general fact; a leading pronoun leaves the card without its subject.
+# The case, not a general fact: its patient ("this acutely symptomatic patient", "the patient's"), pronouns for
+# that patient, pointers at the case, its answer options and what "would" happen to it.
 _CASE_NARRATIVE_RE = re.compile(
-    r"\b(?:she|he|her|his|him|hers)\b|\b(?:described here|in this case|this case)\b"
-    r"|^(?:It|This|These|Those|They|That|Neither|None|Both|Either)\b",
+    r"\b(?:this|the|our|such)\s+(?:[\w-]+\s+){0,3}?(?:patient|woman|man|child|boy|girl|infant)(?:'s)?\b"
+    r"|\b(?:she|he|her|his|him|hers|herself|himself)\b"
+    r"|\b(?:described here|here|in this case|this case|this scenario|this presentation|at this time)\b"
+    # "the most appropriate …", "the most likely diagnosis" answer the case unless they say for which condition
+    r"|\bmost (?:appropriate|likely (?:diagnosis|cause))(?!(?:\s[\w-]+){0,2}\s(?:for|in|of)\s(?!this|the\b))"
+    r"|\b(?:options?\s+[A-H]\b|next step|best (?:choice|option|answer)|correct answer|incorrect)"
+    r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b"
+    r"|\bnow\.$|\breproduced with permission\b|\bcourtesy of\b",
     re.IGNORECASE,
 )
-_STARTS_WITH_CONNECTIVE_RE = re.compile(r"^(?:However|Additionally|Also|Furthermore|Moreover|Therefore|Thus),\s+")
+# A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
+_ANAPHORA_RE = re.compile(
+    r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
+    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such"
+    r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
+    r"|\b(?:this|these|those|the latter|the former|the same)\b"
+    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$",
+    re.IGNORECASE,
+)
+# A subject so generic that the statement needs the previous sentence to say what it is about ("Patients may
+# present with fever …", "Treatment is …", "Occasionally, a rash …"); "Treatment of X" / "Patients with X" name it.
+_GENERIC_SUBJECT_RE = re.compile(
+    r"^(?:Occasionally|Typically|Usually|Rarely|Often|Sometimes|Clinically)\b"
+    r"|^(?:The\s+|Most\s+)?(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results"
+    r"|prognosis|evaluation|testing|diagnostic testing|illness|disease|infection|onset|recovery|lesions|rash"
+    r"|manifestations|features|complications|the condition)"
+    r"(?:\s+(?:choice|options?|course|goal|approach))?\b(?!\s+(?:with|of|for|in|due)\b)",
+    re.IGNORECASE,
+)
+# Connectives that carry no meaning of their own once the statement stands alone (a contrast with the case
+# before it leaves a general statement behind: "In contrast, X commonly shows Y").
+_LEADING_CONNECTIVE_RE = re.compile(
+    r"^(?:However|Additionally|Also|Furthermore|Moreover|Therefore|In addition|Consequently|Notably|Importantly"
+    r"|In contrast|By contrast|Conversely"
+    r"|Overall|In general|Generally|Of note|Finally|First|Second|Third|Indeed)\s*,\s*",
+    re.IGNORECASE,
+)
+# Asides in parentheses: examples, conversions, "formerly known as …". A bare abbreviation "(PSC)" is kept: it
+# is how the source names the term, and the cloze blanks it with its long form.
+_PARENTHETICAL_RE = re.compile(r"\s*\((?![A-Z][A-Za-z0-9-]{0,9}s?\))[^()]*\)|\s*\[[^\[\]]*\]")
+
+_AUX = (
+    r"is|are|can|may|might|should|must|will|does|do|has|have|often|also|usually|typically|generally|remains?"
+    r"|cannot|requires?|causes?|results?|leads?|occurs?|includes?|reduces?|increases?|improves?|presents?"
+)
+_FINITE_RE = re.compile(rf"\b(?:{_AUX}|was|were|had|did|could|would)\b", re.IGNORECASE)
+# A subject that can be repeated before a second verb phrase: a short noun phrase at the start of the sentence.
+_SUBJECT_RE = re.compile(rf"^((?:[\w-]+\s+){{0,5}}?[\w-]+)\s+(?=(?:{_AUX})\b)", re.IGNORECASE)
+_NOT_A_SUBJECT_START = {
+    "if", "when", "while", "because", "although", "though", "since", "unless", "after", "before", "during", "in",
+    "on", "at", "for", "with", "by", "from", "to", "as", "of", "among", "despite", "until", "once", "whether",
+}
+# ", and" / ", but" / ", whereas" / ", while" / "; " before an independent clause, or " and" / " but" before a
+# second verb phrase of the same subject.
+_CLAUSE_JOIN_RE = re.compile(r"\s*;\s+|,\s+(?:and|but|whereas|while|yet)\s+|\s+whereas\s+")
+_VERB_PHRASE_JOIN_RE = re.compile(rf",?\s+(?:and|but)\s+(?=(?:{_AUX}|would|could)\b)", re.IGNORECASE)
 
 
-def generalise_patient(sentence: str) -> str:
-    """'this patient' / 'the patient' -> 'a patient' (keeping 'in' and the possessive)."""
-
-    def replace(match: re.Match[str]) -> str:
-        prefix = "in " if match.group(0).lower().startswith("in ") else ""
-        article = "A" if match.group(1)[0].isupper() and not prefix else "a"
-        return f"{prefix}{article} patient{match.group(2) or ''}"
-
-    return _PATIENT_RE.sub(replace, sentence)
-
-
-def sentence_to_statement(sentence: str) -> str:
-    text = normalise_whitespace(strip_option_citations(sentence))
-    text = generalise_patient(text)
-    text = _STARTS_WITH_CONNECTIVE_RE.sub("", text)
+def _clean(text: str) -> str:
+    text = normalise_whitespace(_PARENTHETICAL_RE.sub("", strip_option_citations(text)))
+    text = _LEADING_CONNECTIVE_RE.sub("", text.strip(" ,;:"))
     text = normalise_comparators(text)
-    return text[:1].upper() + text[1:] if text else text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
-def _prose_statements(sentences: list[str]) -> list[Statement]:
+def _split_clauses(sentence: str) -> list[str]:
+    """Independent clauses: cut where the right-hand side has a verb of its own and the join is not a list's end."""
+    pieces: list[str] = []
+    rest = sentence
+    while True:
+        cut = None
+        for match in _CLAUSE_JOIN_RE.finditer(rest):
+            left, right = rest[: match.start()], rest[match.end():]
+            if ";" in match.group(0):
+                clauses = _FINITE_RE.search(right) and _FINITE_RE.search(left)
+            elif " and " in match.group(0):  # "A, B, and C is …" is a list, not two clauses
+                clauses = "," not in left and _FINITE_RE.search(left) and _FINITE_RE.search(" ".join(right.split()[:6]))
+            else:  # "but", "whereas", "while", "yet" join clauses
+                clauses = _FINITE_RE.search(" ".join(right.split()[:6]))
+            if clauses:
+                cut = match
+                break
+        if cut is None:
+            pieces.append(rest)
+            return pieces
+        pieces.append(rest[: cut.start()])
+        rest = rest[cut.end():]
+
+
+def _plain_subject(clause: str) -> str | None:
+    """The clause's subject when it is a short noun phrase at its start ("Bone lesions in myeloma"), else None."""
+    subject = _SUBJECT_RE.match(clause)
+    if subject is None or subject.group(1).split()[0].lower() in _NOT_A_SUBJECT_START:
+        return None
+    words = subject.group(1).split()
+    while len(words) > 1 and words[-1].lower().endswith("ly"):  # "X transiently improves …": the adverb is not X
+        words.pop()
+    return " ".join(words)
+
+
+def _resolve_pronoun(clause: str, first_clause: str) -> str:
+    """'…, but it has no role …' -> '<subject of the sentence> has no role …' when its verb shows the same number."""
+    pronoun = re.match(r"(it|they)\s", clause)
+    subject = _plain_subject(first_clause)
+    if pronoun is None or subject is None:
+        return clause
+    verb = first_clause[len(subject):].split()[0].lower()
+    number = "it" if verb in ("is", "has", "does", "was") else "they" if verb in ("are", "have", "do", "were") else None
+    return f"{subject} {clause[pronoun.end():]}" if pronoun.group(1) == number else clause
+
+
+def _split_verb_phrases(clause: str) -> list[str]:
+    """'X is A and may cause B' -> 'X is A', 'X may cause B' when X is a plain noun phrase at the start; with any
+    other start the later verb phrases have no subject of their own and are left out (the first stays true)."""
+    pieces = _VERB_PHRASE_JOIN_RE.split(clause)
+    if len(pieces) == 1 or any(re.search(r"\b(?:which|who|that|whom)\b", p) for p in pieces[:-1]):
+        return [clause]  # the join may be inside a relative clause
+    subject = _plain_subject(clause)
+    return [pieces[0]] if subject is None else [pieces[0], *(f"{subject} {piece}" for piece in pieces[1:])]
+
+
+def atomic_statements(sentence: str) -> list[str]:
+    """The self-contained general facts of one source sentence, in order; [] for case narration.
+
+    A sentence that opens on the case ("This patient has …, but a second … should be obtained") stays about the
+    case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses."""
+    text = _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
+    if text.count(";") >= 2:
+        return []  # an enumeration flattened into one line, not a statement
+    clauses = _split_clauses(text)
     statements = []
-    for sentence in sentences:
-        text = sentence_to_statement(sentence)
-        if len(text.split()) < MIN_WORDS or _CASE_NARRATIVE_RE.search(text):
-            continue
-        statements.append(Statement(statement=text, extra_field=None, cloze_candidates=pick_cloze_candidates(text)))
+    for position, clause in enumerate(clauses):
+        clause = clause.strip(" ,;")
+        for piece in _split_verb_phrases(_resolve_pronoun(clause, clauses[0]) if position else clause):
+            statement = _clean(piece)
+            if _CASE_NARRATIVE_RE.search(statement) and position == 0 and not statements:
+                return []
+            if (
+                len(statement.split()) < MIN_WORDS
+                or _CASE_NARRATIVE_RE.search(statement)
+                or _ANAPHORA_RE.search(statement)
+                or _GENERIC_SUBJECT_RE.search(statement)
+            ):
+                continue
+            statements.append(statement)
     return statements
 
 
+def _prose_statements(sentences: list[str]) -> list[Statement]:
+    return [
+        Statement(statement=text, extra_field=None, cloze_candidates=pick_cloze_candidates(text))
+        for sentence in sentences
+        for text in atomic_statements(sentence)
+    ]
+
+
 def table_row_statements(table: ParsedTable) -> list[TableStatement]:
-    """One statement per body row: '<row subject>: <header> <value>; …', caption as extra_field."""
+    """One statement per body row: '<row subject>: <header> <value>; …', caption as extra_field.
+
+    A leading cell that only numbers the row is not its subject (a row number is nothing to learn)."""
     grid = table.grid()
     header_count = len(table.header_rows)
     headers = grid[header_count - 1] if header_count else []
     statements = []
     for row in grid[header_count:][:MAX_TABLE_ROWS]:
-        if not row or not row[0].strip():
+        first = 1 if len(row) > 1 and re.fullmatch(r"\s*\d+[.)]?\s*", row[0]) else 0
+        if not row or not row[first].strip():
             continue
-        subject = row[0].strip()
+        subject = row[first].strip()
         parts = []
-        for column, value in enumerate(row[1:], start=1):
+        for column, value in enumerate(row[first + 1:], start=first + 1):
             if not value.strip():
                 continue
             label = headers[column].strip() if column < len(headers) else ""
@@ -88,6 +216,8 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
         if not parts:
             continue
         text = normalise_comparators(f"{subject} ({'; '.join(parts)})")
+        if len(text.split()) > MAX_TABLE_ROW_WORDS:
+            continue
         statements.append(
             TableStatement(
                 statement=text,

@@ -1,13 +1,17 @@
 """Rule-based cloze candidates for the offline extractor: one primary and at most two secondary spans.
 
-Every candidate is an exact substring of its statement. Preference order: named conditions and drugs (by medical
-suffix), abbreviated terms' long forms, numbers with their units or comparators, then the longest run of
-content words.
+Every candidate is an exact substring of its statement and a whole term: it never starts or ends with a function
+word and is never a bare number. Preference order: a long form together with its abbreviation ("primary
+sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), named drugs, diseases and tests
+(the lexicon), words with a medical suffix, numbers with their units or comparators (time units included), then
+the longest run of content words. A candidate whose abbreviation shows elsewhere on the card is not used.
 """
 
 from __future__ import annotations
 
 import re
+
+from mksap_assets.domain.nlp.lexicon import find_terms
 
 MAX_CANDIDATES = 3
 
@@ -20,43 +24,66 @@ _MEDICAL_SUFFIXES = (
 _SUFFIX_WORD_RE = re.compile(
     r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
 )
-_LONG_FORM_RE = re.compile(r"\b([A-Za-z][A-Za-z-]*(?:\s+[A-Za-z-]+){0,4})\s+\(([A-Z][A-Za-z0-9-]{1,9})\)")
+_ABBREVIATION_IN_PARENTHESES_RE = re.compile(r"\s\(([A-Z][A-Za-z0-9-]{0,9}?)s?\)")
 # A unit, with any "/denominator" parts it carries ("mL/kg", "mg/d", "mL/min/1.73 m2", "/μL").
 _UNIT = (
     r"(?:mL/min/1\.73\s?m2|mm\s?Hg|cm\s?H2O|mmol|mEq|mcg|µg|μg|ng|pg|mg|kg|g|mL|L|U|IU|%|cm|mm|kPa|bpm|°C|°F|"
-    r"hours?|days?|weeks?|months?|years?|/[µμ]L|/min)(?:/[A-Za-zµμ0-9.]+)*"
+    r"seconds?|minutes?|min|hours?|h|days?|weeks?|months?|years?|/[µμ]L|/min)(?:/[A-Za-zµμ0-9]+(?:\.\d+)?)*"
 )
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 _NUMERIC_RE = re.compile(
     r"(?:(?:[<>≤≥]|less than|greater than|more than|at least|at most|above|below|over|under|approximately)\s?)?"
-    + _NUMBER + r"(?:\s?(?:to|-|–)\s?" + _NUMBER + r")?\s?" + _UNIT + r"(?![A-Za-z0-9])",
+    + _NUMBER + r"(?:(?:\s?%)?\s?(?:to|-|–)\s?" + _NUMBER + r")?\s?" + _UNIT + r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_STOPWORDS = frozenset(
+# Words that carry no answer of their own: a blank may not be one of them, start with one or end with one.
+_FUNCTION_WORDS = frozenset(
     """a an the and or but if of in on at to for with by from as is are was were be been being this that these
     those it its their there which who whom whose what when where why how not no nor can may might should would
     will shall must do does did has have had than then also such only more most less least very often usually
-    patient patients diagnosis treatment management therapy option finding findings test testing result results
-    appropriate most next step best first other both all any each some into after before during because without
-    within between however although while given below above over under until during per via""".split()
+    into after before during because without within between however although though while whereas given below
+    above over under until per via despite every each some any all both other another either neither among
+    against along around across through throughout toward towards upon versus vs due since unless thus therefore
+    hence even still yet already just much many few several well rather almost about like including include
+    includes likely unlikely typically generally commonly frequently always never sometimes up down out off so""".split()
 )
-_TRIVIAL = _STOPWORDS | {"patient", "diagnosis", "treatment"}
+_TRIVIAL = _FUNCTION_WORDS | {
+    "patient", "patients", "diagnosis", "treatment", "management", "therapy", "option", "finding", "findings",
+    "test", "testing", "result", "results", "appropriate", "next", "step", "best", "first", "common", "cause",
+}
 # A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 
+# Verbs that head a predicate rather than name a thing: a run of content words is cut before and after them.
+_PREDICATE_WORDS = {
+    "reveal", "reveals", "show", "shows", "cause", "causes", "use", "uses", "provide", "provides", "include",
+    "includes", "depend", "depends", "allow", "allows", "require", "requires", "present", "presents", "develop",
+    "develops", "occur", "occurs", "suggest", "suggests", "indicate", "indicates", "increase", "increases",
+    "decrease", "decreases", "reduce", "reduces", "improve", "improves", "represent", "represents", "varies", "vary",
+    "depending", "involve", "involves",
+}
+
+
+def _is_predicate(word: str) -> bool:
+    """A verb or adverb by its form ("caused", "significantly") or a listed verb."""
+    lowered = word.lower()
+    return lowered in _PREDICATE_WORDS or (len(lowered) > 3 and lowered.endswith(("ed", "ly")))
+
+
 def _content_runs(statement: str) -> list[str]:
-    """Maximal runs of consecutive content words, as exact substrings (numbers are left to _NUMERIC_RE)."""
+    """Maximal runs of consecutive content words, as exact substrings (numbers are left to _NUMERIC_RE; verbs and
+    adverbs end a run, so a run names a thing rather than a predicate fragment)."""
     runs: list[str] = []
     start = end = None
     for match in _WORD_RE.finditer(statement):
         word = match.group(0)
-        gap = statement[end:match.start()] if end is not None else ""
-        if word.lower() in _STOPWORDS or any(c.isdigit() for c in word) or (end is not None and gap.strip()):
+        breaks = word.lower() in _TRIVIAL or any(c.isdigit() for c in word) or _is_predicate(word)
+        if breaks or (end is not None and statement[end:match.start()].strip()):
             if start is not None:
                 runs.append(statement[start:end])
             start = end = None
-            if word.lower() in _STOPWORDS or any(c.isdigit() for c in word):
+            if breaks:
                 continue
         if start is None:
             start = match.start()
@@ -64,6 +91,78 @@ def _content_runs(statement: str) -> list[str]:
     if start is not None:
         runs.append(statement[start:end])
     return runs
+
+
+def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
+    """Spans of "long form (ABBR)": the fewest words before the parentheses that spell the abbreviation (its letters
+    in order, the first one starting the long form, every content word's initial among them)."""
+    spans = []
+    for match in _ABBREVIATION_IN_PARENTHESES_RE.finditer(statement):
+        letters = [c.lower() for c in match.group(1) if c.isalpha()]
+        words = list(_WORD_RE.finditer(statement[: match.start()]))
+        for size in range(1, min(len(letters) + 2, len(words)) + 1):
+            window = words[-size:]
+            text = statement[window[0].start():window[-1].end()].lower()
+            initials = {w.group(0)[0].lower() for w in window if w.group(0).lower() not in _FUNCTION_WORDS}
+            if text.startswith(letters[0]) and _in_order(letters, text) and initials <= set(letters):
+                spans.append((window[0].start(), match.end()))
+                break
+    return spans
+
+
+def _in_order(letters: list[str], text: str) -> bool:
+    position = 0
+    for letter in letters:
+        position = text.find(letter, position) + 1
+        if position == 0:
+            return False
+    return True
+
+
+def _initials(candidate: str) -> str:
+    return "".join(word[0] for word in re.findall(r"[A-Za-z][A-Za-z'-]*", candidate)).upper()
+
+
+def _gives_itself_away(candidate: str, statement: str, start: int) -> bool:
+    """The candidate's abbreviation, or a long form of it, is visible elsewhere on the card."""
+    outside = statement[:start] + " " + statement[start + len(candidate):]
+    named = _ABBREVIATION_IN_PARENTHESES_RE.search(candidate)
+    if named and re.search(rf"\b{re.escape(named.group(1))}s?\b", outside):
+        return True
+    initials = _initials(candidate)
+    if len(candidate.split()) >= 2 and len(initials) >= 2 and re.search(rf"\b{initials}s?\b", outside):
+        return True
+    return bool(candidate.isupper() and len(candidate) >= 2 and any(
+        _initials(outside[s:e]) == candidate for s, e in abbreviated_terms(outside)))
+
+
+def _inside_a_name(statement: str, start: int, end: int) -> bool:
+    """Part of a proper name ("American {Diabetes} Association"): a capitalised blank next to a capitalised word."""
+    if not statement[start:start + 1].isupper():
+        return False
+    before = re.search(r"([A-Z][a-z]+)\s+$", statement[:start])
+    after = re.match(r"\s+[A-Z][a-z]+\b", statement[end:])
+    return bool((before and before.start() > 0) or after)
+
+
+def _acceptable(candidate: str, statement: str) -> bool:
+    words = candidate.split()
+    return (
+        bool(words)
+        and _occurrences(candidate, statement) == 1  # a blank must be unambiguous
+        and _on_word_boundaries(candidate, statement)
+        and candidate.lower() not in _TRIVIAL
+        and words[0].lower() not in _FUNCTION_WORDS
+        and words[-1].lower().rstrip(",;:") not in _FUNCTION_WORDS
+        and not re.fullmatch(r"[\d.,\s-]+", candidate)  # a bare number: a row or list number, or a unit-less value
+        and candidate != statement.strip().rstrip(".")
+        and len(candidate) > 2
+    )
+
+
+def _occurrences(candidate: str, statement: str) -> int:
+    """Whole-word occurrences, ignoring case ("Sepsis" also answers "sepsis" elsewhere on the card)."""
+    return len(re.findall(rf"(?<![A-Za-z0-9]){re.escape(candidate)}(?![A-Za-z0-9])", statement, re.IGNORECASE))
 
 
 def _on_word_boundaries(candidate: str, statement: str) -> bool:
@@ -74,44 +173,48 @@ def _on_word_boundaries(candidate: str, statement: str) -> bool:
     return not (before.isalnum() or before == ".") and not after.isalnum()
 
 
-def _acceptable(candidate: str, statement: str) -> bool:
-    candidate = candidate.strip()
-    return (
-        bool(candidate)
-        and statement.count(candidate) == 1  # a blank must be unambiguous
-        and _on_word_boundaries(candidate, statement)
-        and candidate.lower() not in _TRIVIAL
-        and candidate != statement.strip().rstrip(".")
-        and len(candidate) > 2
-    )
+def _trim_function_words(candidate: str) -> str:
+    """Drop leading and trailing function words a pattern may have swallowed ("the nephropathy" -> "nephropathy")."""
+    words = candidate.strip().split(" ")
+    while len(words) > 1 and words[0].lower() in _FUNCTION_WORDS:
+        words = words[1:]
+    while len(words) > 1 and words[-1].lower().rstrip(",;:") in _FUNCTION_WORDS:
+        words = words[:-1]
+    return " ".join(words).rstrip(",;:")
 
 
 def pick_cloze_candidates(statement: str) -> list[str]:
-    ordered: list[str] = []
-    ordered += [m.group(0).strip() for m in _SUFFIX_WORD_RE.finditer(statement)]
-    ordered += [m.group(1).strip() for m in _LONG_FORM_RE.finditer(statement)]
-    ordered += [m.group(0).strip() for m in _NUMERIC_RE.finditer(statement)]
-    ordered += sorted(_content_runs(statement), key=len, reverse=True)
+    abbreviated = abbreviated_terms(statement)
+    ordered = [statement[start:end].strip() for start, end in abbreviated]
+    ordered += [term.text for term in find_terms(statement) if term.kind != "abbreviation"]
+    ordered += [m.group(0) for m in _SUFFIX_WORD_RE.finditer(statement)]
+    ordered += [m.group(0) for m in _NUMERIC_RE.finditer(statement)]
+    chosen = _choose(ordered, statement, abbreviated)
+    # Runs of content words are often verb fragments ("strongly associated"): only when nothing better exists.
+    return chosen or _choose(sorted(_content_runs(statement), key=len, reverse=True), statement, abbreviated)
+
+
+def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int]]) -> list[str]:
     chosen: list[str] = []
     spans: list[tuple[int, int]] = []
     for candidate in ordered:
-        candidate = _trim_stopwords(candidate)
+        candidate = _trim_function_words(candidate)
+        named = _ABBREVIATION_IN_PARENTHESES_RE.match(statement, statement.find(candidate) + len(candidate))
+        if candidate and named:  # "potassium hydroxide (KOH)": the abbreviation goes into the same blank
+            candidate += named.group(0)
         if not _acceptable(candidate, statement):
             continue
         start = statement.find(candidate)
         end = start + len(candidate)
+        # Part of a "long form (ABBR)" is blanked only as the whole of it, never leaving the abbreviation showing.
+        if any(start < a_end and a_start < end and (start, end) != (a_start, a_end) for a_start, a_end in abbreviated):
+            continue
         if any(start < other_end and other_start < end for other_start, other_end in spans):
             continue  # blanks must not overlap
+        if _gives_itself_away(candidate, statement, start) or _inside_a_name(statement, start, end):
+            continue
         spans.append((start, end))
         chosen.append(candidate)
         if len(chosen) == MAX_CANDIDATES:
             break
     return chosen
-
-
-def _trim_stopwords(candidate: str) -> str:
-    """Drop a leading stop word the suffix pattern may have swallowed ("the nephropathy" -> "nephropathy")."""
-    words = candidate.split(" ")
-    while len(words) > 1 and words[0].lower() in _STOPWORDS:
-        words = words[1:]
-    return " ".join(words)

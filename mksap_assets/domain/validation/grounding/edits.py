@@ -159,7 +159,9 @@ def check_local_edits(text: str, tokens: list[Token], context: list[Token], sour
                                              for cue in _cues_in(cues or [], tokens, i1, i2)):
                 continue  # "all other patients" -> "patients without …": reported by check_negation_cues
             severity, code = "error", "negation_mismatch"
-            if not near_verbatim and _explained_elsewhere(c_words, j1, j2, opcodes, NEGATION_WORDS):
+            explained = (_negation_next_door(c_words, opcodes, k) if _inside_copied_clause(opcodes, k, s_words)
+                         else _explained_elsewhere(c_words, j1, j2, opcodes, NEGATION_WORDS))
+            if not near_verbatim and explained:
                 severity, code = "warning", "negation_unclear"
             issues.append(grounding_issue(code, severity,
                                  f"negation changed: the {source.name} says {said!r} where the statement says "
@@ -267,6 +269,27 @@ def _in_disjunction(words: list[str], i1: int, i2: int) -> bool:
             after = words[index + 1] if index + 1 < len(words) else ""
             before = words[index - 1] if index > 0 else ""
             if after in ("or", "and/or") or before == "or":
+                return True
+    return False
+
+
+def _inside_copied_clause(opcodes, k: int, s_words: list[str]) -> bool:
+    """Is edit `k` between two runs the statement copies, the one after it naming something ("X has [not] improved
+    survival")? Then the statement copies the negated clause itself, and a contrast elsewhere in the sentence is
+    about another clause ("improves oxygenation but has not improved survival"): it explains nothing."""
+    if k == 0 or k + 1 >= len(opcodes) or opcodes[k - 1][0] != "equal" or opcodes[k + 1][0] != "equal":
+        return False
+    _, i1, i2, _, _ = opcodes[k + 1]
+    return any(is_content(word) for word in s_words[i1:i2])
+
+
+def _negation_next_door(c_words: list[str], opcodes, k: int) -> bool:
+    """Inside a copied clause, only a negation the statement rewrote one run away explains a moved negation ("but
+    neither is specific" -> "but it is not specific")."""
+    for near in (k - 2, k + 2):
+        if 0 <= near < len(opcodes) and opcodes[near][0] != "equal":
+            _, _, _, j1, j2 = opcodes[near]
+            if any(word in NEGATION_WORDS for word in c_words[j1:j2]):
                 return True
     return False
 

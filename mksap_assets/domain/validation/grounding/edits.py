@@ -15,6 +15,7 @@ from mksap_assets.domain.validation.grounding.cues import cue_anchors, restricti
 from mksap_assets.domain.validation.grounding.invented import unknown_part
 from mksap_assets.domain.validation.grounding.issues import grounding_issue
 from mksap_assets.domain.validation.grounding.negation import (
+    COMPLEMENT_WORDS,
     CONTRAST_WORDS,
     complement_paraphrase,
     unmet_requirement,
@@ -159,8 +160,13 @@ def check_local_edits(text: str, tokens: list[Token], context: list[Token], sour
                                              for cue in _cues_in(cues or [], tokens, i1, i2)):
                 continue  # "all other patients" -> "patients without …": reported by check_negation_cues
             severity, code = "error", "negation_mismatch"
-            explained = (_negation_next_door(c_words, opcodes, k) if _inside_copied_clause(opcodes, k, s_words)
-                         else _explained_elsewhere(c_words, j1, j2, opcodes, NEGATION_WORDS))
+            # Inside a copied clause, a negation or a contrast of two subjects ("whereas") elsewhere in the sentence is
+            # about another clause: only a negation the statement rewrote next door, or a word stating the other
+            # case of this one ("otherwise"), explains the edit.
+            copied_clause = _inside_copied_clause(opcodes, k, s_words)
+            explained = (copied_clause and _negation_next_door(c_words, opcodes, k)) or (
+                _explained_elsewhere(c_words, j1, j2, opcodes, frozenset(), COMPLEMENT_WORDS) if copied_clause
+                else _explained_elsewhere(c_words, j1, j2, opcodes, NEGATION_WORDS))
             if not near_verbatim and explained:
                 severity, code = "warning", "negation_unclear"
             issues.append(grounding_issue(code, severity,
@@ -275,8 +281,8 @@ def _in_disjunction(words: list[str], i1: int, i2: int) -> bool:
 
 def _inside_copied_clause(opcodes, k: int, s_words: list[str]) -> bool:
     """Is edit `k` between two runs the statement copies, the one after it naming something ("X has [not] improved
-    survival")? Then the statement copies the negated clause itself, and a contrast elsewhere in the sentence is
-    about another clause ("improves oxygenation but has not improved survival"): it explains nothing."""
+    survival")? Then the statement copies the negated clause itself ("improves oxygenation but has not improved
+    survival; it should not be used …")."""
     if k == 0 or k + 1 >= len(opcodes) or opcodes[k - 1][0] != "equal" or opcodes[k + 1][0] != "equal":
         return False
     _, i1, i2, _, _ = opcodes[k + 1]
@@ -294,7 +300,8 @@ def _negation_next_door(c_words: list[str], opcodes, k: int) -> bool:
     return False
 
 
-def _explained_elsewhere(c_words: list[str], j1: int, j2: int, opcodes, family: frozenset[str]) -> bool:
+def _explained_elsewhere(c_words: list[str], j1: int, j2: int, opcodes, family: frozenset[str],
+                         contrast: frozenset[str] = CONTRAST_WORDS) -> bool:
     """Does the aligned sentence state the opposite too, or contrast two cases, outside this edit and outside
     what the statement copied? Then the statement may paraphrase ("Contraindications to X include Y" -> "X is
     contraindicated in Y"; "… if X does not respond …; otherwise, …" -> "… if X responds …")."""
@@ -302,7 +309,7 @@ def _explained_elsewhere(c_words: list[str], j1: int, j2: int, opcodes, family: 
     for j, word in enumerate(c_words):
         if j1 <= j < j2 or j in copied:
             continue
-        if word in family or word in CONTRAST_WORDS or any(
+        if word in family or word in contrast or any(
             word.startswith(f[:8]) for f in family if len(f) >= 8
         ):
             return True

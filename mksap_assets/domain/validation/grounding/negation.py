@@ -75,6 +75,8 @@ def complement_paraphrase(text: str, cue: Cue, source: Source, alignment: Alignm
 
 # Words by which a sentence states the opposite case too ("… if X does not respond …; otherwise, …").
 CONTRAST_WORDS = frozenset("otherwise unless except whereas conversely instead".split())
+# Those that state the other case of the same clause ("…; otherwise, …"), not another subject ("whereas").
+COMPLEMENT_WORDS = frozenset("otherwise unless except".split())
 
 _CASE_WORDS = frozenset({"patient", "patients", "he", "she", "his", "her"})
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,16 @@ def open_instance(home: Path, monkeypatch, profile: str = "sqlite"):
             monkeypatch.delenv(variable, raising=False)
     install(home, profile)
     return instance.open_instance(home)
+
+
+def load_benchmark(name: str) -> Any:
+    """benchmarks/<name>.py as a module (benchmarks/ is no package: its scripts import each other as siblings)."""
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    spec = importlib.util.spec_from_file_location(name, benchmarks / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while it is being executed
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
-from mksap_assets.settings import PROJECT_ROOT
-
-
-def _quality_cards_module():
-    spec = importlib.util.spec_from_file_location("quality_cards", PROJECT_ROOT / "benchmarks" / "quality_cards.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it is being executed
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+from mksap_assets_tests.helpers import load_benchmark
 
 
 def _item(statement: str, clozes: list[str], extra: str | None = None) -> dict:
@@ -24,7 +10,7 @@ def _item(statement: str, clozes: list[str], extra: str | None = None) -> dict:
 
 
 def test_card_checks_count_the_deck_only_and_show_ids_not_text():
-    cards = _quality_cards_module()
+    cards = load_benchmark("quality_cards")
     document = {
         "question_id": "cvq001",
         "true_statements": {

@@ -6,7 +6,6 @@ educational table), with this test's own sentences.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from mksap_assets.domain.statements import Statement
 from mksap_assets.resources import PipelineResource
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets_tests.conftest import SAMPLE_DIR
-from mksap_assets_tests.helpers import call_and_close
+from mksap_assets_tests.helpers import call_and_close, load_benchmark
 from mksap_devtools.fake_api import FakeAnthropic, Replay, load_recording
 
 RECORDED_ID = "cvmcq26001"
@@ -261,19 +260,8 @@ def test_cli_replay_option(recorded):
 # -- the reference outputs of the corpus, converted by benchmarks/quality.py ------------------------------------------
 
 
-def _quality_module():
-    spec = importlib.util.spec_from_file_location("quality", PROJECT_ROOT / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it is being executed
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
 def test_reference_outputs_become_a_valid_recording(tmp_path: Path):
-    quality = _quality_module()
+    quality = load_benchmark("quality")
     raw = load_raw_question(question_file_for(SAMPLE_DIR, RECORDED_ID))
 
     def original(statement: str, clozes: list[str], **extra: Any) -> dict[str, Any]:

@@ -81,7 +81,9 @@ def test_in_thread_counts_the_queue_for_a_thread_as_waiting_and_the_cpu_time_as_
         return await asyncio.gather(*(_waited(lambda: in_thread(_busy, NAP)) for _ in range(2)))
 
     (first, first_elapsed), (second, second_elapsed) = asyncio.run(two_questions_one_thread())
-    assert second >= NAP * 0.9  # queued behind the first question's call (submitted just before it)
+    # queued behind the first question's call (submitted just before it); not queued, it would wait about 0 (a
+    # loaded machine measured 0.044 s for a 0.05 s call: the bound is loose on purpose)
+    assert second >= NAP * 0.5
     assert first <= first_elapsed - NAP and second <= second_elapsed - NAP  # the call's own CPU time is work
 
 

@@ -21,7 +21,7 @@ from mksap_assets.domain.exports.anki import (
     collect_notes,
 )
 from mksap_assets.domain.exports.document import export_path, export_paths, iter_exports
-from mksap_assets.domain.exports.report import question_table
+from mksap_assets.domain.exports.report import read_exports
 from mksap_assets.domain.exports.summary import summarise_exports
 
 SYSTEMS = ("cv", "dm", "en", "gi", "hm", "hp", "id", "nr", "np", "on", "pm", "rm")
@@ -81,7 +81,7 @@ def main(count: int) -> None:
         measured = {
             "orjson only": lambda: [orjson.loads(path.read_bytes()) and None for path in export_paths(output_dir)],
             "iter_exports": lambda: [None for _ in iter_exports(output_dir)],
-            "report question table": lambda: question_table(output_dir),
+            "report question table": lambda: read_exports(output_dir),
             "mksap summary": lambda: summarise_exports(output_dir),
             "deck notes": lambda: deck_notes(output_dir),
         }

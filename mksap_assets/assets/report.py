@@ -40,7 +40,7 @@ def report_spec(question_asset_keys: list[dg.AssetKey]) -> dg.AssetSpec:
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in question_asset_keys],
         description="Roll-up report over every exported question: statements, pass rate by system and question "
         "type, LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
-        "(questions.csv, by_system.csv, by_type.csv, timings.csv, summary.md).",
+        "(questions.csv, by_system.csv, by_type.csv, timings.csv, source_concerns.csv, summary.md).",
         skippable=True,
     )
 
@@ -78,6 +78,7 @@ def build_report(
         "cost_usd": dg.MetadataValue.float(totals.cost_usd),
         "unbilled_cost_usd": dg.MetadataValue.float(totals.unbilled_cost_usd),
         "unreadable_documents": dg.MetadataValue.int(totals.unreadable),
+        "source_concerns": dg.MetadataValue.int(len(report.concerns)),
         "path": dg.MetadataValue.path(str(report_dir(output_dir))),
         "report": dg.MetadataValue.md(report.markdown),
     }

@@ -15,10 +15,19 @@ SECTIONS: tuple[Section, ...] = ("from_critique", "from_key_points", "table_stat
 Severity = Literal["error", "warning", "info"]
 
 
+def _absent(value: str | None) -> bool:
+    return value is None
+
+
 class Statement(BaseModel):
     statement: str
     extra_field: str | None = None
     cloze_candidates: list[str] = Field(default_factory=list)
+    # The model's evidence (prompts v2): the source span the statement rests on (grounding aligns with it), and why
+    # the model believes a statement faithful to its source is medically wrong (it stays off the deck for a human).
+    # Written only when given, so extractors without them (offline, earlier prompts) export what they always did.
+    source_quote: str | None = Field(default=None, exclude_if=_absent)
+    source_concern: str | None = Field(default=None, exclude_if=_absent)
 
 
 class TableStatement(Statement):

@@ -49,5 +49,5 @@ def test_an_answer_cached_before_the_seam_is_still_a_hit(tmp_path, base_url):
 
     with metering(LLMUsage()) as usage:
         answer = asyncio.run(call_and_close())
-    assert answer.model_dump() == ANSWER and not sent
+    assert answer == StatementsWithClozes.model_validate(ANSWER) and not sent
     assert (usage.cache_hits, usage.cache_misses) == (1, 0)

@@ -342,3 +342,23 @@ def test_the_run_summary_counts_statements_that_passed(crafted: Path):
     assert "validation passed" not in summary.render()
     one = summarise_exports(crafted, ["cvmcq26002", "cvmcq26099"])
     assert (one.statements, one.statements_passed, one.missing) == (3, 1, ["cvmcq26099"])
+
+
+def test_statements_with_a_source_concern_are_listed_for_a_physician(crafted: Path):
+    flagged = document("cvmcq26004", "Cardiovascular Medicine", critique=2, errors=1,
+                       issues={1: [("source_concern", "error")]})
+    flagged["true_statements"]["from_critique"][1]["source_concern"] = "Malaria is spread by Anopheles | not Aedes."
+    write_docs(crafted, flagged)
+    report = write_report(crafted)
+    concerns = pd.read_csv(crafted / "report" / "source_concerns.csv")
+    assert concerns[["question_id", "section", "index"]].values.tolist() == [["cvmcq26004", "critique", 1]]
+    assert concerns.loc[0, "source_concern"] == "Malaria is spread by Anopheles | not Aedes."
+    assert "## Held for a physician: source concerns" in report.markdown
+    assert "| cvmcq26004 | critique | 1 |" in report.markdown and "Anopheles \\| not Aedes" in report.markdown
+    assert report.totals.statements_passed == 13 + 2  # the flagged one of its three statements is off the deck
+
+
+def test_no_source_concern_no_section(crafted: Path):
+    report = write_report(crafted)
+    assert "source concerns" not in report.markdown
+    assert pd.read_csv(crafted / "report" / "source_concerns.csv").empty

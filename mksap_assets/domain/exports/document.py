@@ -136,6 +136,7 @@ class ExportedStatement(BaseModel):
     extra_field: str | None = None
     cloze_candidates: list[str] = Field(default_factory=list)
     table_source: str | None = None
+    source_concern: str | None = None  # the model's doubt about the source's medicine (validation/evidence.py)
     issues: list[ExportedIssue] | None = None
     blocked_by: list[str] | None = None  # None: written before the per-statement gate, so its issues decide
 

@@ -8,6 +8,9 @@ Reads the export documents (document.iter_exports: <output dir>/<system>/<id>.js
                  misses, tokens, cost_usd);
 - by_system.csv  and by_type.csv: questions, statements, statements passed, pass rate (of statements), errors,
                  warnings, cost;
+- source_concerns.csv  the statements the model flagged as contradicting established medical knowledge
+                 (validation/evidence.py): question, section, index, statement, concern. They stay off the deck
+                 until a physician has looked; summary.md lists the first of them;
 - timings.csv    per asset: p50/p95/max of duration_ms over the reported questions, from a timings table the
                  caller passes in (columns asset, question_id, duration_ms; the Dagster asset reads it from the
                  latest materialization of each partition);
@@ -34,7 +37,9 @@ from mksap_assets.domain.exports.document import ExportDocument, iter_exports
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
-REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "summary.md")
+REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "source_concerns.csv", "summary.md")
+CONCERN_COLUMNS = ("question_id", "section", "index", "statement", "source_concern")
+CONCERNS_IN_SUMMARY = 50  # the rest are in source_concerns.csv
 TIMING_COLUMNS = ("asset", "question_id", "duration_ms")
 USAGE_FIELDS = (
     "llm_calls", "cache_hits", "cache_misses", "input_tokens", "output_tokens",
@@ -101,19 +106,38 @@ def question_row(document: ExportDocument, path: Path) -> dict[str, Any]:
     return row
 
 
-def question_table(output_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
-    """The per-question table (sorted by question id) and the export files that could not be read."""
-    rows, unreadable = [], []
+def concern_rows(document: ExportDocument) -> list[dict[str, Any]]:
+    """The statements of one export that the model flagged as medically doubtful."""
+    sections = {
+        "critique": document.true_statements.from_critique,
+        "key_points": document.true_statements.from_key_points,
+        "table": document.table_statements.statements,
+    }
+    return [
+        {"question_id": document.question_id, "section": section, "index": index, "statement": item.statement,
+         "source_concern": item.source_concern}
+        for section, items in sections.items() for index, item in enumerate(items) if item.source_concern
+    ]
+
+
+def read_exports(output_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[Path]]:
+    """In one pass over the exports: the per-question table (sorted by question id), the source concerns, and the
+    export files that could not be read."""
+    rows, concerns, unreadable = [], [], []
     for export in iter_exports(output_dir):
         if export.document is None:
             log.warning("report: cannot read %s", export.error)
             unreadable.append(export.path)
         else:
             rows.append(question_row(export.document, export.path))
+            concerns += concern_rows(export.document)
     frame = pd.DataFrame(rows, columns=list(QUESTION_COLUMNS))
     frame = frame.astype({n: int for n in _COUNT_COLUMNS})
     frame = frame.astype({n: (float if n == "cost_usd" else int) for n in USAGE_FIELDS})
-    return frame.sort_values("question_id", kind="stable").reset_index(drop=True), unreadable
+    concern_frame = pd.DataFrame(concerns, columns=list(CONCERN_COLUMNS)).astype({"index": int})
+    return (frame.sort_values("question_id", kind="stable").reset_index(drop=True),
+            concern_frame.sort_values(["question_id", "section", "index"], kind="stable").reset_index(drop=True),
+            unreadable)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -310,8 +334,27 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             "",
             markdown_table(report.timings, _TIMING_FORMATS),
             "",
+            *concerns_section(report.concerns),
         ]
     )
+
+
+def concerns_section(concerns: pd.DataFrame) -> list[str]:
+    """The statements held for a physician, as Markdown lines (none: no section)."""
+    if concerns.empty:
+        return []
+    shown = concerns.head(CONCERNS_IN_SUMMARY)
+    more = f" The first {len(shown)} are listed; all are" if len(concerns) > len(shown) else " All are also"
+    return [
+        "## Held for a physician: source concerns",
+        "",
+        f"{len(concerns):,} statements the model believes contradict established medical knowledge, though they "
+        f"follow their source. They stay off the deck until someone checks the source.{more} in "
+        "`source_concerns.csv`.",
+        "",
+        markdown_table(shown),
+        "",
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -326,6 +369,7 @@ class PipelineReport:
     by_type: pd.DataFrame
     timings: pd.DataFrame
     totals: ReportTotals
+    concerns: pd.DataFrame
     unreadable: list[Path] = field(default_factory=list)
     markdown: str = ""
     paths: dict[str, Path] = field(default_factory=dict)  # file name -> path, once written
@@ -335,7 +379,7 @@ def build_report(
     output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
 ) -> PipelineReport:
     """Read every export under output_dir and build the tables and the Markdown (nothing is written)."""
-    questions, unreadable = question_table(output_dir)
+    questions, concerns, unreadable = read_exports(output_dir)
     report = PipelineReport(
         output_dir=output_dir,
         questions=questions,
@@ -343,6 +387,7 @@ def build_report(
         by_type=by_type_table(questions),
         timings=timing_table(timings, set(questions["question_id"])),
         totals=totals_of(questions, len(unreadable)),
+        concerns=concerns,
         unreadable=unreadable,
     )
     report.markdown = render_markdown(report, now=now)
@@ -360,6 +405,7 @@ def write_report(
         "by_system.csv": report.by_system,
         "by_type.csv": report.by_type,
         "timings.csv": report.timings,
+        "source_concerns.csv": report.concerns,
     }
     for name, frame in frames.items():
         write_csv_atomic(target / name, frame)

@@ -26,6 +26,8 @@ from mksap_assets.domain.extraction.schemas import (
     STATEMENTS_ONLY_TOOL,
     STATEMENTS_WITH_CLOZES_TOOL,
     ClozeMapping,
+    ExtractedStatement,
+    PlainStatement,
     Repairs,
     StatementsOnly,
     StatementsWithClozes,
@@ -94,7 +96,7 @@ class LLMExtractor:
         usage = LLMUsage()
         with metering(usage):
             critique, key_points, *tables = await _all_or_nothing(
-                self._statements("critique", raw.educational_objective, raw.critique),
+                self._critique(raw),
                 self._key_points(raw),
                 *(self._table(raw, table) for table in raw.educational_tables),
             )
@@ -154,7 +156,7 @@ class LLMExtractor:
             if (item.section, item.index) in repaired:
                 continue  # a second answer for the same statement
             clozes = [answer.cloze_primary, *answer.cloze_secondary]
-            statement = _normalised(answer.statement, answer.extra_field, clozes)
+            statement = _normalised(answer.statement, answer.extra_field, clozes, evidence=answer)
             if isinstance(item.statement, TableStatement):
                 # The caption stays the extra_field of a table statement, as in extraction.
                 statement = TableStatement(**statement.model_dump() | {"extra_field": item.statement.extra_field},
@@ -179,20 +181,29 @@ class LLMExtractor:
                 texts[kind] = tables[item.statement.table_source].to_text()
         return list(texts.items())
 
+    async def _critique(self, raw: RawQuestion) -> list[Statement]:
+        # The question tells a case detail from a rule; the key points keep the critique call from restating them.
+        return await self._statements("critique", prompts.source_message(
+            raw.educational_objective, raw.critique, label="critique", context=raw.question_context(),
+            key_points=_numbered(raw.key_points)))
+
     async def _key_points(self, raw: RawQuestion) -> list[Statement]:
         if not raw.key_points:
             return []
-        return await self._statements("key_points", raw.educational_objective, _numbered(raw.key_points))
+        return await self._statements(
+            "key_points", prompts.source_message(raw.educational_objective, _numbered(raw.key_points),
+                                                 label="key_points"))
 
     async def _table(self, raw: RawQuestion, table: ParsedTable) -> list[Statement]:
-        items = await self._statements("table", raw.educational_objective, table.to_text())
+        items = await self._statements(
+            "table", prompts.source_message(raw.educational_objective, table.to_text(), label="table"))
         # The caption is the table statements' extra_field by rule; enforce it rather than trust the model.
         return [item.model_copy(update={"extra_field": table.caption or None}) for item in items]
 
-    async def _statements(self, task: str, objective: str, source: str) -> list[Statement]:
+    async def _statements(self, task: str, user_text: str) -> list[Statement]:
         folded = self.cloze_mode == "folded"
         result = await self._call(
-            task, prompts.source_message(objective, source, label=task),
+            task, user_text,
             tool=STATEMENTS_WITH_CLOZES_TOOL if folded else STATEMENTS_ONLY_TOOL,
             output=StatementsWithClozes if folded else StatementsOnly,
             max_tokens=STATEMENT_TOKENS[task],
@@ -201,7 +212,7 @@ class LLMExtractor:
         statements = []
         for item in result.statements:
             clozes = [item.cloze_primary, *item.cloze_secondary] if folded else []
-            statements.append(_normalised(item.statement, item.extra_field, clozes))
+            statements.append(_normalised(item.statement, item.extra_field, clozes, evidence=item))
         return statements
 
     async def _pick_clozes(self, statements: list[Statement]) -> None:
@@ -240,12 +251,20 @@ def _source_kind(item: StatementToRepair) -> str:
     return f"table {item.statement.table_source}"
 
 
-def _normalised(statement: str, extra_field: str | None, clozes: list[str]) -> Statement:
+def _normalised(
+    statement: str, extra_field: str | None, clozes: list[str], *, evidence: PlainStatement | ExtractedStatement | None = None
+) -> Statement:
     """Comparator phrases become symbols in the statement AND its clozes, so clozes stay substrings. Every string is
     cut at its size cap (after normalising, which can shorten it): an over-long one becomes an over_size_cap
-    error, not megabytes downstream."""
+    error, not megabytes downstream. `evidence` carries the model's source_quote and source_concern."""
+
+    def cut(text: str | None, cap: int) -> str | None:
+        return capped(text, cap) if text is not None else None
+
     return Statement(
         statement=capped(normalise_comparators(statement), MAX_STATEMENT_CHARS),
-        extra_field=capped(extra_field, MAX_EXTRA_FIELD_CHARS) if extra_field is not None else None,
+        extra_field=cut(extra_field, MAX_EXTRA_FIELD_CHARS),
         cloze_candidates=[capped(normalise_comparators(c), MAX_CLOZE_CHARS) for c in clozes],
+        source_quote=cut(evidence.source_quote, MAX_STATEMENT_CHARS) if evidence else None,
+        source_concern=cut(evidence.source_concern, MAX_EXTRA_FIELD_CHARS) if evidence else None,
     )

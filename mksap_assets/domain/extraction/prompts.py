@@ -24,7 +24,9 @@ from mksap_assets.domain.extraction.schemas import (
 
 PROMPT_DIR = Path(__file__).with_name("prompts")
 TASKS = ("critique", "key_points", "table", "cloze")  # extraction; the repair turn is versioned on its own
-_CLOSING_TAG_RE = re.compile(r"</\s*(?:source|statements|educational_objective)", re.IGNORECASE)
+_CLOSING_TAG_RE = re.compile(
+    r"</\s*(?:source|statements|educational_objective|question_context|key_points)", re.IGNORECASE
+)
 
 
 @functools.cache
@@ -70,12 +72,18 @@ def _defuse(text: str) -> str:
     return _CLOSING_TAG_RE.sub(lambda m: m.group(0).replace("</", "< /"), text)
 
 
-def source_message(objective: str, source: str, *, label: str) -> str:
-    """The dynamic part of a request."""
-    return (
-        f"<educational_objective>{_defuse(objective)}</educational_objective>\n"
-        f'<source kind="{label}">\n{_defuse(source)}\n</source>'
-    )
+def source_message(
+    objective: str, source: str, *, label: str, context: str | None = None, key_points: str | None = None
+) -> str:
+    """The dynamic part of a request: the objective, then (for the critique) the question as context that is not a
+    source and the key points carried by their own request, then the source."""
+    parts = [f"<educational_objective>{_defuse(objective)}</educational_objective>"]
+    if context:
+        parts.append(f"<question_context>\n{_defuse(context)}\n</question_context>")
+    if key_points:
+        parts.append(f"<key_points>\n{_defuse(key_points)}\n</key_points>")
+    parts.append(f'<source kind="{label}">\n{_defuse(source)}\n</source>')
+    return "\n".join(parts)
 
 
 def statements_message(statements: list[str]) -> str:

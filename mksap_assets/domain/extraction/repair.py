@@ -23,6 +23,7 @@ from mksap_assets.domain.statements import (
     ValidatedStatements,
 )
 from mksap_assets.domain.validation import VALIDATOR_VERSION, summarised
+from mksap_assets.domain.validation.evidence import SOURCE_CONCERN
 
 StatementKey = tuple[Section, int]
 
@@ -58,13 +59,14 @@ def validation_identity(repair_version: str | None) -> str:
 
 
 def statements_to_repair(extraction: Extraction, validated: ValidatedStatements) -> list[StatementToRepair]:
-    """The extracted statements (before any mechanical fix) that the gate keeps off the deck."""
+    """The extracted statements (before any mechanical fix) that the gate keeps off the deck, except those the model
+    flagged as medically doubtful: a physician judges those, not another model turn."""
     extracted = {(section, index): item for section, index, item in extraction.statements()}
     return [
         StatementToRepair(section, index, extracted[(section, index)],
                           [issue for issue in checked.issues if issue.code in checked.blocked_by])
         for section, index, checked in validated.checked()
-        if not checked.passed and (section, index) in extracted
+        if not checked.passed and (section, index) in extracted and SOURCE_CONCERN not in checked.blocked_by
     ]
 
 

@@ -17,17 +17,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 STATEMENTS_TOOL = "record_statements"
 CLOZES_TOOL = "record_clozes"
 REPAIRS_TOOL = "record_repairs"
 
 
-PrimaryCloze = Field(min_length=1, description="The one span to blank: an exact substring of the statement.")
+PrimaryCloze = Field(min_length=1, description="The key fact to blank (c1): an exact substring of the statement.")
 SecondaryClozes = Field(
-    default_factory=list, max_length=2, description="At most two more exact substrings, only if tightly related."
+    default_factory=list, max_length=2,
+    description="At most two more exact substrings (blanked together as c2), each worth a card and not revealing c1.",
 )
+SourceQuote = Field(
+    default=None, description="The exact span of the source the statement rests on, copied character for character."
+)
+SourceConcern = Field(
+    default=None,
+    description="null, or one sentence on why the statement, though faithful to the source, contradicts established "
+    "medical knowledge (it is held back for a physician's review).",
+)
+EVIDENCE_FIELDS = ("source_quote", "source_concern")
+
+
+def _evidence_required(schema: dict[str, Any]) -> None:
+    """The tool asks for the evidence fields on every statement; the model accepts answers without them (recorded
+    before they existed, or a repair that omits them), so their defaults stay in pydantic only."""
+    schema["required"] = [*schema.get("required", []), *EVIDENCE_FIELDS]
+
+
+Evidence = ConfigDict(json_schema_extra=_evidence_required)
 
 # At most this many items in one answer: more is a runaway answer, not a source's statements. The check is not in the
 # tool schema (that would change every prompt version): an answer over it is invalid output, so it gets the one repair
@@ -45,17 +64,26 @@ def _at_most_per_call(items: list[Item]) -> list[Item]:
 PerCall = AfterValidator(_at_most_per_call)
 
 
+class PlainStatement(BaseModel):
+    # Field order is generation order: the evidence first, then the statement written from it.
+    model_config = Evidence
+
+    source_quote: str | None = SourceQuote
+    statement: str = Field(min_length=1)
+    extra_field: str | None
+    source_concern: str | None = SourceConcern
+
+
 class ExtractedStatement(BaseModel):
-    # Field order is generation order: the statement first, then the spans chosen from it.
+    # Field order is generation order: the evidence, the statement, then the spans chosen from it.
+    model_config = Evidence
+
+    source_quote: str | None = SourceQuote
     statement: str = Field(min_length=1)
     extra_field: str | None
     cloze_primary: str = PrimaryCloze
     cloze_secondary: list[str] = SecondaryClozes
-
-
-class PlainStatement(BaseModel):
-    statement: str = Field(min_length=1)
-    extra_field: str | None
+    source_concern: str | None = SourceConcern
 
 
 class StatementsWithClozes(BaseModel):

@@ -178,6 +178,18 @@ class RawQuestion(BaseModel):
     def educational_tables(self) -> list[ParsedTable]:
         return [table for table in self.tables if table.kind == "educational"]
 
+    def question_context(self) -> str:
+        """The question the critique explains, as the model sees it beside the critique (never as a source): the
+        vignette, the stem, and the options with the correct one marked."""
+        question = self.question
+        correct = question.user_performance.correct_answer if question.user_performance else None
+        options = " ".join(
+            f"({option.letter}) {_clean(option.text)}{' (correct)' if option.letter == correct else ''}"
+            for option in question.options
+        )
+        return "\n".join(text for text in (_clean(question.question_text), _clean(question.question_stem),
+                                            f"Options: {options}") if text)
+
 
 def parse_question(question_file: QuestionFile, raw_bytes: bytes) -> Question:
     """Validate the JSON only. Raises InputError naming the file and the field."""

@@ -4,8 +4,8 @@ A question's summary counts its statements; its `pass_rate` is the share that pa
 
     validate_extraction(extraction, raw) -> ValidatedStatements
 
-Checks per statement, in order: structure, cloze, quality (with ambiguity), enumeration, mechanical defects, and
-grounding of the statement and its extra_field against the statement's own source (critique, key points, or its
+Checks per statement, in order: structure, cloze, quality (with ambiguity), enumeration, mechanical defects, the
+model's evidence (evidence.py: its source concern, the extra_field), and grounding of the statement and its extra_field against the statement's own source (critique, key points, or its
 table's text). With `autofix` (the default), a statement whose issues include a mechanical defect is repaired
 (autofix.py), every fix is recorded on it, and it is validated again: the stored issues are those of the repaired
 statement. Without `raw` there is no source: grounding is skipped and the summary says `grounded: false`.
@@ -37,6 +37,7 @@ from mksap_assets.domain.validation.autofix import autofix as apply_fixes
 from mksap_assets.domain.validation.autofix import check_mechanical, needs_fix
 from mksap_assets.domain.validation.card_gate import blocking_codes
 from mksap_assets.domain.validation.cloze import check_cloze
+from mksap_assets.domain.validation.evidence import check_evidence
 from mksap_assets.domain.validation.grounding import (
     QuestionSources,
     Source,
@@ -47,11 +48,11 @@ from mksap_assets.domain.validation.structure import check_structure
 
 # Bump it when the checks change: it is in every export's fingerprint, so exports of the old checks become stale.
 # test_validator_version.py records the checks' fingerprint for it and fails on a change without a bump.
-VALIDATOR_VERSION = "5"
+VALIDATOR_VERSION = "6"
 
 StatementCheck = Callable[[Statement], Iterable[Issue]]
 STATEMENT_CHECKS: tuple[StatementCheck, ...] = (
-    check_structure, check_cloze, check_quality, check_enumeration, check_mechanical,
+    check_structure, check_cloze, check_quality, check_enumeration, check_mechanical, check_evidence,
 )
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -60,7 +61,7 @@ def check_statement(item: Statement, source: Source | None) -> list[Issue]:
     """Every issue of one statement (no fixing)."""
     issues = [issue for check in STATEMENT_CHECKS for issue in check(item)]
     if source is not None and item.statement.strip():
-        issues += ground_text(item.statement, source, "statement")
+        issues += ground_text(item.statement, source, "statement", quote=item.source_quote)
         if item.extra_field and item.extra_field.strip():
             issues += ground_text(item.extra_field, source, "extra_field")
     return sorted(issues, key=lambda i: _SEVERITY_ORDER[i.severity])

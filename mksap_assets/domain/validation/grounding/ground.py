@@ -24,20 +24,27 @@ from mksap_assets.domain.validation.grounding.tokens import tokenize, tokenize_c
 from mksap_assets.domain.validation.grounding.wording import check_wording
 
 
-def ground_text(text: str, source: Source, where: IssueField = "statement") -> list[Issue]:
-    """Every grounding issue of one text (a statement, or an extra_field sentence by sentence)."""
+def ground_text(
+    text: str, source: Source, where: IssueField = "statement", quote: str | None = None
+) -> list[Issue]:
+    """Every grounding issue of one text (a statement, or an extra_field sentence by sentence); `quote` is the
+    source span the model says the statement rests on (its source_quote), used for the alignment."""
     if not text.strip():
         return []
     if not source.text.strip():
         return [grounding_issue("source_unavailable", "info", f"no {source.name} text to ground against", None, where)]
     issues: list[Issue] = []
+    if quote and source.quoted_sentences(quote) is None:
+        issues.append(grounding_issue("source_quote_not_found", "info",
+                                      f"the quoted evidence is not in the {source.name}: aligned by wording alone",
+                                      None, where))
     pieces = [(0, len(text))] if where == "statement" else list(_sentence_spans(text))
     quantities = find_quantities(text)
     cues = find_cues(text)
     terms = find_terms(text)
     for start, end in pieces:
         piece_tokens = [t for t in tokenize(text) if start <= t.start < end]
-        alignment = source.align(piece_tokens)
+        alignment = source.align(piece_tokens, quote)
         context = source.context_tokens(alignment)
         piece_quantities = [q for q in quantities if start <= q.start < end]
         issues += check_numbers(piece_quantities, source, alignment, where)

@@ -72,6 +72,7 @@ class Source:
     tokens: list[Token] = field(default_factory=list)
     sentence_tokens: list[list[Token]] = field(default_factory=list)
     sentence_sets: list[frozenset[str]] = field(default_factory=list)
+    token_sentences: list[int] = field(default_factory=list)  # the sentence of each token
     words: frozenset[str] = frozenset()
     lower: str = ""
     case_words: frozenset[str] = frozenset()
@@ -92,6 +93,7 @@ class Source:
                 index += 1
             if self.sentences:
                 self.sentence_tokens[index].append(token)
+                self.token_sentences.append(index)
         self.sentence_sets = [frozenset(t.norm for t in toks if is_content(t.norm)) for toks in self.sentence_tokens]
         self.words = frozenset(t.norm for t in self.tokens)
         self.lower = " " + " ".join(t.norm for t in self.tokens) + " "
@@ -203,7 +205,22 @@ class Source:
 
     # -- alignment --------------------------------------------------------------------------------------
 
-    def align(self, tokens: list[Token]) -> Alignment:
+    def quoted_sentences(self, quote: str) -> tuple[int, ...] | None:
+        """The sentences a quote of this source spans, compared as normalised tokens (so case, dashes, comparator
+        words and option citations do not matter); None when the source does not contain it."""
+        norms = [t.norm for t in tokenize(quote)]
+        if not norms or not self.token_sentences:
+            return None
+        at = self.lower.find(" " + " ".join(norms) + " ")
+        if at < 0:
+            return None
+        first = self.lower.count(" ", 0, at + 1) - 1  # tokens are joined by single spaces after a leading one
+        return tuple(sorted(set(self.token_sentences[first : first + len(norms)])))
+
+    def align(self, tokens: list[Token], quote: str | None = None) -> Alignment:
+        """The sentence(s) the tokens come from: the best-covering sentence or pair of neighbours, or the sentences
+        of the model's quoted evidence when they cover the tokens nearly as well (the quote breaks near-ties, such
+        as a rule stated once with its negation and once without)."""
         content = {t.norm for t in tokens if is_content(t.norm)}
         if not content or not self.sentences:
             return Alignment((), 0.0, 0.0)
@@ -221,6 +238,12 @@ class Source:
                 score = len(content & union) / len(content)
                 if score >= best_score + 0.15:
                     chosen, best_score = (index, index + 1), score
+        quoted = self.quoted_sentences(quote) if quote else None
+        if quoted and quoted != chosen:
+            union = frozenset().union(*(self.sentence_sets[i] for i in quoted))
+            score = len(content & union) / len(content)
+            if score >= best_score - QUOTE_MARGIN:
+                chosen, best_score = quoted, score
         if self.header_sentences:
             chosen = tuple(sorted(set(chosen) | set(self.header_sentences)))
         words = {w for w in content if w.isalpha()}
@@ -232,6 +255,7 @@ class Source:
         return [t for index in alignment.sentences for t in self.sentence_tokens[index]]
 
 
+QUOTE_MARGIN = 0.1  # the quoted sentences are taken when they cover at most this much less than the best ones
 WEAK_ALIGNMENT = 0.45  # below this share of its content words in the aligned sentence(s), a statement is not aligned
 
 

@@ -16,11 +16,15 @@ the summary lines.
 `--also DIR` replays another folder of recordings (for example a model-written rerun of some questions, to measure
 on statements the validators were not tuned on) as a set of its own.
 
+`--capture-requests DIR` writes each extraction request of the model_responses set (system prompt, tool, user
+message: the current prompts) to DIR/<question_id>/<part>.json, so that a model can answer them offline; answers in
+the recording format are replayed with `--also`.
+
 The validation's repair turn sends the statements the gate blocks back to the model. A replay has no answer for those
 requests unless given one: `--capture-repairs DIR` writes each repair request of the model_responses set (system
 prompt, tool, user message) to DIR/<question_id>.json, so that a model (or a person) can answer it offline, and
 `--repairs DIR` merges such answers ({question_id, repairs: [{statement, repair}]}, see fake_api.load_recording) into
-the model_responses recordings. Keep both folders outside the repository: they derive from the corpus.
+the model_responses recordings. Keep every such folder outside the repository: they derive from the corpus.
 
 Heavy imports happen inside functions, as in bench_extraction.py: the engine process is spawned and re-imports this
 script.
@@ -37,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +172,7 @@ class SetResult:
     replayed: int = 0
     replay_misses: int = 0
     repair_requests_captured: int = 0
+    extraction_requests_captured: int = 0
     seconds: float = 0.0
     cards: CardFigures = field(default_factory=_card_figures)  # card checks of the statements in the deck
     deck_notes: list[Any] = field(default_factory=list)  # anki.ClozeNote of every question, before dedup
@@ -179,8 +185,10 @@ def _failure_kind(error: str) -> str:
 
 def run_set(
     name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None,
-    capture_repairs: Path | None = None,
+    capture_repairs: Path | None = None, capture_requests: Path | None = None,
 ) -> SetResult:
+    from quality_cards import add_deck_cards
+
     from mksap_assets.domain.config import LLMConfig
     from mksap_assets.domain.engine.pipeline import STAGES
     from mksap_assets.domain.exports.anki import SECTIONS, notes_from_document
@@ -188,7 +196,6 @@ def run_set(
     from mksap_assets.resources import PipelineResource
     from mksap_assets.settings import Settings
     from mksap_devtools.fake_api import FakeAnthropic
-    from quality_cards import add_deck_cards
 
     settings = Settings(
         data_dir=CORPUS,
@@ -210,6 +217,8 @@ def run_set(
     result.seconds = time.perf_counter() - started
     if fake is not None and capture_repairs is not None:
         result.repair_requests_captured = write_repair_requests(fake, capture_repairs / name)
+    if fake is not None and capture_requests is not None:
+        result.extraction_requests_captured = write_extraction_requests(fake, capture_requests)
     if fake is not None:
         stats = fake.stats
         result.requests, result.requests_by_tool = stats.total_requests, stats.by_tool
@@ -248,21 +257,45 @@ def run_set(
 # -- the repair turn's requests and recorded answers -------------------------------------------------------------------
 
 
-def write_repair_requests(fake: Any, target: Path) -> int:
-    """Each record_repairs request the fake received, as DIR/<question_id>.json: what a model would be given."""
-    target.mkdir(parents=True, exist_ok=True)
-    written = 0
+def _requests_forcing(fake: Any, tool: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(question id, user text, what a model would be given: system blocks, tool, user message) of each request the
+    fake received that forces `tool`, for the questions its replay knows."""
     for request in fake.requests:
         body = request.body or {}
-        if (body.get("tool_choice") or {}).get("name") != "record_repairs":
+        if (body.get("tool_choice") or {}).get("name") != tool:
             continue
         user_text = body["messages"][0]["content"]
         question_id = fake.replay.question_of(user_text)
-        if question_id is None:
-            continue
-        request_text = {"system": [block["text"] for block in body["system"]], "tool": body["tools"][0],
-                        "user": user_text}
+        if question_id is not None:
+            yield question_id, user_text, {"system": [block["text"] for block in body["system"]],
+                                           "tool": body["tools"][0], "user": user_text}
+
+
+def write_repair_requests(fake: Any, target: Path) -> int:
+    """Each record_repairs request the fake received, as DIR/<question_id>.json."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for question_id, _, request_text in _requests_forcing(fake, "record_repairs"):
         (target / f"{question_id}.json").write_text(json.dumps(request_text, indent=1), encoding="utf-8")
+        written += 1
+    return written
+
+
+def write_extraction_requests(fake: Any, target: Path) -> int:
+    """Each record_statements request the fake received, as DIR/<question_id>/<part>.json (critique, key_points,
+    table-1, table-2, …): what a model answering the current prompts would be given."""
+    from mksap_devtools.fake_api import task_of
+
+    written = 0
+    tables: Counter[str] = Counter()
+    for question_id, user_text, request_text in _requests_forcing(fake, "record_statements"):
+        part = task_of(user_text) or "unknown"
+        if part == "table":
+            tables[question_id] += 1
+            part = f"table-{tables[question_id]}"
+        folder = target / question_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{part}.json").write_text(json.dumps(request_text, indent=1), encoding="utf-8")
         written += 1
     return written
 
@@ -394,6 +427,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repairs", type=Path, help="recorded repairs (DIR/<set>/<question_id>.json) to merge in")
     parser.add_argument("--capture-repairs", type=Path, help="write the replayed sets' repair requests here")
+    parser.add_argument("--capture-requests", type=Path,
+                        help="write the model_responses set's extraction requests (the current prompts) here, as "
+                        "DIR/<question_id>/<part>.json, for a model to answer offline")
     parser.add_argument("--also", type=Path, action="append", default=[],
                         help="another folder of recordings (same format) to replay as a set of its own, e.g. a "
                         "model-written rerun kept outside the repository; repeatable")
@@ -419,7 +455,7 @@ def main() -> int:
             repairs_merged += merged
         results = [
             run_set("model_responses", corpus_ids, work, provider="anthropic", replay_dir=model_responses,
-                    capture_repairs=args.capture_repairs),
+                    capture_repairs=args.capture_repairs, capture_requests=args.capture_requests),
             run_set("reference", reference.question_ids, work, provider="anthropic", replay_dir=recorded_reference,
                     capture_repairs=args.capture_repairs),
             run_set("offline", corpus_ids, work, provider="offline", replay_dir=None),
@@ -439,6 +475,9 @@ def main() -> int:
     if args.capture_repairs is not None:
         captured = sum(result.repair_requests_captured for result in results)
         print(f"repair requests written to {args.capture_repairs}/<set>/: {captured}")
+    if args.capture_requests is not None:
+        captured = sum(result.extraction_requests_captured for result in results)
+        print(f"extraction requests written to {args.capture_requests}/<question_id>/: {captured}")
     print(f"report: {REPORT}")
     return 0
 

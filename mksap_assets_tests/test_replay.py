@@ -333,3 +333,44 @@ def test_recorded_repairs_answer_the_statements_a_repair_request_lists(claude_se
     assert answer.statements == {("from_critique", 4): Statement(
         statement="Atrial fibrillation raises the risk of stroke.", cloze_candidates=["stroke"])}
     assert (fake.stats.replayed, fake.stats.replay_misses) == (1, 0)
+
+
+def test_captured_requests_answered_offline_replay_as_a_recording(claude_settings, fake_api_factory, recorded,
+                                                                  tmp_path: Path, monkeypatch):
+    """quality.py --capture-requests writes what the model is given; recordings_from_answers.py turns answers to
+    those requests into a recording that the replay gives back to the same requests, evidence fields included."""
+    quality, assemble = load_benchmark("quality"), load_benchmark("recordings_from_answers")
+    fake = fake_api_factory(replay_dir=recorded)
+    _extract(claude_settings, fake, monkeypatch, RECORDED_ID)
+    requests = tmp_path / "requests"
+    assert quality.write_extraction_requests(fake, requests) == 3
+    folder = requests / RECORDED_ID
+    assert sorted(p.name for p in folder.iterdir()) == ["critique.json", "key_points.json", "table-1.json"]
+    critique = json.loads((folder / "critique.json").read_text())
+    assert critique["tool"]["name"] == "record_statements" and "<question_context>" in critique["user"]
+    assert "".join(critique["system"]).startswith(prompts.prompt_text("system").strip()[:40])
+
+    answers = tmp_path / "answers" / RECORDED_ID
+    answers.mkdir(parents=True)
+    answered = {part: {"source_quote": f"quote of {part}", "statement": f"Warfarin is an anticoagulant ({part}).",
+                       "extra_field": None, "cloze_primary": "Warfarin", "cloze_secondary": [],
+                       "source_concern": None}
+                for part in ("critique", "key_points", "table-1")}
+    for part, item in answered.items():
+        (answers / f"{part}.json").write_text(json.dumps({"statements": [item]}))
+    _write(tmp_path / "rerun", assemble.recording(RECORDED_ID, folder, answers))
+    extraction = _extract(claude_settings, fake_api_factory(replay_dir=tmp_path / "rerun"), monkeypatch, RECORDED_ID)
+    got = {section: [(s.statement, s.source_quote) for s in items] for section, items in (
+        ("critique", extraction.from_critique), ("key_points", extraction.from_key_points),
+        ("table-1", extraction.table_statements))}
+    assert got == {part: [(item["statement"], item["source_quote"])] for part, item in answered.items()}
+
+
+def test_a_request_without_an_answer_names_the_missing_file(tmp_path: Path):
+    assemble = load_benchmark("recordings_from_answers")
+    requests, answers = tmp_path / "requests", tmp_path / "answers"
+    requests.mkdir()
+    answers.mkdir()
+    (requests / "critique.json").write_text(json.dumps({"user": "<educational_objective>o</educational_objective>"}))
+    with pytest.raises(ValueError, match="critique.json: no answer"):
+        assemble.recording("cvmcq26001", requests, answers)

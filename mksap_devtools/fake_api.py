@@ -318,7 +318,7 @@ def _match_key(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _task_of(user_text: str) -> str | None:
+def task_of(user_text: str) -> str | None:
     """The request's task label ("critique", "key_points", "table"), spelling variants ("key points") folded."""
     found = _TASK_LABEL.search(user_text)
     return re.sub(r"[^a-z]+", "_", found.group(1).lower()).strip("_") if found else None
@@ -438,7 +438,7 @@ class Replay:
         if recording is None:
             return None
         text = _match_key(user_text)
-        task = _task_of(user_text)
+        task = task_of(user_text)
         if task == "table":
             caption = _unique_longest(key for key in recording.tables if key in text)
             return recording.tables[caption] if caption is not None else None

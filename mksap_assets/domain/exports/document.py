@@ -132,6 +132,7 @@ class ExportedStatement(BaseModel):
 
     model_config = _READ
 
+    id: str | None = None  # the statement's stable identity across re-extractions; None in older exports
     statement: str = ""
     extra_field: str | None = None
     cloze_candidates: list[str] = Field(default_factory=list)
@@ -148,6 +149,16 @@ class ExportedStatement(BaseModel):
 
     def warning_codes(self) -> list[str]:
         return [issue.get("code", "?") for issue in self.issues or [] if issue.get("severity") == "warning"]
+
+
+class RetiredStatement(BaseModel):
+    """A statement an earlier export of the question had and this one no longer carries: its note is retired."""
+
+    model_config = _READ
+
+    id: str
+    statement: str = ""
+    section: str | None = None  # from_critique | from_key_points | table_statements
 
 
 class ExportedTrueStatements(BaseModel):
@@ -191,6 +202,7 @@ class ExportDocument(BaseModel):
     educational_objective: str | None = None
     true_statements: ExportedTrueStatements = Field(default_factory=ExportedTrueStatements)
     table_statements: ExportedTableStatements = Field(default_factory=ExportedTableStatements)
+    retired_statements: list[RetiredStatement] = Field(default_factory=list)
     validation: ExportedValidation = Field(default_factory=ExportedValidation)
     provenance: ExportedProvenance = Field(default_factory=ExportedProvenance)
 

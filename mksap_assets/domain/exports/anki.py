@@ -2,8 +2,9 @@
 
 Plain Python, no Dagster. Reads the exports (`<output dir>/<system>/<question id>.json`, document.iter_exports) and
 writes `<output dir>/anki/mksap.apkg`, `<output dir>/anki/mksap.txt` and the manifest `mksap.json` (with a system
-filter: `mksap-<code>.*`), each atomically (temp file in the same folder + rename). A build with fewer than 4/5 of the
-previous deck's notes keeps the previous files as `mksap.previous.*` (deck_files.py).
+filter: `mksap-<code>.*`), each atomically (temp file in the same folder + rename), and the card preview,
+`<output dir>/anki/preview/` (preview.py). A build with fewer than 4/5 of the previous deck's notes keeps the previous
+files as `mksap.previous.*` (deck_files.py).
 
 Design decisions
 ----------------
@@ -315,6 +316,7 @@ class SkipRecord:
     index: int | None  # None: the whole question
     reason: str
     detail: str = ""
+    duplicate_of: tuple[str, str, int] | None = None  # merged_duplicate: the survivor's key (question, section, index)
 
 
 @dataclass
@@ -333,6 +335,7 @@ class AnkiExportSummary:
     apkg_path: Path | None = None
     txt_path: Path | None = None
     manifest_path: Path | None = None
+    preview_path: Path | None = None  # the card preview's index.html (preview.py)
     questions: int = 0  # export documents read (after the system filter)
     notes: int = 0
     cards: int = 0
@@ -371,7 +374,7 @@ class AnkiExportSummary:
         )
 
 
-def _system_of(document: ExportDocument) -> tuple[str, str]:
+def system_of(document: ExportDocument) -> tuple[str, str]:
     code = (document.category or document.question_id[:2]).strip().lower()
     name = (document.category_name or code).strip() or code
     return code, name
@@ -413,7 +416,7 @@ def notes_from_document(
     system_name overrides the document's category_name (collect_notes passes the first name seen for the code, so
     one system never straddles two deck names)."""
     question_id = document.question_id
-    code, own_name = _system_of(document)
+    code, own_name = system_of(document)
     system_name = system_name or own_name
     notes: list[ClozeNote] = []
     skips: list[SkipRecord] = []
@@ -500,7 +503,9 @@ def _record_merges(notes: Sequence[ClozeNote], groups: Sequence[DuplicateGroup],
         for statement, score in zip(group.merged, group.scores, strict=True):
             note = by_key[statement.key]
             detail = f"into {survivor.question_id} {survivor.section}[{survivor.index}] ({score:g})"
-            summary.skip_log.append(SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail))
+            summary.skip_log.append(
+                SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail, survivor.key)
+            )
             summary.skipped[SKIP_MERGED] += 1
             system = summary.per_system[note.system]
             system.notes -= 1
@@ -536,7 +541,7 @@ def collect_notes(
             log.warning("anki: cannot read %s", export.error)
             summary.unreadable.append(str(export.path))
             continue
-        code, name = _system_of(document)
+        code, name = system_of(document)
         known.setdefault(code, name)
         if options.system and not _matches_system(options.system, code, name):
             continue
@@ -600,7 +605,8 @@ def write_anki_export(
     """Read every export document under output_dir, write the .apkg, the .txt and the manifest (the previous deck
     kept first when this one would have fewer than 4/5 of its notes), return what was written."""
     summary = AnkiExportSummary(output_dir=output_dir, options=options)
-    notes = collect_notes(iter_exports(output_dir), options, summary)
+    exports = list(iter_exports(output_dir))  # read once: the deck, then its preview
+    notes = collect_notes(exports, options, summary)
     system_code = "-".join(sorted(summary.per_system)) if options.system else None
     files = anki_paths(output_dir, system_code)
     summary.apkg_path, summary.txt_path, summary.manifest_path = files.apkg, files.txt, files.manifest
@@ -615,6 +621,12 @@ def write_anki_export(
         files, notes=summary.notes, cards=summary.cards, questions=summary.questions, strict=options.strict,
         system=options.system, built_at=(now or datetime.now(UTC)).isoformat(), built_from=summary.built_from,
     )
+    from mksap_assets.domain.exports.preview import (
+        write_preview,  # preview.py renders this module's notes
+    )
+
+    documents = [e.document for e in exports if e.document is not None and e.document.question_id in summary.built_from]
+    summary.preview_path = write_preview(files.preview_dir, documents, notes, summary.skip_log)
     log.info(summary.render())
     if summary.kept is not None:
         log.warning(summary.kept_line())

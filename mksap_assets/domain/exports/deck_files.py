@@ -22,6 +22,7 @@ from mksap_assets.domain.engine.store import atomic_target, read_json, write_jso
 
 ANKI_DIR = "anki"
 FILE_STEM = "mksap"
+PREVIEW_DIR = "preview"
 KEPT_SUFFIX = ".previous"
 # A build keeps the previous deck when it has fewer notes than SHRINK_NUMERATOR/SHRINK_DENOMINATOR of it.
 SHRINK_NUMERATOR, SHRINK_DENOMINATOR = 4, 5
@@ -37,6 +38,11 @@ class DeckFiles:
     @classmethod
     def named(cls, folder: Path, stem: str) -> DeckFiles:
         return cls(folder / f"{stem}.apkg", folder / f"{stem}.txt", folder / f"{stem}.json")
+
+    @property
+    def preview_dir(self) -> Path:
+        """The deck's card preview (preview.py): anki/preview/ for the whole bank, anki/preview-<code>/ for one system."""
+        return self.apkg.parent / (PREVIEW_DIR + self.apkg.stem.removeprefix(FILE_STEM))
 
     def kept(self) -> DeckFiles:
         """Where the previous deck is kept: mksap.previous.apkg/.txt/.json."""

@@ -64,7 +64,9 @@ h2 { margin-top: 1.5em; font-size: 1.1em; border-bottom: 2px solid #999; }
 .in-deck .badge { color: #27632a; } .left-out .badge { color: #a23c00; } .retired .badge { color: #666; }
 .cards { display: grid; grid-template-columns: 1fr 1fr; gap: .4em; margin-bottom: .4em; }
 .card { border: 1px dashed #bbb; padding: .5em; font-size: 16px; }
-.face-label { font-size: 11px; color: #888; text-align: left; }
+.card::before { display: block; font-size: 11px; color: #888; text-align: left; }
+.front::before { content: "card " attr(data-card) " front"; } .back::before { content: "card " attr(data-card) " back"; }
+.extra::before { content: "Extra (on every back)"; }
 .tags, .reasons { font-size: .8em; color: #555; margin: .3em 0 0; }
 .reasons li { color: #a23c00; }
 .statement { margin: .2em 0; }
@@ -73,17 +75,18 @@ h2 { margin-top: 1.5em; font-size: 1.1em; border-bottom: 2px solid #999; }
 
 # Status checkboxes: unchecked hides that status (a class on <body>); a page opened at #<status> shows it only.
 FILTER_JS = """(function () {
-  var boxes = document.querySelectorAll('input[data-status]');
+  var boxes = Array.prototype.slice.call(document.querySelectorAll('input[data-status]'));
   var wanted = decodeURIComponent(location.hash.slice(1));
+  var only = boxes.some(function (box) { return box.dataset.status === wanted; });
   function apply() {
     boxes.forEach(function (box) { document.body.classList.toggle('hide-' + box.dataset.status, !box.checked); });
   }
   boxes.forEach(function (box) {
-    if (wanted in %(labels)s) { box.checked = box.dataset.status === wanted; }
+    if (only) { box.checked = box.dataset.status === wanted; }
     box.addEventListener('change', apply);
   });
   apply();
-})();""" % {"labels": "{" + ", ".join(f"'{status}': 1" for status in STATUS_LABELS) + "}"}
+})();"""
 
 
 @dataclass(frozen=True)
@@ -194,13 +197,11 @@ def _cards_html(note: ClozeNote) -> str:
     """Each card's front and back, then Extra once (the note type's back shows it under the text of every card:
     written once per note, it keeps a page a third smaller)."""
     faces = [
-        f'<div class="card front" data-card="{number}"><div class="face-label">card {number} front</div>'
-        f"{card_face(note.text, number, revealed=False)}</div>\n"
-        f'<div class="card back" data-card="{number}"><div class="face-label">card {number} back</div>'
-        f"{card_face(note.text, number, revealed=True)}</div>\n"
+        f'<div class="card front" data-card="{number}">{card_face(note.text, number, revealed=False)}</div>\n'
+        f'<div class="card back" data-card="{number}">{card_face(note.text, number, revealed=True)}</div>\n'
         for number in note.card_numbers
     ]
-    extra = f'<div class="card extra"><div class="face-label">Extra (on every back)</div>{note.extra}</div>'
+    extra = f'<div class="card extra">{note.extra}</div>'
     return f'<div class="cards">{"".join(faces)}</div>{extra}'
 
 
@@ -273,8 +274,8 @@ def render_system_page(
     parts = [
         f'<form class="filters">{boxes} {_system_menu(systems, system)}</form>\n',
         f"<h1>{escape(system.name)} ({escape(system.code)})</h1>\n",
-        f"<p>{system.count(IN_DECK)} notes ({system.cards} cards) from {system.questions} questions; "
-        f"{system.count(LEFT_OUT)} statements left out; {system.count(RETIRED)} retired.</p>\n",
+        (f"<p>{system.count(IN_DECK)} notes ({system.cards} cards) from {system.questions} questions. Statements "
+         f"left out of the deck: {system.count(LEFT_OUT)}; retired: {system.count(RETIRED)}.</p>\n"),
     ]
     question = None
     for entry in system.entries:
@@ -299,9 +300,9 @@ def render_index(systems: Sequence[SystemPreview]) -> str:
     header = "".join(f"<th>{label}</th>" for label in STATUS_LABELS.values())
     body = (
         f"<nav>{_system_menu(systems, None)}</nav>\n<h1>MKSAP deck preview</h1>\n"
-        f"<p>{total.count(IN_DECK)} notes ({total.cards} cards) from {total.questions} questions; "
-        f"{total.count(LEFT_OUT)} statements left out of the deck; {total.count(RETIRED)} retired. "
-        "One page per system: each note's cards as Anki shows them, and why a statement was left out.</p>\n"
+        f"<p>{total.count(IN_DECK)} notes ({total.cards} cards) from {total.questions} questions. Statements left "
+        f"out of the deck: {total.count(LEFT_OUT)}; retired: {total.count(RETIRED)}. One page per system: each "
+        "note's cards as Anki shows them, and why a statement was left out.</p>\n"
         f'<table><tr><th>system</th><th class="name">name</th><th>questions</th>{header}<th>cards</th></tr>\n'
         + "\n".join(row(s) for s in systems)
         + "</table>\n"

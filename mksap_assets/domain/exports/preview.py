@@ -18,8 +18,9 @@ Anki) and inline JS, nothing fetched, so the pages open from file://.
 Escaping: a note's fields are already HTML in which statement text is escaped (anki.escape_field), so they are shown
 as Anki shows them; every other text (left-out and retired statements, reasons, codes, ids, names) is escaped here.
 
-Size: one page per system, cards written out as HTML (not built by script, so the page is readable and testable as
-it is); about 2 KB per note, so a system of a whole bank (~2,500 notes) is a page of a few MB.
+Size: one page per system, cards written out as HTML (not built by script, so a page reads and tests as it is), Extra
+once per note. benchmarks/bench_preview.py (the corpus's Claude-path exports copied to 2,184 questions, 52,780
+notes): 841 bytes per statement, system pages of 1.1 to 4.5 MB (44 MB in all), written in under a second.
 """
 
 from __future__ import annotations

@@ -22,19 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import quality  # benchmarks/, the script's folder, is on sys.path
+from results_file import append_results
 
-sys.path.insert(0, str(Path(__file__).parent))
-import quality  # noqa: E402  (benchmarks/ is not a package)
-from results_file import append_results  # noqa: E402
-
-from mksap_assets.domain.exports.anki import (  # noqa: E402
+from mksap_assets.domain.exports.anki import (
     AnkiExportSummary,
     AnkiOptions,
     collect_notes,
 )
-from mksap_assets.domain.exports.document import export_path, iter_exports  # noqa: E402
-from mksap_assets.domain.exports.preview import INDEX_PAGE, write_preview  # noqa: E402
-from mksap_assets.domain.inputs.bank import discover_questions  # noqa: E402
+from mksap_assets.domain.exports.document import export_path, iter_exports
+from mksap_assets.domain.exports.preview import INDEX_PAGE, write_preview
+from mksap_assets.domain.inputs.bank import discover_questions
 
 
 def copy_exports(source: Path, target: Path, copies: int) -> None:

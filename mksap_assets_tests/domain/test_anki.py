@@ -611,7 +611,7 @@ def test_files_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         write_anki_export(out, now=T1)
     assert summary.apkg_path.read_bytes() == before
-    assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.json", "mksap.txt"]
+    assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.json", "mksap.txt", "preview"]
 
 
 def test_exports_are_read_from_every_system_folder_only(tmp_path: Path):

@@ -30,8 +30,9 @@ from mksap_assets.domain.exports.anki import (
     AnkiOptions,
     collect_notes,
 )
+from mksap_assets.domain.exports.deck_files import PREVIEW_INDEX
 from mksap_assets.domain.exports.document import export_path, iter_exports
-from mksap_assets.domain.exports.preview import INDEX_PAGE, write_preview
+from mksap_assets.domain.exports.preview import write_preview
 from mksap_assets.domain.inputs.bank import discover_questions
 
 
@@ -71,7 +72,7 @@ def main() -> int:
             index = write_preview(bank / "anki" / "preview", documents, notes, summary.skip_log)
             seconds.append(time.perf_counter() - started)
         sizes = {page.name: page.stat().st_size for page in index.parent.glob("*.html")}
-    pages = sorted(((name, size) for name, size in sizes.items() if name != INDEX_PAGE), key=lambda kv: -kv[1])
+    pages = sorted(((name, size) for name, size in sizes.items() if name != PREVIEW_INDEX), key=lambda kv: -kv[1])
     rows = [
         f"| {name} | {summary.per_system[name.removesuffix('.html')].questions} | "
         f"{summary.per_system[name.removesuffix('.html')].notes} | {size / 1e6:.2f} |"
@@ -84,7 +85,7 @@ def main() -> int:
         f"Python {platform.python_version()}.\n",
         f"{summary.questions} questions, {summary.notes} notes, {len(summary.skip_log)} statements left out; "
         f"preview written in {min(seconds):.2f} s (best of 3); {len(sizes)} pages, "
-        f"{sum(sizes.values()) / 1e6:.1f} MB in all, index {sizes[INDEX_PAGE] / 1e3:.1f} kB; "
+        f"{sum(sizes.values()) / 1e6:.1f} MB in all, index {sizes[PREVIEW_INDEX] / 1e3:.1f} kB; "
         f"{sum(size for _, size in pages) / (summary.notes + len(summary.skip_log)):.0f} bytes per statement.\n",
         "| page | questions | notes | MB |",
         "|---|---|---|---|",

@@ -109,7 +109,8 @@ def test_a_merged_duplicate_links_to_the_note_that_carries_it(tmp_path: Path):
 
 def test_retired_statements_and_statement_ids_are_shown(tmp_path: Path):
     doc = document("cvmcq26001", critique=[dict(item(APIXABAN, ["2.5 mg"], blocked_by=[]), id="st-7")])
-    doc["retired_statements"] = [{"id": "st-3", "statement": "Warfarin <needs> INR checks.", "section": "from_critique"}]
+    doc["retired_statements"] = [
+        {"id": "st-3", "statement": "Warfarin <needs> INR checks.", "section": "from_critique"}]
     write_docs(tmp_path, doc)
     page = _page(_preview(tmp_path) / "cv.html")
     assert "id st-7" in _entry(page, "cvmcq26001-critique-0").xpath(".//h3")[0].text_content()

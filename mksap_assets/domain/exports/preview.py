@@ -41,9 +41,9 @@ from mksap_assets.domain.exports.anki import (
     system_of,
     tag_component,
 )
+from mksap_assets.domain.exports.deck_files import PREVIEW_INDEX
 from mksap_assets.domain.exports.document import ExportDocument, ExportedStatement
 
-INDEX_PAGE = "index.html"
 IN_DECK, LEFT_OUT, RETIRED = "in-deck", "left-out", "retired"
 STATUS_LABELS = {IN_DECK: "in deck", LEFT_OUT: "left out", RETIRED: "retired"}
 # retired_statements name the export's list; the deck's section labels (anki.SECTIONS) name the cards
@@ -66,7 +66,8 @@ h2 { margin-top: 1.5em; font-size: 1.1em; border-bottom: 2px solid #999; }
 .cards { display: grid; grid-template-columns: 1fr 1fr; gap: .4em; margin-bottom: .4em; }
 .card { border: 1px dashed #bbb; padding: .5em; font-size: 16px; }
 .card::before { display: block; font-size: 11px; color: #888; text-align: left; }
-.front::before { content: "card " attr(data-card) " front"; } .back::before { content: "card " attr(data-card) " back"; }
+.front::before { content: "card " attr(data-card) " front"; }
+.back::before { content: "card " attr(data-card) " back"; }
 .extra::before { content: "Extra (on every back)"; }
 .tags, .reasons { font-size: .8em; color: #555; margin: .3em 0 0; }
 .reasons li { color: #a23c00; }
@@ -257,7 +258,7 @@ def _system_menu(systems: Sequence[SystemPreview], current: SystemPreview | None
         "</option>"
         for s in systems
     )
-    index_option = f'<option value="{INDEX_PAGE}"{"" if current else " selected"}>all systems (index)</option>'
+    index_option = f'<option value="{PREVIEW_INDEX}"{"" if current else " selected"}>all systems (index)</option>'
     return (
         '<label>System <select onchange="location.href = this.value">'
         f"{index_option}{options}</select></label>"
@@ -318,11 +319,11 @@ def write_preview(
     longer there; return the index's path."""
     systems = preview_systems(documents, notes, skip_log)
     pages = {entry.note.key: system.page for system in systems for entry in system.entries if entry.note}
-    written = {INDEX_PAGE: render_index(systems)}
+    written = {PREVIEW_INDEX: render_index(systems)}
     written.update((system.page, render_system_page(system, systems, pages)) for system in systems)
     for name, content in written.items():
         write_bytes_atomic(folder / name, content.encode("utf-8"))
     for stale in folder.glob("*.html"):
         if stale.name not in written:
             stale.unlink()
-    return folder / INDEX_PAGE
+    return folder / PREVIEW_INDEX

@@ -83,6 +83,7 @@ from mksap_assets.domain.exports.document import (
     ExportFile,
     iter_exports,
 )
+from mksap_assets.domain.exports.identity import statement_guid
 
 log = logging.getLogger(__name__)
 
@@ -200,16 +201,6 @@ def deck_id_for(system_code: str) -> int:
     """The fixed deck id of a system's sub-deck: a pure function of the code, so it is the same in every export."""
     digest = hashlib.sha256(f"mksap-deck::{system_code.lower()}".encode()).digest()
     return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
-
-
-def normalise_statement(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.rstrip(".;: ")
-
-
-def statement_guid(question_id: str, section: str, statement: str) -> str:
-    return genanki.guid_for("mksap", question_id, section, normalise_statement(statement))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -437,7 +428,8 @@ def notes_from_document(
             if not statement.strip():
                 skip(SKIP_EMPTY)
                 continue
-            guid = statement_guid(question_id, section, statement)
+            # The statement's id (identity.py); an export written before ids: the GUID its text gave the note.
+            guid = item.id or statement_guid(question_id, section, statement)
             if guid in seen_guids:
                 skip(SKIP_DUPLICATE, statement[:60])
                 continue

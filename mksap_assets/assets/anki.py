@@ -101,6 +101,8 @@ def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConf
             "skipped": dg.MetadataValue.int(summary.skipped_total),
             "merged_duplicates": dg.MetadataValue.int(summary.merged),
             "merge_duplicates": dg.MetadataValue.bool(options.merge_duplicates),
+            "retired_notes": dg.MetadataValue.int(len(summary.retired)),
+            "retired_path": dg.MetadataValue.path(str(summary.retired_path)),
             "path": dg.MetadataValue.path(str(summary.apkg_path)),
             "txt_path": dg.MetadataValue.path(str(summary.txt_path)),
             # the card preview: open it in a browser (domain/exports/preview.py)

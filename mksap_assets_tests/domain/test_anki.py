@@ -69,7 +69,7 @@ def open_apkg(path: Path, tmp_path: Path) -> dict[str, Any]:
         database = tmp_path / f"{path.stem}-{len(list(tmp_path.iterdir()))}.sqlite"
         database.write_bytes(archive.read(name))
     with sqlite3.connect(database) as connection:
-        notes = connection.execute("SELECT id, guid, mid, tags, flds FROM notes").fetchall()
+        notes = connection.execute("SELECT id, guid, mid, tags, flds, mod FROM notes").fetchall()
         cards = connection.execute("SELECT nid, did, ord FROM cards").fetchall()
         decks_json, models_json = connection.execute("SELECT decks, models FROM col").fetchone()
     by_note: dict[int, list[tuple[int, int]]] = {}
@@ -78,9 +78,10 @@ def open_apkg(path: Path, tmp_path: Path) -> dict[str, Any]:
     return {
         "notes": {
             guid: {
-                "mid": mid, "tags": tags.split(), "fields": flds.split("\x1f"), "cards": sorted(by_note.get(nid, []))
+                "mid": mid, "tags": tags.split(), "fields": flds.split("\x1f"), "cards": sorted(by_note.get(nid, [])),
+                "mod": mod,
             }
-            for nid, guid, mid, tags, flds in notes
+            for nid, guid, mid, tags, flds, mod in notes
         },
         "note_rows": len(notes),
         "cards": len(cards),
@@ -611,7 +612,8 @@ def test_files_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         write_anki_export(out, now=T1)
     assert summary.apkg_path.read_bytes() == before
-    assert sorted(p.name for p in (out / "anki").iterdir()) == ["mksap.apkg", "mksap.json", "mksap.txt", "preview"]
+    written = ["mksap.apkg", "mksap.json", "mksap.notes.json", "mksap.txt", "preview", "retired.txt"]
+    assert sorted(p.name for p in (out / "anki").iterdir()) == written
 
 
 def test_exports_are_read_from_every_system_folder_only(tmp_path: Path):

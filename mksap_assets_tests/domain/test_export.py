@@ -49,8 +49,9 @@ def test_export_keeps_every_input_field_unchanged_and_adds_outputs():
         assert document[name] == value, name
     assert list(document)[: len(original)] == list(original)  # input key order kept
     item = document["true_statements"]["from_critique"][0]
-    assert set(item) == {"statement", "extra_field", "cloze_candidates", "issues", "passed", "blocked_by"}
+    assert set(item) == {"id", "statement", "extra_field", "cloze_candidates", "issues", "passed", "blocked_by"}
     assert set(document["table_statements"]) == {"statements", "tables_processed", "tables_skipped"}
+    assert document["retired_statements"] == []  # a first export retires nothing
     assert "passed" not in document["validation"]  # a question passes in part: statements_passed and pass_rate
     assert isinstance(document["validation"]["statements_passed"], int)
     provenance = document["provenance"]

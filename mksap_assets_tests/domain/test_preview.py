@@ -110,14 +110,15 @@ def test_a_merged_duplicate_links_to_the_note_that_carries_it(tmp_path: Path):
 def test_retired_statements_and_statement_ids_are_shown(tmp_path: Path):
     doc = document("cvmcq26001", critique=[dict(item(APIXABAN, ["2.5 mg"], blocked_by=[]), id="st-7")])
     doc["retired_statements"] = [
-        {"id": "st-3", "statement": "Warfarin <needs> INR checks.", "section": "from_critique"}]
+        {"id": "st-3", "statement": "Warfarin <needs> INR checks.", "section": "critique",
+         "retired_at": "2026-01-01T00:00:00+00:00"}]
     write_docs(tmp_path, doc)
     page = _page(_preview(tmp_path) / "cv.html")
     assert "id st-7" in _entry(page, "cvmcq26001-critique-0").xpath(".//h3")[0].text_content()
     retired = _entry(page, "cvmcq26001-retired-st-3")
     assert "retired" in retired.classes and "critique · id st-3" in retired.xpath(".//h3")[0].text_content()
     assert retired.xpath('.//p[@class="statement"]')[0].text_content() == "Warfarin <needs> INR checks."
-    assert _reasons(retired)[0].startswith("retired")
+    assert _reasons(retired)[0].startswith("retired since 2026-01-01T00:00:00+00:00: a re-extraction no longer has it")
 
 
 def test_one_page_per_system_linked_from_the_index_and_stale_pages_removed(tmp_path: Path):

@@ -34,6 +34,7 @@ from mksap_assets.domain.exports.document import (
     build_export,
     export_path,
     output_fingerprint,
+    read_export,
 )
 from mksap_assets.domain.extraction.base import Extractor
 from mksap_assets.domain.extraction.repair import (
@@ -225,8 +226,11 @@ class QuestionPipeline:
         raw = self._upstream(RAW, question_id, values, RawQuestion)
         extraction = self._upstream(EXTRACTED, question_id, values, Extraction)
         validated = self._upstream(VALIDATED, question_id, values, ValidatedStatements)
-        document = cpu_bound(build_export, raw, extraction, validated, nlp_pipeline=parsing.pipeline_name())
         path = export_path(self.output_dir, question_id)
+        # The last export gives the statements their ids (a reworded rerun keeps the learner's notes).
+        previous = (await in_thread(read_export, path)).document if path.is_file() else None
+        document = cpu_bound(build_export, raw, extraction, validated, nlp_pipeline=parsing.pipeline_name(),
+                             previous=previous)
         await in_thread(write_json_atomic, path, document)
         # What made this export: the sensor compares these with the current inputs, prompts and model.
         return {

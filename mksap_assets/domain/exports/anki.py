@@ -58,7 +58,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +83,13 @@ from mksap_assets.domain.exports.document import (
     ExportedStatement,
     ExportFile,
     iter_exports,
+)
+from mksap_assets.domain.exports.identity import statement_guid
+from mksap_assets.domain.exports.note_times import (
+    StampedNote,
+    note_times,
+    read_note_times,
+    write_note_times,
 )
 
 log = logging.getLogger(__name__)
@@ -203,16 +210,6 @@ def deck_id_for(system_code: str) -> int:
     return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
 
 
-def normalise_statement(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.rstrip(".;: ")
-
-
-def statement_guid(question_id: str, section: str, statement: str) -> str:
-    return genanki.guid_for("mksap", question_id, section, normalise_statement(statement))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Cloze placement
 
@@ -305,8 +302,14 @@ class ClozeNote:
     def deck_name(self) -> str:
         return f"{PARENT_DECK_NAME}::{deck_component(self.system_name)}"
 
-    def to_genanki(self) -> genanki.Note:
-        return genanki.Note(model=MODEL, fields=[self.text, self.extra], tags=list(self.tags), guid=self.guid)
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """What a learner sees and may edit: the note's fields and tags (a change gives the note a new mod time)."""
+        return (self.text, self.extra, " ".join(self.tags))
+
+    def to_genanki(self, modified: float) -> genanki.Note:
+        return StampedNote(model=MODEL, fields=[self.text, self.extra], tags=list(self.tags), guid=self.guid,
+                           modified=modified)
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,8 @@ class AnkiExportSummary:
     per_system: dict[str, SystemCount] = field(default_factory=dict)
     skip_log: list[SkipRecord] = field(default_factory=list)
     built_from: dict[str, str] = field(default_factory=dict)  # question id -> the stamp of the export read
+    retired: list[ClozeNote] = field(default_factory=list)  # notes no longer in the deck (retired.txt)
+    retired_path: Path | None = None
     previous_notes: int | None = None  # the notes of the deck this build replaced; None: there was none
     kept: KeptDeck | None = None  # set when this build shrank the deck: where the previous (or a larger) deck is
 
@@ -368,9 +373,10 @@ class AnkiExportSummary:
 
     def render(self) -> str:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(self.skipped.items())) or "none"
+        retired = f"; {len(self.retired)} retired notes listed in {self.retired_path}" if self.retired else ""
         return (
             f"anki: {self.notes} notes ({self.cards} cards) from {self.questions} questions; "
-            f"skipped {self.skipped_total} statements ({reasons}) -> {self.apkg_path}"
+            f"skipped {self.skipped_total} statements ({reasons}) -> {self.apkg_path}{retired}"
         )
 
 
@@ -440,7 +446,8 @@ def notes_from_document(
             if not statement.strip():
                 skip(SKIP_EMPTY)
                 continue
-            guid = statement_guid(question_id, section, statement)
+            # The statement's id (identity.py); an export written before ids: the GUID its text gave the note.
+            guid = item.id or statement_guid(question_id, section, statement)
             if guid in seen_guids:
                 skip(SKIP_DUPLICATE, statement[:60])
                 continue
@@ -503,6 +510,7 @@ def _record_merges(notes: Sequence[ClozeNote], groups: Sequence[DuplicateGroup],
         for statement, score in zip(group.merged, group.scores, strict=True):
             note = by_key[statement.key]
             detail = f"into {survivor.question_id} {survivor.section}[{survivor.index}] ({score:g})"
+            summary.retired.append(_retired(note, f"merged into {survivor.question_id}"))
             summary.skip_log.append(
                 SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail, survivor.key)
             )
@@ -550,6 +558,7 @@ def collect_notes(
         system = summary.per_system.setdefault(code, SystemCount(name=name))
         system.questions += 1
         found, skips, dropped = notes_from_document(document, options, system_name=system.name)
+        summary.retired.extend(retired_notes(document, system.name))
         notes.extend(found)
         system.notes += len(found)
         system.cards += sum(len(n.card_numbers) for n in found)
@@ -575,8 +584,9 @@ def collect_notes(
     return notes
 
 
-def build_package(notes: Sequence[ClozeNote]) -> genanki.Package:
-    """One parent deck MKSAP (empty) and one sub-deck per system, all with fixed ids."""
+def build_package(notes: Sequence[ClozeNote], modified: Mapping[str, float]) -> genanki.Package:
+    """One parent deck MKSAP (empty) and one sub-deck per system, all with fixed ids; each note stamped with its
+    own modification time (`modified`, by GUID)."""
     parent = genanki.Deck(PARENT_DECK_ID, PARENT_DECK_NAME, description="MKSAP board-review statements (mksap_assets)")
     decks: dict[str, genanki.Deck] = {}
     for note in notes:
@@ -584,19 +594,54 @@ def build_package(notes: Sequence[ClozeNote]) -> genanki.Package:
         if deck is None:
             deck = decks[note.system] = genanki.Deck(deck_id_for(note.system), note.deck_name)
             deck.add_model(MODEL)
-        deck.add_note(note.to_genanki())
+        deck.add_note(note.to_genanki(modified[note.guid]))
     parent.add_model(MODEL)
     return genanki.Package([parent, *(decks[code] for code in sorted(decks))])
 
 
-def render_txt(notes: Sequence[ClozeNote]) -> str:
-    """Anki text import: header lines, then Text, Extra, Tags, Deck, GUID per note, tab-separated."""
-    lines = list(TXT_HEADER)
+def render_txt(notes: Sequence[ClozeNote], comments: Sequence[str] = ()) -> str:
+    """Anki text import: header lines (and comment lines), then Text, Extra, Tags, Deck, GUID per note,
+    tab-separated."""
+    lines = [*TXT_HEADER, *(f"# {comment}" for comment in comments)]
     for note in notes:
         text = "&#35;" + note.text[1:] if note.text.startswith("#") else note.text  # a leading # is a comment
         columns = [text, note.extra, " ".join(note.tags), note.deck_name, note.guid]
         lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in columns))
     return "\n".join(lines) + "\n"
+
+
+RETIRED_TAG = f"{TAG_ROOT}::retired"
+RETIRED_HOWTO = (
+    "Notes this deck no longer has: their statement was retired by a re-extraction, or merged into another card.",
+    f"To tag them in Anki: import this file (update existing notes), then search tag:{RETIRED_TAG} and suspend or "
+    "delete.",
+)
+
+
+def _retired(note: ClozeNote, why: str) -> ClozeNote:
+    line = f"<div class=mksap-source>Retired: {escape_field(why)}</div>"
+    return replace(note, extra=note.extra + line, tags=(*note.tags, RETIRED_TAG))
+
+
+def retired_notes(document: ExportDocument, system_name: str) -> list[ClozeNote]:
+    """The question's retired statements as the notes they were (GUID = id), tagged MKSAP::retired; one whose
+    clozes no longer place is left out (Anki refuses a cloze note without a cloze)."""
+    code, _ = system_of(document)
+    notes = []
+    for index, retired in enumerate(document.retired_statements):
+        cloze = render_cloze(retired.statement, retired.cloze_candidates)
+        if not cloze.spans:
+            continue
+        section = retired.section or "critique"
+        note = ClozeNote(
+            guid=retired.id, question_id=document.question_id, system=code, system_name=system_name,
+            section=section, index=index, text=cloze.text,
+            extra=f"<div class=mksap-source>MKSAP {escape_field(document.question_id)}</div>",
+            tags=_tags(document.question_id, system_name, section), card_numbers=cloze.card_numbers,
+            statement=retired.statement, answer=cloze.spans[0].candidate,
+        )
+        notes.append(_retired(note, f"since {retired.retired_at or 'an earlier export'}"))
+    return notes
 
 
 def write_anki_export(
@@ -611,19 +656,24 @@ def write_anki_export(
     files = anki_paths(output_dir, system_code)
     summary.apkg_path, summary.txt_path, summary.manifest_path = files.apkg, files.txt, files.manifest
     summary.previous_notes, summary.kept = keep_previous_if_shrinking(files, len(notes))
-    package = build_package(notes)
-    timestamp = now.timestamp() if now else None
+    built = (now or datetime.now(UTC)).timestamp()
+    times = note_times([(note.guid, note.fields) for note in notes], read_note_times(files.note_times), built)
+    package = build_package(notes, {guid: modified for guid, (_, modified) in times.items()})
     with atomic_target(files.apkg) as tmp_path:
-        package.write_to_file(str(tmp_path), timestamp=timestamp)
+        package.write_to_file(str(tmp_path), timestamp=built)
     text = render_txt(notes)
     write_bytes_atomic(files.txt, text.encode("utf-8"))
+    write_note_times(files.note_times, times)
+    live = {note.guid for note in notes}  # a statement retired in one question may live on as another's survivor
+    summary.retired = [note for note in summary.retired if note.guid not in live]
+    summary.retired_path = files.retired
+    write_bytes_atomic(files.retired, render_txt(summary.retired, RETIRED_HOWTO).encode("utf-8"))
     write_manifest(
         files, notes=summary.notes, cards=summary.cards, questions=summary.questions, strict=options.strict,
         system=options.system, built_at=(now or datetime.now(UTC)).isoformat(), built_from=summary.built_from,
     )
-    from mksap_assets.domain.exports.preview import (
-        write_preview,  # preview.py renders this module's notes
-    )
+    # imported here: preview.py imports this module
+    from mksap_assets.domain.exports.preview import write_preview
 
     documents = [e.document for e in exports if e.document is not None and e.document.question_id in summary.built_from]
     summary.preview_path = write_preview(files.preview_dir, documents, notes, summary.skip_log)

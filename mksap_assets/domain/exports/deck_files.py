@@ -51,6 +51,17 @@ class DeckFiles:
     def preview_index(self) -> Path:
         return self.preview_dir / PREVIEW_INDEX
 
+    @property
+    def note_times(self) -> Path:
+        """Each note's fields digest and modification time (note_times.py)."""
+        return self.apkg.with_name(f"{self.apkg.stem}.notes.json")
+
+    @property
+    def retired(self) -> Path:
+        """The notes this deck no longer has, to tag in Anki: retired.txt for the whole deck."""
+        stem = self.apkg.stem
+        return self.apkg.with_name("retired.txt" if stem == FILE_STEM else f"{stem}.retired.txt")
+
     def kept(self) -> DeckFiles:
         """Where the previous deck is kept: mksap.previous.apkg/.txt/.json."""
         return DeckFiles.named(self.apkg.parent, self.apkg.stem + KEPT_SUFFIX)

@@ -17,8 +17,7 @@ Two statements are duplicates when all of these hold:
   set similarity scores a statement 100 against any longer statement containing its words, which would merge a
   fact into a statement that adds another fact.
 
-Normalisation (`normalise_for_match`): the project's normalisers (whitespace, exponents, comparator phrases to
-symbols), then casefold and every character other than a letter, digit, ".", "^" or a comparator symbol made a space.
+What is compared (normalised text, numbers, negations, content words) is matching.py's, shared with identity.py.
 
 Grouping is stable: the members of a block are taken in survivor order (fewest words, then question id, section,
 index), and each joins the first group whose survivor it matches, else starts a group. So the survivor is the
@@ -28,28 +27,18 @@ member with the survivor only (not chaining through other members) keeps a group
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from mksap_assets.domain.text import normalise_comparators, normalise_exponents, normalise_whitespace
-from mksap_assets.domain.validation.grounding.tokens import is_content
+from mksap_assets.domain.exports.matching import Features, normalise_for_match
 
 # Measured on the statements of `make quality` (docs/VALIDATION.md, "One card per fact").
 THRESHOLD = 85.0
 
 SECTION_ORDER = ("critique", "key_point", "table")
-
-_NOT_MATCHED_RE = re.compile(r"[^\w.^<>≤≥≠±]+")
-_NUMBER_RE = re.compile(r"([<>≤≥≠±]\s*)?(\d+(?:[.,]\d+)*(?:\^-?\d+)?)")
-_NEGATIONS = frozenset(
-    {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "absent", "unlikely", "nothing"}
-)
-_SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|e|ly)$")
 
 
 @dataclass(frozen=True)
@@ -86,54 +75,23 @@ class ScoredPair:
     score: float
 
 
-def normalise_for_match(text: str) -> str:
-    text = normalise_comparators(normalise_exponents(unicodedata.normalize("NFKC", text)))
-    text = text.casefold().replace("’", "'").replace("n't", " not")  # "isn't" and "is not" read the same
-    text = _NOT_MATCHED_RE.sub(" ", text.replace("_", " "))
-    return normalise_whitespace(" ".join(word.strip(".") or word for word in text.split()))
-
-
-def _numbers(normalised: str) -> tuple[str, ...]:
-    return tuple(sorted((m.group(1) or "").strip() + m.group(2).replace(",", "") for m in
-                        _NUMBER_RE.finditer(normalised)))
-
-
-def _negations(normalised: str) -> tuple[str, ...]:
-    return tuple(sorted(word for word in normalised.split() if word in _NEGATIONS))
-
-
-def _stem(word: str) -> str:
-    return _SUFFIX_RE.sub("", word) if len(word) > 4 else word
-
-
 @dataclass(frozen=True)
 class _Prepared:
     statement: Statement
-    normalised: str
-    guards: tuple[tuple[str, ...], tuple[str, ...]]  # numbers, negations
-    content: frozenset[str]  # content words
-    stems: frozenset[str]
-    joined: str  # the normalised text without spaces
+    features: Features
     order: tuple[int, str, int, int]  # survivor order
 
     @classmethod
     def of(cls, statement: Statement) -> _Prepared:
-        normalised = normalise_for_match(statement.text)
-        content = frozenset(word for word in normalised.split() if is_content(word))
         section = SECTION_ORDER.index(statement.section) if statement.section in SECTION_ORDER else len(SECTION_ORDER)
-        return cls(
-            statement, normalised, (_numbers(normalised), _negations(normalised)), content,
-            frozenset(_stem(word) for word in content), normalised.replace(" ", ""),
-            (len(statement.text.split()), statement.question_id, section, statement.index),
-        )
-
-    def adds_to(self, other: _Prepared) -> bool:
-        """Whether this statement has a content word the other lacks."""
-        return any(_stem(word) not in other.stems and word not in other.joined for word in self.content)
+        return cls(statement, Features.of(statement.text),
+                   (len(statement.text.split()), statement.question_id, section, statement.index))
 
 
 def _compatible(a: _Prepared, b: _Prepared) -> bool:
-    return a.guards == b.guards and not (a.adds_to(b) and b.adds_to(a))
+    first, second = a.features, b.features
+    return ((first.numbers, first.negations) == (second.numbers, second.negations)
+            and not (first.adds_to(second) and second.adds_to(first)))
 
 
 def _blocks(statements: Iterable[Statement]) -> list[list[_Prepared]]:
@@ -150,7 +108,7 @@ def _blocks(statements: Iterable[Statement]) -> list[list[_Prepared]]:
 
 
 def _similarity(block: Sequence[_Prepared]) -> list[list[float]]:
-    texts = [p.normalised for p in block]
+    texts = [p.features.normalised for p in block]
     return process.cdist(texts, texts, scorer=fuzz.token_sort_ratio).tolist()
 
 

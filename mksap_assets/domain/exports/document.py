@@ -20,8 +20,19 @@ from typing_extensions import TypedDict
 from mksap_assets.domain.engine.fingerprint import PIPELINE_VERSION, fingerprint
 from mksap_assets.domain.engine.store import UnreadableFileError, read_json
 from mksap_assets.domain.errors import failed_field
+from mksap_assets.domain.exports.identity import (
+    SECTION_LABELS,
+    Candidate,
+    assign_ids,
+    statement_guid,
+)
 from mksap_assets.domain.inputs.bank import RawQuestion
-from mksap_assets.domain.statements import Extraction, LLMUsage, ValidatedStatements
+from mksap_assets.domain.statements import (
+    Extraction,
+    LLMUsage,
+    Section,
+    ValidatedStatements,
+)
 from mksap_assets.domain.validation.card_gate import blocking_codes
 
 
@@ -71,17 +82,24 @@ def build_export(
     *,
     nlp_pipeline: str,
     now: datetime | None = None,
+    previous: ExportDocument | None = None,
 ) -> dict[str, Any]:
+    """The export document; `previous`, the question's last export, gives the statements their ids (identity.py)."""
+    stamp = (now or datetime.now(UTC)).isoformat()
+    ids, retired = statement_ids(validated, previous, stamp)
+
+    def items(section: Section) -> list[dict[str, Any]]:
+        return [{"id": ids[(section, index)], **item.model_dump(mode="json")}
+                for index, item in enumerate(getattr(validated, section))]
+
     document = raw.question.model_dump(mode="json", exclude_unset=True)
-    document["true_statements"] = {
-        "from_critique": [s.model_dump(mode="json") for s in validated.from_critique],
-        "from_key_points": [s.model_dump(mode="json") for s in validated.from_key_points],
-    }
+    document["true_statements"] = {"from_critique": items("from_critique"), "from_key_points": items("from_key_points")}
     document["table_statements"] = {
-        "statements": [s.model_dump(mode="json") for s in validated.table_statements],
+        "statements": items("table_statements"),
         "tables_processed": validated.tables_processed,
         "tables_skipped": validated.tables_skipped,
     }
+    document["retired_statements"] = retired
     summary = validated.validation
     repair_usage = summary.repair.usage if summary.repair else LLMUsage()
     document["validation"] = {
@@ -104,9 +122,40 @@ def build_export(
         # The question's whole LLM cost: extraction plus the repair turn (broken down under validation.repair).
         "llm_usage": (extraction.usage + repair_usage).model_dump(mode="json"),
         "statements_extracted_at": extraction.extracted_at,
-        "exported_at": (now or datetime.now(UTC)).isoformat(),
+        "exported_at": stamp,
     }
     return document
+
+
+def statement_ids(
+    validated: ValidatedStatements, previous: ExportDocument | None, stamp: str
+) -> tuple[dict[tuple[Section, int], str], list[dict[str, Any]]]:
+    """Each statement's id, by (section, index), and the retired statements: those of the previous export matched by
+    no new statement, added to the ones it had retired already (each keeps the time it was first retired)."""
+    question_id = validated.question_id
+    new = [(section, index, Candidate(SECTION_LABELS[section], item.statement, _answer(item.cloze_candidates)))
+           for section, index, item in validated.checked()]
+    known: list[tuple[Candidate, dict[str, Any]]] = []
+    if previous is not None:
+        for location, items in (("from_critique", previous.true_statements.from_critique),
+                                ("from_key_points", previous.true_statements.from_key_points),
+                                ("table_statements", previous.table_statements.statements)):
+            label = SECTION_LABELS[location]
+            for item in items:
+                candidate = Candidate(label, item.statement, _answer(item.cloze_candidates),
+                                      item.id or statement_guid(question_id, label, item.statement))
+                known.append((candidate, {"id": candidate.id, "section": label, "statement": item.statement,
+                                          "cloze_candidates": item.cloze_candidates, "retired_at": stamp}))
+        for retired in previous.retired_statements:
+            known.append((Candidate(retired.section or "", retired.statement, _answer(retired.cloze_candidates),
+                                    retired.id), retired.model_dump(mode="json")))
+    assignment = assign_ids(question_id, [c for _, _, c in new], [c for c, _ in known])
+    ids = {(section, index): id_ for (section, index, _), id_ in zip(new, assignment.ids, strict=True)}
+    return ids, [known[j][1] for j in assignment.unmatched]
+
+
+def _answer(candidates: list[str]) -> str:
+    return candidates[0] if candidates else ""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -157,9 +206,10 @@ class RetiredStatement(BaseModel):
     model_config = _READ
 
     id: str
+    section: str | None = None  # critique | key_point | table
     statement: str = ""
-    section: str | None = None  # from_critique | from_key_points | table_statements
-
+    cloze_candidates: list[str] = Field(default_factory=list)
+    retired_at: str | None = None  # the export that first left it out
 
 class ExportedTrueStatements(BaseModel):
     model_config = _READ

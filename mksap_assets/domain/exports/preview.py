@@ -34,6 +34,7 @@ from pathlib import Path
 from mksap_assets.domain.engine.store import write_bytes_atomic
 from mksap_assets.domain.exports.anki import (
     CSS,
+    RETIRED_TAG,
     SECTIONS,
     SKIP_BLOCKED,
     ClozeNote,
@@ -46,8 +47,6 @@ from mksap_assets.domain.exports.document import ExportDocument, ExportedStateme
 
 IN_DECK, LEFT_OUT, RETIRED = "in-deck", "left-out", "retired"
 STATUS_LABELS = {IN_DECK: "in deck", LEFT_OUT: "left out", RETIRED: "retired"}
-# retired_statements name the export's list; the deck's section labels (anki.SECTIONS) name the cards
-RETIRED_SECTIONS = {"from_critique": "critique", "from_key_points": "key_point", "table_statements": "table"}
 
 CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)  # field HTML never holds "::" nor "}" inside a cloze
 HIDDEN = "[...]"
@@ -105,6 +104,7 @@ class PreviewEntry:
     skip: SkipRecord | None = None  # LEFT_OUT
     warnings: tuple[str, ...] = ()
     source_concern: str | None = None
+    retired_at: str | None = None  # RETIRED: the export that first left it out, when the export says
 
     @property
     def anchor(self) -> str:
@@ -171,8 +171,8 @@ def preview_systems(
         system.entries.extend(
             PreviewEntry(
                 status=RETIRED, question_id=document.question_id,
-                section=RETIRED_SECTIONS.get(retired.section or "", retired.section or "?"), index=None,
-                statement=retired.statement, statement_id=retired.id,
+                section=retired.section or "?", index=None, statement=retired.statement, statement_id=retired.id,
+                retired_at=retired.retired_at,
             )
             for retired in document.retired_statements
         )
@@ -225,7 +225,8 @@ def _entry_html(entry: PreviewEntry, pages: dict[tuple[str, str, int], str]) -> 
     if entry.skip:
         reasons.append(_skip_html(entry.skip, pages))
     if entry.status == RETIRED:
-        reasons.append("retired: an earlier export's statement this export no longer has")
+        reasons.append(f"retired since {escape(entry.retired_at or 'an earlier export')}: a re-extraction no "
+                       f"longer has it (its note is tagged {RETIRED_TAG} in the deck's retired list)")
     if entry.warnings:
         reasons.append(f"warnings: {escape(', '.join(entry.warnings))}")
     if entry.source_concern:

@@ -196,8 +196,8 @@ def card_face(text: str, number: int, *, revealed: bool) -> str:
 
 
 def _cards_html(note: ClozeNote) -> str:
-    """Each card's front and back, then Extra once (the note type's back shows it under the text of every card:
-    written once per note, it keeps a page a third smaller)."""
+    """Each card's front and back, then Extra once per note (the note type's back shows it under every card's text:
+    once keeps the page smaller)."""
     faces = [
         f'<div class="card front" data-card="{number}">{card_face(note.text, number, revealed=False)}</div>\n'
         f'<div class="card back" data-card="{number}">{card_face(note.text, number, revealed=True)}</div>\n'
@@ -225,8 +225,8 @@ def _entry_html(entry: PreviewEntry, pages: dict[tuple[str, str, int], str]) -> 
     if entry.skip:
         reasons.append(_skip_html(entry.skip, pages))
     if entry.status == RETIRED:
-        reasons.append(f"retired since {escape(entry.retired_at or 'an earlier export')}: a re-extraction no "
-                       f"longer has it (its note is tagged {RETIRED_TAG} in the deck's retired list)")
+        reasons.append(f"retired since {escape(entry.retired_at or 'an earlier export')}: a re-extraction of the "
+                       f"question no longer has it ({RETIRED_TAG})")
     if entry.warnings:
         reasons.append(f"warnings: {escape(', '.join(entry.warnings))}")
     if entry.source_concern:

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT := 3000
 
-.PHONY: install run test docs-check dev check-inputs bench bench-incremental profile quality clean
+.PHONY: install run test docs-check dev check-inputs bench bench-incremental bench-deck profile quality clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ profile: $(INSTALLED)
 ## Change detection at scale: idle sensor tick and one edited question, end to end (about 10 minutes).
 bench-incremental: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_incremental.py
+
+## Statement identity across a re-extraction: the corpus replayed twice (../shared/model_responses, then a reworded
+## rerun kept outside the repository: RERUN=<dir>, default ../reworded_mr); appends to benchmarks/results.md.
+bench-deck: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_deck.py $(if $(RERUN),--rerun $(RERUN))
 
 ## Statement quality on the real corpus (../shared): model_responses and the original outputs replayed through the
 ## Claude path, and the offline extractor; writes benchmarks/quality.md (a few minutes).

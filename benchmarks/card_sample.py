@@ -1,6 +1,7 @@
 """Print a seeded random sample of the offline deck's cards for a human review (docs/QUALITY.md's rubric).
 
-Runs the offline extractor over ../shared/corpus (benchmarks/quality.py's `run_set`) into a temporary folder, sorts
+Runs the offline extractor over ../shared/corpus (benchmarks/quality.py's `run_set`) into a temporary folder (or,
+with `--replay DIR`, the Claude path replaying the recordings in DIR, for their questions), sorts
 the deck's notes by id (question id, section, index) and prints `--count` of them drawn by random.Random(seed):
 the front as Anki shows it (c1 hidden as [...]), the c1 answer and the Extra. Terminal only: the corpus is
 copyrighted, so card text never goes into the repository.
@@ -35,6 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--replay", type=Path, help="recordings to replay through the Claude path instead")
     args = parser.parse_args()
     sys.path.insert(0, str(Path.cwd() / "benchmarks"))  # the reviewed checkout's quality.py, not this file's
     import orjson
@@ -43,15 +45,20 @@ def main() -> int:
     from mksap_assets.domain.exports.document import ExportDocument, export_path
     from mksap_assets.domain.inputs.bank import discover_questions
 
-    question_ids = [q.question_id for q in discover_questions(quality.CORPUS)]
+    if args.replay is not None:
+        question_ids = sorted(path.stem for path in args.replay.glob("*.json"))
+        name, provider = "replay", "anthropic"
+    else:
+        question_ids = [q.question_id for q in discover_questions(quality.CORPUS)]
+        name, provider = "offline", "offline"
     with tempfile.TemporaryDirectory(prefix="mksap-card-sample-") as folder:
-        result = quality.run_set("offline", question_ids, Path(folder), provider="offline", replay_dir=None)
+        result = quality.run_set(name, question_ids, Path(folder), provider=provider, replay_dir=args.replay)
         # read back from the exports (the pre-v2 run_set keeps no notes), as run_set renders them
-        output = Path(folder) / "offline" / "output"
+        output = Path(folder) / name / "output"
         notes = [note for question_id in question_ids if question_id not in result.failed
                  for note in notes_from_document(ExportDocument.model_validate(
                      orjson.loads(export_path(output, question_id).read_bytes())))[0]]
-    print(f"{len(notes)} notes in the offline deck; seed {args.seed}, {args.count} drawn\n")
+    print(f"{len(notes)} notes in the {name} deck; seed {args.seed}, {args.count} drawn\n")
     for number, note in enumerate(sample(notes, args.seed, args.count), start=1):
         clozes = CLOZE.findall(note.text)
         answers = "; ".join(f"c{c}={a}" for c, a, _ in clozes)

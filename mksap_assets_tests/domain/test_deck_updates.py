@@ -8,7 +8,14 @@ from pathlib import Path
 
 from mksap_assets.domain.exports.anki import RETIRED_TAG, AnkiOptions, write_anki_export
 from mksap_assets.domain.exports.identity import statement_guid
-from mksap_assets_tests.domain.test_anki import T0, T1, document, item, open_apkg, write_docs
+from mksap_assets_tests.domain.test_anki import (
+    T0,
+    T1,
+    document,
+    item,
+    open_apkg,
+    write_docs,
+)
 
 KEPT = "Apixaban is a direct factor Xa inhibitor used for stroke prevention."
 EDITED = "Dabigatran is a direct thrombin inhibitor."

@@ -7,7 +7,11 @@ from mksap_assets.domain.extraction.repair import statements_to_repair
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
 from mksap_assets.domain.validation import validate_extraction
 from mksap_assets.domain.validation.evidence import check_evidence
-from mksap_assets.domain.validation.grounding import ground_text, source_from_section, tokenize
+from mksap_assets.domain.validation.grounding import (
+    ground_text,
+    source_from_section,
+    tokenize,
+)
 
 STATEMENT = "Loop diuretics lower blood pressure in volume overload."
 

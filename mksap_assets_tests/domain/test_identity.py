@@ -129,3 +129,24 @@ def test_an_unchanged_rerun_keeps_every_id():
     first = _exported(FIRST, None, "t1")
     again = _exported(FIRST, first, "t2")
     assert [s.id for s in again.true_statements.from_critique] == [s.id for s in first.true_statements.from_critique]
+
+
+def test_a_range_is_one_number_and_digits_in_names_are_not_numbers():
+    from mksap_assets.domain.exports.identity import number_values
+
+    assert number_values("An FEV1 of 35-49% of predicted, 3 to 5 minutes, 1,000 mg") == {"35-49", "3-5", "1000"}
+    severe = Candidate("table", "On spirometry, an FEV1 of 35-49% of predicted indicates severe impairment.",
+                       "severe impairment", "x")
+    very = Candidate("table", "An FEV1 below 35% of predicted indicates very severe impairment.", "very severe impairment")
+    assert similarity(very, severe) == 0
+
+
+def test_a_statement_that_no_longer_says_the_old_answer_is_another_fact():
+    item = Candidate("critique", "One patient factor on which hemoglobin A1c goals may vary is life expectancy.",
+                     "life expectancy", "x")
+    general = Candidate("critique", "Individualized hemoglobin A1c goals may vary based on patient factors.",
+                        "patient factors")
+    assert similarity(general, item) == 0
+    moved = Candidate("critique", "Life expectancy is one patient factor on which hemoglobin A1c goals may vary.",
+                      "patient factor")
+    assert similarity(moved, item) >= 70  # the cloze moved, the fact did not

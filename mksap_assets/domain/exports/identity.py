@@ -5,11 +5,13 @@ its new statements are matched to the statements of its previous export (the liv
 
 - a pair scores `similarity` (0-100): how much of their content words they share (Dice and overlap coefficients
   over crude stems) and rapidfuzz token_sort_ratio of their normalised texts, plus a bonus when their c1 answers
-  agree. Guards make a pair 0: numbers that contradict (neither statement's numbers are all in the other's: a split
-  half keeps a subset), and the same frame about different things (two items of one list, "One cause of X is A" /
+  agree. Guards make a pair 0: numbers that contradict (neither statement's numbers are all in the other's, a range
+  counting as one number: a split half keeps a subset), a moved cloze whose old answer the other statement no longer says,
+  and the same frame about different things (two items of one list, "One cause of X is A" /
   "… is B": `_swapped_item`);
 - the assignment is one-to-one and global (scipy's linear_sum_assignment over all pairs, the Hungarian method), not
-  a greedy first match; a pair below MATCH_THRESHOLD is not matched. A statement split into two keeps its id on the
+  a greedy first match, and it maximises the pairs' margins over MATCH_THRESHOLD (so two weak matches never outweigh
+  one strong one); a pair below the threshold is never matched. A statement split into two keeps its id on the
   closer half; the other half is new;
 - a matched statement inherits the id; an unmatched one gets a new id; a previous statement left unmatched is
   retired (kept in `retired_statements` with its id, text and clozes, so a later rerun can still match it).
@@ -36,9 +38,11 @@ from mksap_assets.domain.nlp.lexicon import word_kind
 
 # The label of each section in ids and note tags.
 SECTION_LABELS = {"from_critique": "critique", "from_key_points": "key_point", "table_statements": "table"}
-MATCH_THRESHOLD = 60.0
+MATCH_THRESHOLD = 70.0
 ANSWER_BONUS = 10.0
-_NUMBER_VALUE_RE = re.compile(r"[<>≤≥≠±]")
+ANSWER_AGREEMENT = 85.0  # rapidfuzz token_set_ratio of two answers that name the same thing
+# A fact the critique and the key points both state keeps each id in its own section.
+SECTION_BONUS = 5.0
 
 
 def normalise_statement(text: str) -> str:
@@ -66,18 +70,29 @@ class Candidate:
         return Features.of(self.statement)
 
 
-def _number_values(features: Features) -> set[str]:
-    return {_NUMBER_VALUE_RE.sub("", number) for number in features.numbers}
+# Numbers standing on their own: not the digits of a name ("FEV1", "GLP-1", "HbA1c").
+_RANGE_RE = re.compile(r"(?<![\w-])(\d+(?:[.,]\d+)*)\s*(?:-|–|—|to)\s*(\d+(?:[.,]\d+)*)")
+_NUMBER_RE = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*")
+
+
+def number_values(text: str) -> frozenset[str]:
+    """The numbers of a statement, a range ("35-49%", "3 to 5 minutes") as one; comparators are left out, since a
+    rewording writes them in words ("below 30") or symbols ("< 30")."""
+    ranges = {f"{low.replace(',', '')}-{high.replace(',', '')}" for low, high in _RANGE_RE.findall(text)}
+    rest = _RANGE_RE.sub(" ", text)
+    return frozenset(ranges | {number.replace(",", "") for number in _NUMBER_RE.findall(rest)})
 
 
 def similarity(new: Candidate, old: Candidate, new_features: Features | None = None,
                old_features: Features | None = None) -> float:
     """How surely two statements state the same fact, 0-100."""
     a, b = new_features or new.features(), old_features or old.features()
-    numbers_a, numbers_b = _number_values(a), _number_values(b)
+    numbers_a, numbers_b = number_values(new.statement), number_values(old.statement)
     if not (numbers_a <= numbers_b or numbers_b <= numbers_a):
-        return 0.0
-    same_answer = bool(new.answer) and normalise_for_match(new.answer) == normalise_for_match(old.answer)
+        return 0.0  # "35%" is not "35-49%"; a split half keeps a subset of the numbers
+    same_answer = _answers_agree(new.answer, old.answer)
+    if not same_answer and not (_holds(Features.of(old.answer), a) and _holds(Features.of(new.answer), b)):
+        return 0.0  # the cloze moved, and one statement no longer says what the other asks for
     if _swapped_item(a, b, same_answer):
         return 0.0
     if not a.stems or not b.stems:
@@ -86,7 +101,22 @@ def similarity(new: Candidate, old: Candidate, new_features: Features | None = N
     dice = 2 * shared / (len(a.stems) + len(b.stems))
     overlap = shared / min(len(a.stems), len(b.stems))
     score = 50 * dice + 20 * overlap + 0.3 * fuzz.token_sort_ratio(a.normalised, b.normalised)
-    return min(100.0, score + (ANSWER_BONUS if same_answer else 0.0))
+    score += (ANSWER_BONUS if same_answer else 0.0) + (SECTION_BONUS if new.section == old.section else 0.0)
+    return min(100.0, score)
+
+
+def _holds(answer: Features, statement: Features) -> bool:
+    """Whether a statement says what an answer names: at least half of the answer's content words are in it."""
+    if not answer.content:
+        return True
+    return 2 * len(answer.content - answer.lacking_in(statement)) >= len(answer.content)
+
+
+def _answers_agree(first: str, second: str) -> bool:
+    """The c1 answers name the same thing: equal once normalised, or one's words nearly all in the other's
+    ("two different tests on the same sample" / "… tests performed on the same sample")."""
+    a, b = normalise_for_match(first), normalise_for_match(second)
+    return bool(a and b) and (a == b or fuzz.token_set_ratio(a, b) >= ANSWER_AGREEMENT)
 
 
 def _swapped_item(a: Features, b: Features, same_answer: bool) -> bool:
@@ -126,8 +156,10 @@ def assign_ids(question_id: str, new: Sequence[Candidate], previous: Sequence[Ca
                 scores[i, j] = similarity(candidate, old, new_features[i], old_features[j])
     matched: dict[int, int] = {}
     if new and previous:
-        rows, columns = linear_sum_assignment(scores, maximize=True)
-        matched = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if scores[i, j] >= threshold}
+        # Each pair is worth its margin over the threshold: two weak matches never outweigh one strong one.
+        margins = np.where(scores >= threshold, scores - threshold + 1e-6, 0.0)
+        rows, columns = linear_sum_assignment(margins, maximize=True)
+        matched = {int(i): int(j) for i, j in zip(rows, columns, strict=True) if margins[i, j] > 0}
     taken = {previous[j].id for j in matched.values()}
     ids: list[str] = []
     for i, candidate in enumerate(new):

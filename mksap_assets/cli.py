@@ -179,17 +179,25 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     summary = summarise_exports(settings.output_dir, wanted)
     print(summary.render())
     print(f"Anki deck:          {_rollup_line(results[-1], ANKI_DECK, 'notes')}")
+    deck = _materialization_metadata(results[-1], ANKI_DECK)
+    if deck is not None:
+        print(f"Card preview:       {deck['preview_path'].value}")
     print(f"Report:             {_rollup_line(results[-1], PIPELINE_REPORT, 'questions')}")
     for result in results:
         print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
     return 0 if all(result.success for result in results) else 1
 
 
-def _rollup_line(result, key, count: str) -> str:
+def _materialization_metadata(result, key):
+    """The metadata of the run's materialization of `key`, None when the run did not build it."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
-    if not events:
+    return events[0].materialization.metadata if events else None
+
+
+def _rollup_line(result, key, count: str) -> str:
+    metadata = _materialization_metadata(result, key)
+    if metadata is None:
         return "not built (see the run's log)"
-    metadata = events[0].materialization.metadata
     return f"{metadata[count].value} {count} in {metadata['path'].value}"
 
 

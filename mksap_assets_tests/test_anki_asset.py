@@ -46,6 +46,9 @@ def test_materializes_the_deck_with_counts_and_paths(resource: PipelineResource,
     path = resource.resolved().output_dir / "anki" / "mksap.apkg"
     assert metadata["path"].value == str(path) and path.is_file()
     assert metadata["txt_path"].value == str(path.with_suffix(".txt")) and path.with_suffix(".txt").is_file()
+    preview = path.parent / "preview" / "index.html"
+    assert metadata["preview_path"].value == str(preview) and preview.is_file()
+    assert (preview.parent / "cv.html").is_file() and (preview.parent / "np.html").is_file()
     # The erroring statement stays out; the warning is advice; the question's other statements go on.
     assert (metadata["notes"].value, metadata["cards"].value, metadata["skipped"].value) == (4, 5, 1)
     assert "| cv | Cardiovascular Medicine | 1 | 3 | 4 | 1 |" in metadata["per_system"].value
@@ -85,6 +88,9 @@ def test_config_selects_strict_mode_and_one_system(resource: PipelineResource, t
     metadata = result.asset_materializations_for_node("question_assets")[0].metadata
     path = resource.resolved().output_dir / "anki" / "mksap-cv.apkg"
     assert metadata["path"].value == str(path) and metadata["system"].value == "Cardiovascular Medicine"
+    preview = path.parent / "preview-cv"
+    assert metadata["preview_path"].value == str(preview / "index.html")
+    assert sorted(p.name for p in preview.iterdir()) == ["cv.html", "index.html"]
     assert metadata["notes"].value == 2 and metadata["skipped"].value == 2 and metadata["strict"].value is True
     assert "| blocked | 1 |" in metadata["skipped_by_reason"].value
     assert "| warning | 1 |" in metadata["skipped_by_reason"].value

@@ -82,6 +82,8 @@ def test_run_then_the_readme_single_partition_command(settings: Settings):
     assert exported == keys
     # The deck and the report come with every `mksap run`, and the report agrees with the exports.
     assert (settings.output_dir / "anki" / "mksap.apkg").is_file()
+    preview = settings.output_dir / "anki" / "preview" / "index.html"
+    assert f"Card preview:       {preview}" in run.stdout and preview.is_file()
     report_rows = (settings.output_dir / "report" / "questions.csv").read_text().strip().splitlines()
     assert len(report_rows) == 1 + len(keys)
     statements = sum(

@@ -74,7 +74,8 @@ ANKI_DECK_SPEC = dg.AssetSpec(
     group_name=GROUP,
     deps=[dg.AssetDep(EXPORTED_QUESTION, partition_mapping=dg.AllPartitionMapping())],
     description="Anki cloze deck of the validated statements of every exported question: "
-    "<output dir>/anki/mksap.apkg (genanki) and mksap.txt (Anki text import); mksap-<code>.* for one system.",
+    "<output dir>/anki/mksap.apkg (genanki) and mksap.txt (Anki text import); mksap-<code>.* for one system; "
+    "a card preview to open in a browser, <output dir>/anki/preview/index.html (preview-<code>/ for one system).",
     skippable=True,
 )
 
@@ -104,6 +105,8 @@ def build_deck(log: dg.DagsterLogManager, output_dir: Path, config: AnkiDeckConf
             "retired_path": dg.MetadataValue.path(str(summary.retired_path)),
             "path": dg.MetadataValue.path(str(summary.apkg_path)),
             "txt_path": dg.MetadataValue.path(str(summary.txt_path)),
+            # the card preview: open it in a browser (domain/exports/preview.py)
+            "preview_path": dg.MetadataValue.path(str(summary.preview_path)),
             "strict": dg.MetadataValue.bool(options.strict),
             "system": dg.MetadataValue.text(options.system or "all"),
             "per_system": dg.MetadataValue.md(_systems_table(summary)),

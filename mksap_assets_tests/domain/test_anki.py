@@ -612,7 +612,7 @@ def test_files_are_replaced_atomically(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(OSError, match="disk full"):
         write_anki_export(out, now=T1)
     assert summary.apkg_path.read_bytes() == before
-    written = ["mksap.apkg", "mksap.json", "mksap.notes.json", "mksap.txt", "retired.txt"]
+    written = ["mksap.apkg", "mksap.json", "mksap.notes.json", "mksap.txt", "preview", "retired.txt"]
     assert sorted(p.name for p in (out / "anki").iterdir()) == written
 
 

@@ -124,6 +124,7 @@ def test_the_deck_is_current_until_a_question_is_exported_again_added_or_removed
     rendered = summary.render()
     assert f"Anki deck:          20 notes in {out / 'anki' / 'mksap.apkg'}, built {T0.isoformat()}" in rendered
     assert "deck status:        current" in rendered
+    assert f"card preview:       {out / 'anki' / 'preview' / 'index.html'}" in rendered
 
     write_docs(out, _question("cvmcq26001", 2, exported_at="2026-03-01T00:00:00+00:00"))  # exported again
     write_docs(out, _question("npmcq26001", 1))  # a new question

@@ -2,8 +2,9 @@
 
 Plain Python, no Dagster. Reads the exports (`<output dir>/<system>/<question id>.json`, document.iter_exports) and
 writes `<output dir>/anki/mksap.apkg`, `<output dir>/anki/mksap.txt` and the manifest `mksap.json` (with a system
-filter: `mksap-<code>.*`), each atomically (temp file in the same folder + rename). A build with fewer than 4/5 of the
-previous deck's notes keeps the previous files as `mksap.previous.*` (deck_files.py).
+filter: `mksap-<code>.*`), each atomically (temp file in the same folder + rename), and the card preview,
+`<output dir>/anki/preview/` (preview.py). A build with fewer than 4/5 of the previous deck's notes keeps the previous
+files as `mksap.previous.*` (deck_files.py).
 
 Design decisions
 ----------------
@@ -318,6 +319,7 @@ class SkipRecord:
     index: int | None  # None: the whole question
     reason: str
     detail: str = ""
+    duplicate_of: tuple[str, str, int] | None = None  # merged_duplicate: the survivor's key (question, section, index)
 
 
 @dataclass
@@ -336,6 +338,7 @@ class AnkiExportSummary:
     apkg_path: Path | None = None
     txt_path: Path | None = None
     manifest_path: Path | None = None
+    preview_path: Path | None = None  # the card preview's index.html (preview.py)
     questions: int = 0  # export documents read (after the system filter)
     notes: int = 0
     cards: int = 0
@@ -377,7 +380,7 @@ class AnkiExportSummary:
         )
 
 
-def _system_of(document: ExportDocument) -> tuple[str, str]:
+def system_of(document: ExportDocument) -> tuple[str, str]:
     code = (document.category or document.question_id[:2]).strip().lower()
     name = (document.category_name or code).strip() or code
     return code, name
@@ -419,7 +422,7 @@ def notes_from_document(
     system_name overrides the document's category_name (collect_notes passes the first name seen for the code, so
     one system never straddles two deck names)."""
     question_id = document.question_id
-    code, own_name = _system_of(document)
+    code, own_name = system_of(document)
     system_name = system_name or own_name
     notes: list[ClozeNote] = []
     skips: list[SkipRecord] = []
@@ -508,7 +511,9 @@ def _record_merges(notes: Sequence[ClozeNote], groups: Sequence[DuplicateGroup],
             note = by_key[statement.key]
             detail = f"into {survivor.question_id} {survivor.section}[{survivor.index}] ({score:g})"
             summary.retired.append(_retired(note, f"merged into {survivor.question_id}"))
-            summary.skip_log.append(SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail))
+            summary.skip_log.append(
+                SkipRecord(note.question_id, note.section, note.index, SKIP_MERGED, detail, survivor.key)
+            )
             summary.skipped[SKIP_MERGED] += 1
             system = summary.per_system[note.system]
             system.notes -= 1
@@ -544,7 +549,7 @@ def collect_notes(
             log.warning("anki: cannot read %s", export.error)
             summary.unreadable.append(str(export.path))
             continue
-        code, name = _system_of(document)
+        code, name = system_of(document)
         known.setdefault(code, name)
         if options.system and not _matches_system(options.system, code, name):
             continue
@@ -621,7 +626,7 @@ def _retired(note: ClozeNote, why: str) -> ClozeNote:
 def retired_notes(document: ExportDocument, system_name: str) -> list[ClozeNote]:
     """The question's retired statements as the notes they were (GUID = id), tagged MKSAP::retired; one whose
     clozes no longer place is left out (Anki refuses a cloze note without a cloze)."""
-    code, _ = _system_of(document)
+    code, _ = system_of(document)
     notes = []
     for index, retired in enumerate(document.retired_statements):
         cloze = render_cloze(retired.statement, retired.cloze_candidates)
@@ -645,7 +650,8 @@ def write_anki_export(
     """Read every export document under output_dir, write the .apkg, the .txt and the manifest (the previous deck
     kept first when this one would have fewer than 4/5 of its notes), return what was written."""
     summary = AnkiExportSummary(output_dir=output_dir, options=options)
-    notes = collect_notes(iter_exports(output_dir), options, summary)
+    exports = list(iter_exports(output_dir))  # read once: the deck, then its preview
+    notes = collect_notes(exports, options, summary)
     system_code = "-".join(sorted(summary.per_system)) if options.system else None
     files = anki_paths(output_dir, system_code)
     summary.apkg_path, summary.txt_path, summary.manifest_path = files.apkg, files.txt, files.manifest
@@ -666,6 +672,11 @@ def write_anki_export(
         files, notes=summary.notes, cards=summary.cards, questions=summary.questions, strict=options.strict,
         system=options.system, built_at=(now or datetime.now(UTC)).isoformat(), built_from=summary.built_from,
     )
+    # imported here: preview.py imports this module
+    from mksap_assets.domain.exports.preview import write_preview
+
+    documents = [e.document for e in exports if e.document is not None and e.document.question_id in summary.built_from]
+    summary.preview_path = write_preview(files.preview_dir, documents, notes, summary.skip_log)
     log.info(summary.render())
     if summary.kept is not None:
         log.warning(summary.kept_line())

@@ -1,5 +1,6 @@
-"""What lies beside the Anki deck: its manifest, the previous deck kept after a build that shrank it, and whether
-the deck is current. No genanki here, so the summary can read it cheaply.
+"""What lies beside the Anki deck: its manifest, the previous deck kept after a build that shrank it, where its card
+preview goes (preview.py writes it), and whether the deck is current. No genanki here, so the summary can read it
+cheaply.
 
 The manifest (`mksap.json` beside `mksap.apkg`) records the deck's counts, when it was built and what from: for each
 question, the `exported_at` of the export it was read from. The exports' own `exported_at` now, against that map,
@@ -22,6 +23,8 @@ from mksap_assets.domain.engine.store import atomic_target, read_json, write_jso
 
 ANKI_DIR = "anki"
 FILE_STEM = "mksap"
+PREVIEW_DIR = "preview"
+PREVIEW_INDEX = "index.html"
 KEPT_SUFFIX = ".previous"
 # A build keeps the previous deck when it has fewer notes than SHRINK_NUMERATOR/SHRINK_DENOMINATOR of it.
 SHRINK_NUMERATOR, SHRINK_DENOMINATOR = 4, 5
@@ -37,6 +40,16 @@ class DeckFiles:
     @classmethod
     def named(cls, folder: Path, stem: str) -> DeckFiles:
         return cls(folder / f"{stem}.apkg", folder / f"{stem}.txt", folder / f"{stem}.json")
+
+    @property
+    def preview_dir(self) -> Path:
+        """The deck's card preview (preview.py): anki/preview/ for the whole bank, anki/preview-<code>/ for one
+        system."""
+        return self.apkg.parent / (PREVIEW_DIR + self.apkg.stem.removeprefix(FILE_STEM))
+
+    @property
+    def preview_index(self) -> Path:
+        return self.preview_dir / PREVIEW_INDEX
 
     @property
     def note_times(self) -> Path:
@@ -172,6 +185,8 @@ class DeckStatus:
             built = f", built {self.built_at}" if self.built_at else ""
             lines = [f"Anki deck:          {self.notes} notes in {self.files.apkg}{built}",
                      f"deck status:        {self.state()}"]
+            if self.files.preview_index.is_file():
+                lines.append(f"card preview:       {self.files.preview_index}")
         if self.kept is not None:
             lines.append(f"kept deck:          {self.kept.notes} notes in {self.kept.apkg} "
                          f"(kept when a build had fewer than {SHRINK_NUMERATOR}/{SHRINK_DENOMINATOR} of its notes)")

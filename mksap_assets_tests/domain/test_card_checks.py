@@ -229,7 +229,7 @@ def test_card_metrics_gathers_every_check() -> None:
     assert metrics.has_extra_field is False
     assert metrics.case_narration == ("a_patient_is_has",)
     assert [g.kind for g in metrics.giveaways] == [GIVEAWAY_ABBREVIATION]
-    assert metrics.trivial_clozes == (TRIVIAL_FRAGMENT,)
+    assert metrics.trivial_clozes == (TRIVIAL_PARTIAL_TERM, TRIVIAL_FRAGMENT)  # "primary" stays outside c1
     assert card_metrics(statement, ["MRCP"], "Imaging of the bile ducts.").has_extra_field is True
 
 

@@ -20,6 +20,7 @@ from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.inputs.tables import ParsedTable
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
+from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 from mksap_assets.domain.text import (
     normalise_comparators,
     normalise_whitespace,
@@ -31,6 +32,7 @@ OFFLINE_EXTRACTOR_VERSION = "2"
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
 MIN_WORDS = 5
+MAX_WORDS = 28  # a longer statement carries several facts or a case's detail: no card to learn in one look
 MAX_TABLE_ROWS = 10
 MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
 
@@ -44,25 +46,36 @@ _CASE_NARRATIVE_RE = re.compile(
     r"|\bmost (?:appropriate|likely (?:diagnosis|cause))(?!(?:\s[\w-]+){0,2}\s(?:for|in|of)\s(?!this|the\b))"
     r"|\b(?:options?\s+[A-H]\b|next step|best (?:choice|option|answer)|correct answer|incorrect)"
     r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b"
+    # what the case's images show: "Chest radiographs demonstrate …", "The slide shows …"
+    r"|^(?:[\w-]+\s+){0,3}(?:radiographs?|MRI|CT(?: scan)?|imaging|ECG|electrocardiogram|ultrasound|biopsy|scan"
+    r"|slide|image|smear|photograph)s?\s+(?:demonstrates?|shows?|reveals?)\b"
     r"|\bnow\.$|\breproduced with permission\b|\bcourtesy of\b",
     re.IGNORECASE,
 )
 # A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
-    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such"
+    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
-    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$",
+    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
+    # "also" adds to what an earlier sentence said ("… may also be present"); "the disease" is the one in the case
+    r"|\balso\b|\b(?:it|its|they|their|them)\b|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
+    r"|medication|agent|procedure|tumor|lesion|wound)s?\b(?!\s+(?:of|in|caused|called|known)\b)"
+    # a proportion of the cases of what the sentence does not name: "present in 57% of cases"
+    r"|\b(?:of|in) (?:all |most |many |some |the )?cases\b(?!\s+(?:of|with)\b)",
     re.IGNORECASE,
 )
 # A subject so generic that the statement needs the previous sentence to say what it is about ("Patients may
 # present with fever …", "Treatment is …", "Occasionally, a rash …"); "Treatment of X" / "Patients with X" name it.
 _GENERIC_SUBJECT_RE = re.compile(
     r"^(?:Occasionally|Typically|Usually|Rarely|Often|Sometimes|Clinically)\b"
-    r"|^(?:The\s+|Most\s+)?(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results"
-    r"|prognosis|evaluation|testing|diagnostic testing|illness|disease|infection|onset|recovery|lesions|rash"
-    r"|manifestations|features|complications|the condition)"
+    r"|^(?:The\s+|Most\s+|No\s+one\s+)?(?:(?:typical|common|physical|laboratory|clinical|early|primary|initial"
+    r"|urinary|first-line|plain|advanced|individualized|asymptomatic|other|further|additional|definitive|routine"
+    r"|specific)\s+)?"
+    r"(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results|prognosis|evaluation"
+    r"|testing|diagnostic testing|test|tests|imaging|radiographs|goals|stages|risk factors|incubation period"
+    r"|illness|disease|infection|onset|recovery|lesions|rash|manifestations|features|complications|the condition)"
     r"(?:\s+(?:choice|options?|course|goal|approach))?\b(?!\s+(?:with|of|for|in|due)\b)",
     re.IGNORECASE,
 )
@@ -176,7 +189,7 @@ def atomic_statements(sentence: str) -> list[str]:
             if _CASE_NARRATIVE_RE.search(statement) and position == 0 and not statements:
                 return []
             if (
-                len(statement.split()) < MIN_WORDS
+                not MIN_WORDS <= len(statement.split()) <= MAX_WORDS
                 or _CASE_NARRATIVE_RE.search(statement)
                 or _ANAPHORA_RE.search(statement)
                 or _GENERIC_SUBJECT_RE.search(statement)
@@ -187,17 +200,21 @@ def atomic_statements(sentence: str) -> list[str]:
 
 
 def _prose_statements(sentences: list[str]) -> list[Statement]:
-    return [
-        Statement(statement=text, extra_field=None, cloze_candidates=pick_cloze_candidates(text))
-        for sentence in sentences
-        for text in atomic_statements(sentence)
-    ]
+    """The atomic statements that have a cloze worth studying (a whole, specific term only one answer fits)."""
+    statements = []
+    for sentence in sentences:
+        for text in atomic_statements(sentence):
+            candidates = pick_cloze_candidates(text)
+            if candidates:
+                statements.append(Statement(statement=text, extra_field=None, cloze_candidates=candidates))
+    return statements
 
 
 def table_row_statements(table: ParsedTable) -> list[TableStatement]:
-    """One statement per body row: '<row subject>: <header> <value>; …', caption as extra_field.
+    """One statement per body row: '<row subject> (<header>: <value>; …)', caption as extra_field.
 
-    A leading cell that only numbers the row is not its subject (a row number is nothing to learn)."""
+    A leading cell that only numbers the row is not its subject (a row number is nothing to learn); a row whose
+    subject is a value or shows in its own cells is left out (`_row_subject_is_an_answer`)."""
     grid = table.grid()
     header_count = len(table.header_rows)
     headers = grid[header_count - 1] if header_count else []
@@ -216,17 +233,23 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
         if not parts:
             continue
         text = normalise_comparators(f"{subject} ({'; '.join(parts)})")
-        if len(text.split()) > MAX_TABLE_ROW_WORDS:
+        if len(text.split()) > MAX_TABLE_ROW_WORDS or not _row_subject_is_an_answer(text, subject):
             continue
         statements.append(
             TableStatement(
-                statement=text,
-                extra_field=table.caption or None,
-                cloze_candidates=[subject] if subject in text else [],
-                table_source=table.source,
+                statement=text, extra_field=table.caption or None, cloze_candidates=[subject], table_source=table.source
             )
         )
     return statements
+
+
+def _row_subject_is_an_answer(text: str, subject: str) -> bool:
+    """The row's subject makes a blank the rest of the row does not give away: it names something (not a value
+    such as "<35" or "60-69", which no card could ask for without its column), is a whole term, and neither it nor
+    a word of it shows in the row's cells (a row that repeats its subject, or "Adults with X" beside "in X")."""
+    if subject not in text or re.match(r"[\d<>≤≥=~.+-]", subject):
+        return False
+    return not c1_giveaways(text, [subject]) and cloze_fault(text, 0, len(subject)) is None
 
 
 class OfflineExtractor:

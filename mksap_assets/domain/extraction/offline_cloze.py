@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from mksap_assets.domain.nlp.lexicon import find_terms
+from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault, whole_term
 
 MAX_CANDIDATES = 3
 
@@ -20,6 +21,7 @@ _MEDICAL_SUFFIXES = (
     "gram", "algia", "uria", "penia", "cytosis", "megaly", "syndrome", "mab", "nib", "pril", "sartan", "olol",
     "statin", "mycin", "cillin", "cycline", "azole", "floxacin", "prazole", "parin", "xaban", "gatran", "tide",
     "gliflozin", "gliptin", "dipine", "thiazide", "semide", "lukast", "sone", "olone", "vir", "platin", "taxel",
+    "virus", "coccus", "cocci", "bacter", "monas", "bacteria",  # organisms
 )
 _SUFFIX_WORD_RE = re.compile(
     r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
@@ -36,6 +38,8 @@ _NUMERIC_RE = re.compile(
     + _NUMBER + r"(?:(?:\s?%)?\s?(?:to|-|–)\s?" + _NUMBER + r")?\s?" + _UNIT + r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+# A threshold without a unit, a ratio or a score: "< 0.70", "≥ 2".
+_THRESHOLD_RE = re.compile(r"[<>≤≥]\s?" + _NUMBER + r"(?![\d.,]*\d)")
 # Words that carry no answer of their own: a blank may not be one of them, start with one or end with one.
 _FUNCTION_WORDS = frozenset(
     """a an the and or but if of in on at to for with by from as is are was were be been being this that these
@@ -184,14 +188,61 @@ def _trim_function_words(candidate: str) -> str:
 
 
 def pick_cloze_candidates(statement: str) -> list[str]:
+    """The statement's cloze candidates, c1 first; [] when no whole specific term makes a c1 (the statement then
+    makes no card worth studying)."""
     abbreviated = abbreviated_terms(statement)
     ordered = [statement[start:end].strip() for start, end in abbreviated]
-    ordered += [term.text for term in find_terms(statement) if term.kind != "abbreviation"]
-    ordered += [m.group(0) for m in _SUFFIX_WORD_RE.finditer(statement)]
+    ordered += [_whole(statement, term.start, term.end) for term in find_terms(statement)
+                if term.kind != "abbreviation"]
+    ordered += [_whole(statement, *m.span()) for m in _SUFFIX_WORD_RE.finditer(statement)]
     ordered += [m.group(0) for m in _NUMERIC_RE.finditer(statement)]
+    ordered += [m.group(0) for m in _THRESHOLD_RE.finditer(statement)]
+    # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
+    ordered += [term.text for term in find_terms(statement) if term.kind == "abbreviation"]
     chosen = _choose(ordered, statement, abbreviated)
-    # Runs of content words are often verb fragments ("strongly associated"): only when nothing better exists.
-    return chosen or _choose(sorted(_content_runs(statement), key=len, reverse=True), statement, abbreviated)
+    answers = [c for c in chosen if _one_answer_fits(c, statement)]
+    if not answers:
+        return []
+    # c1: the term whose card names something else specific to pin the answer down ("Atelectasis occurs in {{90%}}
+    # of anesthetized patients"), else the first in preference order
+    anchored = [c for c in answers if any(other != c for other in chosen)]
+    c1 = (anchored or answers)[0]
+    return [c1, *(c for c in chosen if c != c1 and _one_answer_fits(c, statement))][:MAX_CANDIDATES]
+
+
+def _whole(statement: str, start: int, end: int) -> str:
+    """The whole term around a lexicon or suffix match ("type 2 {diabetes} mellitus")."""
+    start, end = whole_term(statement, start, end)
+    return statement[start:end]
+
+
+# A list around a blank: "A, {B}, and C", "A and {B}", "{A}, B or C", "{A} or B", "such as {B}" (a blank on one
+# item or example lets any other fit). A comma alone is no list ("For {X}, a device …"), nor is "and" before a second predicate ("{X} and
+# then …", "{X} and is …").
+_ITEM_BEFORE_RE = re.compile(
+    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:\w+\s+){0,1}$"
+)
+_SECOND_PREDICATE = (
+    r"(?:then|thereafter|is|are|was|were|may|can|could|should|must|will|would|has|have|had|does|do|did|not|also|its"
+    r"|their|it|they|\w+ly)\b"
+)
+_ITEM_AFTER_RE = re.compile(
+    rf"^(?:,?\s+(?:and|or)\s+(?!{_SECOND_PREDICATE})|,\s+(?:[^\s,;.()]+\s+){{0,3}}(?:and|or)\s|,\s+[^,;.()]{{1,40}},)"
+)
+# A negation before which a blank names what is ruled out ("{X} is not indicated": almost anything fits), in the
+# same clause: a negation after "if", "when", "who" … belongs to a condition ("{X} is stopped if no response …").
+_NEGATION_RE = re.compile(r"^[^,;]*?\b(?:not|no|never|cannot|neither|nor)\b", re.IGNORECASE)
+_SUBORDINATE_RE = re.compile(r"\b(?:if|when|unless|because|although|while|whereas|which|that|who|whom|after|until)\b")
+
+
+def _one_answer_fits(candidate: str, statement: str) -> bool:
+    """Only one answer fits the blank: it is no item of a list and not what a negation after it rules out."""
+    start = statement.find(candidate)
+    end = start + len(candidate)
+    if _ITEM_BEFORE_RE.search(statement[:start]) or _ITEM_AFTER_RE.match(statement[end:]):
+        return False
+    negation = _NEGATION_RE.search(statement[end:])
+    return negation is None or bool(_SUBORDINATE_RE.search(negation.group(0)))
 
 
 def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int]]) -> list[str]:
@@ -202,7 +253,7 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
         named = _ABBREVIATION_IN_PARENTHESES_RE.match(statement, statement.find(candidate) + len(candidate))
         if candidate and named:  # "potassium hydroxide (KOH)": the abbreviation goes into the same blank
             candidate += named.group(0)
-        if not _acceptable(candidate, statement):
+        if not _acceptable(candidate, statement) or candidate in chosen:
             continue
         start = statement.find(candidate)
         end = start + len(candidate)
@@ -213,8 +264,9 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
             continue  # blanks must not overlap
         if _gives_itself_away(candidate, statement, start) or _inside_a_name(statement, start, end):
             continue
+        # what the card checks would flag: a part of a term, a participle tail, the answer shown elsewhere
+        if cloze_fault(statement, start, end) or c1_giveaways(statement, [candidate]):
+            continue
         spans.append((start, end))
         chosen.append(candidate)
-        if len(chosen) == MAX_CANDIDATES:
-            break
     return chosen

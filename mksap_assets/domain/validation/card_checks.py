@@ -8,6 +8,7 @@ deduplication to share:
   conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank);
 - `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
 - `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
+  `cloze_fault` adds what only its place on the card shows (a part of a term, a participle tail);
 - `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
 
 The first placed candidate is c1 and the others c2 (`validation.cloze.place_candidates`, the anki renderer's rule):
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mksap_assets.domain.cloze_placement import whole_word
-from mksap_assets.domain.nlp.lexicon import is_abbreviation, long_forms
+from mksap_assets.domain.nlp.lexicon import DISEASE_HEADS, find_terms, is_abbreviation, long_forms, singular, word_kind
 from mksap_assets.domain.nlp.rules import Quantity, find_quantities
 from mksap_assets.domain.validation.cloze import place_candidates
 
@@ -44,6 +45,9 @@ GIVEAWAY_LONG_FORM = "long_form"  # c1 blanks an abbreviation whose long form st
 GIVEAWAY_CONVERSION = "conversion"  # c1 blanks a value whose conversion to other units stays visible
 GIVEAWAY_REPEATED = "repeated"  # the c1 answer itself occurs outside its blank
 GIVEAWAY_GLOSS = "gloss"  # a gloss in parentheses right after the blank: "{{Verruca vulgaris}} (common warts)"
+# a word of the c1 answer visible outside its blank: a table row naming its own subject ("{{Adults with cystic
+# fibrosis}} (Screening: … in cystic fibrosis …)"), "{{Lead poisoning}} follows exposure to lead paint"
+GIVEAWAY_SHARED_WORD = "shared_word"
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,33 @@ def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     return found
 
 
+# Words an answer may share with the card without giving it away: a term's grading and its generic head.
+_SHARED_WORD_EXEMPT = frozenset(
+    """acute chronic severe mild moderate primary secondary early late disease diseases disorder disorders syndrome
+    type level levels year years month months week weeks day days hour hours minute minutes""".split()
+)
+
+
+def shared_words(answer: str, visible: str) -> list[str]:
+    """The words of the answer (4 letters or more, not function or generic words) that the visible text also has,
+    singular and plural alike: "Lead poisoning" shares "lead" with "exposure to lead paint"."""
+    shown = {singular(token.lower()) for token in _TOKEN_RE.findall(visible)}
+    found: list[str] = []
+    for token in _TOKEN_RE.findall(answer):
+        lowered = token.lower()
+        if (len(lowered) < 4 or not lowered.isalpha() or lowered in FUNCTION_WORDS or lowered in GENERIC_WORDS
+                or lowered in _SHARED_WORD_EXEMPT or lowered in found):
+            continue
+        if singular(lowered) in shown:
+            found.append(lowered)
+    return found
+
+
+def _shared_word_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    visible = statement[: c1[0]] + " \u2026 " + statement[c1[1]:]
+    return [Giveaway(GIVEAWAY_SHARED_WORD, word) for word in shared_words(statement[c1[0]:c1[1]], visible)]
+
+
 def c1_placement(statement: str, clozes: Sequence[str]) -> tuple[int, int] | None:
     """The (start, end) span card 1 blanks: where the card renderer places the first placeable candidate; None when
     no candidate can be placed."""
@@ -255,16 +286,19 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
     """Everything card 1 shows outside its c1 blank that reveals the c1 answer: an abbreviation of the blanked long
     form or the long form of a blanked abbreviation ("Primary {{c1::sclerosing cholangitis}} (PSC)"), a conversion
     of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated, another name
-    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"). c2 blanks are
+    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"), a word of the
+    answer shown elsewhere (a table row that names its own subject). c2 blanks are
     shown on card 1, so they count as visible. Empty when nothing gives c1 away or no candidate can be placed."""
     c1 = c1_placement(statement, clozes)
     if c1 is None:
         return []
+    repeated = _repeated_giveaways(statement, c1)
     return [
         *_abbreviation_giveaways(statement, c1),
         *_conversion_giveaways(statement, c1, find_quantities(statement)),
-        *_repeated_giveaways(statement, c1),
+        *repeated,
         *_gloss_giveaways(statement, c1),
+        *([] if repeated else _shared_word_giveaways(statement, c1)),  # the whole answer repeated says it already
     ]
 
 
@@ -341,7 +375,10 @@ FUNCTION_WORDS = frozenset(
 # Words that make no answer on their own: a span made only of them is a stock phrase ("likely diagnosis").
 GENERIC_WORDS = frozenset(
     """likely most best appropriate initial next first step management treatment therapy diagnosis test
-    testing evaluation finding findings patient patients option options cause causes""".split()
+    testing evaluation finding findings patient patients option options cause causes
+    one possible potential nonspecific abnormality abnormalities evidence agent agents whenever modest benefit
+    factor factors role feature features condition conditions approach strategy choice measure measures change
+    changes effect effects problem case cases important useful helpful additional""".split()
 )
 # A span may open on most function words ("within 24 hours", "more than 95%", "not associated with X"), but not on one
 # that joins it to what comes before: "so clotrimazole", "and renal failure", "of the kidney".
@@ -380,6 +417,65 @@ def trivial_cloze(cloze: str) -> str | None:
     return None
 
 
+TRIVIAL_PARTIAL_TERM = "partial_term"
+TRIVIAL_PARTICIPLE = "participle_tail"
+
+# After a blank, words that finish the term it started ("{{diabetes}} mellitus", "{{Lyme}} disease").
+_TERM_TAILS = DISEASE_HEADS | {"mellitus", "insipidus"}
+# Before a blank, a modifier that belongs to the term: "type 2 {{diabetes}}", "diffuse alveolar {{hemorrhage}}",
+# "crystal-induced {{nephropathy}}" (not
+# before a drug or a test: "topical {{nystatin}}", "diagnostic {{angiography}}" name the route or purpose).
+# Adjectives of that form that grade or qualify rather than name: "several", "normal", "typical".
+_QUALIFYING_ADJECTIVES = (
+    "several|normal|clinical|total|potential|initial|general|usual|typical|critical|additional|optimal|minimal"
+    "|similar|regular|particular|necessary|various|serious|previous|numerous|specific|basic|medical|physical"
+    "|original|annual|practical|essential|crucial|individual|traditional|conventional|empirical|empiric|classic"
+    "|characteristic|dramatic|periodic|diagnostic|therapeutic|prophylactic|symptomatic|asymptomatic|clear|dual"
+)
+_TERM_MODIFIER_RE = re.compile(
+    rf"(?:\btype\s+\d+[a-z]?|\b(?:acute|chronic|primary|secondary|diffuse"
+    rf"|(?!(?:{_QUALIFYING_ADJECTIVES})\s)[a-z]{{3,}}(?:al|ar|ic|ous|ary|oid)"
+    rf"|[a-z0-9]+-(?:induced|associated|related|mediated|acquired|resistant|dependent|negative|positive)))\s+$"
+)
+
+
+def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
+    """The span statement[start:end] widened to the whole term it is part of: a named term that contains it ("atrial
+    {{fibrillation}}"), the tail after it ("{{diabetes}} mellitus", "{{lupus}} pneumonitis") and the modifiers before it ("type 2", "diffuse
+    alveolar"; not before a drug or a test, where "topical" or "diagnostic" names the route or purpose)."""
+    for term in find_terms(statement):
+        if term.start <= start and end <= term.end:
+            start, end = term.start, term.end
+    while tail := re.match(r"\s+([A-Za-z]+)\b", statement[end:]):
+        if tail.group(1).lower() not in _TERM_TAILS and word_kind(tail.group(1)) != "disease":
+            break
+        end += tail.end()
+    tokens = _TOKEN_RE.findall(statement[start:end])
+    if tokens and word_kind(tokens[-1]) not in ("drug", "test"):
+        while modifier := _TERM_MODIFIER_RE.search(statement[:start].lower()):
+            start = modifier.start()
+    return start, end
+
+
+def cloze_fault(statement: str, start: int, end: int) -> str | None:
+    """Why the blank statement[start:end] makes a poor answer on its card, or None: a `trivial_cloze` reason;
+    TRIVIAL_PARTIAL_TERM when it is part of a term the card shows the rest of (inside a hyphenated word:
+    "{{ischemia}}-guided"; short of its `whole_term`: "{{atrial}} fibrillation", "{{diabetes}} mellitus", "type 2
+    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"); TRIVIAL_PARTICIPLE when it ends on a participle after a
+    plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive dressing}}")."""
+    reason = trivial_cloze(statement[start:end])
+    if reason is not None:
+        return reason
+    glued = re.search(r"[^\W_][-‐]?$", statement[:start]) or re.match(r"[-‐]?[^\W_]", statement[end:])
+    if glued or whole_term(statement, start, end) != (start, end):
+        return TRIVIAL_PARTIAL_TERM
+    tokens = [token.lower() for token in _TOKEN_RE.findall(statement[start:end])]
+    if (len(tokens) > 1 and tokens[-1].endswith("ing") and tokens[-2].endswith("s")
+            and not tokens[-2].endswith(("ss", "us", "is"))):
+        return TRIVIAL_PARTICIPLE
+    return None
+
+
 # -- one card's figures ------------------------------------------------------------------------------------------------
 
 
@@ -392,13 +488,13 @@ class CardMetrics:
     has_extra_field: bool
     case_narration: tuple[str, ...]  # cue names
     giveaways: tuple[Giveaway, ...]
-    trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate
+    trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate (`cloze_fault`)
 
 
 def card_metrics(statement: str, clozes: Sequence[str], extra_field: str | None) -> CardMetrics:
     """All card checks of one statement with its cloze candidates (first = c1) and extra_field."""
     placed, _ = place_candidates(statement, clozes)
-    trivial = tuple(reason for p in placed if (reason := trivial_cloze(p.candidate)) is not None)
+    trivial = tuple(reason for p in placed if (reason := cloze_fault(statement, p.start, p.end)) is not None)
     return CardMetrics(
         words=words(statement),
         clozes=len(placed),

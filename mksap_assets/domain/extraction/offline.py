@@ -19,6 +19,7 @@ from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.inputs.tables import ParsedTable
 from mksap_assets.domain.nlp import parsing
+from mksap_assets.domain.nlp.lexicon import find_terms
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
 from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 from mksap_assets.domain.text import (
@@ -35,6 +36,7 @@ MIN_WORDS = 5
 MAX_WORDS = 28  # a longer statement carries several facts or a case's detail: no card to learn in one look
 MAX_TABLE_ROWS = 10
 MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
+MAX_ROW_SUBJECT_WORDS = 8  # a longer first cell is a description, not an answer to recall
 
 # The case, not a general fact: its patient ("this acutely symptomatic patient", "the patient's"), pronouns for
 # that patient, pointers at the case, its answer options and what "would" happen to it.
@@ -48,7 +50,9 @@ _CASE_NARRATIVE_RE = re.compile(
     r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b"
     # what the case's images show: "Chest radiographs demonstrate …", "The slide shows …"
     r"|^(?:[\w-]+\s+){0,3}(?:radiographs?|MRI|CT(?: scan)?|imaging|ECG|electrocardiogram|ultrasound|biopsy|scan"
-    r"|slide|image|smear|photograph)s?\s+(?:demonstrates?|shows?|reveals?)\b"
+    r"|slide|image|smear|photograph|spirometry|pulmonary function testing|urinalysis|echocardiogram|echocardiography"
+    r"|laboratory studies|laboratory tests|studies|analysis)s?\s+(?:(?:may|can|will|often|usually|typically)\s+)?"
+    r"(?:demonstrates?|shows?|reveals?)\b"
     r"|\bnow\.$|\breproduced with permission\b|\bcourtesy of\b",
     re.IGNORECASE,
 )
@@ -60,8 +64,8 @@ _ANAPHORA_RE = re.compile(
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
     # "also" adds to what an earlier sentence said ("… may also be present"); "the disease" is the one in the case
-    r"|\balso\b|\b(?:it|its|they|their|them)\b|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
-    r"|medication|agent|procedure|tumor|lesion|wound)s?\b(?!\s+(?:of|in|caused|called|known)\b)"
+    r"|\b(?:also|still|another)\b|\b(?:it|its|they|their|them)\b|\bthe diagnosis\b(?!\s+of\b)|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
+    r"|medication|agent|procedure|tumor|lesion|wound|device|test)s?\b(?!\s+(?:of|in|caused|called|known)\b)"
     # a proportion of the cases of what the sentence does not name: "present in 57% of cases"
     r"|\b(?:of|in) (?:all |most |many |some |the )?cases\b(?!\s+(?:of|with)\b)",
     re.IGNORECASE,
@@ -172,6 +176,21 @@ def _split_verb_phrases(clause: str) -> list[str]:
     return [pieces[0]] if subject is None else [pieces[0], *(f"{subject} {piece}" for piece in pieces[1:])]
 
 
+# A condition the sentence opens on: "If little or no change is seen at 3 months, …" is about the case's disease
+# unless the sentence names one.
+_CONDITIONAL_OPENING_RE = re.compile(r"^(?:If|When|Once|Unless|After|Until|Whenever)\b")
+
+
+# A subordinate clause with no main clause after it ("Because X can result in Y."), or a parenthesis cut open.
+_FRAGMENT_RE = re.compile(r"^(?:Because|Although|Though|Since|While|Whereas|If|When|Unless)\b[^,]*$|\([^)]*$")
+
+
+def _names_its_subject(statement: str) -> bool:
+    """A statement that opens on a condition names the disease, drug or abbreviated term it is about."""
+    return not _CONDITIONAL_OPENING_RE.match(statement) or any(
+        term.kind in ("disease", "drug", "abbreviation") for term in find_terms(statement))
+
+
 def atomic_statements(sentence: str) -> list[str]:
     """The self-contained general facts of one source sentence, in order; [] for case narration.
 
@@ -193,6 +212,8 @@ def atomic_statements(sentence: str) -> list[str]:
                 or _CASE_NARRATIVE_RE.search(statement)
                 or _ANAPHORA_RE.search(statement)
                 or _GENERIC_SUBJECT_RE.search(statement)
+                or not _names_its_subject(statement)
+                or _FRAGMENT_RE.search(statement)
             ):
                 continue
             statements.append(statement)
@@ -245,9 +266,10 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
 
 def _row_subject_is_an_answer(text: str, subject: str) -> bool:
     """The row's subject makes a blank the rest of the row does not give away: it names something (not a value
-    such as "<35" or "60-69", which no card could ask for without its column), is a whole term, and neither it nor
+    such as "<35" or "60-69", which no card could ask for without its column, nor a description of more than
+    MAX_ROW_SUBJECT_WORDS words), is a whole term, and neither it nor
     a word of it shows in the row's cells (a row that repeats its subject, or "Adults with X" beside "in X")."""
-    if subject not in text or re.match(r"[\d<>≤≥=~.+-]", subject):
+    if subject not in text or re.match(r"[\d<>≤≥=~.+-]", subject) or len(subject.split()) > MAX_ROW_SUBJECT_WORDS:
         return False
     return not c1_giveaways(text, [subject]) and cloze_fault(text, 0, len(subject)) is None
 

@@ -1,10 +1,12 @@
-"""Rule-based cloze candidates for the offline extractor: one primary and at most two secondary spans.
+"""Rule-based cloze candidates for the offline extractor: one primary and at most one secondary span.
 
-Every candidate is an exact substring of its statement and a whole term: it never starts or ends with a function
-word and is never a bare number. Preference order: a long form together with its abbreviation ("primary
-sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), named drugs, diseases and tests
-(the lexicon), words with a medical suffix, numbers with their units or comparators (time units included), then
-the longest run of content words. A candidate whose abbreviation shows elsewhere on the card is not used.
+Every candidate is an exact substring of its statement and a whole, specific term: a long form together with its
+abbreviation ("primary sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), a named drug,
+disease or test (the lexicon), a word with a medical suffix, a number with its unit or comparator (time units
+included), in that order of preference, then a bare abbreviation. A term is taken whole ("type 2 diabetes mellitus",
+not "diabetes"); a candidate the card checks (`validation.card_checks`) would flag, a part of a term or one whose
+answer the rest of the card shows, is not used, nor is one that several answers fit (an item of a list, an example
+after "such as", what a negation rules out). A statement with no candidate left gets none: it makes no card.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from mksap_assets.domain.nlp.lexicon import find_terms
 from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault, whole_term
 
-MAX_CANDIDATES = 3
+MAX_SECONDARY = 1
 
 _MEDICAL_SUFFIXES = (
     "itis", "osis", "emia", "aemia", "pathy", "plasia", "trophy", "oma", "ectomy", "plasty", "scopy", "graphy",
@@ -57,44 +59,6 @@ _TRIVIAL = _FUNCTION_WORDS | {
 }
 # A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
-
-
-# Verbs that head a predicate rather than name a thing: a run of content words is cut before and after them.
-_PREDICATE_WORDS = {
-    "reveal", "reveals", "show", "shows", "cause", "causes", "use", "uses", "provide", "provides", "include",
-    "includes", "depend", "depends", "allow", "allows", "require", "requires", "present", "presents", "develop",
-    "develops", "occur", "occurs", "suggest", "suggests", "indicate", "indicates", "increase", "increases",
-    "decrease", "decreases", "reduce", "reduces", "improve", "improves", "represent", "represents", "varies", "vary",
-    "depending", "involve", "involves",
-}
-
-
-def _is_predicate(word: str) -> bool:
-    """A verb or adverb by its form ("caused", "significantly") or a listed verb."""
-    lowered = word.lower()
-    return lowered in _PREDICATE_WORDS or (len(lowered) > 3 and lowered.endswith(("ed", "ly")))
-
-
-def _content_runs(statement: str) -> list[str]:
-    """Maximal runs of consecutive content words, as exact substrings (numbers are left to _NUMERIC_RE; verbs and
-    adverbs end a run, so a run names a thing rather than a predicate fragment)."""
-    runs: list[str] = []
-    start = end = None
-    for match in _WORD_RE.finditer(statement):
-        word = match.group(0)
-        breaks = word.lower() in _TRIVIAL or any(c.isdigit() for c in word) or _is_predicate(word)
-        if breaks or (end is not None and statement[end:match.start()].strip()):
-            if start is not None:
-                runs.append(statement[start:end])
-            start = end = None
-            if breaks:
-                continue
-        if start is None:
-            start = match.start()
-        end = match.end()
-    if start is not None:
-        runs.append(statement[start:end])
-    return runs
 
 
 def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
@@ -188,26 +152,23 @@ def _trim_function_words(candidate: str) -> str:
 
 
 def pick_cloze_candidates(statement: str) -> list[str]:
-    """The statement's cloze candidates, c1 first; [] when no whole specific term makes a c1 (the statement then
-    makes no card worth studying)."""
+    """The statement's cloze candidates, c1 first; [] when no whole specific term that only one answer fits makes a
+    c1 (the statement then makes no card worth studying). At most MAX_SECONDARY secondary blanks, each a named term
+    or a value that one answer fits too: a suffix guess or a bare abbreviation is a poor card of its own."""
     abbreviated = abbreviated_terms(statement)
-    ordered = [statement[start:end].strip() for start, end in abbreviated]
-    ordered += [_whole(statement, term.start, term.end) for term in find_terms(statement)
-                if term.kind != "abbreviation"]
-    ordered += [_whole(statement, *m.span()) for m in _SUFFIX_WORD_RE.finditer(statement)]
-    ordered += [m.group(0) for m in _NUMERIC_RE.finditer(statement)]
-    ordered += [m.group(0) for m in _THRESHOLD_RE.finditer(statement)]
+    named = [statement[start:end].strip() for start, end in abbreviated]
+    named += [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind != "abbreviation"]
+    suffixed = [_whole(statement, *m.span()) for m in _SUFFIX_WORD_RE.finditer(statement)]
+    values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
-    ordered += [term.text for term in find_terms(statement) if term.kind == "abbreviation"]
-    chosen = _choose(ordered, statement, abbreviated)
+    bare = [term.text for term in find_terms(statement) if term.kind == "abbreviation"]
+    chosen = _choose([*named, *suffixed, *values, *bare], statement, abbreviated)
     answers = [c for c in chosen if _one_answer_fits(c, statement)]
     if not answers:
         return []
-    # c1: the term whose card names something else specific to pin the answer down ("Atelectasis occurs in {{90%}}
-    # of anesthetized patients"), else the first in preference order
-    anchored = [c for c in answers if any(other != c for other in chosen)]
-    c1 = (anchored or answers)[0]
-    return [c1, *(c for c in chosen if c != c1 and _one_answer_fits(c, statement))][:MAX_CANDIDATES]
+    specific = {_trim_function_words(c) for c in (*named, *values)}
+    secondary = [c for c in answers[1:] if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in specific]
+    return [answers[0], *secondary[:MAX_SECONDARY]]
 
 
 def _whole(statement: str, start: int, end: int) -> str:
@@ -222,6 +183,7 @@ def _whole(statement: str, start: int, end: int) -> str:
 _ITEM_BEFORE_RE = re.compile(
     r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:\w+\s+){0,1}$"
 )
+_COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
 _SECOND_PREDICATE = (
     r"(?:then|thereafter|is|are|was|were|may|can|could|should|must|will|would|has|have|had|does|do|did|not|also|its"
     r"|their|it|they|\w+ly)\b"
@@ -240,6 +202,8 @@ def _one_answer_fits(candidate: str, statement: str) -> bool:
     start = statement.find(candidate)
     end = start + len(candidate)
     if _ITEM_BEFORE_RE.search(statement[:start]) or _ITEM_AFTER_RE.match(statement[end:]):
+        return False
+    if _COMMA_BEFORE_RE.search(statement[:start]) and statement[end:].startswith(","):
         return False
     negation = _NEGATION_RE.search(statement[end:])
     return negation is None or bool(_SUBORDINATE_RE.search(negation.group(0)))

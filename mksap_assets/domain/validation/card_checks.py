@@ -148,6 +148,12 @@ def _abbreviation_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveawa
             found.append(Giveaway(GIVEAWAY_LONG_FORM, statement[long[0]:long[1]]))
     if found:
         return found
+    # A blank that is all of a parenthesis names what the words before it spell out, whether or not its letters
+    # match them: "Potassium hydroxide ({{KOH}})".
+    if statement[c1[0] - 1:c1[0]] == "(" and statement[c1[1]:c1[1] + 1] == ")":
+        named = re.search(r"((?:[^\W_][\w-]*\s+){0,3}[^\W_][\w-]*)\s*$", statement[: c1[0] - 1])
+        if named:
+            return [Giveaway(GIVEAWAY_LONG_FORM, named.group(1))]
     # Abbreviations the lexicon knows, anywhere on the card: "COPD" visible, "chronic obstructive pulmonary disease"
     # blanked, or the other way round.
     answer = statement[c1[0]:c1[1]].lower()
@@ -378,7 +384,9 @@ GENERIC_WORDS = frozenset(
     testing evaluation finding findings patient patients option options cause causes
     one possible potential nonspecific abnormality abnormalities evidence agent agents whenever modest benefit
     factor factors role feature features condition conditions approach strategy choice measure measures change
-    changes effect effects problem case cases important useful helpful additional""".split()
+    changes effect effects problem case cases important useful helpful additional
+    disease diseases ulcer ulcers lesion lesions infection infections injury injuries wound wounds tumor tumors
+    mass masses""".split()
 )
 # A span may open on most function words ("within 24 hours", "more than 95%", "not associated with X"), but not on one
 # that joins it to what comes before: "so clotrimazole", "and renal failure", "of the kidney".
@@ -423,38 +431,83 @@ TRIVIAL_PARTICIPLE = "participle_tail"
 # After a blank, words that finish the term it started ("{{diabetes}} mellitus", "{{Lyme}} disease").
 _TERM_TAILS = DISEASE_HEADS | {"mellitus", "insipidus"}
 # Before a blank, a modifier that belongs to the term: "type 2 {{diabetes}}", "diffuse alveolar {{hemorrhage}}",
-# "crystal-induced {{nephropathy}}" (not
-# before a drug or a test: "topical {{nystatin}}", "diagnostic {{angiography}}" name the route or purpose).
-# Adjectives of that form that grade or qualify rather than name: "several", "normal", "typical".
-_QUALIFYING_ADJECTIVES = (
-    "several|normal|clinical|total|potential|initial|general|usual|typical|critical|additional|optimal|minimal"
-    "|similar|regular|particular|necessary|various|serious|previous|numerous|specific|basic|medical|physical"
-    "|original|annual|practical|essential|crucial|individual|traditional|conventional|empirical|empiric|classic"
-    "|characteristic|dramatic|periodic|diagnostic|therapeutic|prophylactic|symptomatic|asymptomatic|clear|dual"
-)
+# "crystal-induced {{nephropathy}}", "gallstone {{pancreatitis}}", "plain {{radiography}}" (not before a drug, where
+# "topical" or "intravenous" names the route).
 _TERM_MODIFIER_RE = re.compile(
-    rf"(?:\btype\s+\d+[a-z]?|\b(?:acute|chronic|primary|secondary|diffuse"
-    rf"|(?!(?:{_QUALIFYING_ADJECTIVES})\s)[a-z]{{3,}}(?:al|ar|ic|ous|ary|oid)"
-    rf"|[a-z0-9]+-(?:induced|associated|related|mediated|acquired|resistant|dependent|negative|positive)))\s+$"
+    r"(?:\btype\s+\d+[a-z]?|\b[a-z0-9]+-(?:induced|associated|related|mediated|acquired|resistant|dependent|negative"
+    r"|positive)|\b[a-z][a-z-]{2,})\s+$"
 )
+# Words before a blank that qualify the case rather than name the term ("severe {{asthma}}", "suspected {{MM}}"), and
+# verbs, whose object the blank is ("cause {{hypoxemia}}", "include {{X}}").
+_NOT_MODIFIERS = frozenset(
+    """severe mild moderate suspected known possible probable recurrent refractory uncontrolled untreated advanced
+    normal abnormal new underlying concomitant coexisting associated several clinical total potential initial general
+    usual typical critical additional optimal minimal similar regular particular necessary various serious previous
+    numerous specific basic medical physical original annual practical essential crucial individual traditional
+    conventional empirical empiric classic characteristic dramatic periodic diagnostic therapeutic prophylactic
+    symptomatic asymptomatic clear dual urgent emergent immediate early late prompt routine standard certain
+    faster slower higher lower greater better worse larger smaller longer shorter earlier later goal target
+    cause include treat prevent confirm exclude suggest indicate mimic diagnose reduce increase require avoid use
+    consider evaluate assess detect develop undergo receive start stop continue monitor screen rule perform obtain
+    order give begin manage worsen improve trigger precipitate predict distinguish differentiate""".split()
+)
+
+
+def _modifier_start(statement: str, start: int) -> int | None:
+    """Where a modifier that belongs to the term starting at `start` begins, or None: the word right before it, a
+    "type 2" or a hyphenated "X-induced", unless that word is a function word, a qualifier or a verb (listed, or by
+    its form: "-ed", "-ing", "-ly", a third-person "-s")."""
+    match = _TERM_MODIFIER_RE.search(statement[:start].lower())
+    if match is None:
+        return None
+    word = match.group(0).strip()
+    if " " in word or "-" in word:
+        return match.start()
+    if (word in FUNCTION_WORDS or word in GENERIC_WORDS or word in _NOT_MODIFIERS
+            or word.endswith(("ed", "ing", "ly")) or (word.endswith("s") and not word.endswith(("ss", "us", "is")))
+            or re.search(r"\b(?:to|not|can|may|might|must|should|will|would|could|does|do|did)\s+$",
+                         statement[: match.start()].lower())):
+        return None
+    return match.start()
 
 
 def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
     """The span statement[start:end] widened to the whole term it is part of: a named term that contains it ("atrial
-    {{fibrillation}}"), the tail after it ("{{diabetes}} mellitus", "{{lupus}} pneumonitis") and the modifiers before it ("type 2", "diffuse
-    alveolar"; not before a drug or a test, where "topical" or "diagnostic" names the route or purpose)."""
+    {{fibrillation}}"); after it, its tail ("{{diabetes}} mellitus", "{{lupus}} pneumonitis") or a species name
+    ("{{Staphylococcus}} aureus") or a Latin epithet ("{{polycythemia}} vera"); before it, its modifiers (`_modifier_start`: "type 2", "diffuse alveolar",
+    "gallstone") and an eponym ("Hodgkin {{lymphoma}}"), though not before a drug, where "topical" or "intravenous"
+    names the route."""
     for term in find_terms(statement):
         if term.start <= start and end <= term.end:
             start, end = term.start, term.end
     while tail := re.match(r"\s+([A-Za-z]+)\b", statement[end:]):
-        if tail.group(1).lower() not in _TERM_TAILS and word_kind(tail.group(1)) != "disease":
+        word = tail.group(1)
+        species = _GENUS_RE.fullmatch(statement[start:end]) and word.islower() and word not in FUNCTION_WORDS
+        latin = _LATIN_EPITHET_RE.fullmatch(word) and word_kind(statement[start:end].split()[-1]) == "disease"
+        if word.lower() not in _TERM_TAILS and word_kind(word) != "disease" and not species and not latin:
             break
         end += tail.end()
     tokens = _TOKEN_RE.findall(statement[start:end])
-    if tokens and word_kind(tokens[-1]) not in ("drug", "test"):
-        while modifier := _TERM_MODIFIER_RE.search(statement[:start].lower()):
-            start = modifier.start()
+    if tokens and word_kind(tokens[-1]) != "drug":
+        while True:
+            modifier = _modifier_start(statement, start)
+            eponym = re.search(r"\b([A-Z][a-z]+)\s+$", statement[:start])
+            if modifier is not None:
+                start = modifier
+            elif eponym and eponym.group(1).lower() not in FUNCTION_WORDS | _NOT_EPONYMS and tokens[-1].islower():
+                start = eponym.start(1)
+            else:
+                break
     return start, end
+
+
+# A Latin epithet after a disease word: "polycythemia vera", "tinea cruris", "myasthenia gravis".
+_LATIN_EPITHET_RE = re.compile(r"(?!(?:status|focus|area|data|plus|thus|versus|via|extra|is|was|has|this)$)"
+                               r"[a-z]{3,}(?:is|a|us|um|ae|ata)")
+# A genus, the first word of a species name: "Staphylococcus", "Plasmodium", "Salmonella".
+_GENUS_RE = re.compile(r"[A-Z][a-z]+(?:coccus|bacter|monas|ella|ium|bacterium|myces|ia)")
+# Capitalised words before a term that are not part of its name.
+_NOT_EPONYMS = frozenset("patients patient treatment therapy in with of for and or".split())
 
 
 def cloze_fault(statement: str, start: int, end: int) -> str | None:

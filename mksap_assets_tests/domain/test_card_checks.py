@@ -13,6 +13,7 @@ from mksap_assets.domain.validation.card_checks import (
     TRIVIAL_FRAGMENT,
     TRIVIAL_FUNCTION_WORD,
     TRIVIAL_GENERIC,
+    TRIVIAL_PARTIAL_TERM,
     TRIVIAL_ROW_NUMBER,
     abbreviation_definitions,
     c1_giveaways,

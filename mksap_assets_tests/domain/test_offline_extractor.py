@@ -163,7 +163,7 @@ def test_a_pronoun_takes_the_sentence_subject_only_when_the_verb_agrees():
 
 
 def test_the_most_appropriate_choice_is_kept_only_with_its_condition():
-    assert atomic_statements("The most appropriate initial management for contact dermatitis is removal of the agent.")
+    assert atomic_statements("The most appropriate initial management for contact dermatitis is removal of the allergen.")
     assert atomic_statements("The most appropriate initial management is to discontinue the topical antibiotic.") == []
 
 
@@ -176,7 +176,7 @@ def test_a_statement_with_a_subject_too_generic_to_stand_alone_is_skipped():
 
 
 def test_a_list_is_not_split_into_clauses():
-    sentence = "Early management includes pain control, mobility, and secretion management."
+    sentence = "Management of atelectasis includes pain control, mobility, and secretion management."
     assert atomic_statements(sentence) == [sentence]
 
 
@@ -189,9 +189,10 @@ def test_parenthetical_asides_are_dropped_but_an_abbreviation_kept():
     ]
 
 
-def test_offline_rules_v2_have_a_new_identity():
-    # the identity is the fingerprint the sensor compares: v1 outputs must be re-extracted
-    assert OFFLINE_RULES_VERSION != hashlib.sha256(b"offline-rules-1").hexdigest()[:12]
+def test_offline_rules_v3_have_a_new_identity():
+    # the identity is the fingerprint the sensor compares: v1 and v2 outputs must be re-extracted
+    assert OFFLINE_RULES_VERSION == hashlib.sha256(b"offline-rules-3").hexdigest()[:12]
+    assert OFFLINE_RULES_VERSION not in {hashlib.sha256(f"offline-rules-{v}".encode()).hexdigest()[:12] for v in "12"}
 
 
 def test_cloze_prefers_medical_terms_and_numbers_with_units():
@@ -204,10 +205,12 @@ def test_cloze_prefers_medical_terms_and_numbers_with_units():
 
 @pytest.mark.corpus
 def test_offline_extractor_on_the_real_corpus(corpus_dir: Path):
-    for extraction in _extract_all(corpus_dir):
-        assert extraction.statement_count > 0
+    extractions = _extract_all(corpus_dir)
+    # v3 measured 40 of the 42: a question whose critique only describes its image or its case has no general fact
+    assert sum(extraction.statement_count > 0 for extraction in extractions) >= 40
+    for extraction in extractions:
         for _, _, item in extraction.statements():
-            assert all(c in item.statement for c in item.cloze_candidates)
+            assert item.cloze_candidates and all(c in item.statement for c in item.cloze_candidates)
 
 
 @pytest.mark.parametrize(

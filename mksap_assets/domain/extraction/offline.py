@@ -28,7 +28,7 @@ from mksap_assets.domain.text import (
     strip_option_citations,
 )
 
-OFFLINE_EXTRACTOR_VERSION = "2"
+OFFLINE_EXTRACTOR_VERSION = "3"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
@@ -64,7 +64,8 @@ _ANAPHORA_RE = re.compile(
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
     # "also" adds to what an earlier sentence said ("… may also be present"); "the disease" is the one in the case
-    r"|\b(?:also|still|another)\b|\b(?:it|its|they|their|them)\b|\bthe diagnosis\b(?!\s+of\b)|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
+    r"|\b(?:also|still|another|therefore|thus|hence)\b|\b(?:it|its|they|their|them)\b|\bthe diagnosis\b(?!\s+of\b)"
+    r"|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
     r"|medication|agent|procedure|tumor|lesion|wound|device|test)s?\b(?!\s+(?:of|in|caused|called|known)\b)"
     # a proportion of the cases of what the sentence does not name: "present in 57% of cases"
     r"|\b(?:of|in) (?:all |most |many |some |the )?cases\b(?!\s+(?:of|with)\b)",
@@ -106,9 +107,9 @@ _NOT_A_SUBJECT_START = {
     "if", "when", "while", "because", "although", "though", "since", "unless", "after", "before", "during", "in",
     "on", "at", "for", "with", "by", "from", "to", "as", "of", "among", "despite", "until", "once", "whether",
 }
-# ", and" / ", but" / ", whereas" / ", while" / "; " before an independent clause, or " and" / " but" before a
-# second verb phrase of the same subject.
-_CLAUSE_JOIN_RE = re.compile(r"\s*;\s+|,\s+(?:and|but|whereas|while|yet)\s+|\s+whereas\s+")
+# ", and" / ", but" / ", whereas" / ", while" / ", although" / "; " before an independent clause, or " and" / " but"
+# before a second verb phrase of the same subject.
+_CLAUSE_JOIN_RE = re.compile(r"\s*;\s+|,\s+(?:and|but|whereas|while|yet|although|though)\s+|\s+whereas\s+")
 _VERB_PHRASE_JOIN_RE = re.compile(rf",?\s+(?:and|but)\s+(?=(?:{_AUX}|would|could)\b)", re.IGNORECASE)
 
 
@@ -132,7 +133,7 @@ def _split_clauses(sentence: str) -> list[str]:
                 clauses = _FINITE_RE.search(right) and _FINITE_RE.search(left)
             elif " and " in match.group(0):  # "A, B, and C is …" is a list, not two clauses
                 clauses = "," not in left and _FINITE_RE.search(left) and _FINITE_RE.search(" ".join(right.split()[:6]))
-            else:  # "but", "whereas", "while", "yet" join clauses
+            else:  # "but", "whereas", "while", "yet", "although" join clauses
                 clauses = _FINITE_RE.search(" ".join(right.split()[:6]))
             if clauses:
                 cut = match

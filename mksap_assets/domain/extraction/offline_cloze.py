@@ -2,7 +2,7 @@
 
 Every candidate is an exact substring of its statement and a whole, specific term: a long form together with its
 abbreviation ("primary sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), a named drug,
-disease or test (the lexicon), a word with a medical suffix, a number with its unit or comparator (time units
+disease or test (the lexicon), a word with a medical suffix, a device, a number with its unit or comparator (time units
 included), in that order of preference, then a bare abbreviation. A term is taken whole ("type 2 diabetes mellitus",
 not "diabetes"); a candidate the card checks (`validation.card_checks`) would flag, a part of a term or one whose
 answer the rest of the card shows, is not used, nor is one that several answers fit (an item of a list, an example
@@ -14,7 +14,12 @@ from __future__ import annotations
 import re
 
 from mksap_assets.domain.nlp.lexicon import find_terms
-from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault, whole_term
+from mksap_assets.domain.validation.card_checks import (
+    abbreviation_definitions,
+    c1_giveaways,
+    cloze_fault,
+    whole_term,
+)
 
 MAX_SECONDARY = 1
 
@@ -24,9 +29,16 @@ _MEDICAL_SUFFIXES = (
     "statin", "mycin", "cillin", "cycline", "azole", "floxacin", "prazole", "parin", "xaban", "gatran", "tide",
     "gliflozin", "gliptin", "dipine", "thiazide", "semide", "lukast", "sone", "olone", "vir", "platin", "taxel",
     "virus", "coccus", "cocci", "bacter", "monas", "bacteria",  # organisms
+    "ema",  # erythema, edema, eczema, empyema
 )
 _SUFFIX_WORD_RE = re.compile(
     r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
+)
+# Devices, named by their head noun and, through `whole_term`, its modifiers ("18-gauge peripheral intravenous
+# catheter", "hydrocolloid dressing").
+_DEVICE_RE = re.compile(
+    r"\b(?:catheters?|cannulas?|needles?|stents?|dressings?|pacemakers?|defibrillators?|tubes?|splints?|braces?)\b",
+    re.IGNORECASE,
 )
 _ABBREVIATION_IN_PARENTHESES_RE = re.compile(r"\s\(([A-Z][A-Za-z0-9-]{0,9}?)s?\)")
 # A unit, with any "/denominator" parts it carries ("mL/kg", "mg/d", "mL/min/1.73 m2", "/μL").
@@ -63,7 +75,12 @@ _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
     """Spans of "long form (ABBR)": the fewest words before the parentheses that spell the abbreviation (its letters
-    in order, the first one starting the long form, every content word's initial among them)."""
+    in order, the first one starting the long form, every content word's initial among them); else the long form the
+    card checks find (`abbreviation_definitions`, whose rule lets words be skipped: "Global Initiative for Chronic
+    Obstructive Lung Disease (GOLD)"); else the content words right before it, which name what it abbreviates
+    whether or not they spell it ("Potassium hydroxide (KOH)")."""
+    defined = {d.abbreviation[1] + 1: d.long_form[0] for d in abbreviation_definitions(statement)
+               if d.long_form[1] <= d.abbreviation[0]}
     spans = []
     for match in _ABBREVIATION_IN_PARENTHESES_RE.finditer(statement):
         letters = [c.lower() for c in match.group(1) if c.isalpha()]
@@ -75,6 +92,16 @@ def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
             if text.startswith(letters[0]) and _in_order(letters, text) and initials <= set(letters):
                 spans.append((window[0].start(), match.end()))
                 break
+        else:
+            if match.end() in defined:
+                spans.append((defined[match.end()], match.end()))
+                continue
+            named = re.search(r"(?:[A-Za-z][\w-]*\s+)*[A-Za-z][\w-]*$", statement[: match.start()])
+            named_words = named.group(0).split() if named else []
+            while named_words and named_words[0].lower() in _TRIVIAL:
+                named_words.pop(0)
+            if 0 < len(named_words) <= len(letters):
+                spans.append((match.start() - len(" ".join(named_words)), match.end()))
     return spans
 
 
@@ -156,9 +183,10 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     c1 (the statement then makes no card worth studying). At most MAX_SECONDARY secondary blanks, each a named term
     or a value that one answer fits too: a suffix guess or a bare abbreviation is a poor card of its own."""
     abbreviated = abbreviated_terms(statement)
-    named = [statement[start:end].strip() for start, end in abbreviated]
+    named = [_whole(statement, start, end) for start, end in abbreviated]
     named += [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind != "abbreviation"]
-    suffixed = [_whole(statement, *m.span()) for m in _SUFFIX_WORD_RE.finditer(statement)]
+    suffixed = [_whole(statement, *m.span()) for m in (*_SUFFIX_WORD_RE.finditer(statement),
+                                                        *_DEVICE_RE.finditer(statement))]
     values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
     bare = [term.text for term in find_terms(statement) if term.kind == "abbreviation"]
@@ -166,8 +194,9 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     answers = [c for c in chosen if _one_answer_fits(c, statement)]
     if not answers:
         return []
-    specific = {_trim_function_words(c) for c in (*named, *values)}
-    secondary = [c for c in answers[1:] if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in specific]
+    # a value is the most specific second blank, then a named term
+    secondary = [c for group in (values, named) for c in answers[1:]
+                 if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in {_trim_function_words(g) for g in group}]
     return [answers[0], *secondary[:MAX_SECONDARY]]
 
 
@@ -178,10 +207,10 @@ def _whole(statement: str, start: int, end: int) -> str:
 
 
 # A list around a blank: "A, {B}, and C", "A and {B}", "{A}, B or C", "{A} or B", "such as {B}" (a blank on one
-# item or example lets any other fit). A comma alone is no list ("For {X}, a device …"), nor is "and" before a second predicate ("{X} and
-# then …", "{X} and is …").
+# item or example lets any other fit). A comma alone is no list ("For {X}, a device …"), nor is "and" before a
+# second predicate ("{X} and then …", "{X} and is …").
 _ITEM_BEFORE_RE = re.compile(
-    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:\w+\s+){0,1}$"
+    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+$"
 )
 _COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
 _SECOND_PREDICATE = (
@@ -222,7 +251,8 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
         start = statement.find(candidate)
         end = start + len(candidate)
         # Part of a "long form (ABBR)" is blanked only as the whole of it, never leaving the abbreviation showing.
-        if any(start < a_end and a_start < end and (start, end) != (a_start, a_end) for a_start, a_end in abbreviated):
+        if any(start < a_end and a_start < end and not start <= a_start <= a_end <= end
+               for a_start, a_end in abbreviated):
             continue
         if any(start < other_end and other_start < end for other_start, other_end in spans):
             continue  # blanks must not overlap

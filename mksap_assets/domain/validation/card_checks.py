@@ -149,8 +149,9 @@ def _abbreviation_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveawa
     if found:
         return found
     # A blank that is all of a parenthesis names what the words before it spell out, whether or not its letters
-    # match them: "Potassium hydroxide ({{KOH}})".
-    if statement[c1[0] - 1:c1[0]] == "(" and statement[c1[1]:c1[1] + 1] == ")":
+    # match them: "Potassium hydroxide ({{KOH}})" (a value there is a conversion, the conversion check's).
+    answer = statement[c1[0]:c1[1]]
+    if statement[c1[0] - 1:c1[0]] == "(" and statement[c1[1]:c1[1] + 1] == ")" and not any(c.isdigit() for c in answer):
         named = re.search(r"((?:[^\W_][\w-]*\s+){0,3}[^\W_][\w-]*)\s*$", statement[: c1[0] - 1])
         if named:
             return [Giveaway(GIVEAWAY_LONG_FORM, named.group(1))]
@@ -253,10 +254,12 @@ def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     return found
 
 
-# Words an answer may share with the card without giving it away: a term's grading and its generic head.
+# Words an answer may share with the card without giving it away: a term's grading and its generic head, a value's
+# unit and comparator ("at least 3 days" beside "at least 4 days").
 _SHARED_WORD_EXEMPT = frozenset(
     """acute chronic severe mild moderate primary secondary early late disease diseases disorder disorders syndrome
-    type level levels year years month months week weeks day days hour hours minute minutes""".split()
+    type level levels year years month months week weeks day days hour hours minute minutes least less fewer greater
+    higher lower pain tissue""".split()
 )
 
 
@@ -473,22 +476,22 @@ def _modifier_start(statement: str, start: int) -> int | None:
 
 def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
     """The span statement[start:end] widened to the whole term it is part of: a named term that contains it ("atrial
-    {{fibrillation}}"); after it, its tail ("{{diabetes}} mellitus", "{{lupus}} pneumonitis") or a species name
-    ("{{Staphylococcus}} aureus") or a Latin epithet ("{{polycythemia}} vera"); before it, its modifiers (`_modifier_start`: "type 2", "diffuse alveolar",
-    "gallstone") and an eponym ("Hodgkin {{lymphoma}}"), though not before a drug, where "topical" or "intravenous"
-    names the route."""
+    {{fibrillation}}"); after it, its tail ("{{diabetes}} mellitus", "{{lupus}} pneumonitis"), a species name
+    ("{{Staphylococcus}} aureus") or a Latin epithet ("{{polycythemia}} vera"); before it, its modifiers
+    (`_modifier_start`: "type 2", "diffuse alveolar", "gallstone") and an eponym ("Hodgkin {{lymphoma}}"), though not
+    before a drug, where "topical" or "intravenous" names the route, nor before a value ("3 days")."""
     for term in find_terms(statement):
         if term.start <= start and end <= term.end:
             start, end = term.start, term.end
     while tail := re.match(r"\s+([A-Za-z]+)\b", statement[end:]):
         word = tail.group(1)
         species = _GENUS_RE.fullmatch(statement[start:end]) and word.islower() and word not in FUNCTION_WORDS
-        latin = _LATIN_EPITHET_RE.fullmatch(word) and word_kind(statement[start:end].split()[-1]) == "disease"
+        latin = _LATIN_EPITHET_RE.fullmatch(word) and len(statement[start:end].split()[-1]) >= 5
         if word.lower() not in _TERM_TAILS and word_kind(word) != "disease" and not species and not latin:
             break
         end += tail.end()
     tokens = _TOKEN_RE.findall(statement[start:end])
-    if tokens and word_kind(tokens[-1]) != "drug":
+    if tokens and word_kind(tokens[-1]) != "drug" and not re.match(r"[\d<>≤≥]", statement[start:end]):
         while True:
             modifier = _modifier_start(statement, start)
             eponym = re.search(r"\b([A-Z][a-z]+)\s+$", statement[:start])
@@ -501,8 +504,9 @@ def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-# A Latin epithet after a disease word: "polycythemia vera", "tinea cruris", "myasthenia gravis".
-_LATIN_EPITHET_RE = re.compile(r"(?!(?:status|focus|area|data|plus|thus|versus|via|extra|is|was|has|this)$)"
+# A Latin epithet after a term: "polycythemia vera", "tinea cruris", "erythema nodosum".
+_LATIN_EPITHET_RE = re.compile(r"(?!(?:status|focus|area|data|plus|thus|versus|via|extra|is|was|has|this|diagnosis"
+                               r"|prognosis|basis|analysis|formula|media)$)"
                                r"[a-z]{3,}(?:is|a|us|um|ae|ata)")
 # A genus, the first word of a species name: "Staphylococcus", "Plasmodium", "Salmonella".
 _GENUS_RE = re.compile(r"[A-Z][a-z]+(?:coccus|bacter|monas|ella|ium|bacterium|myces|ia)")
@@ -514,8 +518,9 @@ def cloze_fault(statement: str, start: int, end: int) -> str | None:
     """Why the blank statement[start:end] makes a poor answer on its card, or None: a `trivial_cloze` reason;
     TRIVIAL_PARTIAL_TERM when it is part of a term the card shows the rest of (inside a hyphenated word:
     "{{ischemia}}-guided"; short of its `whole_term`: "{{atrial}} fibrillation", "{{diabetes}} mellitus", "type 2
-    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"); TRIVIAL_PARTICIPLE when it ends on a participle after a
-    plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive dressing}}")."""
+    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"); TRIVIAL_PARTICIPLE when it ends on
+    a participle after a plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive
+    dressing}}")."""
     reason = trivial_cloze(statement[start:end])
     if reason is not None:
         return reason

@@ -37,6 +37,7 @@ MAX_WORDS = 28  # a longer statement carries several facts or a case's detail: n
 MAX_TABLE_ROWS = 10
 MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
 MAX_ROW_SUBJECT_WORDS = 8  # a longer first cell is a description, not an answer to recall
+MIN_ROW_VALUE_WORDS = 3  # cells shorter than this ("Variable; bland") fit several rows: no single answer
 
 # The case, not a general fact: its patient ("this acutely symptomatic patient", "the patient's"), pronouns for
 # that patient, pointers at the case, its answer options and what "would" happen to it.
@@ -59,7 +60,7 @@ _CASE_NARRATIVE_RE = re.compile(
 # A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
-    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
+    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later|Further"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
@@ -182,8 +183,8 @@ def _split_verb_phrases(clause: str) -> list[str]:
 _CONDITIONAL_OPENING_RE = re.compile(r"^(?:If|When|Once|Unless|After|Until|Whenever)\b")
 
 
-# A subordinate clause with no main clause after it ("Because X can result in Y."), or a parenthesis cut open.
-_FRAGMENT_RE = re.compile(r"^(?:Because|Although|Though|Since|While|Whereas|If|When|Unless)\b[^,]*$|\([^)]*$")
+# A subordinate clause with no main clause after it ("Because X can result in Y."), or a parenthesis cut in two.
+_FRAGMENT_RE = re.compile(r"^(?:Because|Although|Though|Since|While|Whereas|If|When|Unless)\b[^,]*$|\([^)]*$|^[^(]*\)")
 
 
 def _names_its_subject(statement: str) -> bool:
@@ -236,7 +237,8 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
     """One statement per body row: '<row subject> (<header>: <value>; …)', caption as extra_field.
 
     A leading cell that only numbers the row is not its subject (a row number is nothing to learn); a row whose
-    subject is a value or shows in its own cells is left out (`_row_subject_is_an_answer`)."""
+    subject is a value or shows in its own cells, or whose cells say too little to tell it from the other rows, is
+    left out (`_row_subject_is_an_answer`, MIN_ROW_VALUE_WORDS)."""
     grid = table.grid()
     header_count = len(table.header_rows)
     headers = grid[header_count - 1] if header_count else []
@@ -255,7 +257,8 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
         if not parts:
             continue
         text = normalise_comparators(f"{subject} ({'; '.join(parts)})")
-        if len(text.split()) > MAX_TABLE_ROW_WORDS or not _row_subject_is_an_answer(text, subject):
+        if (len(text.split()) > MAX_TABLE_ROW_WORDS or sum(len(value.split()) for value in row[first + 1:])
+                < MIN_ROW_VALUE_WORDS or not _row_subject_is_an_answer(text, subject)):
             continue
         statements.append(
             TableStatement(

@@ -2,18 +2,19 @@
 
 Every candidate is an exact substring of its statement and a whole, specific term: a long form together with its
 abbreviation ("primary sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), a named drug,
-disease or test (the lexicon), a word with a medical suffix, a device, a number with its unit or comparator (time units
-included), in that order of preference, then a bare abbreviation. A term is taken whole ("type 2 diabetes mellitus",
-not "diabetes"); a candidate the card checks (`validation.card_checks`) would flag, a part of a term or one whose
-answer the rest of the card shows, is not used, nor is one that several answers fit (an item of a list, an example
-after "such as", what a negation rules out). A statement with no candidate left gets none: it makes no card.
+disease or test (the lexicon), a word with a medical suffix, a device, a condition's head noun with its modifiers,
+a number with its unit or comparator (time units included), in that order of preference, then a bare abbreviation.
+A term is taken whole ("type 2 diabetes mellitus", not "diabetes"); a candidate the card checks
+(`validation.card_checks`) would flag, a part of a term or one whose answer the rest of the card shows, is not used,
+nor is one that several answers fit (an item of a list, an example after "such as", what a negation rules out). A
+statement with no candidate left gets none: it makes no card.
 """
 
 from __future__ import annotations
 
 import re
 
-from mksap_assets.domain.nlp.lexicon import find_terms
+from mksap_assets.domain.nlp.lexicon import DISEASE_HEADS, find_terms
 from mksap_assets.domain.validation.card_checks import (
     abbreviation_definitions,
     c1_giveaways,
@@ -38,6 +39,13 @@ _SUFFIX_WORD_RE = re.compile(
 # catheter", "hydrocolloid dressing").
 _DEVICE_RE = re.compile(
     r"\b(?:catheters?|cannulas?|needles?|stents?|dressings?|pacemakers?|defibrillators?|tubes?|splints?|braces?)\b",
+    re.IGNORECASE,
+)
+# Head nouns of a condition the lexicon does not name: with their modifiers (`whole_term`) they make one ("restrictive
+# lung disease", "amebic liver abscess"); alone ("disease") they are generic and fail the card checks.
+_CONDITION_HEAD_RE = re.compile(
+    rf"\b(?:{'|'.join(sorted(DISEASE_HEADS))}|abscess(?:es)?|tears?|cysts?|warts?|fractures?|embolism|aneurysms?"
+    r"|dissection|neoplasms?|nodules?|polyps?)\b",
     re.IGNORECASE,
 )
 _ABBREVIATION_IN_PARENTHESES_RE = re.compile(r"\s\(([A-Z][A-Za-z0-9-]{0,9}?)s?\)")
@@ -186,10 +194,11 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     named = [_whole(statement, start, end) for start, end in abbreviated]
     named += [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind != "abbreviation"]
     suffixed = [_whole(statement, *m.span()) for m in (*_SUFFIX_WORD_RE.finditer(statement),
-                                                        *_DEVICE_RE.finditer(statement))]
+                                                        *_DEVICE_RE.finditer(statement),
+                                                        *_CONDITION_HEAD_RE.finditer(statement))]
     values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
-    bare = [term.text for term in find_terms(statement) if term.kind == "abbreviation"]
+    bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
     chosen = _choose([*named, *suffixed, *values, *bare], statement, abbreviated)
     answers = [c for c in chosen if _one_answer_fits(c, statement)]
     if not answers:
@@ -221,8 +230,9 @@ _ITEM_AFTER_RE = re.compile(
     rf"^(?:,?\s+(?:and|or)\s+(?!{_SECOND_PREDICATE})|,\s+(?:[^\s,;.()]+\s+){{0,3}}(?:and|or)\s|,\s+[^,;.()]{{1,40}},)"
 )
 # A negation before which a blank names what is ruled out ("{X} is not indicated": almost anything fits), in the
-# same clause: a negation after "if", "when", "who" … belongs to a condition ("{X} is stopped if no response …").
-_NEGATION_RE = re.compile(r"^[^,;]*?\b(?:not|no|never|cannot|neither|nor)\b", re.IGNORECASE)
+# same clause: a negation after "if", "when", "who" … belongs to a condition ("{X} is stopped if no response …"), and
+# "with no" describes ("{X} occurs in patients with no risk factors").
+_NEGATION_RE = re.compile(r"^[^,;]*?(?:\b(?:not|never|cannot|neither|nor)\b|(?<!\bwith )\bno\b)", re.IGNORECASE)
 _SUBORDINATE_RE = re.compile(r"\b(?:if|when|unless|because|although|while|whereas|which|that|who|whom|after|until)\b")
 
 

@@ -452,7 +452,8 @@ _NOT_MODIFIERS = frozenset(
     faster slower higher lower greater better worse larger smaller longer shorter earlier later goal target
     cause include treat prevent confirm exclude suggest indicate mimic diagnose reduce increase require avoid use
     consider evaluate assess detect develop undergo receive start stop continue monitor screen rule perform obtain
-    order give begin manage worsen improve trigger precipitate predict distinguish differentiate""".split()
+    order give begin manage worsen improve trigger precipitate predict distinguish differentiate
+    when where whether how what why once""".split()
 )
 
 

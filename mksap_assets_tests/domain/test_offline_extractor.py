@@ -320,7 +320,7 @@ def test_statements_that_need_their_question_are_skipped(sentence):
     [
         ("Metformin is first-line therapy in type 2 diabetes mellitus with obesity.", "type 2 diabetes mellitus"),
         ("Serial lavage aliquots that turn bloodier confirm diffuse alveolar hemorrhage.", "diffuse alveolar hemorrhage"),
-        ("Ursodiol does not prevent gallstone pancreatitis after bariatric surgery.", "gallstone pancreatitis"),
+        ("Ursodiol lowers the rate of gallstone pancreatitis after bariatric surgery.", "gallstone pancreatitis"),
         ("Reed-Sternberg cells are the hallmark of classic Hodgkin lymphoma.", "Hodgkin lymphoma"),
         ("JAK2 mutations are found in nearly all patients with polycythemia vera.", "polycythemia vera"),
     ],
@@ -342,6 +342,7 @@ def test_a_cloze_takes_the_whole_term(statement, expected):
         ("Statins such as atorvastatin lower the risk of myocardial infarction.", ("atorvastatin",)),
         # what a negation rules out: almost anything fits "___ is not indicated"
         ("Colchicine is not indicated for the treatment of septic arthritis.", ("Colchicine",)),
+        ("Spirometry does not show airflow obstruction in pulmonary hypertension.", ("airflow obstruction",)),
     ],
 )
 def test_no_c1_that_several_answers_fit(statement, not_c1):

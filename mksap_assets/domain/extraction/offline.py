@@ -21,12 +21,12 @@ from mksap_assets.domain.inputs.tables import ParsedTable
 from mksap_assets.domain.nlp import parsing
 from mksap_assets.domain.nlp.lexicon import find_terms
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
-from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 from mksap_assets.domain.text import (
     normalise_comparators,
     normalise_whitespace,
     strip_option_citations,
 )
+from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 
 OFFLINE_EXTRACTOR_VERSION = "3"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.

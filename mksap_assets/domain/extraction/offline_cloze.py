@@ -233,16 +233,22 @@ _ITEM_AFTER_RE = re.compile(
 # same clause: a negation after "if", "when", "who" … belongs to a condition ("{X} is stopped if no response …"), and
 # "with no" describes ("{X} occurs in patients with no risk factors").
 _NEGATION_RE = re.compile(r"^[^,;]*?(?:\b(?:not|never|cannot|neither|nor)\b|(?<!\bwith )\bno\b)", re.IGNORECASE)
+_NEGATED_OBJECT_RE = re.compile(
+    r"\b(?:not|never|cannot|no longer)\s+(?:[a-z]+\s+){0,2}(?:(?:a|an|the|any)\s+)?$", re.IGNORECASE
+)
 _SUBORDINATE_RE = re.compile(r"\b(?:if|when|unless|because|although|while|whereas|which|that|who|whom|after|until)\b")
 
 
 def _one_answer_fits(candidate: str, statement: str) -> bool:
-    """Only one answer fits the blank: it is no item of a list and not what a negation after it rules out."""
+    """Only one answer fits the blank: it is no item of a list and not what a negation rules out, as the subject
+    before it ("{X} is not indicated") or the object right after its verb ("does not show {X}")."""
     start = statement.find(candidate)
     end = start + len(candidate)
     if _ITEM_BEFORE_RE.search(statement[:start]) or _ITEM_AFTER_RE.match(statement[end:]):
         return False
     if _COMMA_BEFORE_RE.search(statement[:start]) and statement[end:].startswith(","):
+        return False
+    if _NEGATED_OBJECT_RE.search(statement[:start]):
         return False
     negation = _NEGATION_RE.search(statement[end:])
     return negation is None or bool(_SUBORDINATE_RE.search(negation.group(0)))

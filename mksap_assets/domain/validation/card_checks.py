@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mksap_assets.domain.cloze_placement import whole_word
-from mksap_assets.domain.nlp.lexicon import DISEASE_HEADS, find_terms, is_abbreviation, long_forms, singular, word_kind
+from mksap_assets.domain.nlp.lexicon import (
+    DISEASE_HEADS,
+    find_terms,
+    is_abbreviation,
+    long_forms,
+    singular,
+    word_kind,
+)
 from mksap_assets.domain.nlp.rules import Quantity, find_quantities
 from mksap_assets.domain.validation.cloze import place_candidates
 
@@ -492,13 +499,14 @@ def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
             break
         end += tail.end()
     tokens = _TOKEN_RE.findall(statement[start:end])
-    if tokens and word_kind(tokens[-1]) != "drug" and not re.match(r"[\d<>≤≥]", statement[start:end]):
+    if tokens and word_kind(tokens[-1]) != "drug" and not re.search(r"[\d<>≤≥]", statement[start:end]):
         while True:
             modifier = _modifier_start(statement, start)
-            eponym = re.search(r"\b([A-Z][a-z]+)\s+$", statement[:start])
+            eponym = re.search(r"(?<=\s)([A-Z][a-z]+)\s+$", statement[:start])  # a capital mid-sentence
             if modifier is not None:
                 start = modifier
-            elif eponym and eponym.group(1).lower() not in FUNCTION_WORDS | _NOT_EPONYMS and tokens[-1].islower():
+            elif (eponym and eponym.group(1).lower() not in FUNCTION_WORDS | _NOT_EPONYMS | _NOT_MODIFIERS
+                  and tokens[-1].islower()):
                 start = eponym.start(1)
             else:
                 break
@@ -515,18 +523,29 @@ _GENUS_RE = re.compile(r"[A-Z][a-z]+(?:coccus|bacter|monas|ella|ium|bacterium|my
 _NOT_EPONYMS = frozenset("patients patient treatment therapy in with of for and or".split())
 
 
+# Nouns after a blank that make the blank their modifier ("a faster {{shock}} recovery", "the {{MELD}} score"): the
+# answer is the whole phrase, or the card asks for a word of it.
+_HEADS_AFTER_A_MODIFIER = frozenset(
+    """recovery risk score scores rate rates duration phase severity onset status response index criteria level
+    levels volume volumes""".split()
+)
+
+
 def cloze_fault(statement: str, start: int, end: int) -> str | None:
     """Why the blank statement[start:end] makes a poor answer on its card, or None: a `trivial_cloze` reason;
     TRIVIAL_PARTIAL_TERM when it is part of a term the card shows the rest of (inside a hyphenated word:
     "{{ischemia}}-guided"; short of its `whole_term`: "{{atrial}} fibrillation", "{{diabetes}} mellitus", "type 2
-    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"); TRIVIAL_PARTICIPLE when it ends on
+    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"; the modifier of a noun after it:
+    "{{shock}} recovery"); TRIVIAL_PARTICIPLE when it ends on
     a participle after a plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive
     dressing}}")."""
     reason = trivial_cloze(statement[start:end])
     if reason is not None:
         return reason
     glued = re.search(r"[^\W_][-‐]?$", statement[:start]) or re.match(r"[-‐]?[^\W_]", statement[end:])
-    if glued or whole_term(statement, start, end) != (start, end):
+    head_after = re.match(r"\s+([A-Za-z]+)\b", statement[end:])
+    if (glued or whole_term(statement, start, end) != (start, end)
+            or (head_after and head_after.group(1).lower() in _HEADS_AFTER_A_MODIFIER)):
         return TRIVIAL_PARTIAL_TERM
     tokens = [token.lower() for token in _TOKEN_RE.findall(statement[start:end])]
     if (len(tokens) > 1 and tokens[-1].endswith("ing") and tokens[-2].endswith("s")

@@ -325,13 +325,15 @@ def test_a_row_that_names_its_own_subject_gives_c1_away() -> None:
 
 
 def test_units_comparators_and_grades_shared_with_the_answer_give_nothing_away() -> None:
-    assert c1_giveaways("Hold dapagliflozin at least 3 days and ertugliflozin at least 4 days.", ["at least 3 days"]) == []
+    statement = "Hold dapagliflozin at least 3 days and ertugliflozin at least 4 days."
+    assert c1_giveaways(statement, ["at least 3 days"]) == []
     assert c1_giveaways("Acute pancreatitis may follow acute cholangitis.", ["Acute pancreatitis"]) == []
 
 
 def test_an_abbreviation_blanked_in_its_parenthesis_is_named_by_the_words_before() -> None:
     statement = "A potassium hydroxide (KOH) preparation shows fungal hyphae."
-    assert [(g.kind, g.visible) for g in c1_giveaways(statement, ["KOH"])] == [(GIVEAWAY_LONG_FORM, "A potassium hydroxide")]
+    giveaways = c1_giveaways(statement, ["KOH"])
+    assert [(g.kind, g.visible) for g in giveaways] == [(GIVEAWAY_LONG_FORM, "A potassium hydroxide")]
 
 
 def test_card_metrics_counts_a_partial_blank() -> None:

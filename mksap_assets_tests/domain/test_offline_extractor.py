@@ -319,7 +319,7 @@ def test_statements_that_need_their_question_are_skipped(sentence):
     ("statement", "expected"),
     [
         ("Metformin is first-line therapy in type 2 diabetes mellitus with obesity.", "type 2 diabetes mellitus"),
-        ("Serial lavage aliquots that turn bloodier confirm diffuse alveolar hemorrhage.", "diffuse alveolar hemorrhage"),
+        ("Bloodier serial lavage aliquots confirm diffuse alveolar hemorrhage.", "diffuse alveolar hemorrhage"),
         ("Ursodiol lowers the rate of gallstone pancreatitis after bariatric surgery.", "gallstone pancreatitis"),
         ("Reed-Sternberg cells are the hallmark of classic Hodgkin lymphoma.", "Hodgkin lymphoma"),
         ("JAK2 mutations are found in nearly all patients with polycythemia vera.", "polycythemia vera"),

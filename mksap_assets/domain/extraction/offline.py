@@ -60,7 +60,8 @@ _CASE_NARRATIVE_RE = re.compile(
 # A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
-    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later|Further"
+    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
+    r"|Further"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"

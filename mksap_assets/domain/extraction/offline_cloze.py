@@ -32,8 +32,9 @@ _MEDICAL_SUFFIXES = (
     "virus", "coccus", "cocci", "bacter", "monas", "bacteria",  # organisms
     "ema",  # erythema, edema, eczema, empyema
 )
+# One word; `whole_term` adds the modifiers that belong to it. "diagnosis" and "prognosis" end like a disease.
 _SUFFIX_WORD_RE = re.compile(
-    r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
+    r"\b(?!(?:diagnosis|prognosis)\b)[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
 )
 # Devices, named by their head noun and, through `whole_term`, its modifiers ("18-gauge peripheral intravenous
 # catheter", "hydrocolloid dressing").

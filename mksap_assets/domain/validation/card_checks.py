@@ -460,7 +460,7 @@ _NOT_MODIFIERS = frozenset(
     cause include treat prevent confirm exclude suggest indicate mimic diagnose reduce increase require avoid use
     consider evaluate assess detect develop undergo receive start stop continue monitor screen rule perform obtain
     order give begin manage worsen improve trigger precipitate predict distinguish differentiate
-    when where whether how what why once""".split()
+    establish when where whether how what why once""".split()
 )
 
 
@@ -475,7 +475,8 @@ def _modifier_start(statement: str, start: int) -> int | None:
     if " " in word or "-" in word:
         return match.start()
     if (word in FUNCTION_WORDS or word in GENERIC_WORDS or word in _NOT_MODIFIERS
-            or word.endswith(("ed", "ing", "ly")) or (word.endswith("s") and not word.endswith(("ss", "us", "is")))
+            or word.endswith(("ed", "ing", "ly"))
+            or (word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")))
             or re.search(r"\b(?:to|not|can|may|might|must|should|will|would|could|does|do|did)\s+$",
                          statement[: match.start()].lower())):
         return None
@@ -527,7 +528,8 @@ _NOT_EPONYMS = frozenset("patients patient treatment therapy in with of for and 
 # answer is the whole phrase, or the card asks for a word of it.
 _HEADS_AFTER_A_MODIFIER = frozenset(
     """recovery risk score scores rate rates duration phase severity onset status response index criteria level
-    levels volume volumes""".split()
+    levels volume volumes factor factors inhibitor inhibitors receptor receptors agonist agonists antagonist
+    antagonists antibody antibodies count""".split()
 )
 
 

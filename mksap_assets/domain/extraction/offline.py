@@ -159,14 +159,19 @@ def _plain_subject(clause: str) -> str | None:
 
 
 def _resolve_pronoun(clause: str, first_clause: str) -> str:
-    """'…, but it has no role …' -> '<subject of the sentence> has no role …' when its verb shows the same number."""
-    pronoun = re.match(r"(it|they)\s", clause)
+    """'…, but it has no role …' -> '<subject of the sentence> has no role …' when its verb shows the same number
+    (the pronoun may open the clause or, for the sentence before, the sentence: "It usually occurs in …")."""
+    pronoun = re.match(r"(it|they)\s", clause, re.IGNORECASE)
     subject = _plain_subject(first_clause)
-    if pronoun is None or subject is None:
+    if pronoun is None or subject is None or _EXPLETIVE_IT_RE.match(clause):
         return clause
     verb = first_clause[len(subject):].split()[0].lower()
     number = "it" if verb in ("is", "has", "does", "was") else "they" if verb in ("are", "have", "do", "were") else None
-    return f"{subject} {clause[pronoun.end():]}" if pronoun.group(1) == number else clause
+    return f"{subject} {clause[pronoun.end():]}" if pronoun.group(1).lower() == number else clause
+
+
+# "It is important to …", "It is not recommended that …": no pronoun for a thing.
+_EXPLETIVE_IT_RE = re.compile(r"it\s+(?:is|was)\s+(?:not\s+)?(?:\w+\s+){0,2}?(?:to|that)\b", re.IGNORECASE)
 
 
 def _split_verb_phrases(clause: str) -> list[str]:
@@ -194,14 +199,22 @@ def _names_its_subject(statement: str) -> bool:
         term.kind in ("disease", "drug", "abbreviation") for term in find_terms(statement))
 
 
-def atomic_statements(sentence: str) -> list[str]:
+def _plain_text(sentence: str) -> str:
+    return _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
+
+
+def atomic_statements(sentence: str, previous: str | None = None) -> list[str]:
     """The self-contained general facts of one source sentence, in order; [] for case narration.
 
     A sentence that opens on the case ("This patient has …, but a second … should be obtained") stays about the
-    case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses."""
-    text = _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
+    case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses. A
+    sentence that opens on "It" or "They" takes the subject of the `previous` sentence when the verbs agree ("Tinea
+    cruris is … . It spares the scrotum." -> "Tinea cruris spares the scrotum."), else it is skipped."""
+    text = _plain_text(sentence)
     if text.count(";") >= 2:
         return []  # an enumeration flattened into one line, not a statement
+    if previous is not None:
+        text = _resolve_pronoun(text, _split_clauses(_plain_text(previous))[0])
     clauses = _split_clauses(text)
     statements = []
     for position, clause in enumerate(clauses):
@@ -226,8 +239,8 @@ def atomic_statements(sentence: str) -> list[str]:
 def _prose_statements(sentences: list[str]) -> list[Statement]:
     """The atomic statements that have a cloze worth studying (a whole, specific term only one answer fits)."""
     statements = []
-    for sentence in sentences:
-        for text in atomic_statements(sentence):
+    for previous, sentence in zip([None, *sentences], sentences, strict=False):
+        for text in atomic_statements(sentence, previous):
             candidates = pick_cloze_candidates(text)
             if candidates:
                 statements.append(Statement(statement=text, extra_field=None, cloze_candidates=candidates))
@@ -296,7 +309,8 @@ class OfflineExtractor:
             model=self.model,
             prompt_version=self.prompt_version,
             from_critique=_prose_statements(critique_sentences),
-            from_key_points=_prose_statements([s for sentences in key_point_sentences for s in sentences]),
+            # each key point on its own: "It" never reaches back into another key point
+            from_key_points=[s for sentences in key_point_sentences for s in _prose_statements(sentences)],
             table_statements=table_statements,
             tables_processed=len({s.table_source for s in table_statements}),
             tables_skipped=raw.lab_tables_skipped,

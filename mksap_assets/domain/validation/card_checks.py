@@ -261,12 +261,12 @@ def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     return found
 
 
-# Words an answer may share with the card without giving it away: a term's grading and its generic head, a value's
+# Words an answer may share with the card without giving it away: a term's grading, side and generic head, a value's
 # unit and comparator ("at least 3 days" beside "at least 4 days").
 _SHARED_WORD_EXEMPT = frozenset(
     """acute chronic severe mild moderate primary secondary early late disease diseases disorder disorders syndrome
     type level levels year years month months week weeks day days hour hours minute minutes least less fewer greater
-    higher lower pain tissue""".split()
+    higher lower high low pain tissue soft deep phase score scores risk test tests left right lateral medial""".split()
 )
 
 
@@ -452,6 +452,7 @@ _TERM_MODIFIER_RE = re.compile(
 _NOT_MODIFIERS = frozenset(
     """severe mild moderate suspected known possible probable recurrent refractory uncontrolled untreated advanced
     normal abnormal new underlying concomitant coexisting associated several clinical total potential initial general
+    metastatic
     usual typical critical additional optimal minimal similar regular particular necessary various serious previous
     numerous specific basic medical physical original annual practical essential crucial individual traditional
     conventional empirical empiric classic characteristic dramatic periodic diagnostic therapeutic prophylactic

@@ -1,13 +1,16 @@
 """The offline extractor: deterministic, rule-based, no API key needed.
 
 It is a real, labelled fallback (outputs say "extractor": "offline"), not a test double. Each sentence of the
-critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", "whereas", and a
-second verb phrase of the same subject, which gets the subject repeated); option citations and parenthetical
-asides are dropped; a clause that narrates the case (its patient, the answer options, "would" counterfactuals)
-or opens with a word pointing back to an earlier sentence, or with a subject too generic to stand alone
-("Patients may present with …"), is skipped, never rewritten into a general claim. Each
-educational table row becomes one statement with the caption as its extra_field. It never writes an extra_field
-for prose, because it cannot tell explanation from fact.
+critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", ", although",
+"whereas", and a second verb phrase of the same subject, which gets the subject repeated); option citations and
+parenthetical asides are dropped. A statement is kept only when it stands alone on a card: one that narrates the
+case (its patient, the answer options, "would" counterfactuals, what its images show), points back to an earlier
+sentence ("This …", "also", "it" unless the sentence before names it, "the disease"), opens with a subject too
+generic to stand alone ("Patients may present with …", "Early management …"), opens on a condition without naming
+its disease, or runs past MAX_WORDS is skipped, never rewritten into a general claim; and only when
+`offline_cloze` finds it a whole, specific term that one answer fits (else it makes no card). Each educational
+table row becomes one statement with the caption as its extra_field, unless its subject is a value or its cells give
+the subject away. It never writes an extra_field for prose, because it cannot tell explanation from fact.
 """
 
 from __future__ import annotations

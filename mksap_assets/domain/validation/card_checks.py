@@ -539,16 +539,17 @@ def cloze_fault(statement: str, start: int, end: int) -> str | None:
     TRIVIAL_PARTIAL_TERM when it is part of a term the card shows the rest of (inside a hyphenated word:
     "{{ischemia}}-guided"; short of its `whole_term`: "{{atrial}} fibrillation", "{{diabetes}} mellitus", "type 2
     {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"; the modifier of a noun after it:
-    "{{shock}} recovery"); TRIVIAL_PARTICIPLE when it ends on
+    "{{shock}} recovery", "{{GLP-1}} RAs"); TRIVIAL_PARTICIPLE when it ends on
     a participle after a plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive
     dressing}}")."""
     reason = trivial_cloze(statement[start:end])
     if reason is not None:
         return reason
     glued = re.search(r"[^\W_][-‐]?$", statement[:start]) or re.match(r"[-‐]?[^\W_]", statement[end:])
-    head_after = re.match(r"\s+([A-Za-z]+)\b", statement[end:])
+    head_after = re.match(r"\s+([^\W_][\w-]*)", statement[end:])
     if (glued or whole_term(statement, start, end) != (start, end)
-            or (head_after and head_after.group(1).lower() in _HEADS_AFTER_A_MODIFIER)):
+            or (head_after and (head_after.group(1).lower() in _HEADS_AFTER_A_MODIFIER
+                                or is_abbreviation(head_after.group(1))))):
         return TRIVIAL_PARTIAL_TERM
     tokens = [token.lower() for token in _TOKEN_RE.findall(statement[start:end])]
     if (len(tokens) > 1 and tokens[-1].endswith("ing") and tokens[-2].endswith("s")

@@ -286,6 +286,7 @@ def _fault(statement: str, cloze: str) -> str | None:
         ("Reed-Sternberg cells define classic Hodgkin lymphoma.", "lymphoma"),  # an eponym
         ("JAK2 mutations are found in polycythemia vera.", "polycythemia"),  # a Latin epithet
         ("Glucocorticoids lead to a faster shock recovery.", "shock"),  # the modifier of the noun after it
+        ("GLP-1 RAs lower the hemoglobin A1c by about one point.", "GLP-1"),  # an abbreviation after it
     ],
 )
 def test_part_of_a_term_is_a_partial_blank(statement: str, cloze: str) -> None:

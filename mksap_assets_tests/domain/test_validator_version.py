@@ -32,7 +32,10 @@ CHECKS_CODE = (
 )
 # The version and the fingerprint of the checks it names (Python 3.11's tokenizer; pyproject pins 3.11).
 RECORDED_VERSION = "5"
-RECORDED_CHECKS = "c4f850e839069917"  # 5: a negation dropped inside a copied clause is an error whatever the sentence contrasts
+# 5: a negation dropped inside a copied clause is an error whatever the sentence contrasts; the fingerprint since
+# card_checks.py learned partial terms and shared words, which no validation issue reads (the quality report and the
+# offline extractor do), so the version stays
+RECORDED_CHECKS = "a0163f942e069892"
 
 
 def code_tokens(source: str) -> Iterator[str]:

@@ -263,7 +263,7 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
         named = _ABBREVIATION_IN_PARENTHESES_RE.match(statement, statement.find(candidate) + len(candidate))
         if candidate and named:  # "potassium hydroxide (KOH)": the abbreviation goes into the same blank
             candidate += named.group(0)
-        if not _acceptable(candidate, statement) or candidate in chosen:
+        if not _acceptable(candidate, statement):
             continue
         start = statement.find(candidate)
         end = start + len(candidate)

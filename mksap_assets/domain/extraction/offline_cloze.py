@@ -216,11 +216,11 @@ def _whole(statement: str, start: int, end: int) -> str:
     return statement[start:end]
 
 
-# A list around a blank: "A, {B}, and C", "A and {B}", "{A}, B or C", "{A} or B", "such as {B}" (a blank on one
+# A list around a blank: "A, {B}, and C", "A, B, or a {C}", "{A}, B or C", "{A} or B", "such as {B}" (a blank on one
 # item or example lets any other fit). A comma alone is no list ("For {X}, a device …"), nor is "and" before a
 # second predicate ("{X} and then …", "{X} and is …").
 _ITEM_BEFORE_RE = re.compile(
-    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+$"
+    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:(?:a|an|the)\s+)?$"
 )
 _COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
 _SECOND_PREDICATE = (

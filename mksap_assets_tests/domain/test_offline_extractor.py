@@ -338,6 +338,8 @@ def test_a_cloze_takes_the_whole_term(statement, expected):
         # an item of a list: any other item fits the blank
         ("Thiazides can cause hyponatremia, hypokalemia, and hypercalcemia.", ("hyponatremia", "hypokalemia")),
         ("Bronchiectasis is associated with cystic fibrosis, immunodeficiency, or aspiration.", ("cystic fibrosis",)),
+        ("Empiric therapy uses cefepime, piperacillin-tazobactam, or a carbapenem in febrile neutropenia.",
+         ("cefepime", "carbapenem")),
         # an example after "such as"
         ("Statins such as atorvastatin lower the risk of myocardial infarction.", ("atorvastatin",)),
         # what a negation rules out: almost anything fits "___ is not indicated"

@@ -31,9 +31,11 @@ def test_card_checks_count_the_deck_only_and_show_ids_not_text():
     assert figures.narration_notes == [("cvq001", "critique", 0)]
     assert figures.narration_cues == {"this_patient": 1}
     assert figures.giveaways == {"abbreviation": 1}
-    assert figures.trivial_notes == [("cvq001", "key_point", 0)]
+    # "Primary" left outside the blank of "primary sclerosing cholangitis"; "repeated every" a fragment
+    assert figures.trivial_notes == [("cvq001", "critique", 0), ("cvq001", "key_point", 0)]
+    assert figures.trivial_clozes == {"partial_term": 1, "fragment": 1}
 
     section = "\n".join(cards.card_checks_section([("offline", figures)]))
-    assert "| offline | 2 | 7.0 / 7 | 1.5 / 1.5 | 1 (50.0%) | 1 (50.0%) | 1 (50.0%) | 1 | 1 |" in section
+    assert "| offline | 2 | 7.0 / 7 | 1.5 / 1.5 | 1 (50.0%) | 1 (50.0%) | 1 (50.0%) | 1 | 2 |" in section
     assert "cvq001 critique[0]" in section
     assert "sclerosing" not in section and "Beta-blockers" not in section  # ids and counts, never statement text

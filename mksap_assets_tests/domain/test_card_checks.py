@@ -10,16 +10,21 @@ from mksap_assets.domain.validation.card_checks import (
     GIVEAWAY_GLOSS,
     GIVEAWAY_LONG_FORM,
     GIVEAWAY_REPEATED,
+    GIVEAWAY_SHARED_WORD,
     TRIVIAL_FRAGMENT,
     TRIVIAL_FUNCTION_WORD,
     TRIVIAL_GENERIC,
+    TRIVIAL_PARTIAL_TERM,
+    TRIVIAL_PARTICIPLE,
     TRIVIAL_ROW_NUMBER,
     abbreviation_definitions,
     c1_giveaways,
     c1_placement,
     card_metrics,
     case_narration,
+    cloze_fault,
     trivial_cloze,
+    whole_term,
     words,
 )
 
@@ -194,6 +199,9 @@ def test_general_rules_are_no_case_narration(statement: str) -> None:
         ("3", TRIVIAL_ROW_NUMBER),
         ("2.", TRIVIAL_ROW_NUMBER),
         ("Row 4", TRIVIAL_ROW_NUMBER),
+        ("whenever possible", TRIVIAL_GENERIC),
+        ("nonspecific abnormalities", TRIVIAL_GENERIC),
+        ("one agent", TRIVIAL_GENERIC),
     ],
 )
 def test_trivial_clozes(cloze: str, reason: str) -> None:
@@ -229,7 +237,7 @@ def test_card_metrics_gathers_every_check() -> None:
     assert metrics.has_extra_field is False
     assert metrics.case_narration == ("a_patient_is_has",)
     assert [g.kind for g in metrics.giveaways] == [GIVEAWAY_ABBREVIATION]
-    assert metrics.trivial_clozes == (TRIVIAL_FRAGMENT,)
+    assert metrics.trivial_clozes == (TRIVIAL_PARTIAL_TERM, TRIVIAL_FRAGMENT)  # "primary" stays outside c1
     assert card_metrics(statement, ["MRCP"], "Imaging of the bile ducts.").has_extra_field is True
 
 
@@ -257,3 +265,78 @@ def test_gloss_right_after_the_blank_gives_c1_away(statement: str, cloze: str, g
 )
 def test_examples_figure_pointers_and_table_cells_are_no_gloss(statement: str, cloze: str) -> None:
     assert c1_giveaways(statement, [cloze]) == []
+
+
+# -- a blank in its place: parts of terms, participles -------------------------------------------------------------
+
+
+def _fault(statement: str, cloze: str) -> str | None:
+    start = statement.index(cloze)
+    return cloze_fault(statement, start, start + len(cloze))
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze"),
+    [
+        ("In the ischemia-guided approach, stress testing precedes discharge.", "ischemia"),  # inside a hyphenated word
+        ("Atrial fibrillation raises the risk of stroke fivefold.", "Atrial"),  # inside a named term
+        ("Metformin is first-line in diabetes mellitus with obesity.", "diabetes"),  # its tail left visible
+        ("Screen adults with type 2 diabetes for albuminuria every year.", "diabetes"),  # "type 2" left visible
+        ("Bloodier lavage aliquots confirm diffuse alveolar hemorrhage.", "hemorrhage"),  # its modifiers visible
+        ("Reed-Sternberg cells define classic Hodgkin lymphoma.", "lymphoma"),  # an eponym
+        ("JAK2 mutations are found in polycythemia vera.", "polycythemia"),  # a Latin epithet
+        ("Glucocorticoids lead to a faster shock recovery.", "shock"),  # the modifier of the noun after it
+        ("GLP-1 RAs lower the hemoglobin A1c by about one point.", "GLP-1"),  # an abbreviation after it
+    ],
+)
+def test_part_of_a_term_is_a_partial_blank(statement: str, cloze: str) -> None:
+    assert _fault(statement, cloze) == TRIVIAL_PARTIAL_TERM
+    start, end = whole_term(statement, statement.index(cloze), statement.index(cloze) + len(cloze))
+    assert cloze in statement[start:end]
+
+
+def test_a_clause_cut_at_a_participle_is_flagged() -> None:
+    statement = "Thrombosed capillaries manifesting as black dots are seen in common warts."
+    assert _fault(statement, "capillaries manifesting") == TRIVIAL_PARTICIPLE
+    assert _fault("A hydrocolloid or occlusive dressing covers a stage 2 ulcer.", "occlusive dressing") is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze"),
+    [
+        ("Topical nystatin treats cutaneous candidiasis.", "nystatin"),  # a route before a drug is no part of it
+        ("Stop empagliflozin at least 3 days before surgery.", "at least 3 days"),  # a drug before a value
+        ("Patients with type 2 diabetes mellitus need a yearly foot examination.", "type 2 diabetes mellitus"),
+        ("Severe asthma may need biologic therapy.", "asthma"),  # a grading adjective is no part of the term
+        ("Anticoagulation is withheld when aortic dissection is suspected.", "aortic dissection"),
+    ],
+)
+def test_whole_terms_are_no_partial_blank(statement: str, cloze: str) -> None:
+    assert _fault(statement, cloze) is None
+
+
+# -- a word of the answer shown elsewhere (table rows naming their own subject) -------------------------------------
+
+
+def test_a_row_that_names_its_own_subject_gives_c1_away() -> None:
+    row = "Adults with cystic fibrosis (Screening: begin at age 40 years in cystic fibrosis)"
+    assert [(g.kind, g.visible) for g in c1_giveaways(row, ["Adults with cystic fibrosis"])] == [
+        (GIVEAWAY_SHARED_WORD, "cystic"), (GIVEAWAY_SHARED_WORD, "fibrosis")]
+    assert _kinds("Lead poisoning follows exposure to lead paint.", ["Lead poisoning"]) == [GIVEAWAY_SHARED_WORD]
+
+
+def test_units_comparators_and_grades_shared_with_the_answer_give_nothing_away() -> None:
+    statement = "Hold dapagliflozin at least 3 days and ertugliflozin at least 4 days."
+    assert c1_giveaways(statement, ["at least 3 days"]) == []
+    assert c1_giveaways("Acute pancreatitis may follow acute cholangitis.", ["Acute pancreatitis"]) == []
+
+
+def test_an_abbreviation_blanked_in_its_parenthesis_is_named_by_the_words_before() -> None:
+    statement = "A potassium hydroxide (KOH) preparation shows fungal hyphae."
+    giveaways = c1_giveaways(statement, ["KOH"])
+    assert [(g.kind, g.visible) for g in giveaways] == [(GIVEAWAY_LONG_FORM, "A potassium hydroxide")]
+
+
+def test_card_metrics_counts_a_partial_blank() -> None:
+    metrics = card_metrics("Screen adults with type 2 diabetes for albuminuria.", ["diabetes"], None)
+    assert metrics.trivial_clozes == (TRIVIAL_PARTIAL_TERM,)

@@ -1,13 +1,16 @@
 """The offline extractor: deterministic, rule-based, no API key needed.
 
 It is a real, labelled fallback (outputs say "extractor": "offline"), not a test double. Each sentence of the
-critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", "whereas", and a
-second verb phrase of the same subject, which gets the subject repeated); option citations and parenthetical
-asides are dropped; a clause that narrates the case (its patient, the answer options, "would" counterfactuals)
-or opens with a word pointing back to an earlier sentence, or with a subject too generic to stand alone
-("Patients may present with …"), is skipped, never rewritten into a general claim. Each
-educational table row becomes one statement with the caption as its extra_field. It never writes an extra_field
-for prose, because it cannot tell explanation from fact.
+critique and key points is cut into atomic statements (clauses joined by ";", ", but", ", and", ", although",
+"whereas", and a second verb phrase of the same subject, which gets the subject repeated); option citations and
+parenthetical asides are dropped. A statement is kept only when it stands alone on a card: one that narrates the
+case (its patient, the answer options, "would" counterfactuals, what its images show), points back to an earlier
+sentence ("This …", "also", "it" unless the sentence before names it, "the disease"), opens with a subject too
+generic to stand alone ("Patients may present with …", "Early management …"), opens on a condition without naming
+its disease, or runs past MAX_WORDS is skipped, never rewritten into a general claim; and only when
+`offline_cloze` finds it a whole, specific term that one answer fits (else it makes no card). Each educational
+table row becomes one statement with the caption as its extra_field, unless its subject is a value or its cells give
+the subject away. It never writes an extra_field for prose, because it cannot tell explanation from fact.
 """
 
 from __future__ import annotations
@@ -19,20 +22,25 @@ from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.inputs.tables import ParsedTable
 from mksap_assets.domain.nlp import parsing
+from mksap_assets.domain.nlp.lexicon import find_terms
 from mksap_assets.domain.statements import Extraction, Statement, TableStatement
 from mksap_assets.domain.text import (
     normalise_comparators,
     normalise_whitespace,
     strip_option_citations,
 )
+from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 
-OFFLINE_EXTRACTOR_VERSION = "2"
+OFFLINE_EXTRACTOR_VERSION = "3"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
 MIN_WORDS = 5
+MAX_WORDS = 28  # a longer statement carries several facts or a case's detail: no card to learn in one look
 MAX_TABLE_ROWS = 10
 MAX_TABLE_ROW_WORDS = 50  # a row longer than this is a paragraph of dosing detail, not one card
+MAX_ROW_SUBJECT_WORDS = 8  # a longer first cell is a description, not an answer to recall
+MIN_ROW_VALUE_WORDS = 3  # cells shorter than this ("Variable; bland") fit several rows: no single answer
 
 # The case, not a general fact: its patient ("this acutely symptomatic patient", "the patient's"), pronouns for
 # that patient, pointers at the case, its answer options and what "would" happen to it.
@@ -44,25 +52,40 @@ _CASE_NARRATIVE_RE = re.compile(
     r"|\bmost (?:appropriate|likely (?:diagnosis|cause))(?!(?:\s[\w-]+){0,2}\s(?:for|in|of)\s(?!this|the\b))"
     r"|\b(?:options?\s+[A-H]\b|next step|best (?:choice|option|answer)|correct answer|incorrect)"
     r"|\b(?:would|was admitted|presented with|was started|was treated|was given|has yet to|on examination)\b"
+    # what the case's images show: "Chest radiographs demonstrate …", "The slide shows …"
+    r"|^(?:[\w-]+\s+){0,3}(?:radiographs?|MRI|CT(?: scan)?|imaging|ECG|electrocardiogram|ultrasound|biopsy|scan"
+    r"|slide|image|smear|photograph|spirometry|pulmonary function testing|urinalysis|echocardiogram|echocardiography"
+    r"|laboratory studies|laboratory tests|studies|analysis)s?\s+(?:(?:may|can|will|often|usually|typically)\s+)?"
+    r"(?:demonstrates?|shows?|reveals?)\b"
     r"|\bnow\.$|\breproduced with permission\b|\bcourtesy of\b",
     re.IGNORECASE,
 )
 # A statement whose subject or link is in an earlier sentence ("This makes it …", "Likewise, …", "these agents").
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
-    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such"
+    r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
+    r"|Further"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
-    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$",
+    r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
+    # "also" adds to what an earlier sentence said ("… may also be present"); "the disease" is the one in the case
+    r"|\b(?:also|still|another|therefore|thus|hence)\b|\b(?:it|its|they|their|them)\b|\bthe diagnosis\b(?!\s+of\b)"
+    r"|\b(?:the|this|that) (?:disease|condition|disorder|infection|syndrome|illness|organism|drug"
+    r"|medication|agent|procedure|tumor|lesion|wound|device|test)s?\b(?!\s+(?:of|in|caused|called|known)\b)"
+    # a proportion of the cases of what the sentence does not name: "present in 57% of cases"
+    r"|\b(?:of|in) (?:all |most |many |some |the )?cases\b(?!\s+(?:of|with)\b)",
     re.IGNORECASE,
 )
 # A subject so generic that the statement needs the previous sentence to say what it is about ("Patients may
 # present with fever …", "Treatment is …", "Occasionally, a rash …"); "Treatment of X" / "Patients with X" name it.
 _GENERIC_SUBJECT_RE = re.compile(
     r"^(?:Occasionally|Typically|Usually|Rarely|Often|Sometimes|Clinically)\b"
-    r"|^(?:The\s+|Most\s+)?(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results"
-    r"|prognosis|evaluation|testing|diagnostic testing|illness|disease|infection|onset|recovery|lesions|rash"
-    r"|manifestations|features|complications|the condition)"
+    r"|^(?:The\s+|Most\s+|No\s+one\s+)?(?:(?:typical|common|physical|laboratory|clinical|early|primary|initial"
+    r"|urinary|first-line|plain|advanced|individualized|asymptomatic|other|further|additional|definitive|routine"
+    r"|specific)\s+)?"
+    r"(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results|prognosis|evaluation"
+    r"|testing|diagnostic testing|test|tests|imaging|radiographs|goals|stages|risk factors|incubation period"
+    r"|illness|disease|infection|onset|recovery|lesions|rash|manifestations|features|complications|the condition)"
     r"(?:\s+(?:choice|options?|course|goal|approach))?\b(?!\s+(?:with|of|for|in|due)\b)",
     re.IGNORECASE,
 )
@@ -89,9 +112,9 @@ _NOT_A_SUBJECT_START = {
     "if", "when", "while", "because", "although", "though", "since", "unless", "after", "before", "during", "in",
     "on", "at", "for", "with", "by", "from", "to", "as", "of", "among", "despite", "until", "once", "whether",
 }
-# ", and" / ", but" / ", whereas" / ", while" / "; " before an independent clause, or " and" / " but" before a
-# second verb phrase of the same subject.
-_CLAUSE_JOIN_RE = re.compile(r"\s*;\s+|,\s+(?:and|but|whereas|while|yet)\s+|\s+whereas\s+")
+# ", and" / ", but" / ", whereas" / ", while" / ", although" / "; " before an independent clause, or " and" / " but"
+# before a second verb phrase of the same subject.
+_CLAUSE_JOIN_RE = re.compile(r"\s*;\s+|,\s+(?:and|but|whereas|while|yet|although|though)\s+|\s+whereas\s+")
 _VERB_PHRASE_JOIN_RE = re.compile(rf",?\s+(?:and|but)\s+(?=(?:{_AUX}|would|could)\b)", re.IGNORECASE)
 
 
@@ -115,7 +138,7 @@ def _split_clauses(sentence: str) -> list[str]:
                 clauses = _FINITE_RE.search(right) and _FINITE_RE.search(left)
             elif " and " in match.group(0):  # "A, B, and C is …" is a list, not two clauses
                 clauses = "," not in left and _FINITE_RE.search(left) and _FINITE_RE.search(" ".join(right.split()[:6]))
-            else:  # "but", "whereas", "while", "yet" join clauses
+            else:  # "but", "whereas", "while", "yet", "although" join clauses
                 clauses = _FINITE_RE.search(" ".join(right.split()[:6]))
             if clauses:
                 cut = match
@@ -139,14 +162,19 @@ def _plain_subject(clause: str) -> str | None:
 
 
 def _resolve_pronoun(clause: str, first_clause: str) -> str:
-    """'…, but it has no role …' -> '<subject of the sentence> has no role …' when its verb shows the same number."""
-    pronoun = re.match(r"(it|they)\s", clause)
+    """'…, but it has no role …' -> '<subject of the sentence> has no role …' when its verb shows the same number
+    (the pronoun may open the clause or, for the sentence before, the sentence: "It usually occurs in …")."""
+    pronoun = re.match(r"(it|they)\s", clause, re.IGNORECASE)
     subject = _plain_subject(first_clause)
-    if pronoun is None or subject is None:
+    if pronoun is None or subject is None or _EXPLETIVE_IT_RE.match(clause):
         return clause
     verb = first_clause[len(subject):].split()[0].lower()
     number = "it" if verb in ("is", "has", "does", "was") else "they" if verb in ("are", "have", "do", "were") else None
-    return f"{subject} {clause[pronoun.end():]}" if pronoun.group(1) == number else clause
+    return f"{subject} {clause[pronoun.end():]}" if pronoun.group(1).lower() == number else clause
+
+
+# "It is important to …", "It is not recommended that …": no pronoun for a thing.
+_EXPLETIVE_IT_RE = re.compile(r"it\s+(?:is|was)\s+(?:not\s+)?(?:\w+\s+){0,2}?(?:to|that)\b", re.IGNORECASE)
 
 
 def _split_verb_phrases(clause: str) -> list[str]:
@@ -159,14 +187,37 @@ def _split_verb_phrases(clause: str) -> list[str]:
     return [pieces[0]] if subject is None else [pieces[0], *(f"{subject} {piece}" for piece in pieces[1:])]
 
 
-def atomic_statements(sentence: str) -> list[str]:
+# A condition the sentence opens on: "If little or no change is seen at 3 months, …" is about the case's disease
+# unless the sentence names one.
+_CONDITIONAL_OPENING_RE = re.compile(r"^(?:If|When|Once|Unless|After|Until|Whenever)\b")
+
+
+# A subordinate clause with no main clause after it ("Because X can result in Y."), or a parenthesis cut in two.
+_FRAGMENT_RE = re.compile(r"^(?:Because|Although|Though|Since|While|Whereas|If|When|Unless)\b[^,]*$|\([^)]*$|^[^(]*\)")
+
+
+def _names_its_subject(statement: str) -> bool:
+    """A statement that opens on a condition names the disease, drug or abbreviated term it is about."""
+    return not _CONDITIONAL_OPENING_RE.match(statement) or any(
+        term.kind in ("disease", "drug", "abbreviation") for term in find_terms(statement))
+
+
+def _plain_text(sentence: str) -> str:
+    return _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
+
+
+def atomic_statements(sentence: str, previous: str | None = None) -> list[str]:
     """The self-contained general facts of one source sentence, in order; [] for case narration.
 
     A sentence that opens on the case ("This patient has …, but a second … should be obtained") stays about the
-    case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses."""
-    text = _LEADING_CONNECTIVE_RE.sub("", normalise_whitespace(strip_option_citations(sentence)))
+    case after its first clause too, so nothing of it is kept; one that ends on it keeps its general clauses. A
+    sentence that opens on "It" or "They" takes the subject of the `previous` sentence when the verbs agree ("Tinea
+    cruris is … . It spares the scrotum." -> "Tinea cruris spares the scrotum."), else it is skipped."""
+    text = _plain_text(sentence)
     if text.count(";") >= 2:
         return []  # an enumeration flattened into one line, not a statement
+    if previous is not None:
+        text = _resolve_pronoun(text, _split_clauses(_plain_text(previous))[0])
     clauses = _split_clauses(text)
     statements = []
     for position, clause in enumerate(clauses):
@@ -176,10 +227,12 @@ def atomic_statements(sentence: str) -> list[str]:
             if _CASE_NARRATIVE_RE.search(statement) and position == 0 and not statements:
                 return []
             if (
-                len(statement.split()) < MIN_WORDS
+                not MIN_WORDS <= len(statement.split()) <= MAX_WORDS
                 or _CASE_NARRATIVE_RE.search(statement)
                 or _ANAPHORA_RE.search(statement)
                 or _GENERIC_SUBJECT_RE.search(statement)
+                or not _names_its_subject(statement)
+                or _FRAGMENT_RE.search(statement)
             ):
                 continue
             statements.append(statement)
@@ -187,17 +240,22 @@ def atomic_statements(sentence: str) -> list[str]:
 
 
 def _prose_statements(sentences: list[str]) -> list[Statement]:
-    return [
-        Statement(statement=text, extra_field=None, cloze_candidates=pick_cloze_candidates(text))
-        for sentence in sentences
-        for text in atomic_statements(sentence)
-    ]
+    """The atomic statements that have a cloze worth studying (a whole, specific term only one answer fits)."""
+    statements = []
+    for previous, sentence in zip([None, *sentences], sentences, strict=False):
+        for text in atomic_statements(sentence, previous):
+            candidates = pick_cloze_candidates(text)
+            if candidates:
+                statements.append(Statement(statement=text, extra_field=None, cloze_candidates=candidates))
+    return statements
 
 
 def table_row_statements(table: ParsedTable) -> list[TableStatement]:
-    """One statement per body row: '<row subject>: <header> <value>; …', caption as extra_field.
+    """One statement per body row: '<row subject> (<header>: <value>; …)', caption as extra_field.
 
-    A leading cell that only numbers the row is not its subject (a row number is nothing to learn)."""
+    A leading cell that only numbers the row is not its subject (a row number is nothing to learn); a row whose
+    subject is a value or shows in its own cells, or whose cells say too little to tell it from the other rows, is
+    left out (`_row_subject_is_an_answer`, MIN_ROW_VALUE_WORDS)."""
     grid = table.grid()
     header_count = len(table.header_rows)
     headers = grid[header_count - 1] if header_count else []
@@ -216,17 +274,25 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
         if not parts:
             continue
         text = normalise_comparators(f"{subject} ({'; '.join(parts)})")
-        if len(text.split()) > MAX_TABLE_ROW_WORDS:
+        if (len(text.split()) > MAX_TABLE_ROW_WORDS or sum(len(value.split()) for value in row[first + 1:])
+                < MIN_ROW_VALUE_WORDS or not _row_subject_is_an_answer(text, subject)):
             continue
         statements.append(
             TableStatement(
-                statement=text,
-                extra_field=table.caption or None,
-                cloze_candidates=[subject] if subject in text else [],
-                table_source=table.source,
+                statement=text, extra_field=table.caption or None, cloze_candidates=[subject], table_source=table.source
             )
         )
     return statements
+
+
+def _row_subject_is_an_answer(text: str, subject: str) -> bool:
+    """The row's subject makes a blank the rest of the row does not give away: it names something (not a value
+    such as "<35" or "60-69", which no card could ask for without its column, nor a description of more than
+    MAX_ROW_SUBJECT_WORDS words), is a whole term, and neither it nor
+    a word of it shows in the row's cells (a row that repeats its subject, or "Adults with X" beside "in X")."""
+    if subject not in text or re.match(r"[\d<>≤≥=~.+-]", subject) or len(subject.split()) > MAX_ROW_SUBJECT_WORDS:
+        return False
+    return not c1_giveaways(text, [subject]) and cloze_fault(text, 0, len(subject)) is None
 
 
 class OfflineExtractor:
@@ -246,7 +312,8 @@ class OfflineExtractor:
             model=self.model,
             prompt_version=self.prompt_version,
             from_critique=_prose_statements(critique_sentences),
-            from_key_points=_prose_statements([s for sentences in key_point_sentences for s in sentences]),
+            # each key point on its own: "It" never reaches back into another key point
+            from_key_points=[s for sentences in key_point_sentences for s in _prose_statements(sentences)],
             table_statements=table_statements,
             tables_processed=len({s.table_source for s in table_statements}),
             tables_skipped=raw.lab_tables_skipped,

@@ -1,28 +1,53 @@
-"""Rule-based cloze candidates for the offline extractor: one primary and at most two secondary spans.
+"""Rule-based cloze candidates for the offline extractor: one primary and at most one secondary span.
 
-Every candidate is an exact substring of its statement and a whole term: it never starts or ends with a function
-word and is never a bare number. Preference order: a long form together with its abbreviation ("primary
-sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), named drugs, diseases and tests
-(the lexicon), words with a medical suffix, numbers with their units or comparators (time units included), then
-the longest run of content words. A candidate whose abbreviation shows elsewhere on the card is not used.
+Every candidate is an exact substring of its statement and a whole, specific term: a long form together with its
+abbreviation ("primary sclerosing cholangitis (PSC)", so the abbreviation cannot give the blank away), a named drug,
+disease or test (the lexicon), a word with a medical suffix, a device, a condition's head noun with its modifiers,
+a number with its unit or comparator (time units included), in that order of preference, then a bare abbreviation.
+A term is taken whole ("type 2 diabetes mellitus", not "diabetes"); a candidate the card checks
+(`validation.card_checks`) would flag, a part of a term or one whose answer the rest of the card shows, is not used,
+nor is one that several answers fit (an item of a list, an example after "such as", what a negation rules out). A
+statement with no candidate left gets none: it makes no card.
 """
 
 from __future__ import annotations
 
 import re
 
-from mksap_assets.domain.nlp.lexicon import find_terms
+from mksap_assets.domain.nlp.lexicon import DISEASE_HEADS, find_terms
+from mksap_assets.domain.validation.card_checks import (
+    abbreviation_definitions,
+    c1_giveaways,
+    cloze_fault,
+    whole_term,
+)
 
-MAX_CANDIDATES = 3
+MAX_SECONDARY = 1
 
 _MEDICAL_SUFFIXES = (
     "itis", "osis", "emia", "aemia", "pathy", "plasia", "trophy", "oma", "ectomy", "plasty", "scopy", "graphy",
     "gram", "algia", "uria", "penia", "cytosis", "megaly", "syndrome", "mab", "nib", "pril", "sartan", "olol",
     "statin", "mycin", "cillin", "cycline", "azole", "floxacin", "prazole", "parin", "xaban", "gatran", "tide",
     "gliflozin", "gliptin", "dipine", "thiazide", "semide", "lukast", "sone", "olone", "vir", "platin", "taxel",
+    "virus", "coccus", "cocci", "bacter", "monas", "bacteria",  # organisms
+    "ema",  # erythema, edema, eczema, empyema
 )
+# One word; `whole_term` adds the modifiers that belong to it. "diagnosis" and "prognosis" end like a disease.
 _SUFFIX_WORD_RE = re.compile(
-    r"\b(?:[A-Za-z-]+\s)?[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
+    r"\b(?!(?:diagnosis|prognosis)\b)[A-Za-z-]*(?:" + "|".join(_MEDICAL_SUFFIXES) + r")s?\b", re.IGNORECASE
+)
+# Devices, named by their head noun and, through `whole_term`, its modifiers ("18-gauge peripheral intravenous
+# catheter", "hydrocolloid dressing").
+_DEVICE_RE = re.compile(
+    r"\b(?:catheters?|cannulas?|needles?|stents?|dressings?|pacemakers?|defibrillators?|tubes?|splints?|braces?)\b",
+    re.IGNORECASE,
+)
+# Head nouns of a condition the lexicon does not name: with their modifiers (`whole_term`) they make one ("restrictive
+# lung disease", "amebic liver abscess"); alone ("disease") they are generic and fail the card checks.
+_CONDITION_HEAD_RE = re.compile(
+    rf"\b(?:{'|'.join(sorted(DISEASE_HEADS))}|abscess(?:es)?|tears?|cysts?|warts?|fractures?|embolism|aneurysms?"
+    r"|dissection|neoplasms?|nodules?|polyps?)\b",
+    re.IGNORECASE,
 )
 _ABBREVIATION_IN_PARENTHESES_RE = re.compile(r"\s\(([A-Z][A-Za-z0-9-]{0,9}?)s?\)")
 # A unit, with any "/denominator" parts it carries ("mL/kg", "mg/d", "mL/min/1.73 m2", "/μL").
@@ -36,6 +61,8 @@ _NUMERIC_RE = re.compile(
     + _NUMBER + r"(?:(?:\s?%)?\s?(?:to|-|–)\s?" + _NUMBER + r")?\s?" + _UNIT + r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+# A threshold without a unit, a ratio or a score: "< 0.70", "≥ 2".
+_THRESHOLD_RE = re.compile(r"[<>≤≥]\s?" + _NUMBER + r"(?![\d.,]*\d)")
 # Words that carry no answer of their own: a blank may not be one of them, start with one or end with one.
 _FUNCTION_WORDS = frozenset(
     """a an the and or but if of in on at to for with by from as is are was were be been being this that these
@@ -55,47 +82,14 @@ _TRIVIAL = _FUNCTION_WORDS | {
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
 
-# Verbs that head a predicate rather than name a thing: a run of content words is cut before and after them.
-_PREDICATE_WORDS = {
-    "reveal", "reveals", "show", "shows", "cause", "causes", "use", "uses", "provide", "provides", "include",
-    "includes", "depend", "depends", "allow", "allows", "require", "requires", "present", "presents", "develop",
-    "develops", "occur", "occurs", "suggest", "suggests", "indicate", "indicates", "increase", "increases",
-    "decrease", "decreases", "reduce", "reduces", "improve", "improves", "represent", "represents", "varies", "vary",
-    "depending", "involve", "involves",
-}
-
-
-def _is_predicate(word: str) -> bool:
-    """A verb or adverb by its form ("caused", "significantly") or a listed verb."""
-    lowered = word.lower()
-    return lowered in _PREDICATE_WORDS or (len(lowered) > 3 and lowered.endswith(("ed", "ly")))
-
-
-def _content_runs(statement: str) -> list[str]:
-    """Maximal runs of consecutive content words, as exact substrings (numbers are left to _NUMERIC_RE; verbs and
-    adverbs end a run, so a run names a thing rather than a predicate fragment)."""
-    runs: list[str] = []
-    start = end = None
-    for match in _WORD_RE.finditer(statement):
-        word = match.group(0)
-        breaks = word.lower() in _TRIVIAL or any(c.isdigit() for c in word) or _is_predicate(word)
-        if breaks or (end is not None and statement[end:match.start()].strip()):
-            if start is not None:
-                runs.append(statement[start:end])
-            start = end = None
-            if breaks:
-                continue
-        if start is None:
-            start = match.start()
-        end = match.end()
-    if start is not None:
-        runs.append(statement[start:end])
-    return runs
-
-
 def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
     """Spans of "long form (ABBR)": the fewest words before the parentheses that spell the abbreviation (its letters
-    in order, the first one starting the long form, every content word's initial among them)."""
+    in order, the first one starting the long form, every content word's initial among them); else the long form the
+    card checks find (`abbreviation_definitions`, whose rule lets words be skipped: "Global Initiative for Chronic
+    Obstructive Lung Disease (GOLD)"); else the content words right before it, which name what it abbreviates
+    whether or not they spell it ("Potassium hydroxide (KOH)")."""
+    defined = {d.abbreviation[1] + 1: d.long_form[0] for d in abbreviation_definitions(statement)
+               if d.long_form[1] <= d.abbreviation[0]}
     spans = []
     for match in _ABBREVIATION_IN_PARENTHESES_RE.finditer(statement):
         letters = [c.lower() for c in match.group(1) if c.isalpha()]
@@ -107,6 +101,16 @@ def abbreviated_terms(statement: str) -> list[tuple[int, int]]:
             if text.startswith(letters[0]) and _in_order(letters, text) and initials <= set(letters):
                 spans.append((window[0].start(), match.end()))
                 break
+        else:
+            if match.end() in defined:
+                spans.append((defined[match.end()], match.end()))
+                continue
+            named = re.search(r"(?:[A-Za-z][\w-]*\s+)*[A-Za-z][\w-]*$", statement[: match.start()])
+            named_words = named.group(0).split() if named else []
+            while named_words and named_words[0].lower() in _TRIVIAL:
+                named_words.pop(0)
+            if 0 < len(named_words) <= len(letters):
+                spans.append((match.start() - len(" ".join(named_words)), match.end()))
     return spans
 
 
@@ -184,14 +188,71 @@ def _trim_function_words(candidate: str) -> str:
 
 
 def pick_cloze_candidates(statement: str) -> list[str]:
+    """The statement's cloze candidates, c1 first; [] when no whole specific term that only one answer fits makes a
+    c1 (the statement then makes no card worth studying). At most MAX_SECONDARY secondary blanks, each a named term
+    or a value that one answer fits too: a suffix guess or a bare abbreviation is a poor card of its own."""
     abbreviated = abbreviated_terms(statement)
-    ordered = [statement[start:end].strip() for start, end in abbreviated]
-    ordered += [term.text for term in find_terms(statement) if term.kind != "abbreviation"]
-    ordered += [m.group(0) for m in _SUFFIX_WORD_RE.finditer(statement)]
-    ordered += [m.group(0) for m in _NUMERIC_RE.finditer(statement)]
-    chosen = _choose(ordered, statement, abbreviated)
-    # Runs of content words are often verb fragments ("strongly associated"): only when nothing better exists.
-    return chosen or _choose(sorted(_content_runs(statement), key=len, reverse=True), statement, abbreviated)
+    named = [_whole(statement, start, end) for start, end in abbreviated]
+    named += [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind != "abbreviation"]
+    suffixed = [_whole(statement, *m.span()) for m in (*_SUFFIX_WORD_RE.finditer(statement),
+                                                        *_DEVICE_RE.finditer(statement),
+                                                        *_CONDITION_HEAD_RE.finditer(statement))]
+    values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
+    # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
+    bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
+    chosen = _choose([*named, *suffixed, *values, *bare], statement, abbreviated)
+    answers = [c for c in chosen if _one_answer_fits(c, statement)]
+    if not answers:
+        return []
+    # a value is the most specific second blank, then a named term
+    secondary = [c for group in (values, named) for c in answers[1:]
+                 if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in {_trim_function_words(g) for g in group}]
+    return [answers[0], *secondary[:MAX_SECONDARY]]
+
+
+def _whole(statement: str, start: int, end: int) -> str:
+    """The whole term around a lexicon or suffix match ("type 2 {diabetes} mellitus")."""
+    start, end = whole_term(statement, start, end)
+    return statement[start:end]
+
+
+# A list around a blank: "A, {B}, and C", "A, B, or a {C}", "{A}, B or C", "{A} or B", "such as {B}" (a blank on one
+# item or example lets any other fit). A comma alone is no list ("For {X}, a device …"), nor is "and" before a
+# second predicate ("{X} and then …", "{X} and is …").
+_ITEM_BEFORE_RE = re.compile(
+    r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:(?:a|an|the)\s+)?$"
+)
+_COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
+_SECOND_PREDICATE = (
+    r"(?:then|thereafter|is|are|was|were|may|can|could|should|must|will|would|has|have|had|does|do|did|not|also|its"
+    r"|their|it|they|\w+ly)\b"
+)
+_ITEM_AFTER_RE = re.compile(
+    rf"^(?:,?\s+(?:and|or)\s+(?!{_SECOND_PREDICATE})|,\s+(?:[^\s,;.()]+\s+){{0,3}}(?:and|or)\s|,\s+[^,;.()]{{1,40}},)"
+)
+# A negation before which a blank names what is ruled out ("{X} is not indicated": almost anything fits), in the
+# same clause: a negation after "if", "when", "who" … belongs to a condition ("{X} is stopped if no response …"), and
+# "with no" describes ("{X} occurs in patients with no risk factors").
+_NEGATION_RE = re.compile(r"^[^,;]*?(?:\b(?:not|never|cannot|neither|nor)\b|(?<!\bwith )\bno\b)", re.IGNORECASE)
+_NEGATED_OBJECT_RE = re.compile(
+    r"\b(?:not|never|cannot|no longer)\s+(?:[a-z]+\s+){0,2}(?:(?:a|an|the|any)\s+)?$", re.IGNORECASE
+)
+_SUBORDINATE_RE = re.compile(r"\b(?:if|when|unless|because|although|while|whereas|which|that|who|whom|after|until)\b")
+
+
+def _one_answer_fits(candidate: str, statement: str) -> bool:
+    """Only one answer fits the blank: it is no item of a list and not what a negation rules out, as the subject
+    before it ("{X} is not indicated") or the object right after its verb ("does not show {X}")."""
+    start = statement.find(candidate)
+    end = start + len(candidate)
+    if _ITEM_BEFORE_RE.search(statement[:start]) or _ITEM_AFTER_RE.match(statement[end:]):
+        return False
+    if _COMMA_BEFORE_RE.search(statement[:start]) and statement[end:].startswith(","):
+        return False
+    if _NEGATED_OBJECT_RE.search(statement[:start]):
+        return False
+    negation = _NEGATION_RE.search(statement[end:])
+    return negation is None or bool(_SUBORDINATE_RE.search(negation.group(0)))
 
 
 def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int]]) -> list[str]:
@@ -207,14 +268,16 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
         start = statement.find(candidate)
         end = start + len(candidate)
         # Part of a "long form (ABBR)" is blanked only as the whole of it, never leaving the abbreviation showing.
-        if any(start < a_end and a_start < end and (start, end) != (a_start, a_end) for a_start, a_end in abbreviated):
+        if any(start < a_end and a_start < end and not start <= a_start <= a_end <= end
+               for a_start, a_end in abbreviated):
             continue
         if any(start < other_end and other_start < end for other_start, other_end in spans):
             continue  # blanks must not overlap
         if _gives_itself_away(candidate, statement, start) or _inside_a_name(statement, start, end):
             continue
+        # what the card checks would flag: a part of a term, a participle tail, the answer shown elsewhere
+        if cloze_fault(statement, start, end) or c1_giveaways(statement, [candidate]):
+            continue
         spans.append((start, end))
         chosen.append(candidate)
-        if len(chosen) == MAX_CANDIDATES:
-            break
     return chosen

@@ -8,6 +8,7 @@ deduplication to share:
   conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank);
 - `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
 - `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
+  `cloze_fault` adds what only its place on the card shows (a part of a term, a participle tail);
 - `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
 
 The first placed candidate is c1 and the others c2 (`validation.cloze.place_candidates`, the anki renderer's rule):
@@ -21,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mksap_assets.domain.cloze_placement import whole_word
-from mksap_assets.domain.nlp.lexicon import is_abbreviation, long_forms
+from mksap_assets.domain.nlp.lexicon import (
+    DISEASE_HEADS,
+    find_terms,
+    is_abbreviation,
+    long_forms,
+    singular,
+    word_kind,
+)
 from mksap_assets.domain.nlp.rules import Quantity, find_quantities
 from mksap_assets.domain.validation.cloze import place_candidates
 
@@ -44,6 +52,9 @@ GIVEAWAY_LONG_FORM = "long_form"  # c1 blanks an abbreviation whose long form st
 GIVEAWAY_CONVERSION = "conversion"  # c1 blanks a value whose conversion to other units stays visible
 GIVEAWAY_REPEATED = "repeated"  # the c1 answer itself occurs outside its blank
 GIVEAWAY_GLOSS = "gloss"  # a gloss in parentheses right after the blank: "{{Verruca vulgaris}} (common warts)"
+# a word of the c1 answer visible outside its blank: a table row naming its own subject ("{{Adults with cystic
+# fibrosis}} (Screening: … in cystic fibrosis …)"), "{{Lead poisoning}} follows exposure to lead paint"
+GIVEAWAY_SHARED_WORD = "shared_word"
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,13 @@ def _abbreviation_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveawa
             found.append(Giveaway(GIVEAWAY_LONG_FORM, statement[long[0]:long[1]]))
     if found:
         return found
+    # A blank that is all of a parenthesis names what the words before it spell out, whether or not its letters
+    # match them: "Potassium hydroxide ({{KOH}})" (a value there is a conversion, the conversion check's).
+    answer = statement[c1[0]:c1[1]]
+    if statement[c1[0] - 1:c1[0]] == "(" and statement[c1[1]:c1[1] + 1] == ")" and not any(c.isdigit() for c in answer):
+        named = re.search(r"((?:[^\W_][\w-]*\s+){0,3}[^\W_][\w-]*)\s*$", statement[: c1[0] - 1])
+        if named:
+            return [Giveaway(GIVEAWAY_LONG_FORM, named.group(1))]
     # Abbreviations the lexicon knows, anywhere on the card: "COPD" visible, "chronic obstructive pulmonary disease"
     # blanked, or the other way round.
     answer = statement[c1[0]:c1[1]].lower()
@@ -243,6 +261,35 @@ def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     return found
 
 
+# Words an answer may share with the card without giving it away: a term's grading, side and generic head, a value's
+# unit and comparator ("at least 3 days" beside "at least 4 days").
+_SHARED_WORD_EXEMPT = frozenset(
+    """acute chronic severe mild moderate primary secondary early late disease diseases disorder disorders syndrome
+    type level levels year years month months week weeks day days hour hours minute minutes least less fewer greater
+    higher lower high low pain tissue soft deep phase score scores risk test tests left right lateral medial""".split()
+)
+
+
+def shared_words(answer: str, visible: str) -> list[str]:
+    """The words of the answer (4 letters or more, not function or generic words) that the visible text also has,
+    singular and plural alike: "Lead poisoning" shares "lead" with "exposure to lead paint"."""
+    shown = {singular(token.lower()) for token in _TOKEN_RE.findall(visible)}
+    found: list[str] = []
+    for token in _TOKEN_RE.findall(answer):
+        lowered = token.lower()
+        if (len(lowered) < 4 or not lowered.isalpha() or lowered in FUNCTION_WORDS or lowered in GENERIC_WORDS
+                or lowered in _SHARED_WORD_EXEMPT or lowered in found):
+            continue
+        if singular(lowered) in shown:
+            found.append(lowered)
+    return found
+
+
+def _shared_word_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    visible = statement[: c1[0]] + " \u2026 " + statement[c1[1]:]
+    return [Giveaway(GIVEAWAY_SHARED_WORD, word) for word in shared_words(statement[c1[0]:c1[1]], visible)]
+
+
 def c1_placement(statement: str, clozes: Sequence[str]) -> tuple[int, int] | None:
     """The (start, end) span card 1 blanks: where the card renderer places the first placeable candidate; None when
     no candidate can be placed."""
@@ -255,16 +302,19 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
     """Everything card 1 shows outside its c1 blank that reveals the c1 answer: an abbreviation of the blanked long
     form or the long form of a blanked abbreviation ("Primary {{c1::sclerosing cholangitis}} (PSC)"), a conversion
     of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated, another name
-    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"). c2 blanks are
+    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"), a word of the
+    answer shown elsewhere (a table row that names its own subject). c2 blanks are
     shown on card 1, so they count as visible. Empty when nothing gives c1 away or no candidate can be placed."""
     c1 = c1_placement(statement, clozes)
     if c1 is None:
         return []
+    repeated = _repeated_giveaways(statement, c1)
     return [
         *_abbreviation_giveaways(statement, c1),
         *_conversion_giveaways(statement, c1, find_quantities(statement)),
-        *_repeated_giveaways(statement, c1),
+        *repeated,
         *_gloss_giveaways(statement, c1),
+        *([] if repeated else _shared_word_giveaways(statement, c1)),  # the whole answer repeated says it already
     ]
 
 
@@ -341,7 +391,12 @@ FUNCTION_WORDS = frozenset(
 # Words that make no answer on their own: a span made only of them is a stock phrase ("likely diagnosis").
 GENERIC_WORDS = frozenset(
     """likely most best appropriate initial next first step management treatment therapy diagnosis test
-    testing evaluation finding findings patient patients option options cause causes""".split()
+    testing evaluation finding findings patient patients option options cause causes
+    one possible potential nonspecific abnormality abnormalities evidence agent agents whenever modest benefit
+    factor factors role feature features condition conditions approach strategy choice measure measures change
+    changes effect effects problem case cases important useful helpful additional
+    disease diseases ulcer ulcers lesion lesions infection infections injury injuries wound wounds tumor tumors
+    mass masses""".split()
 )
 # A span may open on most function words ("within 24 hours", "more than 95%", "not associated with X"), but not on one
 # that joins it to what comes before: "so clotrimazole", "and renal failure", "of the kidney".
@@ -380,6 +435,129 @@ def trivial_cloze(cloze: str) -> str | None:
     return None
 
 
+TRIVIAL_PARTIAL_TERM = "partial_term"
+TRIVIAL_PARTICIPLE = "participle_tail"
+
+# After a blank, words that finish the term it started ("{{diabetes}} mellitus", "{{Lyme}} disease").
+_TERM_TAILS = DISEASE_HEADS | {"mellitus", "insipidus"}
+# Before a blank, a modifier that belongs to the term: "type 2 {{diabetes}}", "diffuse alveolar {{hemorrhage}}",
+# "crystal-induced {{nephropathy}}", "gallstone {{pancreatitis}}", "plain {{radiography}}" (not before a drug, where
+# "topical" or "intravenous" names the route).
+_TERM_MODIFIER_RE = re.compile(
+    r"(?:\btype\s+\d+[a-z]?|\b[a-z0-9]+-(?:induced|associated|related|mediated|acquired|resistant|dependent|negative"
+    r"|positive)|\b[a-z][a-z-]{2,})\s+$"
+)
+# Words before a blank that qualify the case rather than name the term ("severe {{asthma}}", "suspected {{MM}}"), and
+# verbs, whose object the blank is ("cause {{hypoxemia}}", "include {{X}}").
+_NOT_MODIFIERS = frozenset(
+    """severe mild moderate suspected known possible probable recurrent refractory uncontrolled untreated advanced
+    normal abnormal new underlying concomitant coexisting associated several clinical total potential initial general
+    metastatic
+    usual typical critical additional optimal minimal similar regular particular necessary various serious previous
+    numerous specific basic medical physical original annual practical essential crucial individual traditional
+    conventional empirical empiric classic characteristic dramatic periodic diagnostic therapeutic prophylactic
+    symptomatic asymptomatic clear dual urgent emergent immediate early late prompt routine standard certain
+    faster slower higher lower greater better worse larger smaller longer shorter earlier later goal target
+    cause include treat prevent confirm exclude suggest indicate mimic diagnose reduce increase require avoid use
+    consider evaluate assess detect develop undergo receive start stop continue monitor screen rule perform obtain
+    order give begin manage worsen improve trigger precipitate predict distinguish differentiate
+    establish when where whether how what why once""".split()
+)
+
+
+def _modifier_start(statement: str, start: int) -> int | None:
+    """Where a modifier that belongs to the term starting at `start` begins, or None: the word right before it, a
+    "type 2" or a hyphenated "X-induced", unless that word is a function word, a qualifier or a verb (listed, or by
+    its form: "-ed", "-ing", "-ly", a third-person "-s")."""
+    match = _TERM_MODIFIER_RE.search(statement[:start].lower())
+    if match is None:
+        return None
+    word = match.group(0).strip()
+    if " " in word or "-" in word:
+        return match.start()
+    if (word in FUNCTION_WORDS or word in GENERIC_WORDS or word in _NOT_MODIFIERS
+            or word.endswith(("ed", "ing", "ly"))
+            or (word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")))
+            or re.search(r"\b(?:to|not|can|may|might|must|should|will|would|could|does|do|did)\s+$",
+                         statement[: match.start()].lower())):
+        return None
+    return match.start()
+
+
+def whole_term(statement: str, start: int, end: int) -> tuple[int, int]:
+    """The span statement[start:end] widened to the whole term it is part of: a named term that contains it ("atrial
+    {{fibrillation}}"); after it, its tail ("{{diabetes}} mellitus", "{{lupus}} pneumonitis"), a species name
+    ("{{Staphylococcus}} aureus") or a Latin epithet ("{{polycythemia}} vera"); before it, its modifiers
+    (`_modifier_start`: "type 2", "diffuse alveolar", "gallstone") and an eponym ("Hodgkin {{lymphoma}}"), though not
+    before a drug, where "topical" or "intravenous" names the route, nor before a value ("3 days")."""
+    for term in find_terms(statement):
+        if term.start <= start and end <= term.end:
+            start, end = term.start, term.end
+    while tail := re.match(r"\s+([A-Za-z]+)\b", statement[end:]):
+        word = tail.group(1)
+        species = _GENUS_RE.fullmatch(statement[start:end]) and word.islower() and word not in FUNCTION_WORDS
+        latin = _LATIN_EPITHET_RE.fullmatch(word) and len(statement[start:end].split()[-1]) >= 5
+        if word.lower() not in _TERM_TAILS and word_kind(word) != "disease" and not species and not latin:
+            break
+        end += tail.end()
+    tokens = _TOKEN_RE.findall(statement[start:end])
+    if tokens and word_kind(tokens[-1]) != "drug" and not re.search(r"[\d<>≤≥]", statement[start:end]):
+        while True:
+            modifier = _modifier_start(statement, start)
+            eponym = re.search(r"(?<=\s)([A-Z][a-z]+)\s+$", statement[:start])  # a capital mid-sentence
+            if modifier is not None:
+                start = modifier
+            elif (eponym and eponym.group(1).lower() not in FUNCTION_WORDS | _NOT_EPONYMS | _NOT_MODIFIERS
+                  and tokens[-1].islower()):
+                start = eponym.start(1)
+            else:
+                break
+    return start, end
+
+
+# A Latin epithet after a term: "polycythemia vera", "tinea cruris", "erythema nodosum".
+_LATIN_EPITHET_RE = re.compile(r"(?!(?:status|focus|area|data|plus|thus|versus|via|extra|is|was|has|this|diagnosis"
+                               r"|prognosis|basis|analysis|formula|media)$)"
+                               r"[a-z]{3,}(?:is|a|us|um|ae|ata)")
+# A genus, the first word of a species name: "Staphylococcus", "Plasmodium", "Salmonella".
+_GENUS_RE = re.compile(r"[A-Z][a-z]+(?:coccus|bacter|monas|ella|ium|bacterium|myces|ia)")
+# Capitalised words before a term that are not part of its name.
+_NOT_EPONYMS = frozenset("patients patient treatment therapy in with of for and or".split())
+
+
+# Nouns after a blank that make the blank their modifier ("a faster {{shock}} recovery", "the {{MELD}} score"): the
+# answer is the whole phrase, or the card asks for a word of it.
+_HEADS_AFTER_A_MODIFIER = frozenset(
+    """recovery risk score scores rate rates duration phase severity onset status response index criteria level
+    levels volume volumes factor factors inhibitor inhibitors receptor receptors agonist agonists antagonist
+    antagonists antibody antibodies count""".split()
+)
+
+
+def cloze_fault(statement: str, start: int, end: int) -> str | None:
+    """Why the blank statement[start:end] makes a poor answer on its card, or None: a `trivial_cloze` reason;
+    TRIVIAL_PARTIAL_TERM when it is part of a term the card shows the rest of (inside a hyphenated word:
+    "{{ischemia}}-guided"; short of its `whole_term`: "{{atrial}} fibrillation", "{{diabetes}} mellitus", "type 2
+    {{diabetes}}", "diffuse alveolar {{hemorrhage}}", "{{lupus}} pneumonitis"; the modifier of a noun after it:
+    "{{shock}} recovery", "{{GLP-1}} RAs"); TRIVIAL_PARTICIPLE when it ends on
+    a participle after a plural noun, a clause cut short ("{{capillaries manifesting}}", not "{{occlusive
+    dressing}}")."""
+    reason = trivial_cloze(statement[start:end])
+    if reason is not None:
+        return reason
+    glued = re.search(r"[^\W_][-‐]?$", statement[:start]) or re.match(r"[-‐]?[^\W_]", statement[end:])
+    head_after = re.match(r"\s+([^\W_][\w-]*)", statement[end:])
+    if (glued or whole_term(statement, start, end) != (start, end)
+            or (head_after and (head_after.group(1).lower() in _HEADS_AFTER_A_MODIFIER
+                                or is_abbreviation(head_after.group(1))))):
+        return TRIVIAL_PARTIAL_TERM
+    tokens = [token.lower() for token in _TOKEN_RE.findall(statement[start:end])]
+    if (len(tokens) > 1 and tokens[-1].endswith("ing") and tokens[-2].endswith("s")
+            and not tokens[-2].endswith(("ss", "us", "is"))):
+        return TRIVIAL_PARTICIPLE
+    return None
+
+
 # -- one card's figures ------------------------------------------------------------------------------------------------
 
 
@@ -392,13 +570,13 @@ class CardMetrics:
     has_extra_field: bool
     case_narration: tuple[str, ...]  # cue names
     giveaways: tuple[Giveaway, ...]
-    trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate
+    trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate (`cloze_fault`)
 
 
 def card_metrics(statement: str, clozes: Sequence[str], extra_field: str | None) -> CardMetrics:
     """All card checks of one statement with its cloze candidates (first = c1) and extra_field."""
     placed, _ = place_candidates(statement, clozes)
-    trivial = tuple(reason for p in placed if (reason := trivial_cloze(p.candidate)) is not None)
+    trivial = tuple(reason for p in placed if (reason := cloze_fault(statement, p.start, p.end)) is not None)
     return CardMetrics(
         words=words(statement),
         clozes=len(placed),

@@ -93,6 +93,7 @@ NOT_RUN = {
     "make quality": "minutes over the copyrighted corpus (../shared), not part of a clone",
     "make bench": "benchmarks of about 15 minutes",
     "make bench-incremental": "a benchmark of about 10 minutes",
+    "make bench-deck": "replays the copyrighted corpus (../shared) and a rerun kept outside the repository",
 }
 
 

@@ -389,6 +389,16 @@ def test_a_kept_negation_or_a_negation_about_other_words_is_no_error(source_text
     assert [c for c in codes(statement, _critique(source_text)) if c.startswith("negation")] == []
 
 
+def test_not_only_but_also_negates_nothing_on_either_side():
+    source = _critique("Long-term proton pump inhibitor use may lead to hypomagnesemia and vitamin B12 deficiency.")
+    paraphrase = codes("Long-term proton pump inhibitor use may lead not only to hypomagnesemia but also to vitamin "
+                       "B12 deficiency.", source, severity=None)
+    assert [c for c in paraphrase if c.startswith("negation")] == []
+    assert "negation_mismatch" in codes("Long-term proton pump inhibitor use may not lead to hypomagnesemia.", source)
+    written = _critique("Proton pump inhibitors cause not only hypomagnesemia but also vitamin B12 deficiency.")
+    assert [c for c in codes("Proton pump inhibitors cause hypomagnesemia.", written) if c.startswith("negation")] == []
+
+
 def test_the_other_case_of_a_contrast_is_only_a_warning():
     source = _critique("Patients with gout treated with colchicine who do not respond after 3 days should have "
                        "colchicine stopped; otherwise, colchicine should be continued for 14 days.")

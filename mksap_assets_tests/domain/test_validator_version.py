@@ -32,9 +32,9 @@ CHECKS_CODE = (
 )
 # The version and the fingerprint of the checks it names (Python 3.11's tokenizer; pyproject pins 3.11).
 RECORDED_VERSION = "6"
-# 6: the model's source concern and quoted evidence; extra_field length and restatement (card_checks.py, which no
-# validation issue reads, changed the fingerprint since without a bump)
-RECORDED_CHECKS = "5c0f8e2553398558"
+# 6: the model's source concern and quoted evidence; extra_field length and restatement; "not only … but" is no
+# negation (card_checks.py, which no validation issue reads, changed the fingerprint since without a bump)
+RECORDED_CHECKS = ""
 
 
 def code_tokens(source: str) -> Iterator[str]:

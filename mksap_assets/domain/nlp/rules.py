@@ -383,6 +383,8 @@ _WORD_CUE_RE = re.compile(
 # "n't" ends a word and a word cue starts one, so the two never start at the same place. Scanned apart (and only in
 # texts with an apostrophe), "n't" no longer costs the word scan a try at every position.
 _NT_RE = re.compile(r"(?<=[A-Za-z])n't(?![A-Za-z])", re.IGNORECASE)
+# "not only A but (also) B" asserts A and B: its "not" negates nothing (the same sentence, before a ";" or ".").
+NOT_ONLY_RE = re.compile(r"\bnot\s+only\b(?=[^.;]*\bbut\b)", re.IGNORECASE)
 # Clause boundaries: a cue's scope ends at the first of these (and never crosses a sentence).
 _CLAUSE_END_RE = re.compile(r"[;:]|,\s+(?:but|whereas|although|because|while|which|so)\b|\b(?:but|whereas|because)\b|"
                             r"[.?!](?:\s|$)")
@@ -409,6 +411,8 @@ def find_cues(text: str) -> list[Cue]:
         cue_text = match.group(0)
         if cue_text.lower() == "no" and _is_number_sign(text, match.end()):
             continue  # "No. 5"
+        if cue_text.lower() == "not" and NOT_ONLY_RE.match(text, match.start()):
+            continue
         boundary = _CLAUSE_END_RE.search(text, match.end())
         scope_end = boundary.start() if boundary else len(text)
         cues.append(Cue(cue_text, kind, match.start(), match.end(), scope_end))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from mksap_assets.domain.nlp.lexicon import COMPOUND_WORDS
-from mksap_assets.domain.nlp.rules import canonical_value
+from mksap_assets.domain.nlp.rules import NOT_ONLY_RE, canonical_value
 
 # Word characters include Unicode sub- and superscript digits ("H₂O", "10⁹/L"), read as plain digits by norm_word.
 _SCRIPTS = "₀-₉⁰¹²³⁴-⁹"
@@ -67,8 +67,8 @@ def norm_word(raw: str) -> str:
 
 
 # Words that start a rewrite in the second pass ("this patient" → "a", comparator phrases → a symbol, "stroke
-# volume" → one word, so that the disease "stroke" is never found inside it).
-_SECOND_PASS_STARTS = _COMPARATOR_STARTS | {"this", "the"} | frozenset(COMPOUND_WORDS)
+# volume" → one word, so that the disease "stroke" is never found inside it, the "not" of "not only … but" left out).
+_SECOND_PASS_STARTS = _COMPARATOR_STARTS | {"this", "the", "not"} | frozenset(COMPOUND_WORDS)
 
 
 @lru_cache(maxsize=8192)
@@ -97,6 +97,9 @@ def tokenize_cached(text: str) -> tuple[Token, ...]:
         token = raw[i]
         if token.norm not in _SECOND_PASS_STARTS:
             tokens.append(token)
+            i += 1
+            continue
+        if token.norm == "not" and NOT_ONLY_RE.match(masked, token.start):
             i += 1
             continue
         if token.norm in ("this", "the") and i + 1 < len(raw) and raw[i + 1].norm in ("patient", "patients"):

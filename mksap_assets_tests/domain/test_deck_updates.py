@@ -72,3 +72,24 @@ def test_retired_txt_is_rewritten_empty_when_nothing_is_retired(tmp_path: Path):
     out = write_docs(tmp_path / "output", *_docs())
     summary = write_anki_export(out, now=T0)
     assert [line for line in summary.retired_path.read_text().splitlines() if not line.startswith("#")] == []
+
+
+def test_two_exports_of_the_same_extraction_keep_every_id_and_note(tmp_path: Path):
+    """The whole pipeline twice over the sample bank (the second run re-extracts from a fresh store and finds the
+    first export as its previous one): the same ids, the same deck GUIDs and modification times, nothing retired."""
+    import shutil
+
+    from mksap_assets.domain.exports.document import iter_exports
+    from mksap_assets_tests.domain.test_anki import run_pipeline
+
+    first_out = run_pipeline(tmp_path / "first")
+    first_ids = {e.document.question_id: [s.id for s in e.document.true_statements.from_critique]
+                 for e in iter_exports(first_out)}
+    first_deck = open_apkg(write_anki_export(first_out, now=T0).apkg_path, tmp_path)["notes"]
+    shutil.copytree(first_out, tmp_path / "second" / "output")
+    second_out = run_pipeline(tmp_path / "second")
+    second = {e.document.question_id: e.document for e in iter_exports(second_out)}
+    assert {q: [s.id for s in d.true_statements.from_critique] for q, d in second.items()} == first_ids
+    assert all(not d.retired_statements for d in second.values())
+    second_deck = open_apkg(write_anki_export(second_out, now=T1).apkg_path, tmp_path)["notes"]
+    assert {g: n["mod"] for g, n in second_deck.items()} == {g: n["mod"] for g, n in first_deck.items()}

@@ -150,3 +150,11 @@ def test_a_statement_that_no_longer_says_the_old_answer_is_another_fact():
     moved = Candidate("critique", "Life expectancy is one patient factor on which hemoglobin A1c goals may vary.",
                       "patient factor")
     assert similarity(moved, item) >= 70  # the cloze moved, the fact did not
+
+
+def test_an_abbreviation_and_its_long_form_are_the_same_words():
+    old = Candidate("critique", "The American College of Gastroenterology favors the MELD score over the Maddrey "
+                    "discriminant function score.", "MELD score", "x")
+    new = Candidate("critique", "The American College of Gastroenterology prefers the Model for End-Stage Liver "
+                    "Disease score to the Maddrey discriminant function score.", "Model for End-Stage Liver Disease score")
+    assert similarity(new, old) >= 70

@@ -113,10 +113,16 @@ def _holds(answer: Features, statement: Features) -> bool:
 
 
 def _answers_agree(first: str, second: str) -> bool:
-    """The c1 answers name the same thing: equal once normalised, or one's words nearly all in the other's
-    ("two different tests on the same sample" / "… tests performed on the same sample")."""
+    """The c1 answers name the same thing: equal once normalised, one's words nearly all in the other's ("two
+    different tests on the same sample" / "… tests performed on the same sample"), or the same words but for an
+    abbreviation written out."""
     a, b = normalise_for_match(first), normalise_for_match(second)
-    return bool(a and b) and (a == b or fuzz.token_set_ratio(a, b) >= ANSWER_AGREEMENT)
+    if not (a and b):
+        return False
+    if a == b or fuzz.token_set_ratio(a, b) >= ANSWER_AGREEMENT:
+        return True
+    words_a, words_b = Features.of(first), Features.of(second)  # "MELD score" / "Model for End-Stage … score"
+    return not words_a.lacking_in(words_b) and not words_b.lacking_in(words_a)
 
 
 def _swapped_item(a: Features, b: Features, same_answer: bool) -> bool:

@@ -18,7 +18,7 @@ from mksap_assets.domain.text import (
     normalise_exponents,
     normalise_whitespace,
 )
-from mksap_assets.domain.validation.grounding.tokens import is_content
+from mksap_assets.domain.validation.grounding.tokens import STOP_WORDS, is_content
 
 _NOT_MATCHED_RE = re.compile(r"[^\w.^<>≤≥≠±]+")
 _NUMBER_RE = re.compile(r"([<>≤≥≠±]\s*)?(\d+(?:[.,]\d+)*(?:\^-?\d+)?)")
@@ -26,6 +26,7 @@ NEGATIONS = frozenset(
     {"not", "no", "never", "none", "neither", "nor", "without", "cannot", "absent", "unlikely", "nothing"}
 )
 _SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|e|ly)$")
+_COMPOUND_RE = re.compile(r"[^\W_]+(?:[-‐‑–][^\W_]+)*")
 
 
 def normalise_for_match(text: str) -> str:
@@ -47,6 +48,7 @@ class Features:
     content: frozenset[str]  # content words
     stems: frozenset[str]
     joined: str  # the normalised text without spaces
+    compounds: tuple[str, ...]  # the casefolded words, hyphenated compounds kept whole (for abbreviations' initials)
 
     @classmethod
     def of(cls, text: str) -> Features:
@@ -56,13 +58,51 @@ class Features:
                                for m in _NUMBER_RE.finditer(normalised)))
         negations = tuple(sorted(word for word in normalised.split() if word in NEGATIONS))
         return cls(normalised, numbers, negations, content, frozenset(stem(word) for word in content),
-                   normalised.replace(" ", ""))
+                   normalised.replace(" ", ""), tuple(_COMPOUND_RE.findall(text.casefold())))
 
     def lacking_in(self, other: Features) -> set[str]:
         """This statement's content words that the other lacks (a word written inside the other's text with the
-        spaces removed, "airflow" / "air flow", or with the same stem, "occurs" / "occur", is not lacking)."""
-        return {word for word in self.content if stem(word) not in other.stems and word not in other.joined}
+        spaces removed, "airflow" / "air flow", or with the same stem, "occurs" / "occur", is not lacking; nor is a
+        long form whose abbreviation the other writes, or an abbreviation whose long form it writes: "model for end
+        stage liver disease" / "meld")."""
+        lacking = {word for word in self.content if stem(word) not in other.stems and word not in other.joined}
+        if lacking:
+            lacking -= _acronym_runs(self.compounds, set(other.normalised.split()))
+            lacking -= set(self.normalised.split()) & _acronyms(other.compounds)
+        return lacking
 
     def adds_to(self, other: Features) -> bool:
         """Whether this statement has a content word the other lacks."""
-        return any(stem(word) not in other.stems and word not in other.joined for word in self.content)
+        return bool(self.lacking_in(other))
+
+
+MAX_LONG_FORM = 8  # words in a long form, stop words included
+
+
+def _initials_runs(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """(initials of its words but stop words, start, end) of every run of up to MAX_LONG_FORM words (a hyphenated
+    compound is one word: "end-stage" gives one initial)."""
+    runs = []
+    for start in range(len(words)):
+        initials = ""
+        for end in range(start, min(start + MAX_LONG_FORM, len(words))):
+            if words[end] in STOP_WORDS:
+                continue
+            initials += words[end][0]
+            if len(initials) >= 2:
+                runs.append((initials, start, end + 1))
+    return runs
+
+
+def _acronym_runs(words: tuple[str, ...], abbreviations: set[str]) -> set[str]:
+    """The words (hyphenated compounds split) of `words` that spell out one of `abbreviations`."""
+    covered: set[str] = set()
+    for initials, start, end in _initials_runs(words):
+        if initials in abbreviations:
+            covered.update(part for word in words[start:end] for part in word.split("-"))
+    return covered
+
+
+def _acronyms(words: tuple[str, ...]) -> set[str]:
+    """The initials of every run of `words`: an abbreviation among another statement's words is spelled out here."""
+    return {initials for initials, _, _ in _initials_runs(words)}

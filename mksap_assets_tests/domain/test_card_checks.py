@@ -384,6 +384,13 @@ def test_a_blank_on_the_topic_while_the_predicate_asserts_a_term_is_a_topic_blan
         ("Bacterial vaginosis presents with a thin, malodorous discharge.", "thin, malodorous discharge"),
         ("Glucocorticoids are associated with a faster recovery and a decrease in length of stay.", "faster recovery"),
         ("Gout is common in older men.", None),
+        # a decimal is no sentence end
+        ("COPD is defined by an FEV1/FVC ratio < 0.70 after bronchodilator.", "FEV1/FVC ratio < 0.70"),
+        # "the <role> of X is {Y}": a noun or adjective after the copula, not a participle or "similar to"
+        ("The initial management of contact dermatitis is removal of the allergen.", "removal of the allergen"),
+        ("The urine sediment of prerenal azotemia is bland.", "bland"),
+        ("The severity of obstruction is determined by the FEV1.", None),
+        ("Treatment of mild disease is similar to treatment of severe disease.", None),
     ],
 )
 def test_predicate_phrase_is_the_noun_phrase_the_predicate_asserts(statement: str, phrase: str | None):

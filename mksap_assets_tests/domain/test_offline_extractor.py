@@ -453,6 +453,14 @@ def test_a_negated_assertion_blanks_nothing_but_its_exception():
     assert pick_cloze_candidates("Dopamine is not recommended in septic shock except in bradycardia.") == ["bradycardia"]
 
 
+def test_an_example_and_a_role_frame_make_no_blank():
+    # "such as swallowed {X}": an example, with its modifiers, which other examples fit
+    statement = "A topical glucocorticoid, such as swallowed budesonide, is indicated for eosinophilic esophagitis."
+    assert "budesonide" not in pick_cloze_candidates(statement)
+    # "{X treatment}" names the frame of the statement, not its answer
+    assert "Sepsis treatment" not in pick_cloze_candidates("Sepsis treatment must address the source of infection.")
+
+
 def test_examples_after_the_blank_keep_it_from_being_c1():
     statement = "Otitis externa is caused by bacterial infection, most commonly Pseudomonas aeruginosa."
     assert "bacterial infection" not in pick_cloze_candidates(statement)

@@ -85,6 +85,8 @@ _TRIVIAL = _FUNCTION_WORDS | {
     "patient", "patients", "diagnosis", "treatment", "management", "therapy", "option", "finding", "findings",
     "test", "testing", "result", "results", "appropriate", "next", "step", "best", "first", "common", "cause",
 }
+# Heads that make a term the frame of a statement, not its answer: "{Malaria treatment} must address …".
+_ROLE_HEADS = frozenset({"treatment", "management", "diagnosis", "evaluation"})
 # A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
@@ -165,6 +167,7 @@ def _acceptable(candidate: str, statement: str) -> bool:
         and candidate.lower() not in _TRIVIAL
         and words[0].lower() not in _FUNCTION_WORDS
         and words[-1].lower().rstrip(",;:") not in _FUNCTION_WORDS
+        and words[-1].lower() not in _ROLE_HEADS
         and not re.fullmatch(r"[\d.,\s-]+", candidate)  # a bare number: a row or list number, or a unit-less value
         and candidate != statement.strip().rstrip(".")
         and len(candidate) > 2
@@ -300,6 +303,7 @@ def _whole(statement: str, start: int, end: int) -> str:
 # second predicate ("{X} and then …", "{X} and is …").
 _ITEM_BEFORE_RE = re.compile(
     r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:(?:a|an|the)\s+)?$"
+    r"|\b(?:such as|including|e\.g\.,?)\s+(?:[\w-]+\s+){1,2}$"  # an example with its modifiers: "such as swallowed {X}"
 )
 _COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
 _SECOND_PREDICATE = (

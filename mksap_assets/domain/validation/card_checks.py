@@ -364,12 +364,16 @@ _MAIN_VERB_RE = re.compile(
 _IDENTIFYING_RE = re.compile(
     r"^(?:\w+ly\s+)?(?:is|are)\s+(?:(?:the|a|an)\s|defined\b|diagnostic\b)", re.IGNORECASE
 )
+# Nouns for a role a sentence fills in for its condition: "the treatment of X is {Y}", "the cause of X is {Y}".
+_ROLE_NOUN = (
+    r"(?:treatment|management|therapy|diagnosis|goal|cause|causes|symptoms|signs|features|findings|sediment"
+    r"|presentation|hallmark|complications?|severity|mainstay|prognosis|evaluation)"
+)
 # Where the given condition is named inside the sentence: "patients with {X}", "treatment of {X}", "in the setting of
 # {X}", "is selected for {X}".
 _CONTEXT_MARKER_RE = re.compile(
     r"\b(?:(?:patients|persons|adults|children|women|men|those)\s+(?:with|who\s+have|who\s+has)"
-    r"|(?:treatment|management|therapy|diagnosis|goal|cause|causes|symptoms|signs|features|findings|sediment"
-    r"|presentation|hallmark|complications?|severity|mainstay|prognosis|evaluation)\s+(?:of|for|with|in)"
+    rf"|{_ROLE_NOUN}\s+(?:of|for|with|in)"
     r"|in\s+the\s+(?:setting|context|treatment|management)\s+of|(?:selected|approved|indicated|recommended|choice)"
     r"\s+for(?:\s+(?:the\s+)?treatment\s+of)?)\s+(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}$",
     re.IGNORECASE,
@@ -418,7 +422,7 @@ _ASSERTION_CUE_RE = re.compile(
 )
 # A phrase ends where a clause, a comparison or a circumstance begins.
 _PHRASE_END_RE = re.compile(
-    r"\s*[,;.:]|\s+(?:that|which|who|whom|because|when|if|in|for|to|with|including|than|compared|despite|after|before|during"
+    r"\s*[,;.:](?!\d)|\s+(?:that|which|who|whom|because|when|if|in|for|to|with|including|than|compared|despite|after|before|during"
     r"|within|without|as|by|on|at|from|along|via|versus|vs|unless|until|since|while|whereas|except)\b",
     re.IGNORECASE,
 )
@@ -427,24 +431,30 @@ MAX_PHRASE_WORDS = 8
 
 def predicate_phrase(statement: str) -> tuple[int, int] | None:
     """The (start, end) of the noun phrase a predicate asserts ("is characterized by {frequent exacerbations} that
-    …", "is best managed with {pain control, secretion management, and early mobility}", "a reduced FEV1/FVC ratio"
+    …", "the initial management of X is {removal of the offending agent}", "is best managed with {pain control, secretion management, and early mobility}", "a reduced FEV1/FVC ratio"
     before "coupled with …"): from the first assertion cue of the main clause to the end of its clause, or to the
     first participle after a noun; None when there is no cue or the phrase is longer than MAX_PHRASE_WORDS."""
-    cue = _ASSERTION_CUE_RE.search(statement, sentence_focus(statement).predicate_start)
+    predicate_start = sentence_focus(statement).predicate_start
+    cue = _ASSERTION_CUE_RE.search(statement, predicate_start)
+    if cue is None and re.search(rf"\b{_ROLE_NOUN}\s+(?:of|for)\b", statement[:predicate_start], re.IGNORECASE):
+        # "the X of Y is {Z}", a noun or an adjective; not a participle, an adverb or "similar to"
+        cue = re.compile(r"(?:is|are)\s+(?:(?:a|an|the)\s+)?(?![\w-]+(?:ed|en|ly)\b|[\w-]+\s+(?:to|by)\b)").match(
+            statement, predicate_start)
     if cue is None:
         return None
     start = cue.end()
     rest = statement[start:]
-    clause = re.match(r"[^;.]*?(?=\s*[;.]\s*$|\s+(?:that|which|who|because|when|if|unless|except|than|compared)\b)",
+    clause = re.match(r"(?:[^;.]|\.(?=\d))*?(?=\s*[;.]\s*$|\s+(?:that|which|who|because|when|if|unless|except|than|compared)\b)",
                       rest)
     cut = _PHRASE_END_RE.search(rest)
     if clause and words(clause.group(0)) <= MAX_PHRASE_WORDS and not _PHRASE_END_RE.search(clause.group(0).replace(
             ",", " ")):  # cut only by commas: a list or a series of adjectives, taken whole
         end = start + len(clause.group(0))
-    else:  # cut where a circumstance begins, before a second coordinated phrase ("a faster X and a decrease in …")
+    else:  # cut where a circumstance begins
         end = start + (cut.start() if cut else len(rest))
-        coordinated = re.search(r"\s+(?:and|or)\s+(?:a|an|the)\s", statement[start:end])
-        end = start + coordinated.start() if coordinated else end
+    # before a second coordinated phrase ("a faster X and a decrease in …"), which is a second fact
+    coordinated = re.search(r"\s+(?:and|or)\s+(?:a|an|the)\s", statement[start:end])
+    end = start + coordinated.start() if coordinated else end
     # a participle after a noun starts a clause of its own: "a reduced ratio {coupled} with", "ulcers {involving} the"
     tokens = [token.group(0).lower() for token in _TOKEN_RE.finditer(statement[start:end])]
     spans = [token.span() for token in _TOKEN_RE.finditer(statement[start:end])]

@@ -453,6 +453,12 @@ def test_a_negated_assertion_blanks_nothing_but_its_exception():
     assert pick_cloze_candidates("Dopamine is not recommended in septic shock except in bradycardia.") == ["bradycardia"]
 
 
+def test_a_threshold_is_blanked_with_its_unit_or_not_at_all():
+    # the value with its unit is an item of a list ("… or …"); its comparator and number alone would cut the unit
+    statement = "Neutropenia is a neutrophil count < 500/μL or one expected to fall below it within 48 hours."
+    assert not any(c.startswith("< 500") and "/μL" not in c for c in pick_cloze_candidates(statement))
+
+
 def test_an_example_and_a_role_frame_make_no_blank():
     # "such as swallowed {X}": an example, with its modifiers, which other examples fit
     statement = "A topical glucocorticoid, such as swallowed budesonide, is indicated for eosinophilic esophagitis."

@@ -208,7 +208,11 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     suffixed = [_whole(statement, *m.span()) for m in (*_SUFFIX_WORD_RE.finditer(statement),
                                                         *_DEVICE_RE.finditer(statement),
                                                         *_CONDITION_HEAD_RE.finditer(statement))]
-    values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
+    with_units = list(_NUMERIC_RE.finditer(statement))
+    # a threshold is a value of its own only without a unit: "< 500" of "< 500/μL" would leave the unit showing
+    values = [m.group(0) for m in with_units] + [
+        m.group(0) for m in _THRESHOLD_RE.finditer(statement)
+        if not any(u.start() <= m.start() < u.end() for u in with_units)]
     phrase = predicate_phrase(statement)
     asserted = [statement[phrase[0]:phrase[1]]] if phrase else []
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for

@@ -375,7 +375,7 @@ _CONTEXT_MARKER_RE = re.compile(
     r"\b(?:(?:patients|persons|adults|children|women|men|those)\s+(?:with|who\s+have|who\s+has)"
     rf"|{_ROLE_NOUN}\s+(?:of|for|with|in)"
     r"|in\s+the\s+(?:setting|context|treatment|management)\s+of|(?:selected|approved|indicated|recommended|choice)"
-    r"\s+for(?:\s+(?:the\s+)?treatment\s+of)?)\s+(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}$",
+    r"\s+for(?:\s+(?:the\s+)?treatment\s+of)?)\s+(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,3}$",
     re.IGNORECASE,
 )
 

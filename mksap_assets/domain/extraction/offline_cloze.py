@@ -6,8 +6,11 @@ disease or test (the lexicon), a word with a medical suffix, a device, a conditi
 a number with its unit or comparator (time units included), in that order of preference, then a bare abbreviation.
 A term is taken whole ("type 2 diabetes mellitus", not "diabetes"); a candidate the card checks
 (`validation.card_checks`) would flag, a part of a term or one whose answer the rest of the card shows, is not used,
-nor is one that several answers fit (an item of a list, an example after "such as", what a negation rules out). A
-statement with no candidate left gets none: it makes no card.
+nor is one that several answers fit (an item of a list, an example after "such as", anything in a sentence whose main
+clause is negated but an exception). c1 is the new information the sentence asserts (given-new, `_focus_rank`): a
+value, then a term or the noun phrase of the predicate ("is characterized by {frequent exacerbations}"); the subject
+or the condition the sentence takes as given only when nothing of the assertion is left and the rest of the card
+narrows it to one answer. A statement with no candidate left gets none: it makes no card.
 """
 
 from __future__ import annotations

@@ -5,10 +5,14 @@ deduplication to share:
 
 - `words`: the statement's length in words, as a reader counts them;
 - `c1_giveaways`: what outside the c1 blank reveals its answer on card 1 (an abbreviation or long form of it, a unit
-  conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank);
+  conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank, examples of it
+  or an appositive describing it);
 - `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
 - `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
   `cloze_fault` adds what only its place on the card shows (a part of a term, a participle tail);
+- `sentence_focus`, `topic_blank`, `predicate_phrase`, `negated_assertion`: given and new, what a sentence takes as
+  given (its subject, its condition) and what it asserts (the phrase after "is characterized by", "should undergo" …),
+  and whether its main clause rules something out, for the offline extractor to blank what the sentence asserts;
 - `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
 
 The first placed candidate is c1 and the others c2 (`validation.cloze.place_candidates`, the anki renderer's rule):

@@ -7,6 +7,7 @@ import pytest
 from mksap_assets.domain.validation.card_checks import (
     GIVEAWAY_ABBREVIATION,
     GIVEAWAY_CONVERSION,
+    GIVEAWAY_EXAMPLE,
     GIVEAWAY_GLOSS,
     GIVEAWAY_LONG_FORM,
     GIVEAWAY_REPEATED,
@@ -23,6 +24,9 @@ from mksap_assets.domain.validation.card_checks import (
     card_metrics,
     case_narration,
     cloze_fault,
+    negated_assertion,
+    predicate_phrase,
+    topic_blank,
     trivial_cloze,
     whole_term,
     words,
@@ -340,3 +344,69 @@ def test_an_abbreviation_blanked_in_its_parenthesis_is_named_by_the_words_before
 def test_card_metrics_counts_a_partial_blank() -> None:
     metrics = card_metrics("Screen adults with type 2 diabetes for albuminuria.", ["diabetes"], None)
     assert metrics.trivial_clozes == (TRIVIAL_PARTIAL_TERM,)
+
+
+# -- v4 classes: examples beside the blank, topic blanks, negated assertions ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze"),
+    [
+        ("Cellulitis is caused by bacterial infection, most commonly Streptococcus pyogenes.", "bacterial infection"),
+        ("Like other forms of vasculitis, Takayasu arteritis responds to glucocorticoids.", "vasculitis"),
+        ("Treatment with oral fluconazole, a triazole antifungal, cures most vaginal candidiasis.", "fluconazole"),
+    ],
+)
+def test_examples_or_an_appositive_beside_the_blank_give_it_away(statement: str, cloze: str):
+    assert GIVEAWAY_EXAMPLE in {g.kind for g in c1_giveaways(statement, [cloze])}
+
+
+def test_a_remark_after_the_blank_is_no_example():
+    statement = "The most common cause of hypercalcemia is primary hyperparathyroidism, especially in older women."
+    assert GIVEAWAY_EXAMPLE not in {g.kind for g in c1_giveaways(statement, ["primary hyperparathyroidism"])}
+
+
+def test_a_blank_on_the_topic_while_the_predicate_asserts_a_term_is_a_topic_blank():
+    statement = "Severe gout is characterized by recurrent flares that may require hospital care."
+    assert topic_blank(statement, (7, 11))  # "gout"
+    start = statement.index("recurrent flares")
+    assert not topic_blank(statement, (start, start + len("recurrent flares")))
+    # a predicate that identifies its subject: blanking the subject is no topic blank
+    assert not topic_blank("Warfarin is the anticoagulant of choice for mechanical heart valves.", (0, 8))
+
+
+@pytest.mark.parametrize(
+    ("statement", "phrase"),
+    [
+        ("Severe gout is characterized by recurrent flares that may require hospital care.", "recurrent flares"),
+        ("Asthma is characterized by a reduced FEV1/FVC ratio coupled with bronchodilator response.",
+         "reduced FEV1/FVC ratio"),
+        ("Bacterial vaginosis presents with a thin, malodorous discharge.", "thin, malodorous discharge"),
+        ("Glucocorticoids are associated with a faster recovery and a decrease in length of stay.", "faster recovery"),
+        ("Gout is common in older men.", None),
+        # a decimal is no sentence end
+        ("COPD is defined by an FEV1/FVC ratio < 0.70 after bronchodilator.", "FEV1/FVC ratio < 0.70"),
+        # "the <role> of X is {Y}": a noun or adjective after the copula, not a participle or "similar to"
+        ("The initial management of contact dermatitis is removal of the allergen.", "removal of the allergen"),
+        ("The urine sediment of prerenal azotemia is bland.", "bland"),
+        ("The severity of obstruction is determined by the FEV1.", None),
+        ("Treatment of mild disease is similar to treatment of severe disease.", None),
+    ],
+)
+def test_predicate_phrase_is_the_noun_phrase_the_predicate_asserts(statement: str, phrase: str | None):
+    span = predicate_phrase(statement)
+    assert (statement[span[0]:span[1]] if span else None) == phrase
+
+
+@pytest.mark.parametrize(
+    ("statement", "negated"),
+    [
+        ("Recent vaccination is not a typical risk factor for sarcoidosis.", True),
+        ("ERCP is no longer used in gallstone pancreatitis.", True),
+        ("Topical nystatin is ineffective against dermatophytes.", True),
+        ("FIB-4 is reasonable if there is no clinical evidence of cirrhosis.", False),  # a condition's negation
+        ("Candidiasis occurs in patients with no risk factors.", False),  # "with no" describes
+    ],
+)
+def test_negated_assertion_is_a_negation_of_the_main_clause(statement: str, negated: bool):
+    assert (negated_assertion(statement) is not None) == negated

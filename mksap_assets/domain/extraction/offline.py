@@ -31,7 +31,7 @@ from mksap_assets.domain.text import (
 )
 from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 
-OFFLINE_EXTRACTOR_VERSION = "3"
+OFFLINE_EXTRACTOR_VERSION = "4"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 

@@ -6,8 +6,11 @@ disease or test (the lexicon), a word with a medical suffix, a device, a conditi
 a number with its unit or comparator (time units included), in that order of preference, then a bare abbreviation.
 A term is taken whole ("type 2 diabetes mellitus", not "diabetes"); a candidate the card checks
 (`validation.card_checks`) would flag, a part of a term or one whose answer the rest of the card shows, is not used,
-nor is one that several answers fit (an item of a list, an example after "such as", what a negation rules out). A
-statement with no candidate left gets none: it makes no card.
+nor is one that several answers fit (an item of a list, an example after "such as", anything in a sentence whose main
+clause is negated but an exception). c1 is the new information the sentence asserts (given-new, `_focus_rank`): a
+value, then a term or the noun phrase of the predicate ("is characterized by {frequent exacerbations}"); the subject
+or the condition the sentence takes as given only when nothing of the assertion is left and the rest of the card
+narrows it to one answer. A statement with no candidate left gets none: it makes no card.
 """
 
 from __future__ import annotations
@@ -15,10 +18,17 @@ from __future__ import annotations
 import re
 
 from mksap_assets.domain.nlp.lexicon import DISEASE_HEADS, find_terms
+from mksap_assets.domain.nlp.rules import find_quantities
 from mksap_assets.domain.validation.card_checks import (
+    FUNCTION_WORDS,
+    GENERIC_WORDS,
     abbreviation_definitions,
     c1_giveaways,
     cloze_fault,
+    in_context,
+    in_topic,
+    negated_assertion,
+    predicate_phrase,
     whole_term,
 )
 
@@ -78,6 +88,8 @@ _TRIVIAL = _FUNCTION_WORDS | {
     "patient", "patients", "diagnosis", "treatment", "management", "therapy", "option", "finding", "findings",
     "test", "testing", "result", "results", "appropriate", "next", "step", "best", "first", "common", "cause",
 }
+# Heads that make a term the frame of a statement, not its answer: "{Malaria treatment} must address …".
+_ROLE_HEADS = frozenset({"treatment", "management", "diagnosis", "evaluation"})
 # A word may contain inner dots and slashes ("2.5", "mg/dL") but never ends in punctuation.
 _WORD_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'/.-]*[A-Za-z0-9])?")
 
@@ -158,6 +170,7 @@ def _acceptable(candidate: str, statement: str) -> bool:
         and candidate.lower() not in _TRIVIAL
         and words[0].lower() not in _FUNCTION_WORDS
         and words[-1].lower().rstrip(",;:") not in _FUNCTION_WORDS
+        and words[-1].lower() not in _ROLE_HEADS
         and not re.fullmatch(r"[\d.,\s-]+", candidate)  # a bare number: a row or list number, or a unit-less value
         and candidate != statement.strip().rstrip(".")
         and len(candidate) > 2
@@ -189,25 +202,101 @@ def _trim_function_words(candidate: str) -> str:
 
 def pick_cloze_candidates(statement: str) -> list[str]:
     """The statement's cloze candidates, c1 first; [] when no whole specific term that only one answer fits makes a
-    c1 (the statement then makes no card worth studying). At most MAX_SECONDARY secondary blanks, each a named term
-    or a value that one answer fits too: a suffix guess or a bare abbreviation is a poor card of its own."""
+    c1 (the statement then makes no card worth studying). c1 is the new information the sentence asserts
+    (`_focus_rank`); at most MAX_SECONDARY secondary blanks, each a named term or a value that one answer fits too:
+    a suffix guess or a bare abbreviation is a poor card of its own."""
     abbreviated = abbreviated_terms(statement)
     named = [_whole(statement, start, end) for start, end in abbreviated]
     named += [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind != "abbreviation"]
     suffixed = [_whole(statement, *m.span()) for m in (*_SUFFIX_WORD_RE.finditer(statement),
                                                         *_DEVICE_RE.finditer(statement),
                                                         *_CONDITION_HEAD_RE.finditer(statement))]
-    values = [m.group(0) for m in (*_NUMERIC_RE.finditer(statement), *_THRESHOLD_RE.finditer(statement))]
+    with_units = list(_NUMERIC_RE.finditer(statement))
+    # a threshold is a value of its own only without a unit: "< 500" of "< 500/μL" would leave the unit showing
+    values = [m.group(0) for m in with_units] + [
+        m.group(0) for m in _THRESHOLD_RE.finditer(statement)
+        if not any(u.start() <= m.start() < u.end() for u in with_units)]
+    phrase = predicate_phrase(statement)
+    asserted = [statement[phrase[0]:phrase[1]]] if phrase else []
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
     bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
-    chosen = _choose([*named, *suffixed, *values, *bare], statement, abbreviated)
-    answers = [c for c in chosen if _one_answer_fits(c, statement)]
-    if not answers:
+    acceptable = _choose([*named, *suffixed, *values, *asserted, *bare], statement, abbreviated)
+    answers = [c for c in acceptable if _one_answer_fits(c, statement) and not _ruled_out(c, statement)]
+    value_texts = {_trim_function_words(v) for v in values}
+    ranks = {c: _focus_rank(c, statement, value_texts, asserted) for c in answers}
+    ranked = sorted((c for c in answers if ranks[c] < _NO_ANSWER), key=ranks.__getitem__)
+    chosen = _without_overlaps(ranked, statement)
+    if not chosen:
         return []
     # a value is the most specific second blank, then a named term
-    secondary = [c for group in (values, named) for c in answers[1:]
+    secondary = [c for group in (values, named) for c in chosen[1:]
                  if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in {_trim_function_words(g) for g in group}]
-    return [answers[0], *secondary[:MAX_SECONDARY]]
+    return [chosen[0], *secondary[:MAX_SECONDARY]]
+
+
+_VALUE, _ASSERTED, _SUBJECT, _CONTEXT, _NO_ANSWER = range(5)
+
+
+def _focus_rank(candidate: str, statement: str, values: set[str], phrases: list[str]) -> int:
+    """Given-new order: a value the sentence asserts is the strongest answer, then a term or phrase of the assertion
+    (a phrase only when the card names a term: "First-line treatments include {X}" says not of what); a blank on
+    what the sentence takes as given (`in_topic`) comes last, its subject before its condition, and only when the rest
+    of the card names a term or value, or MIN_SPECIFIC_WORDS specific words, that narrow it to one answer
+    ("{{Omalizumab}} is indicated in severe asthma with elevated IgE", not "{{Plain radiography}} is recommended
+    because of its low cost")."""
+    start = statement.find(candidate)
+    end = start + len(candidate)
+    visible = statement[:start] + " … " + statement[end:]
+    if not in_topic(statement, start):
+        if _ABBREVIATION_IN_PARENTHESES_RE.sub("", candidate) in values:
+            return _VALUE
+        # a phrase (no named term of its own) is an answer when the card names what it is about
+        return _ASSERTED if candidate not in phrases or _names_a_term(visible) else _NO_ANSWER
+    specific = [w for w in re.findall(r"[A-Za-z][\w-]*", visible) if w.lower() not in _UNSPECIFIC and len(w) > 2]
+    if not (_names_a_term(visible) or len(specific) >= MIN_SPECIFIC_WORDS):
+        return _NO_ANSWER
+    return _CONTEXT if in_context(statement, start) else _SUBJECT
+
+
+def _names_a_term(text: str) -> bool:
+    return bool(find_terms(text) or find_quantities(text) or _SUFFIX_WORD_RE.search(text)
+                or _CONDITION_HEAD_RE.search(text) or _DEVICE_RE.search(text))
+
+
+# Words that narrow a blank down to nothing: "{X} is recommended during initial evaluation because of its low cost".
+_UNSPECIFIC = FUNCTION_WORDS | GENERIC_WORDS | _TRIVIAL | frozenset(
+    """recommended recommend indicated preferred used use useful effective reasonable considered consider cost costs
+    low high setting settings relatively reported shown associated important usually often typically
+    acute initial routine standard clinical clinically uncommon rare common""".split()
+)
+MIN_SPECIFIC_WORDS = 3  # a subject blank needs this many specific words around it (or a named term, or a value)
+
+
+def _without_overlaps(ranked: list[str], statement: str) -> list[str]:
+    """The candidates in rank order, each dropped when it overlaps a better one (blanks must not overlap)."""
+    kept: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for candidate in ranked:
+        start = statement.find(candidate)
+        end = start + len(candidate)
+        if not any(start < other_end and other_start < end for other_start, other_end in spans):
+            spans.append((start, end))
+            kept.append(candidate)
+    return kept
+
+
+# After a negation, what an exception names is a positive rule: "not recommended except in {bradycardia}".
+_EXCEPTION_RE = re.compile(r"\b(?:except|unless|but|rather than|instead of)\b", re.IGNORECASE)
+
+
+def _ruled_out(candidate: str, statement: str) -> bool:
+    """The sentence's main clause is negated ("X is not indicated in Y") and the candidate is not in an exception
+    after the negation: whatever is blanked, many answers fit."""
+    negation = negated_assertion(statement)
+    if negation is None:
+        return False
+    exception = _EXCEPTION_RE.search(statement, negation)
+    return exception is None or statement.find(candidate) < exception.end()
 
 
 def _whole(statement: str, start: int, end: int) -> str:
@@ -221,6 +310,7 @@ def _whole(statement: str, start: int, end: int) -> str:
 # second predicate ("{X} and then …", "{X} and is …").
 _ITEM_BEFORE_RE = re.compile(
     r"(?:,\s*(?:and|or)|\b(?:and|or|such as|including|like|e\.g\.,?)|,[^,;.()]{1,40},)\s+(?:(?:a|an|the)\s+)?$"
+    r"|\b(?:such as|including|e\.g\.,?)\s+(?:[\w-]+\s+){1,2}$"  # an example with its modifiers: "such as swallowed {X}"
 )
 _COMMA_BEFORE_RE = re.compile(r",\s+$")  # with a comma after too, the blank is a middle item: "A, {B}, C"
 _SECOND_PREDICATE = (
@@ -257,9 +347,8 @@ def _one_answer_fits(candidate: str, statement: str) -> bool:
 
 def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int]]) -> list[str]:
     chosen: list[str] = []
-    spans: list[tuple[int, int]] = []
     for candidate in ordered:
-        candidate = _trim_function_words(candidate)
+        candidate = _with_leading_qualifiers(_trim_function_words(candidate), statement)
         named = _ABBREVIATION_IN_PARENTHESES_RE.match(statement, statement.find(candidate) + len(candidate))
         if candidate and named:  # "potassium hydroxide (KOH)": the abbreviation goes into the same blank
             candidate += named.group(0)
@@ -271,13 +360,26 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
         if any(start < a_end and a_start < end and not start <= a_start <= a_end <= end
                for a_start, a_end in abbreviated):
             continue
-        if any(start < other_end and other_start < end for other_start, other_end in spans):
-            continue  # blanks must not overlap
         if _gives_itself_away(candidate, statement, start) or _inside_a_name(statement, start, end):
             continue
         # what the card checks would flag: a part of a term, a participle tail, the answer shown elsewhere
         if cloze_fault(statement, start, end) or c1_giveaways(statement, [candidate]):
             continue
-        spans.append((start, end))
-        chosen.append(candidate)
+        if candidate not in chosen:
+            chosen.append(candidate)
     return chosen
+
+
+# Words that open a sentence on its subject's qualifiers: "Urgent diagnostic {angiography}", "GLP-1 {RAs}", "Severe
+# {asthma}"; a blank on the head alone leaves half of the term showing.
+_LEADING_QUALIFIERS_RE = re.compile(r"(?:[A-Za-z0-9][\w-]*\s+){1,3}")
+
+
+def _with_leading_qualifiers(candidate: str, statement: str) -> str:
+    """The candidate widened to the sentence's start when up to 3 words before it open the sentence and none is a
+    function or generic word ("Daily azithromycin", not "Patients with {X}")."""
+    start = statement.find(candidate)
+    qualifiers = _LEADING_QUALIFIERS_RE.fullmatch(statement[:start]) if start > 0 else None
+    if qualifiers is None or any(word.lower() in FUNCTION_WORDS | GENERIC_WORDS for word in qualifiers.group(0).split()):
+        return candidate
+    return statement[: start + len(candidate)]

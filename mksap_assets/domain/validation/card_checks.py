@@ -5,10 +5,14 @@ deduplication to share:
 
 - `words`: the statement's length in words, as a reader counts them;
 - `c1_giveaways`: what outside the c1 blank reveals its answer on card 1 (an abbreviation or long form of it, a unit
-  conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank);
+  conversion of the blanked value, the answer itself repeated, a gloss in parentheses after the blank, examples of it
+  or an appositive describing it);
 - `case_narration`: cues that the statement retells the question's case instead of stating a general fact;
 - `trivial_cloze`: why a cloze candidate is no answer worth blanking (a function word, a fragment, a row number);
   `cloze_fault` adds what only its place on the card shows (a part of a term, a participle tail);
+- `sentence_focus`, `topic_blank`, `predicate_phrase`, `negated_assertion`: given and new, what a sentence takes as
+  given (its subject, its condition) and what it asserts (the phrase after "is characterized by", "should undergo" …),
+  and whether its main clause rules something out, for the offline extractor to blank what the sentence asserts;
 - `card_metrics`: all of the above for one statement, the figures `make quality` aggregates.
 
 The first placed candidate is c1 and the others c2 (`validation.cloze.place_candidates`, the anki renderer's rule):
@@ -55,6 +59,10 @@ GIVEAWAY_GLOSS = "gloss"  # a gloss in parentheses right after the blank: "{{Ver
 # a word of the c1 answer visible outside its blank: a table row naming its own subject ("{{Adults with cystic
 # fibrosis}} (Screening: … in cystic fibrosis …)"), "{{Lead poisoning}} follows exposure to lead paint"
 GIVEAWAY_SHARED_WORD = "shared_word"
+# named instances of the c1 answer beside it: "caused by {{bacterial infection}}, most commonly Pseudomonas", "Similar to
+# other forms of {{dermatophytosis}}, tinea cruris …", or an appositive that describes it: "{{terbinafine}}, a fungicidal
+# squalene epoxidase inhibitor,"
+GIVEAWAY_EXAMPLE = "example"
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,23 @@ def _gloss_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     return [Giveaway(GIVEAWAY_GLOSS, f"({gloss})")]
 
 
+# After the blank (a few words may come between): examples of what it names, or an appositive describing it.
+_EXAMPLES_AFTER_RE = re.compile(
+    r"^(?:\s+[^\s,;.()]+){0,4}?,?\s+(?:such as|including|most commonly|most often|for example|e\.g\.,?)\s|^,\s+(?:a|an)\s+[^,;.()]{3,80},",
+    re.IGNORECASE,
+)
+# Before the blank: the card names an instance of it elsewhere ("other forms of {{X}}", "like other {{X}}").
+_OTHER_BEFORE_RE = re.compile(r"\bother\s+(?:(?:forms|types|kinds|causes|members)\s+of\s+)?$", re.IGNORECASE)
+
+
+def _example_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
+    after = _EXAMPLES_AFTER_RE.match(statement[c1[1]:])
+    if after is not None:
+        return [Giveaway(GIVEAWAY_EXAMPLE, after.group(0).strip(" ,"))]
+    before = _OTHER_BEFORE_RE.search(statement[: c1[0]])
+    return [Giveaway(GIVEAWAY_EXAMPLE, before.group(0).strip())] if before else []
+
+
 def _repeated_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:
     answer = statement[c1[0]:c1[1]].strip()
     if not answer:
@@ -302,7 +327,8 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
     """Everything card 1 shows outside its c1 blank that reveals the c1 answer: an abbreviation of the blanked long
     form or the long form of a blanked abbreviation ("Primary {{c1::sclerosing cholangitis}} (PSC)"), a conversion
     of a blanked value to other units ("{{c1::5.6 mmol/L}} (100 mg/dL)"), the answer itself repeated, another name
-    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"), a word of the
+    or a definition in parentheses right after the blank ("{{c1::Verruca vulgaris}} (common warts)"), examples of it or
+    an appositive describing it ("{{c1::bacterial infection}}, most commonly Pseudomonas"), a word of the
     answer shown elsewhere (a table row that names its own subject). c2 blanks are
     shown on card 1, so they count as visible. Empty when nothing gives c1 away or no candidate can be placed."""
     c1 = c1_placement(statement, clozes)
@@ -314,8 +340,171 @@ def c1_giveaways(statement: str, clozes: Sequence[str]) -> list[Giveaway]:
         *_conversion_giveaways(statement, c1, find_quantities(statement)),
         *repeated,
         *_gloss_giveaways(statement, c1),
+        *_example_giveaways(statement, c1),
         *([] if repeated else _shared_word_giveaways(statement, c1)),  # the whole answer repeated says it already
     ]
+
+
+# -- given and new ---------------------------------------------------------------------------------------------------
+# A sentence asserts something new (the management, the finding, the characterization, the value) about what it takes
+# as given (its topic: the subject, the condition it opens on, "patients with X", "treatment of X"). A blank on the
+# topic, while the assertion keeps an answer of its own, is a card several answers fit: "Severe {{asthma}} is
+# characterized by frequent exacerbations" (COPD fits too). Surface rules, no parser: the first verb of the main clause
+# parts topic from assertion.
+
+# A frame the sentence opens on, up to its comma: "For patients with X, …", "If X persists, …", "Although …, …".
+_FRAME_RE = re.compile(
+    r"^(?:For|In|If|When|Although|Though|Because|Among|After|Before|During|Unlike|Like|Similar to|Regardless of"
+    r"|Despite|Once|While|With|Without|Whereas|Until|Unless)\b[^,]*,\s+"
+)
+# The first verb of the main clause (an adverb before it counts: "usually results from").
+_MAIN_VERB_RE = re.compile(
+    r"\b(?:is|are|was|were|can|may|might|should|must|will|does|do|has|have|had|requires?|causes?|results?|leads?"
+    r"|occurs?|includes?|presents?|recommends?|establish(?:es)?|indicates?|suggests?|defines?|improves?|reduces?"
+    r"|helps?|distinguish(?:es)?|differentiates?|usually|often|typically|commonly|frequently|rarely)\b"
+)
+# A predicate that identifies its subject, so that a blank on the subject has one answer: "{{Insulin}} is the
+# mainstay of …", "{{X}} is a monoclonal antibody that …", "{{X}} is defined by …".
+_IDENTIFYING_RE = re.compile(
+    r"^(?:\w+ly\s+)?(?:is|are)\s+(?:(?:the|a|an)\s|defined\b|diagnostic\b)", re.IGNORECASE
+)
+# Nouns for a role a sentence fills in for its condition: "the treatment of X is {Y}", "the cause of X is {Y}".
+_ROLE_NOUN = (
+    r"(?:treatment|management|therapy|diagnosis|goal|cause|causes|symptoms|signs|features|findings|sediment"
+    r"|presentation|hallmark|complications?|severity|mainstay|prognosis|evaluation)"
+)
+# Where the given condition is named inside the sentence: "patients with {X}", "treatment of {X}", "in the setting of
+# {X}", "is selected for {X}".
+_CONTEXT_MARKER_RE = re.compile(
+    r"\b(?:(?:patients|persons|adults|children|women|men|those)\s+(?:with|who\s+have|who\s+has)"
+    rf"|{_ROLE_NOUN}\s+(?:of|for|with|in)"
+    r"|in\s+the\s+(?:setting|context|treatment|management)\s+of|(?:selected|approved|indicated|recommended|choice)"
+    r"\s+for(?:\s+(?:the\s+)?treatment\s+of)?)\s+(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SentenceFocus:
+    """Where the assertion starts (the main clause's first verb; len(statement) when none is found), whether it
+    identifies its subject, and where the frame the sentence opens on ends (0 when none)."""
+
+    predicate_start: int
+    identifying: bool
+    frame_end: int
+
+
+def sentence_focus(statement: str) -> SentenceFocus:
+    frame = _FRAME_RE.match(statement)
+    frame_end = frame.end() if frame else 0
+    verb = _MAIN_VERB_RE.search(statement, frame_end)
+    start = verb.start() if verb else len(statement)
+    return SentenceFocus(start, bool(_IDENTIFYING_RE.match(statement[start:])), frame_end)
+
+
+def in_context(statement: str, start: int) -> bool:
+    """A blank starting at `start` names the condition the sentence takes as given: inside its opening frame, or
+    right after "patients with", "treatment of", "in the setting of" …"""
+    return start < sentence_focus(statement).frame_end or bool(_CONTEXT_MARKER_RE.search(statement[:start]))
+
+
+def in_topic(statement: str, start: int) -> bool:
+    """A blank starting at `start` is in what the sentence takes as given: its context, or its subject when the
+    predicate does not identify the subject."""
+    focus = sentence_focus(statement)
+    return in_context(statement, start) or (start < focus.predicate_start and not focus.identifying)
+
+
+# What a predicate asserts, after these verbs: the characterization, the cause, the management, the goal, the list.
+_ASSERTION_CUE_RE = re.compile(
+    r"\b(?:(?:is|are)\s+(?:\w+\s+)?(?:characterized|caused|defined|manifested|suggested|confirmed|diagnosed"
+    r"|managed|treated)\s+(?:by|with)|results?\s+from|presents?\s+with|(?:should|must)\s+(?:\w+\s+)?(?:receive"
+    r"|undergo|have|be\s+(?:treated|managed)\s+with|be\s+considered\s+for)|requires?|to\s+achieve|includes?"
+    r"|recommends?(?:\s+using)?|(?:can|may)\s+(?:cause|lead\s+to|result\s+in)|(?:is|are)\s+associated\s+with"
+    r"|(?:can|may)\s+be\s+(?:treated|managed)\s+with)\s+(?:(?:a|an|the)\s+)?",
+    re.IGNORECASE,
+)
+# A phrase ends where a clause, a comparison or a circumstance begins.
+_PHRASE_END_RE = re.compile(
+    r"\s*[,;.:](?!\d)|\s+(?:that|which|who|whom|because|when|if|in|for|to|with|including|than|compared|despite|after|before|during"
+    r"|within|without|as|by|on|at|from|along|via|versus|vs|unless|until|since|while|whereas|except)\b",
+    re.IGNORECASE,
+)
+MAX_PHRASE_WORDS = 8
+
+
+def predicate_phrase(statement: str) -> tuple[int, int] | None:
+    """The (start, end) of the noun phrase a predicate asserts ("is characterized by {frequent exacerbations} that
+    …", "the initial management of X is {removal of the offending agent}", "is best managed with {pain control, secretion management, and early mobility}", "a reduced FEV1/FVC ratio"
+    before "coupled with …"): from the first assertion cue of the main clause to the end of its clause, or to the
+    first participle after a noun; None when there is no cue or the phrase is longer than MAX_PHRASE_WORDS."""
+    predicate_start = sentence_focus(statement).predicate_start
+    cue = _ASSERTION_CUE_RE.search(statement, predicate_start)
+    if cue is None and re.search(rf"\b{_ROLE_NOUN}\s+(?:of|for)\b", statement[:predicate_start], re.IGNORECASE):
+        # "the X of Y is {Z}", a noun or an adjective; not a participle, an adverb or "similar to"
+        cue = re.compile(r"(?:is|are)\s+(?:(?:a|an|the)\s+)?(?![\w-]+(?:ed|en|ly)\b|[\w-]+\s+(?:to|by)\b)").match(
+            statement, predicate_start)
+    if cue is None:
+        return None
+    start = cue.end()
+    rest = statement[start:]
+    clause = re.match(r"(?:[^;.]|\.(?=\d))*?(?=\s*[;.]\s*$|\s+(?:that|which|who|because|when|if|unless|except|than|compared)\b)",
+                      rest)
+    cut = _PHRASE_END_RE.search(rest)
+    if clause and words(clause.group(0)) <= MAX_PHRASE_WORDS and not _PHRASE_END_RE.search(clause.group(0).replace(
+            ",", " ")):  # cut only by commas: a list or a series of adjectives, taken whole
+        end = start + len(clause.group(0))
+    else:  # cut where a circumstance begins
+        end = start + (cut.start() if cut else len(rest))
+    # before a second coordinated phrase ("a faster X and a decrease in …"), which is a second fact
+    coordinated = re.search(r"\s+(?:and|or)\s+(?:a|an|the)\s", statement[start:end])
+    end = start + coordinated.start() if coordinated else end
+    # a participle after a noun starts a clause of its own: "a reduced ratio {coupled} with", "ulcers {involving} the"
+    tokens = [token.group(0).lower() for token in _TOKEN_RE.finditer(statement[start:end])]
+    spans = [token.span() for token in _TOKEN_RE.finditer(statement[start:end])]
+    for index in range(1, len(tokens)):
+        word, previous = tokens[index], tokens[index - 1]
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if (len(word) > 4 and not previous.endswith("ly") and previous not in FUNCTION_WORDS
+                and (word.endswith("ed") or word.endswith("ing") and following in FUNCTION_WORDS)):
+            end = start + spans[index - 1][1]
+            break
+    if not 0 < words(statement[start:end]) <= MAX_PHRASE_WORDS:
+        return None
+    return start, end
+
+
+def topic_blank(statement: str, c1: tuple[int, int]) -> bool:
+    """c1 blanks what the sentence takes as given (`in_topic`) while the assertion has an answer of its own: a named
+    term or a value after the main verb, outside the context, or a `predicate_phrase`."""
+    if not in_topic(statement, c1[0]):
+        return False
+    focus = sentence_focus(statement)
+    answers = [(t.start, t.end) for t in find_terms(statement)] + [(q.start, q.end) for q in find_quantities(statement)]
+    if any(s >= focus.predicate_start and not _overlaps((s, e), c1) and not in_context(statement, s)
+           for s, e in answers):
+        return True
+    return predicate_phrase(statement) is not None
+
+
+_NEGATION_WORD_RE = re.compile(
+    r"\b(?:not|never|cannot|no\s+longer|neither|nor|ineffective|(?<!\bwith\s)no)\b", re.IGNORECASE
+)
+# a negation inside these belongs to a condition or a description, not to what the sentence asserts
+_SUBORDINATE_WORD_RE = re.compile(r"\b(?:if|when|unless|because|although|while|whereas|which|that|who|whom|until)\b",
+                                  re.IGNORECASE)
+
+
+def negated_assertion(statement: str) -> int | None:
+    """Where the negation of the sentence's main clause ends ("X is {not} recommended in Y", "Recent infection is
+    {not} a risk factor for Y"): such a sentence rules something out, and almost anything fits a blank on it. None when
+    the main clause is positive (a negation inside "if", "when", "which" … clauses or "with no" describes)."""
+    focus = sentence_focus(statement)
+    for match in _NEGATION_WORD_RE.finditer(statement, focus.frame_end):
+        clause_start = max(statement.rfind(",", 0, match.start()) + 1, focus.frame_end)
+        if not _SUBORDINATE_WORD_RE.search(statement[clause_start:match.start()]):
+            return match.end()
+    return None
 
 
 # -- case narration ----------------------------------------------------------------------------------------------------
@@ -545,7 +734,7 @@ def cloze_fault(statement: str, start: int, end: int) -> str | None:
     reason = trivial_cloze(statement[start:end])
     if reason is not None:
         return reason
-    glued = re.search(r"[^\W_][-‐]?$", statement[:start]) or re.match(r"[-‐]?[^\W_]", statement[end:])
+    glued = re.search(r"[^\W_][-‐–]?$", statement[:start]) or re.match(r"[-‐–]?[^\W_]", statement[end:])
     head_after = re.match(r"\s+([^\W_][\w-]*)", statement[end:])
     if (glued or whole_term(statement, start, end) != (start, end)
             or (head_after and (head_after.group(1).lower() in _HEADS_AFTER_A_MODIFIER

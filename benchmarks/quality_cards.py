@@ -32,6 +32,7 @@ class CardFigures:
     giveaways: Counter[str] = field(default_factory=Counter)  # give-aways by kind
     trivial_notes: list[NOTE_ID] = field(default_factory=list)
     trivial_clozes: Counter[str] = field(default_factory=Counter)  # trivial placed candidates by reason
+    topic_notes: list[NOTE_ID] = field(default_factory=list)  # c1 on the sentence's topic
 
     @property
     def notes(self) -> int:
@@ -62,6 +63,8 @@ def add_deck_cards(figures: CardFigures, document: dict[str, Any], in_deck: Iter
             if metrics.trivial_clozes:
                 figures.trivial_notes.append(note)
                 figures.trivial_clozes.update(metrics.trivial_clozes)
+            if metrics.topic_blank:
+                figures.topic_notes.append(note)
 
 
 def _share(part: int, whole: int) -> str:
@@ -92,19 +95,21 @@ def card_checks_section(sets: Sequence[tuple[str, CardFigures]]) -> list[str]:
         "conditional, past events, answer options, he/she); *c1 give-aways*: give-aways found (an abbreviation or "
         "long form of the c1 answer, a unit conversion of a blanked value, the answer repeated outside its blank, "
         "another name or a definition in parentheses right after the blank); "
-        "*trivial clozes*: placed candidates that are a function word, a fragment, a generic phrase or a row number.",
+        "*trivial clozes*: placed candidates that are a function word, a fragment, a generic phrase or a row number; "
+        "*c1 on the topic*: c1 blanks what the sentence is about while its assertion has an answer of its own "
+        "(\"Severe [...] is characterized by frequent exacerbations\": several answers fit).",
         "",
         "| set | notes | words per statement (mean / median) | clozes per statement (mean / median) "
         "| with extra_field | notes with case narration | notes with a c1 give-away | c1 give-aways "
-        "| trivial clozes |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| trivial clozes | notes with c1 on the topic |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, f in sets:
         lines.append(
             f"| {name} | {f.notes} | {_mean_median(f.words)} | {_mean_median(f.clozes)} "
             f"| {_share(f.with_extra_field, f.notes)} | {_share(len(f.narration_notes), f.notes)} "
             f"| {_share(len(f.giveaway_notes), f.notes)} | {sum(f.giveaways.values())} "
-            f"| {sum(f.trivial_clozes.values())} |"
+            f"| {sum(f.trivial_clozes.values())} | {_share(len(f.topic_notes), f.notes)} |"
         )
     for name, f in sets:
         lines += [
@@ -117,5 +122,6 @@ def card_checks_section(sets: Sequence[tuple[str, CardFigures]]) -> list[str]:
             f"- Notes with case narration: {_ids(f.narration_notes)}.",
             f"- Notes with a c1 give-away: {_ids(f.giveaway_notes)}.",
             f"- Notes with a trivial cloze: {_ids(f.trivial_notes)}.",
+            f"- Notes with c1 on the topic: {_ids(f.topic_notes)}.",
         ]
     return lines

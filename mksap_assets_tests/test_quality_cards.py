@@ -39,3 +39,16 @@ def test_card_checks_count_the_deck_only_and_show_ids_not_text():
     assert "| offline | 2 | 7.0 / 7 | 1.5 / 1.5 | 1 (50.0%) | 1 (50.0%) | 1 (50.0%) | 1 | 2 |" in section
     assert "cvq001 critique[0]" in section
     assert "sclerosing" not in section and "Beta-blockers" not in section  # ids and counts, never statement text
+
+
+def test_a_blank_on_the_topic_is_counted():
+    cards = load_benchmark("quality_cards")
+    statement = "Severe gout is characterized by recurrent flares that may require hospital care."
+    document = {"question_id": "rmq001", "true_statements": {"from_critique": [
+        _item(statement, ["gout"]), _item(statement, ["recurrent flares"])], "from_key_points": []},
+        "table_statements": {"statements": []}}
+    figures = cards.CardFigures()
+    cards.add_deck_cards(figures, document, [("critique", 0), ("critique", 1)])
+    assert figures.topic_notes == [("rmq001", "critique", 0)]
+    [row] = [line for line in cards.card_checks_section([("offline", figures)]) if line.startswith("| offline |")]
+    assert row.endswith("| 1 (50.0%) |")  # the last column: notes with c1 on the topic

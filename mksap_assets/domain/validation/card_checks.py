@@ -760,12 +760,14 @@ class CardMetrics:
     case_narration: tuple[str, ...]  # cue names
     giveaways: tuple[Giveaway, ...]
     trivial_clozes: tuple[str, ...]  # reason per trivial placed candidate (`cloze_fault`)
+    topic_blank: bool  # c1 blanks the sentence's topic while its assertion has an answer of its own
 
 
 def card_metrics(statement: str, clozes: Sequence[str], extra_field: str | None) -> CardMetrics:
     """All card checks of one statement with its cloze candidates (first = c1) and extra_field."""
     placed, _ = place_candidates(statement, clozes)
     trivial = tuple(reason for p in placed if (reason := cloze_fault(statement, p.start, p.end)) is not None)
+    c1 = next(((p.start, p.end) for p in placed), None)
     return CardMetrics(
         words=words(statement),
         clozes=len(placed),
@@ -773,4 +775,5 @@ def card_metrics(statement: str, clozes: Sequence[str], extra_field: str | None)
         case_narration=tuple(case_narration(statement)),
         giveaways=tuple(c1_giveaways(statement, clozes)),
         trivial_clozes=trivial,
+        topic_blank=c1 is not None and topic_blank(statement, c1),
     )

@@ -442,6 +442,12 @@ def test_a_subject_blank_needs_a_card_that_narrows_it_down():
         "Omalizumab is indicated in severe asthma with IgE levels above 30 U/mL.")[0] == "30 U/mL"
 
 
+def test_a_hedged_predicate_narrows_no_subject_blank():
+    # "may" asserts a possibility many subjects share: the subject is no answer
+    assert pick_cloze_candidates("Pleural effusion may persist for several weeks after cardiac surgery.") == []
+    assert pick_cloze_candidates("Pleural effusion persists for 6 weeks after cardiac surgery.")  # asserted: a card
+
+
 def test_qualifiers_that_open_the_sentence_go_into_the_subject_blank():
     assert pick_cloze_candidates("Urgent diagnostic angiography is the first step in cardiogenic shock.")[0] == (
         "Urgent diagnostic angiography")

@@ -29,6 +29,7 @@ from mksap_assets.domain.validation.card_checks import (
     in_topic,
     negated_assertion,
     predicate_phrase,
+    sentence_focus,
     whole_term,
 )
 
@@ -255,6 +256,8 @@ def _focus_rank(candidate: str, statement: str, values: set[str], phrases: list[
     specific = [w for w in re.findall(r"[A-Za-z][\w-]*", visible) if w.lower() not in _UNSPECIFIC and len(w) > 2]
     if not (_names_a_term(visible) or len(specific) >= MIN_SPECIFIC_WORDS):
         return _NO_ANSWER
+    if _HEDGED_PREDICATE_RE.match(statement, sentence_focus(statement).predicate_start):
+        return _NO_ANSWER  # "{X} may persist for days", "The Dlco may be normal in {X}": a possibility many share
     return _CONTEXT if in_context(statement, start) else _SUBJECT
 
 
@@ -270,6 +273,8 @@ _UNSPECIFIC = FUNCTION_WORDS | GENERIC_WORDS | _TRIVIAL | frozenset(
     acute initial routine standard clinical clinically uncommon rare common""".split()
 )
 MIN_SPECIFIC_WORDS = 3  # a subject blank needs this many specific words around it (or a named term, or a value)
+# A predicate that asserts only a possibility: many subjects share it, so the topic is no answer.
+_HEDGED_PREDICATE_RE = re.compile(r"(?:may|can|could|might|sometimes|occasionally|often)\b", re.IGNORECASE)
 
 
 def _without_overlaps(ranked: list[str], statement: str) -> list[str]:

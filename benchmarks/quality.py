@@ -371,6 +371,9 @@ def report(results: list[SetResult], reference: ReferenceRecordings, started: da
         "not an exact substring of the statement: validation's fixer corrects those that differ only in capitals or "
         "comparator words, the rest are `cloze_not_in_statement` errors.",
         "- **offline**: the offline extractor (no API).",
+        *(f"- **{r.name}**: a folder of recordings given with `--also` (answers to the current prompts, written "
+          "offline by a language model: model-written, **not Claude API output**), replayed the same way."
+          for r in results[3:]),
         "",
         "A recording holds one answer per request: when the extractor re-asks after an invalid answer, the replay "
         "sends the same answer again, so such a question fails where a model could have corrected itself. Replay "

@@ -27,13 +27,18 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import genanki
 import numpy as np
 from rapidfuzz import fuzz
 from scipy.optimize import linear_sum_assignment
 
-from mksap_assets.domain.exports.matching import Features, normalise_for_match
+from mksap_assets.domain.exports.matching import (
+    Features,
+    features_of,
+    normalise_for_match,
+)
 from mksap_assets.domain.nlp.lexicon import word_kind
 
 # The label of each section in ids and note tags.
@@ -67,7 +72,7 @@ class Candidate:
     id: str = ""  # set for the previous export's statements
 
     def features(self) -> Features:
-        return Features.of(self.statement)
+        return features_of(self.statement)
 
 
 # Numbers standing on their own: not the digits of a name ("FEV1", "GLP-1", "HbA1c").
@@ -75,6 +80,7 @@ _RANGE_RE = re.compile(r"(?<![\w-])(\d+(?:[.,]\d+)*)\s*(?:-|–|—|to)\s*(\d+(?
 _NUMBER_RE = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)*")
 
 
+@lru_cache(maxsize=65_536)
 def number_values(text: str) -> frozenset[str]:
     """The numbers of a statement, a range ("35-49%", "3 to 5 minutes") as one; comparators are left out, since a
     rewording writes them in words ("below 30") or symbols ("< 30")."""
@@ -87,11 +93,11 @@ def similarity(new: Candidate, old: Candidate, new_features: Features | None = N
                old_features: Features | None = None) -> float:
     """How surely two statements state the same fact, 0-100."""
     a, b = new_features or new.features(), old_features or old.features()
-    numbers_a, numbers_b = number_values(new.statement), number_values(old.statement)
+    numbers_a, numbers_b = number_values(new.statement), number_values(old.statement)  # remembered
     if not (numbers_a <= numbers_b or numbers_b <= numbers_a):
         return 0.0  # "35%" is not "35-49%"; a split half keeps a subset of the numbers
     same_answer = _answers_agree(new.answer, old.answer)
-    if not same_answer and not (_holds(Features.of(old.answer), a) and _holds(Features.of(new.answer), b)):
+    if not same_answer and not (_holds(features_of(old.answer), a) and _holds(features_of(new.answer), b)):
         return 0.0  # the cloze moved, and one statement no longer says what the other asks for
     if _swapped_item(a, b, same_answer):
         return 0.0
@@ -121,7 +127,7 @@ def _answers_agree(first: str, second: str) -> bool:
         return False
     if a == b or fuzz.token_set_ratio(a, b) >= ANSWER_AGREEMENT:
         return True
-    words_a, words_b = Features.of(first), Features.of(second)  # "MELD score" / "Model for End-Stage … score"
+    words_a, words_b = features_of(first), features_of(second)  # "MELD score" / "Model for End-Stage … score"
     return not words_a.lacking_in(words_b) and not words_b.lacking_in(words_a)
 
 

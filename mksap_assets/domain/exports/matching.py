@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from mksap_assets.domain.text import (
     normalise_comparators,
@@ -29,6 +30,7 @@ _SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|e|ly)$")
 _COMPOUND_RE = re.compile(r"[^\W_]+(?:[-‐‑–][^\W_]+)*")
 
 
+@lru_cache(maxsize=65_536)  # identity compares every pair of a question's statements and answers
 def normalise_for_match(text: str) -> str:
     text = normalise_comparators(normalise_exponents(unicodedata.normalize("NFKC", text)))
     text = text.casefold().replace("’", "'").replace("n't", " not")  # "isn't" and "is not" read the same
@@ -67,9 +69,19 @@ class Features:
         stage liver disease" / "meld")."""
         lacking = {word for word in self.content if stem(word) not in other.stems and word not in other.joined}
         if lacking:
-            lacking -= _acronym_runs(self.compounds, set(other.normalised.split()))
-            lacking -= set(self.normalised.split()) & _acronyms(other.compounds)
+            lacking -= _acronym_runs(self.compounds, self.initials_runs, set(other.normalised.split()))
+            lacking -= set(self.normalised.split()) & other.acronyms
         return lacking
+
+    @cached_property
+    def initials_runs(self) -> list[tuple[str, int, int]]:
+        return _initials_runs(self.compounds)
+
+    @cached_property
+    def acronyms(self) -> frozenset[str]:
+        """The initials of every run of this statement's words: an abbreviation another statement writes is spelled
+        out here."""
+        return frozenset(initials for initials, _, _ in self.initials_runs)
 
     def adds_to(self, other: Features) -> bool:
         """Whether this statement has a content word the other lacks."""
@@ -94,15 +106,17 @@ def _initials_runs(words: tuple[str, ...]) -> list[tuple[str, int, int]]:
     return runs
 
 
-def _acronym_runs(words: tuple[str, ...], abbreviations: set[str]) -> set[str]:
-    """The words (hyphenated compounds split) of `words` that spell out one of `abbreviations`."""
+def _acronym_runs(words: tuple[str, ...], runs: list[tuple[str, int, int]], abbreviations: set[str]) -> set[str]:
+    """The words (hyphenated compounds split) of `words` that spell out one of `abbreviations`, given their
+    `_initials_runs`."""
     covered: set[str] = set()
-    for initials, start, end in _initials_runs(words):
+    for initials, start, end in runs:
         if initials in abbreviations:
             covered.update(part for word in words[start:end] for part in word.split("-"))
     return covered
 
 
-def _acronyms(words: tuple[str, ...]) -> set[str]:
-    """The initials of every run of `words`: an abbreviation among another statement's words is spelled out here."""
-    return {initials for initials, _, _ in _initials_runs(words)}
+@lru_cache(maxsize=65_536)
+def features_of(text: str) -> Features:
+    """`Features.of`, remembered: identity compares each statement and answer with many others."""
+    return Features.of(text)

@@ -592,8 +592,10 @@ class FakeApiStats:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_prefixes: int = 0  # distinct cache prefixes written
-    replayed: int = 0  # replay mode: /v1/messages answered with recorded statements
-    replay_misses: int = 0  # replay mode: answered by the default rules (no recording, or not record_statements)
+    # Replay mode, sync and batch requests alike: answered with recorded statements, or by the default rules (no
+    # recording, or not record_statements).
+    replayed: int = 0
+    replay_misses: int = 0
     batches: int = 0  # message batches created
     batch_requests: int = 0  # requests submitted in them (not in by_tool nor in the usage totals above)
     batch_results: dict[str, int] = field(default_factory=dict)  # results of ended batches by type ("succeeded", ...)

@@ -16,6 +16,9 @@ What it serves (non-streaming only):
   ``stats.replay_misses`` and keeps the answer above, except a repair request, which gets no corrections (the rules
   must not pass for a model's).
 - ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
+- the Message Batches endpoints (``POST /v1/messages/batches``, ``GET /v1/messages/batches[/{id}[/results]]``,
+  ``POST /v1/messages/batches/{id}/cancel``): each request answered as a sync one, after ``batch_delay`` seconds,
+  results as JSONL in a seeded shuffled order, with injected errored and expired requests (see `FakeBatches`).
 - anything else: a 404 JSON error.
 
 Tokens are ``ceil(chars / 4)`` of compact JSON. Prompt caching follows ``cache_control`` breakpoints on tools, system
@@ -43,6 +46,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +116,7 @@ _SENTENCE_END = re.compile(r"[.?!] ")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:?!])")
 _NUMBERED_LINE = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
 _TAG = re.compile(r"</?[A-Za-z_][\w-]*>")
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -587,8 +592,14 @@ class FakeApiStats:
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_prefixes: int = 0  # distinct cache prefixes written
-    replayed: int = 0  # replay mode: /v1/messages answered with recorded statements
-    replay_misses: int = 0  # replay mode: answered by the default rules (no recording, or not record_statements)
+    # Replay mode, sync and batch requests alike: answered with recorded statements, or by the default rules (no
+    # recording, or not record_statements).
+    replayed: int = 0
+    replay_misses: int = 0
+    batches: int = 0  # message batches created
+    batch_requests: int = 0  # requests submitted in them (not in by_tool nor in the usage totals above)
+    batch_results: dict[str, int] = field(default_factory=dict)  # results of ended batches by type ("succeeded", ...)
+    batch_usage: dict[str, int] = field(default_factory=dict)  # usage totals of the succeeded batch requests
     requests: tuple[RecordedRequest, ...] = ()  # the last `history` records, oldest first
 
     @property
@@ -645,6 +656,7 @@ class FakeAnthropic:
         error_retry_after_ms: float | None = None,
         history: int = 500,
         replay_dir: str | Path | None = None,
+        batch_delay: float = 0.0,
     ) -> None:
         """
         latency, jitter: each answered request sleeps latency + uniform(0, jitter) seconds.
@@ -657,6 +669,7 @@ class FakeAnthropic:
         error_retry_after_ms: when set, injected 500/529 faults carry retry-after-ms (keeps SDK retries fast).
         history: how many request records to keep.
         replay_dir: answer extraction requests with the recordings in this folder (see `set_replay`).
+        batch_delay: seconds a message batch stays in progress (see `FakeBatches`).
         """
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be in [0, 1], not {fault_rate}")
@@ -695,6 +708,7 @@ class FakeAnthropic:
         self.set_limits(rpm=rpm, itpm=itpm, otpm=otpm)
         self.set_replay(replay_dir)
         self.reset_stats()
+        self.batches = FakeBatches(self, batch_delay, seed)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
 
@@ -808,6 +822,8 @@ class FakeAnthropic:
             self._usage: Counter[str] = Counter()
             self._prefixes: set[str] = set()
             self._replay_counts: Counter[str] = Counter()
+            self._batch_counts: Counter[str] = Counter()
+            self._batch_usage: Counter[str] = Counter()
             self._records: deque[RecordedRequest] = deque(maxlen=self._history)
 
     @property
@@ -830,6 +846,10 @@ class FakeAnthropic:
                 cache_prefixes=len(self._prefixes),
                 replayed=self._replay_counts["replayed"],
                 replay_misses=self._replay_counts["missed"],
+                batches=self._batch_counts["batches"],
+                batch_requests=self._batch_counts["requests"],
+                batch_results={kind: self._batch_counts[kind] for kind in BATCH_RESULT_TYPES},
+                batch_usage={key: self._batch_usage[key] for key in _USAGE_KEYS},
                 requests=tuple(self._records),
             )
 
@@ -877,7 +897,7 @@ class FakeAnthropic:
             self._in_flight -= 1
             self._by_status[record.status] += 1
             if record.status == 200 and record.usage:
-                for key in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+                for key in _USAGE_KEYS:
                     self._usage[key] += int(record.usage.get(key) or 0)
             self._records.append(record)
         log.debug(
@@ -1030,17 +1050,21 @@ class FakeAnthropic:
             for name, bucket in self._buckets.items():
                 if bucket is not None and name != "output-tokens":
                     bucket.level -= needs[name]
-            for key, ttl in writes:
-                self._cache[key] = now + ttl
-                self._prefixes.add(key)
-            for key in hits:  # a hit refreshes the TTL
-                self._cache[key] = max(self._cache[key], now + CACHE_TTL_5M)
-            if len(self._cache) > 10_000:
-                self._cache = {k: v for k, v in self._cache.items() if v > now}
+            self._commit_cache(writes, hits, now)
             delay = self.latency
             if self.jitter > 0:
                 delay += self._jitter_rng.uniform(0.0, self.jitter)
             return _Plan(fault, uncached, read, creation, is_1h, delay)
+
+    def _commit_cache(self, writes: list[tuple[str, float]], hits: list[str], now: float) -> None:
+        """Write the new cache entries and refresh the hit (called under the lock)."""
+        for key, ttl in writes:
+            self._cache[key] = now + ttl
+            self._prefixes.add(key)
+        for key in hits:  # a hit refreshes the TTL
+            self._cache[key] = max(self._cache[key], now + CACHE_TTL_5M)
+        if len(self._cache) > 10_000:
+            self._cache = {k: v for k, v in self._cache.items() if v > now}
 
     def _pick_fault(self) -> str | None:
         if self._script:
@@ -1064,6 +1088,28 @@ class FakeAnthropic:
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
+
+    def answer_batch_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A batch request's message, built as a sync answer is (responder, replay, rules, prompt cache, usage) but
+        free of rate limits and injected faults; raises `_ApiError` for a request the API would not answer."""
+        tool_def, tool_name = _chosen_tool(params)
+        total, breakpoints = self._prompt_prefixes(params)
+        now = time.monotonic()
+        with self._lock:
+            read, creation, is_1h, writes, hits = self._plan_cache(breakpoints, now)
+            self._commit_cache(writes, hits, now)
+            self._seq += 1
+            seq = self._seq
+        plan = _Plan(None, total - read - creation, read, creation, is_1h, 0.0)
+        message = self._build_message(params, tool_def, tool_name, plan, seq, service_tier="batch")
+        with self._lock:
+            for key in _USAGE_KEYS:
+                self._batch_usage[key] += message["usage"][key]
+        return message
+
+    def _count_batch(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._batch_counts.update(counts)
 
     def handle_messages(self, body: dict[str, Any], record: RecordedRequest) -> tuple[dict[str, Any] | None, str]:
         """Answer one /v1/messages body: (message JSON, fault), or (None, fault) when the fault is no message at all
@@ -1102,7 +1148,8 @@ class FakeAnthropic:
         return message, plan.fault or ""
 
     def _build_message(
-        self, body: dict[str, Any], tool_def: dict[str, Any] | None, tool_name: str | None, plan: _Plan, seq: int
+        self, body: dict[str, Any], tool_def: dict[str, Any] | None, tool_name: str | None, plan: _Plan, seq: int,
+        service_tier: str = "standard",
     ) -> dict[str, Any]:
         user_text = last_user_text(body.get("messages") or [])
         override = self._responder(body, tool_name) if self._responder is not None else None
@@ -1172,8 +1219,226 @@ class FakeAnthropic:
                     "ephemeral_5m_input_tokens": 0 if plan.creation_ttl_1h else plan.cache_creation,
                     "ephemeral_1h_input_tokens": plan.cache_creation if plan.creation_ttl_1h else 0,
                 },
-                "service_tier": "standard",
+                "service_tier": service_tier,
             },
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Message Batches
+
+BATCH_RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
+MAX_BATCH_REQUESTS = 100_000
+BATCH_EXPIRY_SECONDS = 24 * 3600
+_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_BATCH_PATH = re.compile(r"^/v1/messages/batches(?:/(?P<id>[^/]+)(?:/(?P<action>cancel|results))?)?$")
+
+
+@dataclass
+class _BatchRequest:
+    custom_id: str
+    params: dict[str, Any]
+    due: float  # time.time() at which its processing ends
+    injected: str | None  # "errored" or "expired" when chosen to fail at submission
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class _Batch:
+    id: str
+    created_at: float  # time.time()
+    requests: list[_BatchRequest]  # in processing order, which is the results file's order
+    cancel_initiated_at: float | None = None
+    ended_at: float | None = None
+
+
+def _errored(error_type: str, message: str) -> dict[str, Any]:
+    return {"type": "errored", "error": {"type": "error", "error": {"type": error_type, "message": message}}}
+
+
+def _timestamp(epoch: float | None) -> str | None:
+    return None if epoch is None else _utc_second(int(epoch))
+
+
+class FakeBatches:
+    """The Message Batches endpoints (create, retrieve, list, cancel, results) of a `FakeAnthropic`.
+
+    A batch's requests are processed in a seeded shuffled order, evenly spread over `delay` seconds after creation
+    (answered when a later call looks at the batch), each exactly as a sync request would be answered; the results file
+    lists them in that order. A request chosen to fail (`set_faults`) gets an `errored` or `expired` result and is not
+    billed. Cancelling answers the requests already due and cancels the rest: the batch is `canceling` in the cancel
+    answer and `ended` from the next call on. Request counts are all `processing` until the batch ends, as in the API.
+    """
+
+    def __init__(self, fake: FakeAnthropic, delay: float, seed: int) -> None:
+        self.delay = delay
+        self._fake = fake
+        self._rng = random.Random(seed + 2)
+        self._lock = threading.Lock()  # one batch call at a time: batches are few and their answers quick
+        self._batches: dict[str, _Batch] = {}
+        self.set_faults()
+
+    def set_faults(
+        self, errored: Iterable[str] = (), expired: Iterable[str] = (), error_rate: float = 0.0,
+        expire_rate: float = 0.0,
+    ) -> None:
+        """Requests of batches created from now on fail: those whose custom_id is listed, and a seeded random share
+        of the others (errored first, then expired)."""
+        if not (0.0 <= error_rate <= 1.0 and 0.0 <= expire_rate <= 1.0 and error_rate + expire_rate <= 1.0):
+            raise ValueError("error_rate and expire_rate must be in [0, 1] and sum to at most 1")
+        with self._lock:
+            self._errored, self._expired = frozenset(errored), frozenset(expired)
+            self._error_rate, self._expire_rate = error_rate, expire_rate
+
+    def handle(self, method: str, batch_id: str | None, action: str | None, query: str, body: Any) -> Any:
+        """The JSON answer of one batch call, or the results file's bytes; raises `_ApiError`."""
+        with self._lock:
+            if batch_id is None and method == "POST":
+                return self._create(body)
+            if batch_id is None and method == "GET":
+                return self._list(urllib.parse.parse_qs(query))
+            if batch_id is not None and (method, action) in (("GET", None), ("POST", "cancel"), ("GET", "results")):
+                batch = self._batches.get(batch_id)
+                if batch is None:
+                    raise _ApiError(404, f"message batch {batch_id!r} not found")
+                self._advance(batch, time.time())
+                if action == "cancel":
+                    return self._cancel(batch)
+                if action == "results":
+                    return self._results(batch)
+                return self._view(batch)
+        raise _ApiError(404, f"Not found: {method} /v1/messages/batches")
+
+    def _create(self, body: Any) -> dict[str, Any]:
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_REQUESTS:
+            raise _ApiError(400, f"requests: a list of 1 to {MAX_BATCH_REQUESTS:,} requests is required")
+        seen: set[str] = set()
+        for index, item in enumerate(requests):
+            where = f"requests.{index}"
+            custom_id = item.get("custom_id") if isinstance(item, dict) else None
+            if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
+                raise _ApiError(400, f"{where}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'")
+            if custom_id in seen:
+                raise _ApiError(400, f"{where}.custom_id: {custom_id!r} is used twice; custom_id must be unique")
+            seen.add(custom_id)
+            try:
+                params = _validate_message_request(item.get("params"))
+            except _ApiError as err:
+                raise _ApiError(400, f"{where}.params: {err.message}") from None
+            if params.get("stream"):
+                raise _ApiError(400, f"{where}.params.stream: streaming is not supported in message batches")
+        now = time.time()
+        order = list(requests)
+        self._rng.shuffle(order)
+        batch = _Batch(
+            id=f"msgbatch_fake{len(self._batches) + 1:012d}",
+            created_at=now,
+            requests=[
+                _BatchRequest(item["custom_id"], item["params"], now + self.delay * (rank + 1) / len(order),
+                              self._injected(item["custom_id"]))
+                for rank, item in enumerate(order)
+            ],
+        )
+        self._batches[batch.id] = batch
+        self._fake._count_batch({"batches": 1, "requests": len(order)})
+        return self._view(batch)
+
+    def _injected(self, custom_id: str) -> str | None:
+        if custom_id in self._errored:
+            return "errored"
+        if custom_id in self._expired:
+            return "expired"
+        draw = self._rng.random()
+        if draw < self._error_rate:
+            return "errored"
+        return "expired" if draw < self._error_rate + self._expire_rate else None
+
+    def _advance(self, batch: _Batch, now: float) -> None:
+        """Answer the requests now due (all remaining ones are canceled once a cancel was initiated); end the batch
+        when none is left."""
+        if batch.ended_at is not None:
+            return
+        for request in batch.requests:
+            if request.result is not None:
+                continue
+            if batch.cancel_initiated_at is not None:
+                request.result = {"type": "canceled"}
+            elif request.due <= now:
+                request.result = self._result(request)
+        if all(request.result is not None for request in batch.requests):
+            batch.ended_at = now
+            self._fake._count_batch(Counter(request.result["type"] for request in batch.requests))
+
+    def _result(self, request: _BatchRequest) -> dict[str, Any]:
+        if request.injected == "expired":
+            return {"type": "expired"}
+        if request.injected == "errored":
+            return _errored("api_error", "Injected batch fault: Internal server error")
+        try:
+            return {"type": "succeeded", "message": self._fake.answer_batch_request(request.params)}
+        except _ApiError as err:
+            return _errored(ERROR_TYPES.get(err.status, "api_error"), err.message)
+
+    def _cancel(self, batch: _Batch) -> dict[str, Any]:
+        if batch.ended_at is None and batch.cancel_initiated_at is None:
+            batch.cancel_initiated_at = time.time()
+        return self._view(batch)
+
+    def _results(self, batch: _Batch) -> bytes:
+        if batch.ended_at is None:
+            raise _ApiError(400, f"message batch {batch.id} has not ended; its results are not available yet")
+        lines = (_response_json({"custom_id": r.custom_id, "result": r.result}) + "\n" for r in batch.requests)
+        return "".join(lines).encode()
+
+    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        try:
+            limit = int(query.get("limit", ["20"])[0])
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 1000:
+            raise _ApiError(400, "limit: an integer from 1 to 1000 is required")
+        newest_first = list(reversed(self._batches.values()))
+        ids = [batch.id for batch in newest_first]
+        cursor = {name: query[name][0] for name in ("after_id", "before_id") if name in query}
+        for name, batch_id in cursor.items():
+            if batch_id not in self._batches:
+                raise _ApiError(400, f"{name}: message batch {batch_id!r} not found")
+        if "before_id" in cursor:
+            end = ids.index(cursor["before_id"])
+            page, has_more = newest_first[max(0, end - limit) : end], end > limit
+        else:
+            start = ids.index(cursor["after_id"]) + 1 if "after_id" in cursor else 0
+            page, has_more = newest_first[start : start + limit], start + limit < len(ids)
+        now = time.time()
+        for batch in page:
+            self._advance(batch, now)
+        return {
+            "data": [self._view(batch) for batch in page],
+            "has_more": has_more,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+        }
+
+    def _view(self, batch: _Batch) -> dict[str, Any]:
+        ended = batch.ended_at is not None
+        counts = Counter(request.result["type"] for request in batch.requests if ended and request.result)
+        if ended:
+            status = "ended"
+        else:
+            status = "in_progress" if batch.cancel_initiated_at is None else "canceling"
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": status,
+            "request_counts": {"processing": 0 if ended else len(batch.requests),
+                               **{kind: counts[kind] for kind in BATCH_RESULT_TYPES}},
+            "created_at": _timestamp(batch.created_at),
+            "expires_at": _timestamp(batch.created_at + BATCH_EXPIRY_SECONDS),
+            "ended_at": _timestamp(batch.ended_at),
+            "archived_at": None,
+            "cancel_initiated_at": _timestamp(batch.cancel_initiated_at),
+            "results_url": f"{self._fake.url}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
 
 
@@ -1192,6 +1457,14 @@ def _chosen_tool(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | Non
                 return tool_def, name
         raise _ApiError(400, f"tool_choice.name {name!r} is not one of the tools")
     return tools[0], tools[0].get("name")
+
+
+def _validate_message_request(body: Any) -> dict[str, Any]:
+    """A /v1/messages body (or a batch request's params), as far as the schema goes."""
+    body = _validate(body)
+    if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+        raise _ApiError(400, "max_tokens: Field required (a positive integer)")
+    return body
 
 
 def _validate(body: Any) -> dict[str, Any]:
@@ -1246,7 +1519,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         fake = self.server.fake
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         raw = b""
         length = int(headers.get("content-length") or 0)
@@ -1260,19 +1533,26 @@ class _Handler(BaseHTTPRequestHandler):
         record = fake._begin(self.command, path, headers, body)
         try:
             try:
-                if self.command != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens"):
+                batch_route = _BATCH_PATH.match(path)
+                if batch_route is None and (
+                    self.command != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens")
+                ):
                     raise _ApiError(404, f"Not found: {self.command} {path}")
                 if not _authorised(headers):
                     raise _ApiError(401, "missing API key: send Authorization: Bearer <key> or x-api-key")
                 if bad_json:
                     raise _ApiError(400, "request body is not valid JSON")
-                body = _validate(body)
-                if path == "/v1/messages/count_tokens":
-                    self._send_json(record, 200, {"input_tokens": fake.input_token_count(body)})
+                if batch_route is not None:
+                    answer = fake.batches.handle(self.command, batch_route["id"], batch_route["action"], query, body)
+                    if isinstance(answer, bytes):  # the results file
+                        self._send_bytes(record, 200, "application/x-jsonl", answer)
+                    else:
+                        self._send_json(record, 200, answer)
                     return
-                if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
-                    raise _ApiError(400, "max_tokens: Field required (a positive integer)")
-                message, fault = fake.handle_messages(body, record)
+                if path == "/v1/messages/count_tokens":
+                    self._send_json(record, 200, {"input_tokens": fake.input_token_count(_validate(body))})
+                    return
+                message, fault = fake.handle_messages(_validate_message_request(body), record)
                 if fault in NOT_A_MESSAGE_FAULTS:
                     self._send_bytes(record, 200, *NOT_A_MESSAGE_FAULTS[fault])
                 elif message is None:  # the "disconnect" fault

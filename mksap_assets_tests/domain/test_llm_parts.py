@@ -180,6 +180,17 @@ def test_prices_per_model():
     assert cost == pytest.approx(0.60)
 
 
+def test_batch_prices_halve_every_token_kind():
+    price = price_for("claude-haiku-5-5")
+    kinds = {"input_tokens": price.input, "output_tokens": price.output, "cache_write": price.cache_write,
+             "cache_read": price.cache_read}
+    for kind, per_million in kinds.items():
+        tokens = {name: 1_000_000 if name == kind else 0 for name in kinds}
+        assert cost_usd("claude-haiku-5-5", **tokens) == pytest.approx(per_million)
+        assert cost_usd("claude-haiku-5-5", **tokens, batch=True) == pytest.approx(per_million / 2)
+    assert cost_usd("unknown-model", input_tokens=10, output_tokens=0, cache_write=0, cache_read=0, batch=True) == 0.0
+
+
 def test_prompt_versions_are_hashes_of_the_files_and_the_prefix_is_stable():
     versions = prompts.prompt_versions()
     assert set(versions) == {"system", "critique", "key_points", "table", "cloze", "tools"}

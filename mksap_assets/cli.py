@@ -215,6 +215,8 @@ def _warn_if_environment_ignored(pinned: ExtractionSettings) -> None:
 
 def cmd_plan(settings: Settings, verbose: bool) -> int:
     """What the sensor's next tick would run and why; launches nothing."""
+    from mksap_assets.domain.exports.document import iter_exports
+    from mksap_assets.domain.llm.cost_plan import cost_plan_lines
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
 
@@ -223,6 +225,11 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         _warn_if_environment_ignored(pipeline.extraction_settings())
         plan = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
+    if plan.to_run:
+        identity = pipeline.extractor_identity()
+        exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
+        print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
+                                         exports=exports)))
     return 0
 
 

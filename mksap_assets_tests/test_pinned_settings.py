@@ -22,6 +22,7 @@ from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.settings import ExtractionSettings
+from mksap_assets.domain.llm.cost_plan import DEFAULT_PER_QUESTION, NO_API_COST, CostEstimate
 from mksap_assets.partitions import range_tags
 from mksap_assets.pinned_settings import read_pin, write_pin
 from mksap_assets.resources import PipelineResource
@@ -143,7 +144,7 @@ def test_an_environment_asking_for_another_extractor_or_model_replaces_nothing(
     assert cmd_plan(settings, verbose=False) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [f"{key}\textractor changed: anthropic → offline" for key in keys] + [
-        f"{len(keys)} to run, 0 to remove, 0 waiting, 0 up to date"
+        f"{len(keys)} to run, 0 to remove, 0 waiting, 0 up to date", NO_API_COST
     ]
 
 
@@ -160,10 +161,27 @@ def test_changing_the_pinned_model_makes_exactly_the_affected_questions_stale(
     assert cmd_settings(settings, {"model": DEFAULT_MODEL}) == 0
     assert "2 questions made stale by this change" in capsys.readouterr().out
     assert cmd_plan(settings, verbose=False) == 0
-    assert capsys.readouterr().out.strip().splitlines() == [
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[:3] == [
         f"{keys[0]}\tmodel changed: {OTHER_MODEL} → {DEFAULT_MODEL}",
         f"{keys[1]}\tmodel changed: {OTHER_MODEL} → {DEFAULT_MODEL}",
         f"2 to run, 0 to remove, 0 waiting, {len(keys) - 2} up to date",
+    ]
+    # every export was made by the fake API's answers
+    assert lines[3].startswith(
+        f"cost estimate for the 2 to run ({DEFAULT_MODEL}, from {len(keys)} earlier questions): ")
+
+
+def test_plan_prints_the_cost_estimate_of_what_it_would_run(settings: Settings, on_disk, capsys):
+    write_pin(on_disk, ExtractionSettings("anthropic", DEFAULT_MODEL, "folded"))
+    keys = sample_ids(settings.data_dir)
+    assert cmd_plan(settings, verbose=False) == 0
+    estimate = CostEstimate(len(keys), DEFAULT_MODEL, DEFAULT_PER_QUESTION)  # no export yet
+    total = estimate.total
+    assert capsys.readouterr().out.strip().splitlines()[-3:] == [
+        f"cost estimate for the {len(keys)} to run ({DEFAULT_MODEL}, default estimate): {total.requests:,} requests",
+        f"  tokens: {total.input_tokens:,} input, {total.output_tokens:,} output, 0 cache write, 0 cache read",
+        f"  USD {estimate.usd(batch=False):.4f} sync, {estimate.usd(batch=True):.4f} batch",  # below a dollar
     ]
 
 

@@ -229,7 +229,7 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         identity = pipeline.extractor_identity()
         exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
         print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
-                                         exports=exports)))
+                                         exports=exports, endpoint=identity.endpoint)))
     return 0
 
 

@@ -20,8 +20,8 @@ from mksap_assets.domain.statements import LLMUsage
 MODEL = "claude-haiku-4-5"
 
 
-def _export(key: str, extractor: str, **usage: int) -> ExportFile:
-    provenance = ExportedProvenance(extractor=extractor, model=MODEL, llm_usage=LLMUsage(**usage))
+def _export(key: str, extractor: str, endpoint: str | None = None, **usage: int) -> ExportFile:
+    provenance = ExportedProvenance(extractor=extractor, model=MODEL, endpoint=endpoint, llm_usage=LLMUsage(**usage))
     return ExportFile(Path(f"{key}.json"), ExportDocument(question_id=key, provenance=provenance))
 
 
@@ -39,6 +39,8 @@ def test_the_estimate_is_the_mean_of_earlier_questions_with_real_calls_by_the_sa
         _export("c", "anthropic", cache_hits=4),  # answered from the response cache: measured nothing
         _export("d", "offline"),
         ExportFile(Path("e.json"), None, "e.json: not JSON"),
+        # made against another endpoint (the fake API): its tokens measure the fake, not this run
+        _export("f", "anthropic", endpoint="http://127.0.0.1:8765", calls=9, input_tokens=99_000, output_tokens=9_000),
     ]
     lines = cost_plan_lines(10, extractor="anthropic", model=MODEL, exports=exports)
     assert lines == [

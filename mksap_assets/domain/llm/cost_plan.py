@@ -42,14 +42,16 @@ DEFAULT_PER_QUESTION = Workload(
 )
 
 
-def measured_usages(exports: Iterable[ExportFile], extractor: str) -> list[LLMUsage]:
-    """The usage of each readable export made by `extractor` with at least one request that reached the API (an
-    export answered wholly from the response cache measured nothing)."""
+def measured_usages(exports: Iterable[ExportFile], extractor: str, endpoint: str | None = None) -> list[LLMUsage]:
+    """The usage of each readable export made by `extractor` at `endpoint` (None: Anthropic's own API; a run against
+    the fake API measures the fake) with at least one request that reached the API (an export answered wholly from
+    the response cache measured nothing)."""
     return [
         export.document.provenance.llm_usage
         for export in exports
         if export.document is not None
         and export.document.provenance.extractor == extractor
+        and export.document.provenance.endpoint == endpoint
         and export.document.provenance.llm_usage.calls > 0
     ]
 
@@ -103,10 +105,11 @@ def _dollars(usd: float) -> str:
 NO_API_COST = "cost estimate: none (the offline extractor makes no API requests)"
 
 
-def cost_plan_lines(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile]) -> list[str]:
+def cost_plan_lines(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile],
+                    endpoint: str | None = None) -> list[str]:
     """The estimate for running `questions` questions with `extractor` and `model` (None: the offline extractor,
-    whose `exports` are never read), measured from `exports` or else the default."""
+    whose `exports` are never read) at `endpoint`, measured from `exports` or else the default."""
     if model is None:
         return [NO_API_COST]
-    usages = measured_usages(exports, extractor)
+    usages = measured_usages(exports, extractor, endpoint)
     return CostEstimate(questions, model, per_question(usages), measured_from=len(usages)).lines()

@@ -68,6 +68,9 @@ def _result(outcome: QuestionOutcome, stage: str) -> StageResult:
     return next(result for result in outcome.results if result.stage == stage)
 
 
+NOISE_MS = 5.0
+
+
 @pytest.mark.slow
 def test_duration_stays_flat_while_the_wait_grows_with_the_queue(in_memory_dir, fake_api_factory, monkeypatch):
     fake = fake_api_factory(latency=LATENCY)
@@ -97,7 +100,9 @@ def test_duration_stays_flat_while_the_wait_grows_with_the_queue(in_memory_dir, 
     for stage in STAGES:
         assert all(_result(o, stage).duration_ms >= 0 and _result(o, stage).wait_ms >= 0 for o in outcomes)
         work_first, work_last = mean(first, stage, "duration_ms"), mean(last, stage, "duration_ms")
-        assert work_last <= 2 * work_first and work_first <= 2 * work_last, report
+        # Within 2x of each other, give or take NOISE_MS: a stage of a millisecond or two (the export) varies with
+        # warm caches and a loaded machine by more than 2x without growing with the queue (1.6 -> 0.8 ms seen in CI).
+        assert max(work_first, work_last) <= 2 * min(work_first, work_last) + NOISE_MS, report
     # The queue grew, and the old duration_ms (the wall time, wait included) would have climbed with it.
     wait_first, wait_last = mean(first, EXTRACTED, "wait_ms"), mean(last, EXTRACTED, "wait_ms")
     assert wait_last > 2 * wait_first, report

@@ -137,10 +137,8 @@ def statement_ids(
            for section, index, item in validated.checked()]
     known: list[tuple[Candidate, dict[str, Any]]] = []
     if previous is not None:
-        for location, items in (("from_critique", previous.true_statements.from_critique),
-                                ("from_key_points", previous.true_statements.from_key_points),
-                                ("table_statements", previous.table_statements.statements)):
-            label = SECTION_LABELS[location]
+        for section, items in previous.sections():
+            label = SECTION_LABELS[section]
             for item in items:
                 candidate = Candidate(label, item.statement, _answer(item.cloze_candidates),
                                       item.id or statement_guid(question_id, label, item.statement))
@@ -255,6 +253,12 @@ class ExportDocument(BaseModel):
     retired_statements: list[RetiredStatement] = Field(default_factory=list)
     validation: ExportedValidation = Field(default_factory=ExportedValidation)
     provenance: ExportedProvenance = Field(default_factory=ExportedProvenance)
+
+    def sections(self) -> list[tuple[Section, list[ExportedStatement]]]:
+        """Each section's statements, in the export's order."""
+        return [("from_critique", self.true_statements.from_critique),
+                ("from_key_points", self.true_statements.from_key_points),
+                ("table_statements", self.table_statements.statements)]
 
     @property
     def stamp(self) -> str:

@@ -89,10 +89,9 @@ def number_values(text: str) -> frozenset[str]:
     return frozenset(ranges | {number.replace(",", "") for number in _NUMBER_RE.findall(rest)})
 
 
-def similarity(new: Candidate, old: Candidate, new_features: Features | None = None,
-               old_features: Features | None = None) -> float:
+def similarity(new: Candidate, old: Candidate) -> float:
     """How surely two statements state the same fact, 0-100."""
-    a, b = new_features or new.features(), old_features or old.features()
+    a, b = new.features(), old.features()
     numbers_a, numbers_b = number_values(new.statement), number_values(old.statement)  # remembered
     if not (numbers_a <= numbers_b or numbers_b <= numbers_a):
         return 0.0  # "35%" is not "35-49%"; a split half keeps a subset of the numbers
@@ -152,22 +151,15 @@ class Assignment:
     ids: list[str]  # one per new statement, in order
     inherited: int  # how many of them came from a previous statement
     unmatched: list[int]  # positions of the previous statements left unmatched (to retire)
-    scores: list[float]  # each new statement's match score (0 when it got a new id)
 
 
 def assign_ids(question_id: str, new: Sequence[Candidate], previous: Sequence[Candidate],
                threshold: float = MATCH_THRESHOLD) -> Assignment:
     """Ids for `new` (a previous statement's id where they match, else a new one), and the previous statements
     nobody matched."""
-    scores = np.zeros((len(new), len(previous)))
-    if new and previous:
-        new_features = [c.features() for c in new]
-        old_features = [c.features() for c in previous]
-        for i, candidate in enumerate(new):
-            for j, old in enumerate(previous):
-                scores[i, j] = similarity(candidate, old, new_features[i], old_features[j])
     matched: dict[int, int] = {}
     if new and previous:
+        scores = np.array([[similarity(candidate, old) for old in previous] for candidate in new])
         # Each pair is worth its margin over the threshold: two weak matches never outweigh one strong one.
         margins = np.where(scores >= threshold, scores - threshold + 1e-6, 0.0)
         rows, columns = linear_sum_assignment(margins, maximize=True)
@@ -190,5 +182,4 @@ def assign_ids(question_id: str, new: Sequence[Candidate], previous: Sequence[Ca
         ids=ids,
         inherited=len(matched),
         unmatched=[j for j in range(len(previous)) if j not in kept],
-        scores=[float(scores[i, matched[i]]) if i in matched else 0.0 for i in range(len(new))],
     )

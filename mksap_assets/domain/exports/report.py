@@ -33,6 +33,7 @@ import pandas as pd
 
 from mksap_assets.domain.engine.store import write_bytes_atomic
 from mksap_assets.domain.exports.document import ExportDocument, iter_exports
+from mksap_assets.domain.exports.identity import SECTION_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +109,10 @@ def question_row(document: ExportDocument, path: Path) -> dict[str, Any]:
 
 def concern_rows(document: ExportDocument) -> list[dict[str, Any]]:
     """The statements of one export that the model flagged as medically doubtful."""
-    sections = {
-        "critique": document.true_statements.from_critique,
-        "key_points": document.true_statements.from_key_points,
-        "table": document.table_statements.statements,
-    }
     return [
-        {"question_id": document.question_id, "section": section, "index": index, "statement": item.statement,
-         "source_concern": item.source_concern}
-        for section, items in sections.items() for index, item in enumerate(items) if item.source_concern
+        {"question_id": document.question_id, "section": SECTION_LABELS[section], "index": index,
+         "statement": item.statement, "source_concern": item.source_concern}
+        for section, items in document.sections() for index, item in enumerate(items) if item.source_concern
     ]
 
 

@@ -83,7 +83,7 @@ def keys_of(settings: Settings) -> dict[str, str]:
         built, _ = question_requests(api, discover_questions(settings.data_dir), settings.llm.cloze_mode)
     finally:
         api.close()
-    return {request.key: question.question_id for question in built for request, _ in question.requests}
+    return {request.key: question.question_id for question in built for request in question.requests}
 
 
 def export(settings: Settings, key: str) -> dict:
@@ -304,3 +304,37 @@ def test_an_unreadable_state_file_names_itself(tmp_path):
     path.write_text("{not json")
     with pytest.raises(BatchStateError, match=str(path)), BatchState.locked(tmp_path):
         pass
+
+
+def test_a_step_for_some_questions_collects_every_answer_of_the_batch(batch_settings, fake):
+    """`mksap run --partition X` while the sensor's batch is open: collecting it caches every question's answers."""
+    step(batch_settings)
+    wait_for_batches(batch_settings)
+    one = discover_questions(batch_settings.data_dir)[:1]
+    collected = batch_step(batch_settings.llm, batch_settings.dagster_home, one)
+    assert collected.ready == [one[0].question_id] and len(collected.collected) == 1
+    [record] = state_records(batch_settings)
+    assert record.results == {"succeeded": first_pass_count(batch_settings)}
+    assert sorted(step(batch_settings).ready) == sample_ids(batch_settings.data_dir)
+
+
+def test_a_succeeded_answer_that_does_not_validate_is_made_again_sync(batch_settings, fake):
+    critique_of = {load_raw_question(f).question_id: load_raw_question(f).critique
+                   for f in discover_questions(batch_settings.data_dir)}
+    target = sample_ids(batch_settings.data_dir)[0]
+    marker = critique_of[target][:60]
+
+    def invalid_for_target(body, tool_name):
+        return {"statements": "not a list"} if marker in body["messages"][0]["content"] else None
+
+    fake.set_responder(invalid_for_target)
+    step(batch_settings)
+    wait_for_batches(batch_settings)
+    step(batch_settings)
+    [record] = state_records(batch_settings)
+    assert record.results["not cached: invalid"] >= 1
+    fake.set_responder(None)
+    assert cmd_run(batch_settings, [target]) == 0
+    assert fake.stats.by_tool[FIRST_PASS_TOOL] == record.results["not cached: invalid"]
+    usage = extraction_usage(batch_settings, target)
+    assert usage["calls"] > usage["batch_calls"]

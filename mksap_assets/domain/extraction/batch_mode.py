@@ -9,7 +9,10 @@ from pathlib import Path
 
 from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.errors import InputError
-from mksap_assets.domain.extraction.llm_extractor import first_pass_calls
+from mksap_assets.domain.extraction.llm_extractor import (
+    first_pass_calls,
+    first_pass_outputs,
+)
 from mksap_assets.domain.extraction.registry import LLM_PROVIDERS, OFFLINE
 from mksap_assets.domain.inputs.bank import QuestionFile, load_raw_question
 from mksap_assets.domain.llm.batches.api import BatchAPI
@@ -52,7 +55,7 @@ def question_requests(api: BatchAPI, questions: Iterable[QuestionFile], cloze_mo
             unreadable.append(question.question_id)
             continue
         calls = first_pass_calls(raw, cloze_mode).calls()
-        built.append(QuestionRequests(question.question_id, [(api.prepare(call), call.output) for call in calls]))
+        built.append(QuestionRequests(question.question_id, [api.prepare(call) for call in calls]))
     return built, unreadable
 
 
@@ -64,7 +67,7 @@ def batch_step(llm: LLMConfig, dagster_home: Path, questions: Iterable[QuestionF
     try:
         built, unreadable = question_requests(api, questions, llm.cloze_mode)
         with BatchState.locked(dagster_home) as state:
-            step = BatchCoordinator(api, cache, state).step(built, submit=submit)
+            step = BatchCoordinator(api, cache, state).step(built, first_pass_outputs(llm.cloze_mode), submit=submit)
     finally:
         cache.close()
         api.close()

@@ -97,6 +97,12 @@ class FirstPass:
         return [self.critique, *([self.key_points] if self.key_points else []), *self.tables]
 
 
+def first_pass_outputs(cloze_mode: str) -> dict[str, type[StatementsWithClozes | StatementsOnly]]:
+    """The tool every first-pass call forces, and the model its input must validate as."""
+    call = statements_call("critique", "", cloze_mode)
+    return {call.tool["name"]: call.output}
+
+
 def first_pass_calls(raw: RawQuestion, cloze_mode: str) -> FirstPass:
     # The question tells a case detail from a rule; the key points keep the critique call from restating them.
     critique = prompts.source_message(raw.educational_objective, raw.critique, label="critique",

@@ -38,10 +38,10 @@ class BatchAnswer:
 
     key: str  # the request's custom_id
     type: ResultType
-    tool_input: dict[str, Any] | None  # a succeeded answer's tool input; None when it did not call the tool in full
+    tool: str | None  # the tool a succeeded answer called in full; None when it did not (cut off, refused)
+    tool_input: dict[str, Any] | None  # its input
     model: str | None  # the model that answered
     usage: BatchUsage  # its tokens and cost at batch prices; zero but for a succeeded answer
-    detail: str = ""  # why it is not usable (an error type, a stop reason)
 
 
 class BatchRejected(RuntimeError):

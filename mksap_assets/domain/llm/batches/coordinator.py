@@ -5,7 +5,7 @@ for a batch: the sensor calls it on every tick, `mksap run` once (or in a loop w
    with a batch the API created since then with as many requests; with none, nothing was submitted and the record
    is dropped.
 2. Poll every open batch; when one has ended, its results (any order) are collected: each succeeded answer that
-   validates as its call's output is written into the response cache under the key the sync path uses, with its
+   validates as its tool's output model is written into the response cache under the key the sync path uses, with its
    usage at batch prices (usage.py). Errored, expired and canceled requests, and answers that do not validate, are
    left out: the question's run makes them as sync requests (where the repair turn mends a malformed answer).
 3. Submit the questions' first-pass requests that are neither cached nor were ever submitted, in batches of at most
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
 from mksap_assets.domain.llm.batches.api import (
+    BatchAnswer,
     BatchAPI,
     BatchRejected,
     BatchRequest,
@@ -50,10 +50,10 @@ CLOCK_SLACK = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class QuestionRequests:
-    """A question's first-pass requests, each with the pydantic model its answer must validate as."""
+    """A question's first-pass requests."""
 
     question_id: str
-    requests: list[tuple[BatchRequest, type[BaseModel]]]
+    requests: list[BatchRequest]
 
 
 @dataclass
@@ -99,10 +99,11 @@ class BatchCoordinator:
         self.cache = cache
         self.state = state
 
-    def step(self, questions: Iterable[QuestionRequests], *, submit: bool = True) -> Step:
+    def step(self, questions: Iterable[QuestionRequests], outputs: Mapping[str, type[BaseModel]], *,
+             submit: bool = True) -> Step:
+        """`outputs`: each tool the requests force -> the pydantic model its input must validate as."""
         questions = list(questions)
         step = Step(notes=self.reconcile())
-        outputs = {request.key: output for question in questions for request, output in question.requests}
         for record in [r for r in self.state.records if r.open and r.batch_id]:
             if self._poll(record, outputs):
                 step.collected.append(record)
@@ -110,7 +111,7 @@ class BatchCoordinator:
             step.submitted = self._submit(questions)
         waiting = self.state.waiting_keys()
         for question in questions:
-            pending = any(request.key in waiting for request, _ in question.requests)
+            pending = any(request.key in waiting for request in question.requests)
             (step.waiting if pending else step.ready).append(question.question_id)
         step.open = [record for record in self.state.records if record.open]
         return step
@@ -165,7 +166,7 @@ class BatchCoordinator:
             self.state.save()
         return chosen
 
-    def _poll(self, record: BatchRecord, outputs: dict[str, type[BaseModel]]) -> bool:
+    def _poll(self, record: BatchRecord, outputs: Mapping[str, type[BaseModel]]) -> bool:
         """Whether `record`'s batch has ended and its results were collected now."""
         view = self.api.retrieve(record.batch_id)
         record.status = view.status
@@ -178,7 +179,7 @@ class BatchCoordinator:
         self.state.save()
         return True
 
-    def _collect(self, record: BatchRecord, outputs: dict[str, type[BaseModel]]) -> None:
+    def _collect(self, record: BatchRecord, outputs: Mapping[str, type[BaseModel]]) -> None:
         counts: Counter[str] = Counter()
         usage = BatchUsage()
         for answer in self.api.results(record.batch_id):
@@ -186,35 +187,34 @@ class BatchCoordinator:
                 counts["not ours"] += 1
                 continue
             usage += answer.usage  # a succeeded request is billed whether or not its answer is usable
-            counts[self._store(answer.key, answer.type, answer.tool_input, answer.model, answer.usage,
-                               outputs.get(answer.key))] += 1
+            counts[self._store(answer, outputs)] += 1
         record.results, record.usage = dict(counts), usage
 
-    def _store(self, key: str, kind: str, tool_input: dict[str, Any] | None, model: str | None, usage: BatchUsage,
-               output: type[BaseModel] | None) -> str:
+    def _store(self, answer: BatchAnswer, outputs: Mapping[str, type[BaseModel]]) -> str:
         """Cache one answer; what became of it: its result type, or why a succeeded answer was not cached."""
-        if kind != "succeeded":
-            return kind
+        if answer.type != "succeeded":
+            return answer.type
+        if answer.tool is None or answer.tool_input is None:
+            return "not cached: cut off or refused"
+        output = outputs.get(answer.tool)
         if output is None:
-            return "not cached: its question is no longer to run"
-        if tool_input is None:
-            return "not cached: incomplete"
+            return f"not cached: {answer.tool} is not a first-pass tool"
         try:
-            parsed = output.model_validate(tool_input)
+            parsed = output.model_validate(answer.tool_input)
         except ValidationError:
             return "not cached: invalid"
-        existing = self.cache.get(key)
+        existing = self.cache.get(answer.key)
         if existing is not None and BATCH_USAGE not in existing:
             return "not cached: answered meanwhile"  # a sync run's answer (or a claimed one): never replaced
-        entry = batch_answer_entry(parsed.model_dump(mode="json"), model or self.api.model, usage)
-        return "succeeded" if self.cache.set(key, entry) else "not cached: cache write failed"
+        entry = batch_answer_entry(parsed.model_dump(mode="json"), answer.model or self.api.model, answer.usage)
+        return "succeeded" if self.cache.set(answer.key, entry) else "not cached: cache write failed"
 
     def _submit(self, questions: list[QuestionRequests]) -> list[BatchRecord]:
         submitted = self.state.submitted_keys()
         owner: dict[str, str] = {}
         new: list[BatchRequest] = []
         for question in questions:
-            for request, _output in question.requests:
+            for request in question.requests:
                 if request.key in submitted or request.key in owner or self.cache.get(request.key) is not None:
                     continue
                 owner[request.key] = question.question_id

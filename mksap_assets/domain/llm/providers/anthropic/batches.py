@@ -67,8 +67,7 @@ class AnthropicBatches:
         for line in self.api.messages.batches.results(batch_id):
             result = line.result
             if result.type != "succeeded":
-                detail = result.error.error.type if result.type == "errored" else ""
-                yield BatchAnswer(line.custom_id, result.type, None, None, BatchUsage(), detail)
+                yield BatchAnswer(line.custom_id, result.type, None, None, None, BatchUsage())
                 continue
             message = result.message
             counted = message.usage
@@ -79,9 +78,10 @@ class AnthropicBatches:
             )
             # Each request forces one tool: its answer's only tool call (its input is validated by the coordinator).
             block = next((b for b in message.content if b.type == "tool_use"), None)
-            complete = message.stop_reason == "tool_use" and block is not None
-            yield BatchAnswer(line.custom_id, "succeeded", dict(block.input) if complete else None, message.model,
-                              usage, "" if complete else f"stop_reason={message.stop_reason}")
+            if message.stop_reason != "tool_use" or block is None:
+                yield BatchAnswer(line.custom_id, "succeeded", None, None, message.model, usage)
+                continue
+            yield BatchAnswer(line.custom_id, "succeeded", block.name, dict(block.input), message.model, usage)
 
     def close(self) -> None:
         self.api.close()

@@ -292,7 +292,8 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         identity = pipeline.extractor_identity()
         exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
         print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
-                                         exports=exports, endpoint=identity.endpoint)))
+                                         exports=exports, endpoint=identity.endpoint,
+                                         mode=pipeline.resolved().llm.mode)))
     return 0
 
 

@@ -5,6 +5,7 @@ batch is charged, at batch prices, once, to the question that uses each answer."
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -338,3 +339,22 @@ def test_a_succeeded_answer_that_does_not_validate_is_made_again_sync(batch_sett
     assert fake.stats.by_tool[FIRST_PASS_TOOL] == record.results["not cached: invalid"]
     usage = extraction_usage(batch_settings, target)
     assert usage["calls"] > usage["batch_calls"]
+
+
+def test_the_plan_recommends_batch_mode_from_a_measured_saving():
+    from mksap_assets.domain.llm.cost_plan import (
+        BATCH_WORTH_USD,
+        DEFAULT_PER_QUESTION,
+        CostEstimate,
+        mode_advice,
+    )
+
+    one = CostEstimate(1, "claude-haiku-5-5", DEFAULT_PER_QUESTION)
+    per_question = one.usd(batch=False) - one.usd(batch=True)
+    size = math.ceil(BATCH_WORTH_USD / per_question)
+    small, large = (CostEstimate(n, "claude-haiku-5-5", DEFAULT_PER_QUESTION) for n in (size - 1, size))
+    assert mode_advice(small, "sync") is None and mode_advice(large, "batch") is None
+    assert "batch mode recommended" in mode_advice(large, "sync") and f"from {size:,} questions" in mode_advice(
+        large, "sync")
+    assert "saves only" in mode_advice(small, "batch")
+    assert mode_advice(CostEstimate(size, "claude-unpriced-9", DEFAULT_PER_QUESTION), "sync") is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +26,7 @@ from mksap_assets.domain.extraction.batch_mode import (
     question_requests,
 )
 from mksap_assets.domain.inputs.bank import discover_questions, load_raw_question
-from mksap_assets.domain.llm.batches.api import BatchRequest
+from mksap_assets.domain.llm.batches.api import BatchRejected, BatchRequest
 from mksap_assets.domain.llm.batches.coordinator import MAX_BATCH_BYTES, split
 from mksap_assets.domain.llm.batches.state import (
     STATE_FILE,
@@ -358,3 +359,25 @@ def test_the_plan_recommends_batch_mode_from_a_measured_saving():
         large, "sync")
     assert "saves only" in mode_advice(small, "batch")
     assert mode_advice(CostEstimate(size, "claude-unpriced-9", DEFAULT_PER_QUESTION), "sync") is None
+
+
+def test_a_batch_the_api_refuses_leaves_its_questions_to_sync_runs(batch_settings, fake, monkeypatch):
+    def refuse(self, requests):
+        raise BatchRejected("the API refused the batch: 413 RequestTooLargeError")
+
+    monkeypatch.setattr(AnthropicBatches, "create", refuse)
+    refused = step(batch_settings)
+    assert sorted(refused.ready) == sample_ids(batch_settings.data_dir) and not refused.submitted
+    assert any("413" in note and "run sync" in note for note in refused.notes)
+    assert state_records(batch_settings) == [] and fake.stats.batches == 0
+
+
+def test_batches_collected_29_days_ago_are_forgotten(batch_settings, fake):
+    step(batch_settings)
+    wait_for_batches(batch_settings)
+    step(batch_settings)
+    with BatchState.locked(batch_settings.dagster_home) as state:
+        [record] = state.records
+        record.collected_at -= timedelta(days=30)
+        state.save()
+    assert step(batch_settings, submit=False).ready and state_records(batch_settings) == []

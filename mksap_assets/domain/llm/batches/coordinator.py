@@ -32,7 +32,7 @@ from mksap_assets.domain.llm.batches.api import (
     BatchRequest,
     BatchView,
 )
-from mksap_assets.domain.llm.batches.state import BatchRecord, BatchState, utc_now
+from mksap_assets.domain.llm.batches.state import BatchRecord, BatchState
 from mksap_assets.domain.llm.batches.usage import (
     BATCH_USAGE,
     BatchUsage,
@@ -46,6 +46,7 @@ MAX_BATCH_BYTES = 256 * 1024 * 1024
 BATCH_BYTES_MARGIN = 1024 * 1024
 # Our clock and the API's may differ: a batch created this long before a `submitting` record may still be its own.
 CLOCK_SLACK = timedelta(minutes=5)
+RESULTS_KEPT = timedelta(days=29)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,11 @@ class BatchCoordinator:
         for record in [r for r in self.state.records if r.open and r.batch_id]:
             if self._poll(record, outputs):
                 step.collected.append(record)
+        # Forgotten after the 29 days the API keeps results: the state stays small, and the rare request of theirs
+        # still to run (its answer evicted from the cache) may be submitted again.
+        self.state.forget_collected_before(datetime.now(UTC) - RESULTS_KEPT)
         if submit:
-            step.submitted = self._submit(questions)
+            step.submitted = self._submit(questions, step.notes)
         waiting = self.state.waiting_keys()
         for question in questions:
             pending = any(request.key in waiting for request in question.requests)
@@ -173,9 +177,9 @@ class BatchCoordinator:
         if view.status != "ended":
             self.state.save()
             return False
-        record.ended_at = view.ended_at.isoformat() if view.ended_at else utc_now()
+        record.ended_at = view.ended_at or datetime.now(UTC)
         self._collect(record, outputs)
-        record.status, record.collected_at = "collected", utc_now()
+        record.status, record.collected_at = "collected", datetime.now(UTC)
         self.state.save()
         return True
 
@@ -209,7 +213,9 @@ class BatchCoordinator:
         entry = batch_answer_entry(parsed.model_dump(mode="json"), answer.model or self.api.model, answer.usage)
         return "succeeded" if self.cache.set(answer.key, entry) else "not cached: cache write failed"
 
-    def _submit(self, questions: list[QuestionRequests]) -> list[BatchRecord]:
+    def _submit(self, questions: list[QuestionRequests], notes: list[str]) -> list[BatchRecord]:
+        """Submit the requests neither cached nor ever submitted; a batch the API refuses is noted and its requests
+        left to the sync runs (whose answers, once cached, are not submitted again)."""
         submitted = self.state.submitted_keys()
         owner: dict[str, str] = {}
         new: list[BatchRequest] = []
@@ -227,10 +233,11 @@ class BatchCoordinator:
             self.state.save()  # before the API call: a kill from here on is reconciled, never submitted twice
             try:
                 view = self.api.create(chunk)
-            except BatchRejected:
+            except BatchRejected as refused:
                 self.state.records.remove(record)
                 self.state.save()
-                raise
+                notes.append(f"{refused}: its {len(chunk):,} requests run sync")
+                continue
             record.batch_id, record.status, record.submitted_at = view.id, view.status, view.created_at
             self.state.save()
             records.append(record)

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,10 +27,6 @@ STATE_FILE = Path("mksap") / "batches.json"
 RecordStatus = Literal["submitting", "in_progress", "canceling", "ended", "collected"]
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class BatchRecord(BaseModel):
     local_id: str  # ours, known before the API's id
     batch_id: str | None = None  # the API's, once it has created the batch
@@ -38,8 +34,8 @@ class BatchRecord(BaseModel):
     keys: dict[str, str]  # its requests: response cache key (the custom_id) -> question id
     submitting_since: datetime  # just before the create call: a batch created from then on may be this one
     submitted_at: datetime | None = None
-    ended_at: str | None = None
-    collected_at: str | None = None
+    ended_at: datetime | None = None
+    collected_at: datetime | None = None
     results: dict[str, int] = Field(default_factory=dict)  # succeeded / errored / expired / canceled, and invalid
     usage: BatchUsage = Field(default_factory=BatchUsage)  # what its succeeded requests cost, at batch prices
 
@@ -118,5 +114,9 @@ class BatchState:
     def waiting_keys(self) -> set[str]:
         return {key for record in self.records if record.open for key in record.keys}
 
-    def find(self, batch_id: str) -> BatchRecord | None:
-        return next((record for record in self.records if record.batch_id == batch_id), None)
+    def forget_collected_before(self, moment: datetime) -> None:
+        """Drop the batches collected before `moment`: their requests may then be submitted again."""
+        kept = [r for r in self.records if r.collected_at is None or r.collected_at >= moment]
+        if len(kept) < len(self.records):
+            self.records = kept
+            self.save()

@@ -38,6 +38,7 @@ from mksap_assets.domain.llm.providers.anthropic.batches import AnthropicBatches
 from mksap_assets.settings import Settings
 from mksap_assets_tests.helpers import sample_ids
 from mksap_assets_tests.test_sensor import Harness
+from mksap_devtools import fake_api
 
 API_KEY = "sk-ant-test-0123456789"
 FIRST_PASS_TOOL = "record_statements"
@@ -50,12 +51,36 @@ def batch_settings(settings: Settings, tmp_path, monkeypatch) -> Settings:
     return settings.replace(llm=llm)
 
 
+class FakeClock:
+    """The fake API's wall clock, moved on by the test: a batch ends when the test says so, never by a race."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+BATCH_DELAY = 60.0
+
+
 @pytest.fixture
 def fake(fake_api_factory, monkeypatch):
-    """The fake API with batches that take a moment (a quarter second) to end."""
-    made = fake_api_factory(batch_delay=0.25)
+    """The fake API, whose batches end only when the test moves its clock on (`end_batches`)."""
+    clock = FakeClock()
+    monkeypatch.setattr(fake_api, "time", clock)
+    made = fake_api_factory(batch_delay=BATCH_DELAY)
+    made.clock = clock
     monkeypatch.setenv("ANTHROPIC_BASE_URL", made.url)
     return made
+
+
+def end_batches(fake) -> None:
+    """Every batch created so far is due: the next look at it ends it (the next step collects it)."""
+    fake.clock.offset += BATCH_DELAY + 1
 
 
 def first_pass_count(settings: Settings) -> int:
@@ -66,10 +91,6 @@ def first_pass_count(settings: Settings) -> int:
 def step(settings: Settings, submit: bool = True):
     """One step of the cycle over every question, as a fresh process makes it (nothing kept between calls)."""
     return batch_step(settings.llm, settings.dagster_home, discover_questions(settings.data_dir), submit=submit)
-
-
-def wait_for_batches(settings: Settings, delay: float = 0.3) -> None:
-    time.sleep(delay)  # the fake's batches end batch_delay after creation; the next step collects them
 
 
 def state_records(settings: Settings, home: Path | None = None):
@@ -109,7 +130,7 @@ def test_the_sensor_submits_polls_caches_then_runs_with_no_sync_request_for_succ
         waiting = harness.tick()
         assert isinstance(waiting, dg.SkipReason) and "waiting for 1 open batch" in waiting.skip_message
         assert fake.stats.batches == 1  # polled, not submitted again
-        wait_for_batches(batch_settings)
+        end_batches(fake)
         assert harness.apply(harness.tick()) == keys
         assert all(result.success for result in harness.results)
         assert fake.stats.by_tool.get(FIRST_PASS_TOOL, 0) == 0  # every first-pass answer came from the batch
@@ -134,7 +155,7 @@ def test_the_sensor_submits_polls_caches_then_runs_with_no_sync_request_for_succ
 def test_the_results_come_out_of_order_and_are_matched_by_key(batch_settings, fake):
     requests = keys_of(batch_settings)
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     api = batch_api(batch_settings.llm)
     try:
         [record] = state_records(batch_settings)
@@ -151,7 +172,7 @@ def test_errored_and_expired_requests_fall_back_to_sync(batch_settings, fake):
     errored, expired = list(requests)[:2]
     fake.batches.set_faults(errored=[errored], expired=[expired])
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     done = step(batch_settings)
     assert not done.waiting
     [record] = state_records(batch_settings)
@@ -169,7 +190,7 @@ def test_a_restart_before_the_results_never_submits_again(batch_settings, fake):
     assert len(first.submitted) == 1 and sorted(first.waiting) == sample_ids(batch_settings.data_dir)
     again = step(batch_settings)  # a fresh process: the state file is all it knows
     assert not again.submitted and again.waiting == first.waiting
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     assert not step(batch_settings).waiting
     assert fake.stats.batches == 1
 
@@ -194,7 +215,7 @@ def test_a_kill_between_the_create_call_and_recording_its_id_is_reconciled(batch
     resumed = step(batch_settings)
     assert not resumed.submitted and resumed.waiting
     assert any("msgbatch_fake000000000001" in note for note in resumed.notes)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     assert not step(batch_settings).waiting
     assert fake.stats.batches == 1
     [record] = state_records(batch_settings)
@@ -218,7 +239,7 @@ def test_a_kill_before_the_create_call_reached_the_api_submits_once(batch_settin
 
 def test_cancel_shows_in_the_state_and_the_canceled_requests_go_sync(batch_settings, fake_api_factory, monkeypatch,
                                                                      capsys):
-    slow = fake_api_factory(batch_delay=600)
+    slow = fake_api_factory(batch_delay=BATCH_DELAY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", slow.url)
     step(batch_settings)
     [record] = state_records(batch_settings)
@@ -240,8 +261,17 @@ def test_mksap_run_submits_and_returns_then_wait_runs(batch_settings, fake, monk
     out = capsys.readouterr().out
     assert "submitted msgbatch_fake000000000001" in out and "Nothing run yet" in out and "mksap batch status" in out
     assert not export_path(batch_settings.output_dir, sample_ids(batch_settings.data_dir)[0]).exists()
-    assert cmd_run(batch_settings, [], wait=0.1) == 0
+    real_sleep, polls = time.sleep, []
+
+    def first_poll_waits_until_the_batch_ends(seconds: float) -> None:
+        polls.append(seconds)
+        end_batches(fake)
+        time.sleep = real_sleep
+
+    monkeypatch.setattr(time, "sleep", first_poll_waits_until_the_batch_ends)
+    assert cmd_run(batch_settings, [], wait=5.0) == 0
     out = capsys.readouterr().out
+    assert polls == [5.0]  # it waited once, then collected and ran
     assert "collected msgbatch_fake000000000001" in out and "questions exported: 16" in out
     assert fake.stats.by_tool.get(FIRST_PASS_TOOL, 0) == 0 and fake.stats.batches == 1
 
@@ -263,7 +293,7 @@ def test_a_batch_answer_is_charged_once_at_half_the_sync_price(batch_settings, f
     and charged to the first question that uses it, never again."""
     key = sample_ids(batch_settings.data_dir)[0]
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     step(batch_settings)
     assert cmd_run(batch_settings, [key]) == 0
     usage = extraction_usage(batch_settings, key)
@@ -311,7 +341,7 @@ def test_an_unreadable_state_file_names_itself(tmp_path):
 def test_a_step_for_some_questions_collects_every_answer_of_the_batch(batch_settings, fake):
     """`mksap run --partition X` while the sensor's batch is open: collecting it caches every question's answers."""
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     one = discover_questions(batch_settings.data_dir)[:1]
     collected = batch_step(batch_settings.llm, batch_settings.dagster_home, one)
     assert collected.ready == [one[0].question_id] and len(collected.collected) == 1
@@ -331,7 +361,7 @@ def test_a_succeeded_answer_that_does_not_validate_is_made_again_sync(batch_sett
 
     fake.set_responder(invalid_for_target)
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     step(batch_settings)
     [record] = state_records(batch_settings)
     assert record.results["not cached: invalid"] >= 1
@@ -374,7 +404,7 @@ def test_a_batch_the_api_refuses_leaves_its_questions_to_sync_runs(batch_setting
 
 def test_batches_collected_29_days_ago_are_forgotten(batch_settings, fake):
     step(batch_settings)
-    wait_for_batches(batch_settings)
+    end_batches(fake)
     step(batch_settings)
     with BatchState.locked(batch_settings.dagster_home) as state:
         [record] = state.records

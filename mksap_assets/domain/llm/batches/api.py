@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from mksap_assets.domain.llm.batches.usage import BatchUsage
 from mksap_assets.domain.llm.provider import ToolCall
+from mksap_assets.domain.statements import LLMUsage
 
 BatchStatus = Literal["in_progress", "canceling", "ended"]
 ResultType = Literal["succeeded", "errored", "canceled", "expired"]
@@ -41,7 +41,7 @@ class BatchAnswer:
     tool: str | None  # the tool a succeeded answer called in full; None when it did not (cut off, refused)
     tool_input: dict[str, Any] | None  # its input
     model: str | None  # the model that answered
-    usage: BatchUsage  # its tokens and cost at batch prices; zero but for a succeeded answer
+    usage: LLMUsage  # its tokens and cost at batch prices (usage.py); zero but for a succeeded answer
 
 
 class BatchRejected(RuntimeError):

@@ -35,10 +35,10 @@ from mksap_assets.domain.llm.batches.api import (
 from mksap_assets.domain.llm.batches.state import BatchRecord, BatchState
 from mksap_assets.domain.llm.batches.usage import (
     BATCH_USAGE,
-    BatchUsage,
     batch_answer_entry,
 )
 from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.statements import LLMUsage
 
 # The Message Batches API's limits per batch; the size margin leaves room for the envelope of the JSON body.
 MAX_BATCH_REQUESTS = 100_000
@@ -185,7 +185,7 @@ class BatchCoordinator:
 
     def _collect(self, record: BatchRecord, outputs: Mapping[str, type[BaseModel]]) -> None:
         counts: Counter[str] = Counter()
-        usage = BatchUsage()
+        usage = LLMUsage()
         for answer in self.api.results(record.batch_id):
             if answer.key not in record.keys:
                 counts["not ours"] += 1

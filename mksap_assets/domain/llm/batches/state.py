@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from mksap_assets.domain.llm.batches.usage import BatchUsage
+from mksap_assets.domain.statements import LLMUsage
 
 STATE_FILE = Path("mksap") / "batches.json"
 
@@ -37,7 +37,7 @@ class BatchRecord(BaseModel):
     ended_at: datetime | None = None
     collected_at: datetime | None = None
     results: dict[str, int] = Field(default_factory=dict)  # succeeded / errored / expired / canceled, and invalid
-    usage: BatchUsage = Field(default_factory=BatchUsage)  # what its succeeded requests cost, at batch prices
+    usage: LLMUsage = Field(default_factory=LLMUsage)  # what its succeeded requests cost, at batch prices
 
     @property
     def open(self) -> bool:
@@ -53,7 +53,7 @@ class BatchRecord(BaseModel):
             text += f", submitted {self.submitted_at:%Y-%m-%d %H:%M:%S} UTC"
         if self.results:
             text += "; " + ", ".join(f"{count:,} {kind}" for kind, count in sorted(self.results.items()))
-        if self.usage.requests:
+        if self.usage.batch_calls:
             text += f"; USD {self.usage.cost_usd:.4f} at batch prices"
         return text
 

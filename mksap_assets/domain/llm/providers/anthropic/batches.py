@@ -19,10 +19,11 @@ from mksap_assets.domain.llm.batches.api import (
     BatchRequest,
     BatchView,
 )
-from mksap_assets.domain.llm.batches.usage import BatchUsage
+from mksap_assets.domain.llm.batches.usage import batch_answer_usage
 from mksap_assets.domain.llm.provider import ToolCall
 from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_of
 from mksap_assets.domain.llm.providers.anthropic.request import prepare
+from mksap_assets.domain.statements import LLMUsage
 
 LIST_PAGE = 100
 
@@ -67,11 +68,11 @@ class AnthropicBatches:
         for line in self.api.messages.batches.results(batch_id):
             result = line.result
             if result.type != "succeeded":
-                yield BatchAnswer(line.custom_id, result.type, None, None, None, BatchUsage())
+                yield BatchAnswer(line.custom_id, result.type, None, None, None, LLMUsage())
                 continue
             message = result.message
             counted = message.usage
-            usage = BatchUsage.of_answer(
+            usage = batch_answer_usage(
                 self.model, input_tokens=counted.input_tokens, output_tokens=counted.output_tokens,
                 cache_creation_input_tokens=counted.cache_creation_input_tokens or 0,
                 cache_read_input_tokens=counted.cache_read_input_tokens or 0,

@@ -40,7 +40,6 @@ import orjson
 from results_file import append_results
 
 from mksap_assets.domain.llm.cache import ResponseCache
-from mksap_assets.storage.postgres import POSTGRES_URL_VAR
 from mksap_devtools.postgres_databases import PostgresDatabases
 
 REDIS_URL = os.environ.get("MKSAP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -15,8 +15,13 @@ clozes: a few KB of JSON, like an answer to a question's critique.
 1. Latency: one process, N puts of distinct keys, then N gets of them (hits) and N gets of absent keys (misses).
 2. Concurrent writers: P processes at once, each doing ROUNDS rounds of [put a key all processes share (one of 20),
    put a key of its own, get a shared key, get its own key]. Reported: wall time, operations per second over all
-   processes, p50/p95 per operation, errors raised, and reads whose value was not one that some process wrote for
-   that key (torn or mixed writes).
+   processes, p50/p95 per operation, errors (raised, a put refused, or a get of a key the process has just put that
+   found nothing: the shipped backends log a failure and carry on), and reads whose value was not one that some
+   process wrote for that key (torn or mixed writes).
+3. The same answers asked at once (disk and redis, the backends with a lease): P processes each ask for the same
+   ASKED_KEYS answers, all at once as a run's calls are, the way the provider does (get; on a miss, the cache's lease,
+   get again, then a simulated API call of CALL_SECONDS and a put). Reported: calls paid (ASKED_KEYS is the least
+   possible; without a lease up to P x ASKED_KEYS) and wall time.
 
 Usage: python benchmarks/bench_response_cache.py [--ops N] [--rounds R] [--processes 1,2,4,8]
 Results are appended to benchmarks/results.md.
@@ -25,6 +30,7 @@ Results are appended to benchmarks/results.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import platform
@@ -40,10 +46,14 @@ import orjson
 from results_file import append_results
 
 from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.llm.cache.redis import RedisResponseCache
 from mksap_devtools.postgres_databases import PostgresDatabases
 
 REDIS_URL = os.environ.get("MKSAP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 SHARED_KEYS = 20
+ASKED_KEYS = 20
+CALL_SECONDS = 0.5
+POLL_SECONDS = 0.05
 WORDS = ("renal", "acute", "first", "line", "therapy", "patient", "dose", "risk", "chronic", "test", "level", "sign")
 
 
@@ -55,26 +65,6 @@ def answer(seed: int) -> dict[str, Any]:
         statements.append({"statement": " ".join(words) + ".", "extra_field": None,
                            "cloze_primary": words[3], "cloze_secondary": [words[9]]})
     return {"tool_input": {"statements": statements}, "model": "claude-haiku-5-5", "writer": seed}
-
-
-class RedisCandidate:
-    """A plain SET / GET of JSON bytes under a prefix."""
-
-    def __init__(self, url: str, prefix: str):
-        import redis
-
-        self.client = redis.Redis.from_url(url)
-        self.prefix = prefix
-
-    def get(self, key):
-        data = self.client.get(f"{self.prefix}:{key}")
-        return None if data is None else orjson.loads(data)
-
-    def set(self, key, value):
-        return bool(self.client.set(f"{self.prefix}:{key}", orjson.dumps({**value, "stored_at": time.time()})))
-
-    def close(self):
-        self.client.close()
 
 
 class PostgresCandidate:
@@ -112,7 +102,7 @@ def open_backend(name: str, where: str):
     if name == "disk":
         return ResponseCache(Path(where))
     if name == "redis":
-        return RedisCandidate(REDIS_URL, where)
+        return RedisResponseCache(REDIS_URL, namespace=where, poll_seconds=POLL_SECONDS)
     return PostgresCandidate(where)
 
 
@@ -157,7 +147,9 @@ def worker(name: str, where: str, index: int, rounds: int, start, results) -> No
                 errors += 1
                 continue
             samples[operation].append((time.perf_counter() - started) * 1000)
-            if operation == "get" and value is not None:
+            if value is False or value is None:  # a put refused, or a get of a key this process has just put
+                errors += 1
+            elif operation == "get":
                 writer = value.get("writer")
                 if not (isinstance(writer, int) and value["tool_input"] == answer(writer)["tool_input"]):
                     wrong += 1
@@ -166,9 +158,42 @@ def worker(name: str, where: str, index: int, rounds: int, start, results) -> No
 
 
 def concurrent(name: str, where: str, processes: int, rounds: int) -> dict[str, Any]:
+    wall, gathered = in_processes(worker, name, where, processes, rounds)
+    puts = [ms for samples, _, _ in gathered for ms in samples["put"]]
+    gets = [ms for samples, _, _ in gathered for ms in samples["get"]]
+    return {"wall": wall, "ops": len(puts) + len(gets), "put": puts, "get": gets,
+            "errors": sum(e for _, e, _ in gathered), "wrong": sum(w for _, _, w in gathered)}
+
+
+async def ask(backend, key: str, index: int) -> int:
+    """1 when this process paid for the answer, as AnthropicProvider.call_tool would."""
+    if backend.get(key) is not None:
+        return 0
+    async with backend.lease(key):
+        if backend.get(key) is not None:
+            return 0
+        await asyncio.sleep(CALL_SECONDS)
+        backend.set(key, answer(index))
+        return 1
+
+
+def asker(name: str, where: str, index: int, start, results) -> None:
+    backend = open_backend(name, where)
+
+    async def ask_all() -> int:
+        return sum(await asyncio.gather(*(ask(backend, f"asked-{n}", index) for n in range(ASKED_KEYS))))
+
+    start.wait()
+    paid = asyncio.run(ask_all())
+    backend.close()
+    results.put(paid)
+
+
+def in_processes(target, name: str, where: str, processes: int, *args) -> tuple[float, list[Any]]:
+    """Run `target` in `processes` processes started together; the wall time from the start and their results."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
-    procs = [context.Process(target=worker, args=(name, where, i, rounds, start, results)) for i in range(processes)]
+    procs = [context.Process(target=target, args=(name, where, i, *args, start, results)) for i in range(processes)]
     for proc in procs:
         proc.start()
     time.sleep(3.0)  # every process imported and connected before the clock starts
@@ -178,10 +203,7 @@ def concurrent(name: str, where: str, processes: int, rounds: int) -> dict[str, 
     wall = time.perf_counter() - started
     for proc in procs:
         proc.join()
-    puts = [ms for samples, _, _ in gathered for ms in samples["put"]]
-    gets = [ms for samples, _, _ in gathered for ms in samples["get"]]
-    return {"wall": wall, "ops": len(puts) + len(gets), "put": puts, "get": gets,
-            "errors": sum(e for _, e, _ in gathered), "wrong": sum(w for _, _, w in gathered)}
+    return wall, gathered
 
 
 def main() -> None:
@@ -223,6 +245,8 @@ def main() -> None:
             lat = {name: latency(name, make("latency"), args.ops) for name, make in where.items()}
             conc = {(name, p): concurrent(name, make(f"concurrent-{p}"), p, args.rounds)
                     for name, make in where.items() for p in counts}
+            asked = {(name, p): in_processes(asker, name, where[name](f"asked-{p}"), p)
+                     for name in ("disk", "redis") if name in where for p in counts}
         finally:
             databases.drop_all()
             if "redis" in where:
@@ -259,6 +283,16 @@ def main() -> None:
             f"{statistics.median(row['put']):.3f} | {percentile(row['put'], 0.95):.3f} | "
             f"{statistics.median(row['get']):.3f} | {percentile(row['get'], 0.95):.3f} | {row['errors']} | "
             f"{row['wrong']} |")
+    lines += [
+        "",
+        f"The same {ASKED_KEYS} answers asked at once by every process (a simulated API call of {CALL_SECONDS} s "
+        "on a miss, under the cache's lease):",
+        "",
+        "| backend | processes | calls paid | least possible | wall s |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, p), (wall, paid) in asked.items():
+        lines.append(f"| {name} | {p} | {sum(paid)} | {ASKED_KEYS} | {wall:.2f} |")
     for name, reason in skipped.items():
         lines.append(f"\n{name}: not measured: {reason}.")
     lines.append("")

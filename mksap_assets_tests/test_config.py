@@ -72,7 +72,8 @@ def test_unknown_fields_and_out_of_range_numbers_are_refused():
 def test_a_shared_cache_url_is_a_redis_url_without_its_password(monkeypatch):
     monkeypatch.setenv("MKSAP_LLM_CACHE_URL", "redis://cache.internal:6379/3")
     assert resolve_settings().llm.cache_url == "redis://cache.internal:6379/3"
-    for url, reason in [("postgresql://db/mksap", "Redis URL"), ("redis://:s3cret@cache:6379/0", "MKSAP_LLM_CACHE_PASSWORD")]:
+    for url, reason in [("postgresql://db/mksap", "Redis URL"), ("redis://:s3cret@cache:6379/0", "MKSAP_LLM_CACHE_PASSWORD"),
+                        ("redis://cache:sixty/0", "Port")]:
         monkeypatch.setenv("MKSAP_LLM_CACHE_URL", url)
         with pytest.raises(ConfigError, match="MKSAP_LLM_CACHE_URL") as raised:
             resolve_settings()

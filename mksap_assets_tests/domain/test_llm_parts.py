@@ -197,6 +197,8 @@ def test_the_cache_url_chooses_the_shared_backend(tmp_path: Path, monkeypatch):
     assert type(shared) is RedisResponseCache  # (connects on first use)
     assert (shared.where, shared.ttl_ms) == ("redis://10.0.0.7:6380/2", 60_000)
     assert shared._client.connection_pool.connection_kwargs["password"] == "s3cret"
+    assert open_response_cache(LLMConfig(cache_dir=tmp_path, cache_url="redis://cache.internal")).where == \
+        "redis://cache.internal:6379/0"
     for cache in (disk, shared, switched_off):
         cache.close()
 

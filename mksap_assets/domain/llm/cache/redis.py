@@ -58,6 +58,7 @@ def check_url(url: str) -> str:
         raise ValueError(f"the shared response cache is a Redis URL ({', '.join(s + '://' for s in SCHEMES)})")
     if parts.password:
         raise ValueError(f"a password in the URL would be kept with the run's config: give it in {PASSWORD_VAR}")
+    redis.ConnectionPool.from_url(url)  # ValueError for what redis-py cannot read (a port that is not a number, ...)
     return url
 
 
@@ -77,7 +78,8 @@ class RedisResponseCache:
         )
         options = self._client.connection_pool.connection_kwargs
         # For messages: where the server is, without the password.
-        self.where = f"redis://{options.get('host', options.get('path'))}:{options.get('port', '')}/{options['db']}"
+        self.where = (f"unix://{options['path']}" if "path" in options else
+                      f"redis://{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}")
         self._renew = self._client.register_script(RENEW)
         self._release = self._client.register_script(RELEASE)
         self._down_until = 0.0

@@ -411,3 +411,26 @@ def test_batches_collected_29_days_ago_are_forgotten(batch_settings, fake):
         record.collected_at -= timedelta(days=30)
         state.save()
     assert step(batch_settings, submit=False).ready and state_records(batch_settings) == []
+
+
+def test_batch_answers_go_to_the_shared_cache_the_runs_read(batch_settings, fake, redis_url):
+    """With MKSAP_LLM_CACHE_URL the answers are collected into Redis, where the runs of every machine look."""
+    import redis
+
+    from mksap_assets.domain.llm.cache.redis import NAMESPACE
+
+    shared = batch_settings.replace(llm=batch_settings.llm.replace(cache_url=redis_url))
+    keys = keys_of(shared)
+    try:
+        step(shared)
+        end_batches(fake)
+        assert not step(shared).waiting
+        assert cmd_run(shared, []) == 0
+        assert fake.stats.by_tool.get(FIRST_PASS_TOOL, 0) == 0 and fake.stats.batches == 1
+        assert not (shared.llm.cache_dir).exists()  # nothing went to the disk cache
+        usages = [extraction_usage(shared, key) for key in sample_ids(shared.data_dir)]
+        assert sum(u["batch_calls"] for u in usages) == len(keys)
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        client.delete(*(f"{NAMESPACE}:answer:{key}" for key in keys))
+        client.close()

@@ -65,7 +65,11 @@ class LLMConfig(FrozenConfig):
     cache_dir: Path
     cache_enabled: bool = True
     cache_ttl: float | None = Field(None, gt=0, description="seconds an answer stays in the cache (None: forever)")
-    cache_max_entries: int | None = Field(None, ge=1)
+    cache_max_entries: int | None = Field(None, ge=1, description="entries the disk cache keeps at most")
+    cache_url: str | None = Field(
+        None, max_length=2000,
+        description="redis://host:port/db: the shared response cache several machines use (unset: the disk cache)",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -77,6 +81,13 @@ class LLMConfig(FrozenConfig):
         if provider and provider not in provider_names():
             raise ValueError(f"provider must be one of {', '.join(provider_names())}")
         return provider
+
+    @field_validator("cache_url")
+    @classmethod
+    def _shared_cache(cls, url: str | None) -> str | None:
+        from mksap_assets.domain.llm.cache.redis import check_url
+
+        return check_url(url) if url else None
 
 
 class PipelineConfig(FrozenConfig):

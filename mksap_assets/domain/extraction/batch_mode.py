@@ -22,7 +22,7 @@ from mksap_assets.domain.llm.batches.coordinator import (
     Step,
 )
 from mksap_assets.domain.llm.batches.state import BatchState
-from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.llm.cache import open_response_cache
 
 
 def batch_mode_off_reason(llm: LLMConfig) -> str | None:
@@ -63,7 +63,7 @@ def batch_step(llm: LLMConfig, dagster_home: Path, questions: Iterable[QuestionF
     """One step of the cycle for `questions` (module docstring of coordinator.py). Unreadable questions are ready
     at once: their runs fail with the reason."""
     api = batch_api(llm)
-    cache = ResponseCache(llm.cache_dir, enabled=True, ttl=llm.cache_ttl, max_entries=llm.cache_max_entries)
+    cache = open_response_cache(llm)  # the runs' own (disk or shared): where they will look the answers up
     try:
         built, unreadable = question_requests(api, questions, llm.cloze_mode)
         with BatchState.locked(dagster_home) as state:
@@ -80,7 +80,7 @@ def batch_command(llm: LLMConfig, dagster_home: Path, action: str, batch_id: str
     api = batch_api(llm)
     try:
         with BatchState.locked(dagster_home) as state:
-            coordinator = BatchCoordinator(api, ResponseCache(llm.cache_dir, enabled=False), state)
+            coordinator = BatchCoordinator(api, None, state)
             notes = coordinator.reconcile()
             if action == "cancel":
                 canceled = coordinator.cancel(batch_id)

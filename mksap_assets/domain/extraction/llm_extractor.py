@@ -238,7 +238,8 @@ class LLMExtractor:
                 texts[kind] = tables[item.statement.table_source].to_text()
         return list(texts.items())
 
-    async def _table(self, table: ParsedTable, call: ToolCall[StatementsWithClozes | StatementsOnly]) -> list[Statement]:
+    async def _table(self, table: ParsedTable, call: ToolCall[StatementsWithClozes | StatementsOnly]
+                     ) -> list[Statement]:
         items = await self._statements(call)
         # The caption is the table statements' extra_field by rule; enforce it rather than trust the model.
         return [item.model_copy(update={"extra_field": table.caption or None}) for item in items]

@@ -123,8 +123,8 @@ def mode_advice(estimate: CostEstimate, mode: str) -> str | None:
         return (f"  batch mode recommended: it would save USD {_dollars(saving)} (it saves USD "
                 f"{BATCH_WORTH_USD:.2f} {threshold}); set MKSAP_LLM_MODE=batch (docs/BATCHES.md)")
     if not worth and mode == "batch":
-        return (f"  MKSAP_LLM_MODE=batch saves only USD {_dollars(saving)} here (USD {BATCH_WORTH_USD:.2f} {threshold}); "
-                "a sync run would not wait for a batch")
+        return (f"  MKSAP_LLM_MODE=batch saves only USD {_dollars(saving)} here (USD {BATCH_WORTH_USD:.2f} "
+                f"{threshold}); a sync run would not wait for a batch")
     return None
 
 

@@ -37,7 +37,7 @@ from mksap_assets.domain.llm.batches.usage import (
     BATCH_USAGE,
     batch_answer_entry,
 )
-from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.llm.cache import CacheBackend
 from mksap_assets.domain.statements import LLMUsage
 
 # The Message Batches API's limits per batch; the size margin leaves room for the envelope of the JSON body.
@@ -93,9 +93,9 @@ def split(requests: list[BatchRequest]) -> list[list[BatchRequest]]:
 
 class BatchCoordinator:
     """Batch mode over one state file (already locked by the caller), one provider's batches and the response
-    cache."""
+    cache (None for status and cancel, which collect nothing)."""
 
-    def __init__(self, api: BatchAPI, cache: ResponseCache, state: BatchState):
+    def __init__(self, api: BatchAPI, cache: CacheBackend | None, state: BatchState):
         self.api = api
         self.cache = cache
         self.state = state

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.llm.cache import CacheBackend
 from mksap_assets.domain.llm.pricing import cost_usd
 from mksap_assets.domain.statements import LLMUsage
 
@@ -35,7 +35,7 @@ def batch_answer_entry(tool_input: dict[str, Any], model: str, usage: LLMUsage) 
     return {"tool_input": tool_input, "model": model, BATCH_USAGE: usage.model_dump(exclude_defaults=True)}
 
 
-def claim_batch_usage(cache: ResponseCache, key: str, entry: dict[str, Any], usage: LLMUsage) -> None:
+def claim_batch_usage(cache: CacheBackend, key: str, entry: dict[str, Any], usage: LLMUsage) -> None:
     """Charge `usage` with the batch usage `entry` (the cache value at `key`) still carries, if any."""
     unclaimed = entry.get(BATCH_USAGE)
     if unclaimed is None:

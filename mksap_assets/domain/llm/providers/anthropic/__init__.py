@@ -20,7 +20,7 @@ class Anthropic:
     def build(self, settings: LLMConfig) -> LLMProvider:
         import anthropic
 
-        from mksap_assets.domain.llm.cache import ResponseCache
+        from mksap_assets.domain.llm.cache import open_response_cache
         from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
         from mksap_assets.domain.llm.providers.anthropic.limiter import (
             RateLimiter,
@@ -35,11 +35,7 @@ class Anthropic:
             max_retries=settings.max_retries, timeout=settings.timeout,
             middleware=[RateLimitMiddleware(limiter, attempt_deadline=settings.request_deadline)],
         )
-        cache = ResponseCache(
-            settings.cache_dir, enabled=settings.cache_enabled, ttl=settings.cache_ttl,
-            max_entries=settings.cache_max_entries,
-        )
-        return AnthropicProvider(api, model=settings.model, cache=cache, limiter=limiter)
+        return AnthropicProvider(api, model=settings.model, cache=open_response_cache(settings), limiter=limiter)
 
     def batches(self, settings: LLMConfig) -> BatchAPI:
         """Its Message Batches API (batches.py), for batch mode; a plain client: batch calls are few and the rate

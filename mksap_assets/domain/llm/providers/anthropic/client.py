@@ -1,8 +1,10 @@
 """Anthropic's Messages API as a provider (provider.py): one forced tool call to Claude, validated with pydantic,
 cached, metered, and repaired once if malformed.
 
-- Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache.py), and an answer the
-  cache cannot store is still returned (counted in cache_write_errors).
+- Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache/), and an answer the
+  cache cannot store is still returned (counted in cache_write_errors). A miss is paid for under the cache's lease
+  of its key, so that workers sharing a cache (cache/redis.py) asking for it at once pay once: the others wait, then
+  read it.
 - stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
 - Output that does not validate: one repair turn that shows Claude the validation error.
 - stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome
@@ -19,7 +21,7 @@ import anthropic
 from pydantic import ValidationError
 
 from mksap_assets.domain.llm.batches.usage import claim_batch_usage
-from mksap_assets.domain.llm.cache import ResponseCache
+from mksap_assets.domain.llm.cache import CacheBackend
 from mksap_assets.domain.llm.meter import current_usage
 from mksap_assets.domain.llm.pricing import cost_usd
 from mksap_assets.domain.llm.provider import ExtractionError, ModelT, ToolCall
@@ -43,7 +45,7 @@ class AnthropicProvider:
         api: anthropic.AsyncAnthropic,
         *,
         model: str,
-        cache: ResponseCache,
+        cache: CacheBackend,
         limiter: RateLimiter,
     ):
         self.api = api
@@ -59,15 +61,21 @@ class AnthropicProvider:
 
     async def call_tool(self, call: ToolCall[ModelT]) -> ModelT:
         usage = current_usage()
-        tool, output = call.tool, call.output
-        prepared = prepare(call, model=self.model, endpoint=self.endpoint)
-        request, key = prepared.body, prepared.key
-        cached = self._from_cache(key, output)
-        if cached is not None:
-            usage.cache_hits += 1
-            return cached
-        usage.cache_misses += 1
+        request = prepare(call, model=self.model, endpoint=self.endpoint)
+        cached = self._from_cache(request.key, call.output)
+        if cached is None:
+            async with self.cache.lease(request.key):
+                cached = self._from_cache(request.key, call.output)  # paid for meanwhile by the lease's previous holder
+                if cached is None:
+                    usage.cache_misses += 1
+                    return await self._answer(request.body, call, request.key)
+        usage.cache_hits += 1
+        return cached
 
+    async def _answer(self, request: dict[str, Any], call: ToolCall[ModelT], key: str) -> ModelT:
+        """Pay for the answer, validated (repaired once if need be), and store it under `key`."""
+        usage = current_usage()
+        tool, output = call.tool, call.output
         messages = list(request["messages"])
         budget = call.max_tokens
         repaired = False

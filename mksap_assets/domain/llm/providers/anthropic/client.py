@@ -4,7 +4,8 @@ cached, metered, and repaired once if malformed.
 - Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache/), and an answer the
   cache cannot store is still returned (counted in cache_write_errors). A miss is paid for under the cache's lease
   of its key, so that workers sharing a cache (cache/redis.py) asking for it at once pay once: the others wait, then
-  read it.
+  read it. The first hit on a batch answer (batch mode) charges the question what the batch paid for it
+  (llm/batches/usage.py).
 - stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
 - Output that does not validate: one repair turn that shows Claude the validation error.
 - stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome

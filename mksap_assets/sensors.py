@@ -12,8 +12,13 @@ unchanged inputs, counted in the cursor).
 The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
 when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
 nothing.
+In batch mode (MKSAP_LLM_MODE=batch, docs/BATCHES.md) a tick first submits the first-pass requests of the questions
+to run as message batches, and launches a question's run only once no request of it waits for a batch (its answers
+are then in the response cache); the tick polls and collects, never waits.
 """
 
+import dataclasses
+from pathlib import Path
 
 import dagster as dg
 import orjson
@@ -35,6 +40,8 @@ from mksap_assets.domain.engine.changes import (
     retire_outputs,
 )
 from mksap_assets.domain.engine.stages import EXPORTED, STAGES
+from mksap_assets.domain.extraction.batch_mode import batch_mode_off_reason, batch_step
+from mksap_assets.domain.llm.batches.coordinator import Step
 from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.partitions import (
     question_partitions,
@@ -124,6 +131,23 @@ def rollups_stale(instance: dg.DagsterInstance) -> bool:
     return exported is not None and (deck is None or exported > deck)
 
 
+def batch_mode_ready(context: dg.SensorEvaluationContext, pipeline: PipelineResource, plan: Plan
+                     ) -> tuple[set[str], Step | None]:
+    """The questions to launch now: in batch mode, those none of whose first-pass requests waits for a message
+    batch, after one step of the batch cycle (submit the others, poll, collect; logged); else all to run."""
+    llm = pipeline.resolved().llm
+    if llm.mode != "batch" or not plan.to_run:
+        return set(plan.to_run), None
+    if off := batch_mode_off_reason(llm):
+        context.log.info(off)
+        return set(plan.to_run), None
+    files = [question for question in pipeline.question_files() if question.question_id in plan.to_run]
+    step = batch_step(llm, Path(context.instance.root_directory), files)
+    for line in step.lines():
+        context.log.info(line)
+    return set(step.ready), step
+
+
 @dg.sensor(
     name=SENSOR_NAME,
     target=ALL_ASSET_KEYS,
@@ -145,11 +169,16 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     config = pipeline.resolved()
     for key in plan.removed_keys:
         retire_outputs(config.output_dir, config.store_dir, key, STAGES)
-    context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
+    to_launch, batches = batch_mode_ready(context, pipeline, plan)
+    # A question waiting for its batch is not attempted: its count of failed attempts is left alone.
+    launched = dataclasses.replace(plan, to_run={key: why for key, why in plan.to_run.items() if key in to_launch})
+    counts = next_attempts(attempts, launched) | {key: attempts[key] for key in plan.to_run
+                                                  if key not in to_launch and key in attempts}
+    context.update_cursor(orjson.dumps(counts).decode())
     ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
     run_requests = [
         dg.RunRequest(asset_selection=ALL_ASSET_KEYS, tags=run_tags(run), run_config=run_config(run))
-        for run in question_runs(ordered, set(plan.to_run))
+        for run in question_runs(ordered, to_launch)
     ]
     if not run_requests and not context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=1):
         if rollups_stale(context.instance):
@@ -160,5 +189,7 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     if plan.removed_keys:
         partition_requests.append(question_partitions.build_delete_request(plan.removed_keys))
     if not run_requests and not partition_requests:
+        if batches is not None and batches.waiting:
+            return dg.SkipReason(batches.lines()[-1])
         return dg.SkipReason(f"nothing changed ({len(plan.up_to_date)} up to date, {len(plan.waiting)} waiting)")
     return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=partition_requests)

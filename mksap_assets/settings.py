@@ -30,6 +30,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_PROVIDER": ("llm", "provider"),
     "MKSAP_LLM_MODEL": ("llm", "model"),
     "MKSAP_CLOZE_MODE": ("llm", "cloze_mode"),
+    "MKSAP_LLM_MODE": ("llm", "mode"),
     "MKSAP_LLM_CONCURRENCY": ("llm", "concurrency"),
     "MKSAP_LLM_RPM": ("llm", "rpm"),
     "MKSAP_LLM_ITPM": ("llm", "itpm"),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 ClozeMode = Literal["folded", "separate"]
+LLMMode = Literal["sync", "batch"]
 
 
 def default_validation_workers() -> int:
@@ -47,6 +48,8 @@ class LLMConfig(FrozenConfig):
     provider: str = ""
     model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200)
     cloze_mode: ClozeMode = "folded"
+    # batch: a backfill's first-pass requests go through message batches at half price first (llm/batches/).
+    mode: LLMMode = "sync"
     concurrency: int = Field(32, ge=1, le=1024, description="requests in flight at once")
     # Starting limits (requests, input and output tokens per minute); the limiter corrects them from the headers.
     rpm: float | None = Field(1000, gt=0, le=1e7)

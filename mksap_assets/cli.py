@@ -142,7 +142,8 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     from mksap_assets.resources import PipelineResource
 
     with _instance(settings) as instance:
-        _warn_if_environment_ignored(PipelineResource.from_settings(settings).pinned_settings(instance))
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+        _warn_if_environment_ignored(pipeline.extraction_settings())
         for run_id in fail_dead_runs(instance):
             print(f"Dagster run {run_id}: its process was killed; marked failed")
         discovered, _ = _sync(settings, instance)
@@ -155,6 +156,9 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
             return 2
         if not wanted:
             print(f"no questions found in {settings.data_dir}", file=sys.stderr)
+            return 1
+        if refusal := _run_refusal(instance, pipeline, wanted, settings.budget_usd):
+            print(f"mksap run: {refusal}", file=sys.stderr)
             return 1
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
 
@@ -188,6 +192,19 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     return 0 if all(result.success for result in results) else 1
 
 
+def _run_refusal(instance, pipeline, wanted: list[str], budget: float | None) -> str | None:
+    """Why running `wanted` would exceed the budget: its estimate counts the questions that would reach the API."""
+    if budget is None:
+        return None
+    from mksap_assets.budget import launch_refusal
+    from mksap_assets.domain.llm.budget import questions_to_pay_for
+    from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+
+    up_to_date = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance))).up_to_date
+    paid = questions_to_pay_for(wanted, up_to_date, cache_enabled=pipeline.resolved().llm.cache_enabled)
+    return launch_refusal(pipeline, len(paid), budget)
+
+
 def _materialization_metadata(result, key):
     """The metadata of the run's materialization of `key`, None when the run did not build it."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
@@ -215,10 +232,13 @@ def _warn_if_environment_ignored(pinned: ExtractionSettings) -> None:
 
 def cmd_plan(settings: Settings, verbose: bool) -> int:
     """What the sensor's next tick would run and why; launches nothing."""
-    from mksap_assets.domain.exports.document import iter_exports
+    from mksap_assets.budget import cost_estimate
+    from mksap_assets.domain.llm.budget import budget_line
     from mksap_assets.domain.llm.cost_plan import cost_plan_lines
+    from mksap_assets.domain.llm.spend import read_spend
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+    from mksap_assets.settings import batch_mode_from_env
 
     with _instance(settings) as instance:
         pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
@@ -226,10 +246,11 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         plan = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
     if plan.to_run:
-        identity = pipeline.extractor_identity()
-        exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
-        print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
-                                         exports=exports, endpoint=identity.endpoint)))
+        estimate = cost_estimate(pipeline, len(plan.to_run))
+        print("\n".join(cost_plan_lines(estimate)))
+        if verdict := budget_line(estimate, settings.budget_usd, batch=batch_mode_from_env()):
+            print(verdict)
+    print(read_spend(pipeline.resolved().output_dir).line())
     return 0
 
 

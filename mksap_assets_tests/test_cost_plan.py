@@ -1,17 +1,24 @@
 """The cost estimate `mksap plan` prints: measured averages of earlier exports, else the default; batch at half."""
 
+import math
 from pathlib import Path
 
 import pytest
 
-from mksap_assets.domain.exports.document import ExportDocument, ExportedProvenance, ExportFile
+from mksap_assets.domain.exports.document import (
+    ExportDocument,
+    ExportedProvenance,
+    ExportFile,
+)
 from mksap_assets.domain.llm.cost_plan import (
+    BATCH_WORTH_WAITING_USD,
     DEFAULT_INPUT_TOKENS_PER_REQUEST,
     DEFAULT_OUTPUT_TOKENS_PER_REQUEST,
     DEFAULT_REQUESTS_PER_QUESTION,
     NO_API_COST,
     CostEstimate,
     cost_plan_lines,
+    estimate_cost,
     per_question,
 )
 from mksap_assets.domain.llm.pricing import price_for
@@ -42,8 +49,8 @@ def test_the_estimate_is_the_mean_of_earlier_questions_with_real_calls_by_the_sa
         # made against another endpoint (the fake API): its tokens measure the fake, not this run
         _export("f", "anthropic", endpoint="http://127.0.0.1:8765", calls=9, input_tokens=99_000, output_tokens=9_000),
     ]
-    lines = cost_plan_lines(10, extractor="anthropic", model=MODEL, exports=exports)
-    assert lines == [
+    lines = cost_plan_lines(estimate_cost(10, extractor="anthropic", model=MODEL, exports=exports))
+    assert lines[:3] == [
         f"cost estimate for the 10 to run ({MODEL}, from 2 earlier questions): 40 requests",
         "  tokens: 120,000 input, 30,000 output, 2,000 cache write, 20,000 cache read",
         f"  USD {_listed_usd(120_000, 30_000, 2_000, 20_000):.4f} sync, "
@@ -76,9 +83,24 @@ def test_the_offline_extractor_costs_nothing_and_reads_no_export():
         raise AssertionError("the offline estimate read an export")
         yield
 
-    assert cost_plan_lines(5, extractor="offline", model=None, exports=unread()) == [NO_API_COST]
+    assert estimate_cost(5, extractor="offline", model=None, exports=unread()) is None
+    assert cost_plan_lines(None) == [NO_API_COST]
 
 
 def test_a_model_without_a_price_says_so():
-    lines = cost_plan_lines(1, extractor="anthropic", model="claude-unpriced-9", exports=[])
-    assert lines[-1] == "  USD unknown: no price for claude-unpriced-9 in prices.json"
+    lines = cost_plan_lines(estimate_cost(1, extractor="anthropic", model="claude-unpriced-9", exports=[]))
+    assert lines[-1] == "  USD unknown: no price for claude-unpriced-9 in prices.json"  # and no mode advice
+
+
+def test_batch_mode_is_recommended_once_its_saving_is_worth_the_wait():
+    per_question_saving = CostEstimate(1, MODEL, per_question([])).usd(batch=False) / 2
+    threshold = math.ceil(BATCH_WORTH_WAITING_USD / per_question_saving)  # 63 questions at the default estimate
+    below = CostEstimate(threshold - 1, MODEL, per_question([]))
+    assert below.mode_advice() == [
+        f"  sync mode recommended: batch mode would save only ${(threshold - 1) * per_question_saving:.4f}; it is "
+        f"recommended from a ${BATCH_WORTH_WAITING_USD:.2f} saving (about {threshold} such questions), worth waiting "
+        "up to an hour for"]
+    at = CostEstimate(threshold, MODEL, per_question([]))
+    assert at.lines()[-1] == (f"  batch mode recommended (MKSAP_LLM_MODE=batch): it saves "
+                              f"${threshold * per_question_saving:.2f}; a batch usually ends within the hour")
+    assert CostEstimate(threshold, "claude-unpriced-9", per_question([])).mode_advice() == []

@@ -1,9 +1,11 @@
 """What running the questions `mksap plan` lists would cost with the pinned provider and model, in sync and in batch
 mode: from the mean usage per question of earlier exports by the same extractor that made real API calls, else
-from a documented default per request. Plain data in, lines out; the CLI only prints them."""
+from a documented default per request. Plain data in, lines out; the CLI only prints them. The same estimate is
+what a launch is checked against (budget.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
@@ -16,6 +18,9 @@ from mksap_assets.domain.statements import LLMUsage
 DEFAULT_REQUESTS_PER_QUESTION = 4
 DEFAULT_INPUT_TOKENS_PER_REQUEST = 3_000
 DEFAULT_OUTPUT_TOKENS_PER_REQUEST = 1_000
+# Batch mode halves the price but its results usually come within the hour (24 h at most), where a sync run of a few
+# questions ends in seconds: below this saving the wait is not worth it, so `mksap plan` recommends sync.
+BATCH_WORTH_WAITING_USD = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,17 +92,31 @@ class CostEstimate:
         if price_for(self.model) is None:
             usd = f"USD unknown: no price for {self.model} in prices.json"
         else:
-            usd = f"USD {_dollars(self.usd(batch=False))} sync, {_dollars(self.usd(batch=True))} batch"
+            usd = f"USD {dollars(self.usd(batch=False))} sync, {dollars(self.usd(batch=True))} batch"
         total = self.total
         return [
             f"cost estimate for the {self.questions:,} to run ({self.model}, {basis}): {total.requests:,} requests",
             f"  tokens: {total.input_tokens:,} input, {total.output_tokens:,} output, "
             f"{total.cache_write_tokens:,} cache write, {total.cache_read_tokens:,} cache read",
             f"  {usd}",
+            *self.mode_advice(),
         ]
 
+    def mode_advice(self) -> list[str]:
+        """Batch or sync: batch once its saving is worth waiting up to an hour for (none without a price)."""
+        if price_for(self.model) is None or not self.questions:
+            return []
+        saving = self.usd(batch=False) - self.usd(batch=True)
+        if saving >= BATCH_WORTH_WAITING_USD:
+            return [f"  batch mode recommended (MKSAP_LLM_MODE=batch): it saves ${dollars(saving)}; "
+                    "a batch usually ends within the hour"]
+        from_questions = math.ceil(BATCH_WORTH_WAITING_USD / (saving / self.questions)) if saving > 0 else None
+        size = f" (about {from_questions:,} such questions)" if from_questions else ""
+        return [f"  sync mode recommended: batch mode would save only ${dollars(saving)}; it is recommended from a "
+                f"${dollars(BATCH_WORTH_WAITING_USD)} saving{size}, worth waiting up to an hour for"]
 
-def _dollars(usd: float) -> str:
+
+def dollars(usd: float) -> str:
     """Cents, except below a dollar, where a few questions' cost would round to 0.00."""
     return f"{usd:,.2f}" if usd >= 1 else f"{usd:.4f}"
 
@@ -105,11 +124,15 @@ def _dollars(usd: float) -> str:
 NO_API_COST = "cost estimate: none (the offline extractor makes no API requests)"
 
 
-def cost_plan_lines(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile],
-                    endpoint: str | None = None) -> list[str]:
-    """The estimate for running `questions` questions with `extractor` and `model` (None: the offline extractor,
-    whose `exports` are never read) at `endpoint`, measured from `exports` or else the default."""
+def estimate_cost(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile],
+                  endpoint: str | None = None) -> CostEstimate | None:
+    """The estimate for running `questions` questions with `extractor` and `model` at `endpoint`, measured from
+    `exports` or else the default; None for the offline extractor (no model), whose `exports` are never read."""
     if model is None:
-        return [NO_API_COST]
+        return None
     usages = measured_usages(exports, extractor, endpoint)
-    return CostEstimate(questions, model, per_question(usages), measured_from=len(usages)).lines()
+    return CostEstimate(questions, model, per_question(usages), measured_from=len(usages))
+
+
+def cost_plan_lines(estimate: CostEstimate | None) -> list[str]:
+    return [NO_API_COST] if estimate is None else estimate.lines()

@@ -250,7 +250,7 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         print("\n".join(cost_plan_lines(estimate)))
         if verdict := budget_line(estimate, settings.budget_usd, batch=batch_mode_from_env()):
             print(verdict)
-    print(read_spend(pipeline.resolved().output_dir).line())
+        print(read_spend(pipeline.resolved().output_dir).line())
     return 0
 
 

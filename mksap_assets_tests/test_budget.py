@@ -3,6 +3,7 @@ offline extractor; what each run paid accumulates in the report and in `mksap pl
 costs are metered like Anthropic's)."""
 
 import dagster as dg
+import orjson
 import pytest
 
 from mksap_assets.cli import cmd_plan, cmd_run, main
@@ -15,7 +16,7 @@ from mksap_assets.domain.llm.cost_plan import (
 )
 from mksap_assets.pinned_settings import write_pin
 from mksap_assets.settings import ConfigError, Settings, budget_from_env
-from mksap_assets_tests.helpers import sample_ids
+from mksap_assets_tests.helpers import edit_question, question_json, sample_ids
 from mksap_assets_tests.test_pinned_settings import env, on_disk  # noqa: F401 (fixtures)
 from mksap_assets_tests.test_sensor import Harness
 from mksap_devtools.fake_api import FakeAnthropic
@@ -146,6 +147,10 @@ def test_the_money_spent_accumulates_across_runs_in_the_report_and_the_plan(
     # The report's cost is the current exports' (the second run's), the spend to date both runs'.
     latest = paid[on_disk.get_runs(limit=1)[0].run_id]
     assert f"| cost (USD) | {latest:.4f}" in summary
+    # `mksap plan` says it beside the estimate of what is to run.
+    key = sample_ids(claude.data_dir)[0]
+    critique = orjson.loads(question_json(claude.data_dir, key).read_bytes())["critique"]
+    edit_question(claude.data_dir, key, critique=critique + " An added closing sentence.")
     capsys.readouterr()
     assert cmd_plan(claude, verbose=False) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"spent so far: {spent}")

@@ -144,7 +144,8 @@ def cmd_run(settings: Settings, partitions: Sequence[str], wait: float | None = 
     from mksap_assets.resources import PipelineResource
 
     with _instance(settings) as instance:
-        _warn_if_environment_ignored(PipelineResource.from_settings(settings).pinned_settings(instance))
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+        _warn_if_environment_ignored(pipeline.extraction_settings())
         for run_id in fail_dead_runs(instance):
             print(f"Dagster run {run_id}: its process was killed; marked failed")
         discovered, _ = _sync(settings, instance)
@@ -158,6 +159,9 @@ def cmd_run(settings: Settings, partitions: Sequence[str], wait: float | None = 
         if not wanted:
             print(f"no questions found in {settings.data_dir}", file=sys.stderr)
             return 1
+        if refusal := _run_refusal(instance, pipeline, wanted, settings.budget_usd):
+            print(f"mksap run: {refusal}", file=sys.stderr)
+            return 1  # before any batch is submitted: nothing over the budget is paid for
         if (stop := _submit_batches(settings, instance, wanted, wait)) is not None:
             return stop
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
@@ -251,6 +255,19 @@ def cmd_batch(settings: Settings, action: str, batch_id: str | None) -> int:
     return 0
 
 
+def _run_refusal(instance, pipeline, wanted: list[str], budget: float | None) -> str | None:
+    """Why running `wanted` would exceed the budget: its estimate counts the questions that would reach the API."""
+    if budget is None:
+        return None
+    from mksap_assets.budget import launch_refusal
+    from mksap_assets.domain.llm.budget import questions_to_pay_for
+    from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+
+    up_to_date = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance))).up_to_date
+    paid = questions_to_pay_for(wanted, up_to_date, cache_enabled=pipeline.resolved().llm.cache_enabled)
+    return launch_refusal(pipeline, len(paid), budget)
+
+
 def _materialization_metadata(result, key):
     """The metadata of the run's materialization of `key`, None when the run did not build it."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
@@ -278,8 +295,10 @@ def _warn_if_environment_ignored(pinned: ExtractionSettings) -> None:
 
 def cmd_plan(settings: Settings, verbose: bool) -> int:
     """What the sensor's next tick would run and why; launches nothing."""
-    from mksap_assets.domain.exports.document import iter_exports
+    from mksap_assets.budget import cost_estimate
+    from mksap_assets.domain.llm.budget import budget_line
     from mksap_assets.domain.llm.cost_plan import cost_plan_lines
+    from mksap_assets.domain.llm.spend import read_spend
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
 
@@ -289,11 +308,12 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         plan = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
     if plan.to_run:
-        identity = pipeline.extractor_identity()
-        exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
-        print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
-                                         exports=exports, endpoint=identity.endpoint,
-                                         mode=pipeline.resolved().llm.mode)))
+        mode = pipeline.resolved().llm.mode
+        estimate = cost_estimate(pipeline, len(plan.to_run))
+        print("\n".join(cost_plan_lines(estimate, mode)))
+        if verdict := budget_line(estimate, settings.budget_usd, batch=mode == "batch"):
+            print(verdict)
+        print(read_spend(pipeline.resolved().output_dir).line())
     return 0
 
 

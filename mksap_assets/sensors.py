@@ -11,7 +11,7 @@ while its own runs are in flight, and uses no run_key, so a failed run is retrie
 unchanged inputs, counted in the cursor).
 The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
 when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
-nothing.
+nothing. So it does when the cost estimate of the questions to run exceeds MKSAP_BUDGET_USD (budget.py).
 In batch mode (MKSAP_LLM_MODE=batch, docs/BATCHES.md) a tick first submits the first-pass requests of the questions
 to run as message batches, and launches a question's run only once no request of it waits for a batch (its answers
 are then in the response cache); the tick polls and collects, never waits.
@@ -31,6 +31,7 @@ from mksap_assets.assets.questions import (
     DATA_VERSION_TAG,
     ROLLUP_KEYS,
 )
+from mksap_assets.budget import launch_refusal
 from mksap_assets.dead_runs import IN_FLIGHT, fail_dead_runs
 from mksap_assets.domain.engine.changes import (
     Plan,
@@ -50,7 +51,7 @@ from mksap_assets.partitions import (
     run_tags,
 )
 from mksap_assets.resources import PipelineResource
-from mksap_assets.settings import sensor_interval_from_env
+from mksap_assets.settings import budget_from_env, sensor_interval_from_env
 
 SENSOR_NAME = "question_sensor"
 # A definition's property, so read when the code location loads (the rest of the config is read per tick and run).
@@ -166,6 +167,8 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
         return dg.SkipReason(f"{missing}. Nothing launched.")
     attempts = decode_attempts(context.cursor)
     plan = current_plan(context.instance, pipeline, attempts)
+    if refusal := launch_refusal(pipeline, len(plan.to_run), budget_from_env()):
+        return dg.SkipReason(refusal)  # before any change: the next tick decides again
     config = pipeline.resolved()
     for key in plan.removed_keys:
         retire_outputs(config.output_dir, config.store_dir, key, STAGES)

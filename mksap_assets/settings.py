@@ -45,6 +45,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_CACHE_MAXSIZE": ("llm", "cache_max_entries"),
     "MKSAP_LLM_CACHE_URL": ("llm", "cache_url"),
     "MKSAP_QUESTION_BUDGET": ("question_budget",),
+    "MKSAP_BUDGET_USD": ("budget_usd",),
     "MKSAP_VALIDATION_WORKERS": ("validation_workers",),
     "MKSAP_ENGINE_PROCESS": ("engine_process",),
     "MKSAP_NLP_MODEL": ("nlp_model",),
@@ -71,6 +72,9 @@ class Settings(PipelineConfig):
     dagster_home: Path
     sensor_interval: int = Field(60, ge=1, le=86400, description="seconds between the question sensor's ticks")
     storage: StorageProfile = Field("sqlite", description="the instance profile `mksap init` installs")
+    # Checked by the sensor and `mksap run` before they launch work (budget.py); None: no budget.
+    budget_usd: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                     description="the most the estimate of the work about to be launched may cost")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -152,6 +156,12 @@ def sensor_interval_from_env() -> int:
     """MKSAP_SENSOR_INTERVAL alone, validated (a bad value elsewhere must not stop the code location loading)."""
     variable = "MKSAP_SENSOR_INTERVAL"
     return resolve_settings({variable: os.environ.get(variable, "")}).sensor_interval
+
+
+def budget_from_env() -> float | None:
+    """MKSAP_BUDGET_USD alone, validated, for the sensor's tick (the CLI reads it with the other settings)."""
+    variable = "MKSAP_BUDGET_USD"
+    return resolve_settings({variable: os.environ.get(variable, "")}).budget_usd
 
 
 def pinned_choices_from_env() -> dict[str, str]:

@@ -47,7 +47,8 @@ from mksap_assets.domain.engine.stages import (
     VALIDATED,
 )
 from mksap_assets.domain.exports.anki import AnkiExportError
-from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
+from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label, is_billed
+from mksap_assets.domain.llm.spend import SpendLedger
 from mksap_assets.partitions import question_partitions
 from mksap_assets.resources import PipelineResource
 
@@ -155,8 +156,10 @@ def _question_keys(context: dg.AssetExecutionContext, config: QuestionRunConfig)
 def _run_questions(
     context: dg.AssetExecutionContext, pipeline: PipelineResource, keys: list[str], stages: list[str]
 ) -> Iterator[dg.AssetMaterialization]:
-    """Yield each question's materializations as it finishes; return the questions that failed."""
-    endpoint = pipeline.endpoint() if EXTRACTED in stages else None
+    """Yield each question's materializations as it finishes, and record what it paid in the run's spend ledger;
+    return the questions that failed."""
+    endpoint = pipeline.endpoint()  # the repair turn, in validation, calls it too
+    ledger = SpendLedger(pipeline.resolved().output_dir, context.run_id, billed=is_billed(endpoint))
     if EXTRACTED in stages:
         context.log.info(_provider_line(pipeline, endpoint))
     started = time.perf_counter()
@@ -180,6 +183,7 @@ def _run_questions(
         if not outcome.ok:
             failures.append(outcome)
             totals.update(usage_metadata(outcome.usage))  # paid for, though nothing was materialized
+        ledger.record(outcome.question_id, outcome.paid_usd)
     elapsed = time.perf_counter() - started
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "

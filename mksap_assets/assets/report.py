@@ -39,8 +39,9 @@ def report_spec(question_asset_keys: list[dg.AssetKey]) -> dg.AssetSpec:
         group_name=GROUP,
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in question_asset_keys],
         description="Roll-up report over every exported question: statements, pass rate by system and question "
-        "type, LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
-        "(questions.csv, by_system.csv, by_type.csv, timings.csv, source_concerns.csv, summary.md).",
+        "type, LLM tokens, cost and cache hit rate, p50/p95/max duration per asset, and the money spent to date per "
+        "run. Written to <output dir>/report/ (questions.csv, by_system.csv, by_type.csv, timings.csv, "
+        "source_concerns.csv, spend.csv, summary.md).",
         skippable=True,
     )
 
@@ -77,6 +78,8 @@ def build_report(
         "cache_creation_input_tokens": dg.MetadataValue.int(totals.cache_creation_input_tokens),
         "cost_usd": dg.MetadataValue.float(totals.cost_usd),
         "unbilled_cost_usd": dg.MetadataValue.float(totals.unbilled_cost_usd),
+        "spent_to_date_usd": dg.MetadataValue.float(round(report.spend.cost_usd, 6)),
+        "runs_paid": dg.MetadataValue.int(len(report.spend.runs)),
         "unreadable_documents": dg.MetadataValue.int(totals.unreadable),
         "source_concerns": dg.MetadataValue.int(len(report.concerns)),
         "path": dg.MetadataValue.path(str(report_dir(output_dir))),

@@ -23,6 +23,7 @@ from mksap_assets.domain.exports.report import (
 )
 from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.llm.spend import SpendLedger
 from mksap_assets.domain.validation.card_gate import CARD_BREAKING_WARNINGS
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import sample_ids
@@ -362,3 +363,20 @@ def test_no_source_concern_no_section(crafted: Path):
     report = write_report(crafted)
     assert "source concerns" not in report.markdown
     assert pd.read_csv(crafted / "report" / "source_concerns.csv").empty
+
+
+def test_the_spend_to_date_counts_every_run_that_paid_newest_first(crafted: Path):
+    no_runs = write_report(crafted)
+    assert "| spent to date | nothing (no run has paid for an API request) |" in no_runs.markdown
+    assert "## Spent per run" not in no_runs.markdown
+    first = SpendLedger(crafted, "run-a", billed=True)
+    first.record("cvmcq26001", 0.25)
+    first.record("cvmcq26002", 0.5)
+    SpendLedger(crafted, "run-b", billed=True).record("cvmcq26001", 0.25)  # the same question, paid again
+    report = write_report(crafted)
+    assert "| spent to date | $1.00 over 2 runs |" in report.markdown
+    spend = pd.read_csv(crafted / "report" / "spend.csv")
+    assert spend[["run_id", "questions", "cost_usd"]].values.tolist() == [["run-a", 2, 0.75], ["run-b", 1, 0.25]]
+    section = report.markdown.split("## Spent per run", 1)[1]
+    assert section.index("| run-b |") < section.index("| run-a |")
+    assert "| run-a |" in section and "| 2 | 0.7500 | 0.0000 |" in section

@@ -89,6 +89,14 @@ class QuestionOutcome:
     def ok(self) -> bool:
         return self.failed_stage is None
 
+    @property
+    def paid_usd(self) -> float:
+        """What this question cost in this run: its finished stages' calls (the extraction's, the repair turn's)
+        and the failed stage's."""
+        finished = sum(result.metadata.get(name, 0.0) for result in self.results
+                       for name in ("cost_usd", "repair_cost_usd"))
+        return finished + self.usage.cost_usd
+
 
 class MissingUpstreamError(RuntimeError):
     pass

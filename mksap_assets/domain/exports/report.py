@@ -14,7 +14,10 @@ Reads the export documents (document.iter_exports: <output dir>/<system>/<id>.js
 - timings.csv    per asset: p50/p95/max of duration_ms over the reported questions, from a timings table the
                  caller passes in (columns asset, question_id, duration_ms; the Dagster asset reads it from the
                  latest materialization of each partition);
-- summary.md     the totals and the three small tables as Markdown (the per-question table stays in the CSV).
+- spend.csv      what each run paid for API requests, from the spend ledger (llm/spend.py): the exports hold only
+                 each question's latest usage, the ledger every run that paid;
+- summary.md     the totals (the spend to date among them), the three small tables and the latest runs' spend as
+                 Markdown (the per-question table stays in the CSV).
 
 Every file is written to a temporary name and renamed. No Dagster import.
 """
@@ -34,13 +37,18 @@ import pandas as pd
 from mksap_assets.domain.engine.store import write_bytes_atomic
 from mksap_assets.domain.exports.document import ExportDocument, iter_exports
 from mksap_assets.domain.exports.identity import SECTION_LABELS
+from mksap_assets.domain.llm.spend import SpendToDate, read_spend
 
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
-REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "source_concerns.csv", "summary.md")
+REPORT_FILES = (
+    "questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "source_concerns.csv", "spend.csv", "summary.md",
+)
 CONCERN_COLUMNS = ("question_id", "section", "index", "statement", "source_concern")
 CONCERNS_IN_SUMMARY = 50  # the rest are in source_concerns.csv
+RUNS_IN_SUMMARY = 20  # the latest; all are in spend.csv
+SPEND_COLUMNS = ("run_id", "started", "questions", "cost_usd", "unbilled_usd")
 TIMING_COLUMNS = ("asset", "question_id", "duration_ms")
 USAGE_FIELDS = (
     "llm_calls", "cache_hits", "cache_misses", "input_tokens", "output_tokens",
@@ -277,7 +285,7 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def totals_table(totals: ReportTotals) -> str:
+def totals_table(totals: ReportTotals, spend: SpendToDate) -> str:
     lookups = totals.cache_hits + totals.cache_misses
     extractors = ", ".join(f"{name} ({count})" for name, count in totals.extractors.items()) or "–"
     rows = [
@@ -296,6 +304,7 @@ def totals_table(totals: ReportTotals) -> str:
         ("cost (USD)", f"{totals.cost_usd:.4f}" + (
             f", of which {totals.unbilled_cost_usd:.4f} not billed (answered by an endpoint other than Anthropic's API)"
             if totals.unbilled_cost_usd else "")),
+        ("spent to date", spend.summary()),
     ]
     if totals.unreadable:
         rows.append(("unreadable export files", f"{totals.unreadable:,}"))
@@ -316,7 +325,10 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             "",
             "## Totals",
             "",
-            totals_table(report.totals),
+            "The cost is what the current exports cost when they were made; what was spent to date counts every run "
+            "that paid, reruns and failed questions included.",
+            "",
+            totals_table(report.totals, report.spend),
             "",
             "## By system",
             "",
@@ -331,8 +343,33 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             markdown_table(report.timings, _TIMING_FORMATS),
             "",
             *concerns_section(report.concerns),
+            *spend_section(report.spend),
         ]
     )
+
+
+def spend_table(spend: SpendToDate) -> pd.DataFrame:
+    """One row per run that paid for API requests, oldest first."""
+    rows = [(run.run_id, run.started, run.questions, round(run.cost_usd, COST_DECIMALS),
+             round(run.unbilled_usd, COST_DECIMALS)) for run in spend.runs]
+    return pd.DataFrame(rows, columns=list(SPEND_COLUMNS)).astype({"questions": int})
+
+
+def spend_section(spend: SpendToDate) -> list[str]:
+    """The latest runs' spend, as Markdown lines (none: no section)."""
+    if not spend.runs:
+        return []
+    shown = spend_table(spend).tail(RUNS_IN_SUMMARY).iloc[::-1]
+    more = f"the latest {len(shown)} of {len(spend.runs):,}; all" if len(spend.runs) > len(shown) else "all"
+    return [
+        "## Spent per run",
+        "",
+        f"Spent to date: {spend.summary()}. The runs that paid for API requests, newest first ({more} are in "
+        "`spend.csv`).",
+        "",
+        markdown_table(shown, {"cost_usd": "{:.4f}", "unbilled_usd": "{:.4f}"}),
+        "",
+    ]
 
 
 def concerns_section(concerns: pd.DataFrame) -> list[str]:
@@ -366,6 +403,7 @@ class PipelineReport:
     timings: pd.DataFrame
     totals: ReportTotals
     concerns: pd.DataFrame
+    spend: SpendToDate = field(default_factory=SpendToDate)
     unreadable: list[Path] = field(default_factory=list)
     markdown: str = ""
     paths: dict[str, Path] = field(default_factory=dict)  # file name -> path, once written
@@ -384,6 +422,7 @@ def build_report(
         timings=timing_table(timings, set(questions["question_id"])),
         totals=totals_of(questions, len(unreadable)),
         concerns=concerns,
+        spend=read_spend(output_dir),
         unreadable=unreadable,
     )
     report.markdown = render_markdown(report, now=now)
@@ -393,7 +432,7 @@ def build_report(
 def write_report(
     output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
 ) -> PipelineReport:
-    """Build the report and write <output dir>/report/{questions,by_system,by_type,timings}.csv and summary.md."""
+    """Build the report and write its files (REPORT_FILES) to <output dir>/report/."""
     report = build_report(output_dir, timings, now=now)
     target = report_dir(output_dir)
     frames = {
@@ -402,6 +441,7 @@ def write_report(
         "by_type.csv": report.by_type,
         "timings.csv": report.timings,
         "source_concerns.csv": report.concerns,
+        "spend.csv": spend_table(report.spend),
     }
     for name, frame in frames.items():
         write_csv_atomic(target / name, frame)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from rapidfuzz import fuzz
+
 from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
 from mksap_assets.domain.inputs.bank import RawQuestion
 from mksap_assets.domain.inputs.tables import ParsedTable
@@ -31,7 +33,7 @@ from mksap_assets.domain.text import (
 )
 from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 
-OFFLINE_EXTRACTOR_VERSION = "4"
+OFFLINE_EXTRACTOR_VERSION = "5"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
@@ -64,7 +66,7 @@ _CASE_NARRATIVE_RE = re.compile(
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
     r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
-    r"|Further"
+    r"|Further|Other|Unlike"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
@@ -282,7 +284,21 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
                 statement=text, extra_field=table.caption or None, cloze_candidates=[subject], table_source=table.source
             )
         )
-    return statements
+    return _telling_rows_apart(statements)
+
+
+MIN_ROW_DIFFERENCE = 10  # 100 - rapidfuzz's token_sort_ratio of two rows' cells: below it, both rows fit one card
+
+
+def _telling_rows_apart(rows: list[TableStatement]) -> list[TableStatement]:
+    """The rows whose cells no other row nearly repeats with the same numbers: two biologics with the same target,
+    guideline and adverse effects make two cards either answer fits ("5 mg daily" and "500 mg daily" do not)."""
+    cells = [row.statement[len(row.cloze_candidates[0]):] for row in rows]
+    numbers = [re.findall(r"\d+(?:\.\d+)?", text) for text in cells]
+    return [row for index, row in enumerate(rows) if not any(
+        other != index and numbers[other] == numbers[index]
+        and 100 - fuzz.token_sort_ratio(cells[index], cells[other]) < MIN_ROW_DIFFERENCE
+        for other in range(len(rows)))]
 
 
 def _row_subject_is_an_answer(text: str, subject: str) -> bool:

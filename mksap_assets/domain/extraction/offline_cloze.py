@@ -88,6 +88,7 @@ _FUNCTION_WORDS = frozenset(
 _TRIVIAL = _FUNCTION_WORDS | {
     "patient", "patients", "diagnosis", "treatment", "management", "therapy", "option", "finding", "findings",
     "test", "testing", "result", "results", "appropriate", "next", "step", "best", "first", "common", "cause",
+    "failure", "success", "response", "improvement", "benefit",
 }
 # Heads that make a term the frame of a statement, not its answer: "{Malaria treatment} must address …".
 _ROLE_HEADS = frozenset({"treatment", "management", "diagnosis", "evaluation"})
@@ -218,7 +219,8 @@ def pick_cloze_candidates(statement: str) -> list[str]:
         m.group(0) for m in _THRESHOLD_RE.finditer(statement)
         if not any(u.start() <= m.start() < u.end() for u in with_units)]
     phrase = predicate_phrase(statement)
-    asserted = [statement[phrase[0]:phrase[1]]] if phrase else []
+    # after "to" the phrase is what to do ("avoided to {prevent osmotic demyelination}"): a verb phrase, no term
+    asserted = [statement[phrase[0]:phrase[1]]] if phrase and not re.search(r"\bto\s+$", statement[:phrase[0]]) else []
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
     bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
     acceptable = _choose([*named, *suffixed, *values, *asserted, *bare], statement, abbreviated)
@@ -482,8 +484,8 @@ def _with_modifiers(candidate: str, statement: str) -> str:
     """The candidate widened over the modifiers it would leave showing (`_MODIFIER_BEFORE_RE`, `_NOUNS_AFTER_RES`), so
     the blank is the whole phrase; unchanged when there are none."""
     start = statement.find(candidate)
-    if start < 0 or not candidate:
-        return candidate
+    if start < 0 or not candidate or _NUMERIC_RE.fullmatch(candidate) or _THRESHOLD_RE.fullmatch(candidate):
+        return candidate  # a value is whole with its unit and comparator: "{10% to 20%}", not "an {estimated 10% …}"
     end = start + len(candidate)
     before = _MODIFIER_BEFORE_RE.search(statement[:start])
     if before:
@@ -496,10 +498,12 @@ def _with_modifiers(candidate: str, statement: str) -> str:
         after = pattern.match(statement[end:])
         words = after.group(0).split() if after else []
         if words and not (_ADJECTIVE_RE.match(words[-1]) or any(
-                w in _BASE_VERBS or w.endswith(("s", "ed", "ly")) or w in _FUNCTION_WORDS for w in words)):
+                w in _BASE_VERBS or w in _COMPARATIVES or w.endswith(("s", "ed", "ly")) or w in _FUNCTION_WORDS
+                for w in words)):
             end += len(after.group(0))
             break
     return statement[start:end]
 
 
+_COMPARATIVES = frozenset("worse better higher lower greater smaller larger faster slower".split())
 _STOP_MODIFIERS = _FUNCTION_WORDS | _TRIVIAL | FUNCTION_WORDS | GENERIC_WORDS

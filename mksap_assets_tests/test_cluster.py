@@ -21,7 +21,7 @@ from dagster import DagsterEventType
 from dagster._core.instance.config import dagster_instance_config
 
 from mksap_assets.cli import cmd_init
-from mksap_assets.dead_runs import RUN_HOST_TAG, RUN_PID_TAG
+from mksap_assets.dead_runs import IN_FLIGHT, RUN_HOST_TAG, RUN_PID_TAG
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.partitions import MAX_KEYS_PER_RUN, backfill_policy, question_runs
 from mksap_assets.settings import PROJECT_ROOT, ConfigError, Settings, setting_from_env
@@ -41,7 +41,7 @@ from mksap_assets_tests.dagster_services import (
     stop_sensors,
     wait_for_backfill,
 )
-from mksap_assets_tests.helpers import open_instance, sample_ids
+from mksap_assets_tests.helpers import open_instance, question_json, sample_ids
 from mksap_assets_tests.services import GraphQL, free_port, tail
 from mksap_devtools.postgres_databases import PostgresDatabases
 
@@ -244,3 +244,91 @@ def test_a_backfill_on_the_cluster_profile_runs_in_runs_of_n_questions_each_in_a
     with capsys.disabled():
         print(f"\ncluster backfill: {len(runs)} runs of 2 questions; at most {_runs_in_flight_at_once(records)} "
               f"in flight at once; {time.monotonic() - started:.1f} s in all")
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and its children (what a dying container or machine does to a worker)."""
+    process = psutil.Process(pid)
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_leaves_its_questions_to_the_sensor_which_reruns_them_once(
+    settings: Settings, tmp_path: Path, monkeypatch, request, fake_api_factory, capsys
+):
+    """The sensor's own runs, on the cluster profile with MKSAP_PARTITIONS_PER_RUN=2, against the fake Claude API
+    (slow enough that a run is caught at work): one run's worker is killed with SIGKILL. The run is marked failed
+    (by the code server that started its process, which sees it exit; else by the sensor's next tick, which sees its
+    process gone: dead_runs.py), and the sensor reruns its questions; in the end every question is exported exactly
+    once, and no output file is half-written."""
+    started = time.monotonic()
+
+    def phase(what: str) -> None:
+        print(f"{time.monotonic() - started:6.1f} s  {what}")
+
+    keys = sample_ids(settings.data_dir)
+    chosen = keys[:6]
+    for key in keys[6:]:  # a bank of six questions
+        shutil.rmtree(question_json(settings.data_dir, key).parent)
+    fake = fake_api_factory(latency=1.0)
+    url = _postgres_url(request)
+    env = dagster_environment(settings, tmp_path) | {
+        POSTGRES_URL_VAR: url, PER_RUN_VAR: "2", "MKSAP_SENSOR_INTERVAL": "2", "MKSAP_LLM_PROVIDER": "anthropic",
+        "MKSAP_LLM_CONCURRENCY": "2", "ANTHROPIC_API_KEY": "sk-test-fake", "ANTHROPIC_BASE_URL": fake.url,
+    }
+    init = subprocess.run([BIN / "mksap", "init", "--storage", "cluster"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr[-3000:]
+    assert "Extraction:       provider anthropic" in init.stdout, init.stdout
+
+    monkeypatch.setenv(POSTGRES_URL_VAR, url)
+    logs = tmp_path / "logs"
+    survivors: list[psutil.Process] = []
+    with open_instance(settings.dagster_home, monkeypatch, "cluster") as instance, \
+            dagster_services(env, free_port(), logs, survivors) as services:
+        services.start("daemon")  # the question sensor is on by default: it registers the six and runs them
+        deadline = time.monotonic() + 180
+        killed = None
+        while killed is None:  # the first run seen at work: past its pool slot, its questions calling the API
+            for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+                if fake.stats.total_requests and any(
+                    entry.message.startswith("Extractor: anthropic") for entry in instance.all_logs(run.run_id)
+                ):
+                    _kill_tree(int(run.tags[RUN_PID_TAG]))
+                    killed = run
+                    break
+            assert time.monotonic() < deadline, tail(logs / "daemon.log")
+            time.sleep(0.2)
+        phase(f"killed the worker of run {killed.run_id} ({killed.tags['dagster/asset_partition_range_start']}..)")
+
+        def settled() -> bool:
+            exported = instance.get_materialized_partitions(dg.AssetKey("exported_question"))
+            in_flight = instance.get_runs(filters=dg.RunsFilter(statuses=list(IN_FLIGHT)), limit=1)
+            return exported == set(chosen) and not in_flight
+
+        while not settled():
+            assert time.monotonic() < deadline + 180, tail(logs / "daemon.log")
+            time.sleep(1)
+        phase("every question exported, nothing in flight")
+        after = instance.get_run_by_id(killed.run_id)
+        assert after.status == dg.DagsterRunStatus.FAILURE
+        assert instance.all_logs(killed.run_id, of_type=DagsterEventType.RUN_FAILURE)
+        exported = instance.fetch_materializations(dg.AssetKey("exported_question"), limit=100).records
+        runs = {record.run_id for record in exported}
+        succeeded = instance.get_runs(filters=dg.RunsFilter(run_ids=list(runs)))
+    assert survivors == [], f"processes left running: {survivors}"
+    # Each question's export recorded once: what the killed run had finished is not redone, the rest was rerun.
+    assert sorted(record.asset_materialization.partition for record in exported) == chosen
+    assert {run.status for run in succeeded} == {dg.DagsterRunStatus.SUCCESS}
+    # Never half-written: every output is whole JSON; a write cut short leaves at most a hidden temp file.
+    for path in [*settings.output_dir.rglob("*.json"), *settings.store_dir.rglob("*.json")]:
+        orjson.loads(path.read_bytes())
+    assert all(path.name.startswith(".") for path in settings.output_dir.rglob("*.tmp"))
+    with capsys.disabled():
+        print(f"\nkilled worker: run {killed.run_id} marked failed; {len(runs)} runs exported the six "
+              f"questions; the fake API answered {fake.stats.total_requests} requests; "
+              f"{time.monotonic() - started:.1f} s in all")

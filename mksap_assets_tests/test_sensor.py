@@ -150,13 +150,18 @@ def test_a_failing_question_is_retried_a_bounded_number_of_times(harness: Harnes
     assert harness.apply(harness.tick()) == [key]
 
 
-def test_no_tick_while_the_sensors_runs_are_in_flight(harness: Harness):
+@pytest.mark.parametrize("launched_by", [
+    {"dagster/sensor_name": "question_sensor"},
+    {"dagster/backfill": "abcdefgh"},  # a UI backfill, which may hold the very questions the tick would run
+    {},  # `mksap run`, `dagster asset materialize`
+])
+def test_no_tick_while_any_run_is_in_flight(harness: Harness, launched_by: dict[str, str]):
     harness.instance.add_run(
-        dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
-                      tags={"dagster/sensor_name": "question_sensor"})
+        dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED, tags=launched_by)
     )
     edit_question(harness.settings.data_dir, sample_ids(harness.settings.data_dir)[0], critique="Changed text here.")
-    assert isinstance(harness.tick(), dg.SkipReason)
+    skipped = harness.tick()
+    assert isinstance(skipped, dg.SkipReason) and "in flight" in skipped.skip_message
 
 
 def test_a_tick_after_sync_before_any_run(settings: Settings, instance: dg.DagsterInstance):

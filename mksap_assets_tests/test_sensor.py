@@ -227,6 +227,25 @@ def test_a_question_failing_in_a_covering_run_is_retried_in_a_run_of_its_own(har
     assert [k for k, v in _statuses(harness.instance, keys).items() if v != "MATERIALIZED"] == [broken]
 
 
+def test_a_tick_of_several_runs_leaves_the_rollups_to_one_run_after_them(harness: Harness):
+    keys = sample_ids(harness.settings.data_dir)
+    for key in (*keys[:2], *keys[-2:]):  # two contiguous stretches: two runs
+        _edit(harness.settings.data_dir, key)
+    result = harness.tick()
+    assert [(run.tags[RANGE_START], run.tags[RANGE_END]) for run in result.run_requests] == [
+        (keys[0], keys[1]), (keys[-2], keys[-1])
+    ]
+    assert all(set(run.asset_selection) == {dg.AssetKey(k) for k in STAGES} for run in result.run_requests)
+    harness.apply(result)
+    assert rollups_stale(harness.instance)
+    after = harness.tick()  # once they have finished: the deck and the report, once
+    [rollups] = after.run_requests
+    assert set(rollups.asset_selection) == {dg.AssetKey("anki_deck"), dg.AssetKey("pipeline_report")}
+    harness.apply(after)
+    assert harness.results[-1].success and not rollups_stale(harness.instance)
+    assert isinstance(harness.tick(), dg.SkipReason)
+
+
 def test_exports_newer_than_the_deck_get_the_rollups_rebuilt(harness: Harness):
     key = sample_ids(harness.settings.data_dir)[0]
     job = build_definitions(harness.settings).resolve_implicit_global_asset_job_def()

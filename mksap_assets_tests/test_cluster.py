@@ -20,6 +20,7 @@ import yaml
 from dagster import DagsterEventType
 from dagster._core.instance.config import dagster_instance_config
 
+from mksap_assets.assets.questions import LLM_POOL
 from mksap_assets.cli import cmd_init
 from mksap_assets.dead_runs import IN_FLIGHT, RUN_HOST_TAG, RUN_PID_TAG
 from mksap_assets.domain.exports.document import export_path
@@ -68,7 +69,10 @@ def test_the_cluster_profile_is_the_postgres_profile_with_workers_and_run_monito
     assert concurrency == {"pools": {"default_limit": 4}, "runs": {"max_concurrent_runs": 4}}
     assert postgres.pop("concurrency")["runs"]["tag_concurrency_limits"] == [{"key": "dagster/backfill", "limit": 1}]
     # A dead worker's run is failed, not resumed: the sensor reruns its questions.
-    assert cluster.pop("run_monitoring") == {"enabled": True, "max_resume_run_attempts": 0}
+    assert cluster.pop("run_monitoring") == {
+        "enabled": True, "max_resume_run_attempts": 0, "poll_interval_seconds": 30,
+        "free_slots_after_run_end_seconds": 30,  # the `llm` slot of a worker that died
+    }
     assert cluster == postgres  # telemetry, sensors, retention: the same
     assert storage_kind(profile_config("cluster")) == "cluster"
     assert describe(profile_config("cluster")) == "the cluster profile, as shipped"
@@ -91,6 +95,7 @@ def test_mksap_init_installs_the_cluster_profile_with_the_queue_the_pool_and_run
         assert concurrency.run_queue_config.tag_concurrency_limits == []
         assert concurrency.pool_config.default_pool_limit == 4
         assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 30
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
 
 
@@ -263,8 +268,8 @@ def test_a_worker_killed_mid_run_leaves_its_questions_to_the_sensor_which_reruns
     """The sensor's own runs, on the cluster profile with MKSAP_PARTITIONS_PER_RUN=2, against the fake Claude API
     (slow enough that a run is caught at work): one run's worker is killed with SIGKILL. The run is marked failed
     (by the code server that started its process, which sees it exit; else by the sensor's next tick, which sees its
-    process gone: dead_runs.py), and the sensor reruns its questions; in the end every question is exported exactly
-    once, and no output file is half-written."""
+    process gone: dead_runs.py), the sensor reruns its questions, and its `llm` slot is given back; in the end every
+    question is exported exactly once, and no output file is half-written."""
     started = time.monotonic()
 
     def phase(what: str) -> None:
@@ -314,6 +319,12 @@ def test_a_worker_killed_mid_run_leaves_its_questions_to_the_sensor_which_reruns
             assert time.monotonic() < deadline + 180, tail(logs / "daemon.log")
             time.sleep(1)
         phase("every question exported, nothing in flight")
+        # The `llm` slot the dead worker held is given back (run monitoring's free_slots_after_run_end_seconds),
+        # or the pool would have one worker fewer for good.
+        while killed.run_id in instance.event_log_storage.get_concurrency_info(LLM_POOL).active_run_ids:
+            assert time.monotonic() < deadline + 360, tail(logs / "daemon.log")
+            time.sleep(1)
+        phase("the dead worker's pool slot freed")
         after = instance.get_run_by_id(killed.run_id)
         assert after.status == dg.DagsterRunStatus.FAILURE
         assert instance.all_logs(killed.run_id, of_type=DagsterEventType.RUN_FAILURE)

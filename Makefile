@@ -36,10 +36,11 @@ dev: $(INSTALLED)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 ## Extraction at scale against the fake Messages API, then Dagster's bookkeeping per storage (stock SQLite, pooled
-## SQLite, PostgreSQL); both append to benchmarks/results.md (about 15 minutes).
+## SQLite, PostgreSQL), then batch mode against sync mode; each appends to benchmarks/results.md (about 20 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_event_log.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 ## Where the CPU goes: py-spy samples a 400-question benchmark from outside, every process (the run's, its engine,
 ## its validation worker, the fake API), only threads holding the GIL.

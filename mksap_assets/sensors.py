@@ -13,8 +13,13 @@ uses no run_key, so a failed run is retried (a bounded number of times for uncha
 The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
 when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
 nothing.
+In batch mode (MKSAP_LLM_MODE=batch, docs/BATCHES.md) a tick first submits the first-pass requests of the questions
+to run as message batches, and launches a question's run only once no request of it waits for a batch (its answers
+are then in the response cache); the tick polls and collects, never waits.
 """
 
+import dataclasses
+from pathlib import Path
 
 import dagster as dg
 import orjson
@@ -37,6 +42,8 @@ from mksap_assets.domain.engine.changes import (
     retire_outputs,
 )
 from mksap_assets.domain.engine.stages import EXPORTED, STAGES
+from mksap_assets.domain.extraction.batch_mode import batch_mode_off_reason, batch_step
+from mksap_assets.domain.llm.batches.coordinator import Step
 from mksap_assets.materializations import latest_materialization_records
 from mksap_assets.partitions import (
     question_partitions,
@@ -125,6 +132,23 @@ def rollups_stale(instance: dg.DagsterInstance) -> bool:
     return exported is not None and (deck is None or exported > deck)
 
 
+def batch_mode_ready(context: dg.SensorEvaluationContext, pipeline: PipelineResource, plan: Plan
+                     ) -> tuple[set[str], Step | None]:
+    """The questions to launch now: in batch mode, those none of whose first-pass requests waits for a message
+    batch, after one step of the batch cycle (submit the others, poll, collect; logged); else all to run."""
+    llm = pipeline.resolved().llm
+    if llm.mode != "batch" or not plan.to_run:
+        return set(plan.to_run), None
+    if off := batch_mode_off_reason(llm):
+        context.log.info(off)
+        return set(plan.to_run), None
+    files = [question for question in pipeline.question_files() if question.question_id in plan.to_run]
+    step = batch_step(llm, Path(context.instance.root_directory), files)
+    for line in step.lines():
+        context.log.info(line)
+    return set(step.ready), step
+
+
 @dg.sensor(
     name=SENSOR_NAME,
     target=ALL_ASSET_KEYS,
@@ -146,9 +170,14 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     config = pipeline.resolved()
     for key in plan.removed_keys:
         retire_outputs(config.output_dir, config.store_dir, key, STAGES)
-    context.update_cursor(orjson.dumps(next_attempts(attempts, plan)).decode())
+    to_launch, batches = batch_mode_ready(context, pipeline, plan)
+    # A question waiting for its batch is not attempted: its count of failed attempts is left alone.
+    launched = dataclasses.replace(plan, to_run={key: why for key, why in plan.to_run.items() if key in to_launch})
+    counts = next_attempts(attempts, launched) | {key: attempts[key] for key in plan.to_run
+                                                  if key not in to_launch and key in attempts}
+    context.update_cursor(orjson.dumps(counts).decode())
     ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
-    runs = question_runs(ordered, set(plan.to_run))
+    runs = question_runs(ordered, to_launch)
     # One run rebuilds the roll-ups at its end. Several (side by side on the cluster profile) leave them to the run of
     # the roll-ups a later tick launches once none is in flight: built once, from every export.
     selection = ALL_ASSET_KEYS if len(runs) == 1 else QUESTION_ASSET_KEYS
@@ -163,5 +192,7 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
     if plan.removed_keys:
         partition_requests.append(question_partitions.build_delete_request(plan.removed_keys))
     if not run_requests and not partition_requests:
+        if batches is not None and batches.waiting:
+            return dg.SkipReason(batches.lines()[-1])
         return dg.SkipReason(f"nothing changed ({len(plan.up_to_date)} up to date, {len(plan.waiting)} waiting)")
     return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=partition_requests)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 
@@ -29,6 +30,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_PROVIDER": ("llm", "provider"),
     "MKSAP_LLM_MODEL": ("llm", "model"),
     "MKSAP_CLOZE_MODE": ("llm", "cloze_mode"),
+    "MKSAP_LLM_MODE": ("llm", "mode"),
     "MKSAP_LLM_CONCURRENCY": ("llm", "concurrency"),
     "MKSAP_LLM_RPM": ("llm", "rpm"),
     "MKSAP_LLM_ITPM": ("llm", "itpm"),
@@ -41,6 +43,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_CACHE_ENABLED": ("llm", "cache_enabled"),
     "MKSAP_LLM_CACHE_TTL": ("llm", "cache_ttl"),
     "MKSAP_LLM_CACHE_MAXSIZE": ("llm", "cache_max_entries"),
+    "MKSAP_LLM_CACHE_URL": ("llm", "cache_url"),
     "MKSAP_QUESTION_BUDGET": ("question_budget",),
     "MKSAP_VALIDATION_WORKERS": ("validation_workers",),
     "MKSAP_ENGINE_PROCESS": ("engine_process",),
@@ -131,13 +134,22 @@ def _source_of(location: tuple[Any, ...], from_env: dict[str, Any]) -> str:
     return "run config " + ".".join(path)
 
 
+def _shown(value: Any) -> str:
+    """A refused value as the error message shows it: a URL's password hidden (MKSAP_LLM_CACHE_URL refuses one)."""
+    try:
+        password = urlsplit(value).password if isinstance(value, str) else None
+    except ValueError:
+        password = None
+    return repr(value.replace(f":{password}@", ":***@") if password else value)
+
+
 def resolve_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Defaults, then the environment, then explicit overrides (a run's resource config), validated as one model."""
     from_env = environment_values(environ)
     try:
         return Settings.model_validate(nested_merge(nested_merge(_defaults(), from_env), overrides or {}))
     except ValidationError as exc:
-        problems = [f"{_source_of(e['loc'], from_env)}: {e['msg']} (got {e['input']!r})" for e in exc.errors()]
+        problems = [f"{_source_of(e['loc'], from_env)}: {e['msg']} (got {_shown(e['input'])})" for e in exc.errors()]
         raise ConfigError("; ".join(problems)) from None
 
 

@@ -203,7 +203,7 @@ def _failure(failures: list[QuestionOutcome], questions: int, rollup_error: str 
 
 
 RUN_TOTALS = (
-    "llm_calls", "cache_hits", "cache_misses", "cache_write_errors", "retries", "rate_limited", "deadlines_missed",
+    "llm_calls", "batch_calls", "cache_hits", "cache_misses", "cache_write_errors", "retries", "rate_limited", "deadlines_missed",
     "pauses_capped", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
     "cost_usd", "llm_seconds",
 )

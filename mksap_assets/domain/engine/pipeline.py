@@ -261,6 +261,7 @@ def usage_metadata(usage: LLMUsage) -> dict[str, MetadataValue]:
     """LLM usage as metadata: a finished extraction's, or what a failed question paid (the run totals add both)."""
     return {
         "llm_calls": usage.calls,
+        "batch_calls": usage.batch_calls,
         "cache_hits": usage.cache_hits,
         "cache_misses": usage.cache_misses,
         "cache_write_errors": usage.cache_write_errors,

@@ -2,13 +2,14 @@
 
 Each tick it registers new question files as partitions, removes the partitions of deleted files (moving their
 outputs aside), and launches runs for exactly the questions whose expected fingerprint (input bytes, prompt
-versions, model, extractor and validator versions) differs from what their last export recorded: contiguous
-ranges of at most 500 keys, or, for a scattered set, a few runs over covering ranges that list their questions
-(partitions.question_runs). Its runs also rebuild the deck and the report and report the checks. When nothing is to
-run but exports are newer than the deck (a UI backfill or a shell run of the question assets alone, a failed run),
-it launches a run of the roll-ups. Each tick first fails the runs whose process is gone (dead_runs.py). It skips
-while its own runs are in flight, and uses no run_key, so a failed run is retried (a bounded number of times for
-unchanged inputs, counted in the cursor).
+versions, model, extractor and validator versions) differs from what their last export recorded: contiguous ranges
+of at most 500 keys (MKSAP_PARTITIONS_PER_RUN when set), or, for a scattered set, a few runs over covering ranges
+that list their questions (partitions.question_runs). Its runs also report the checks, and a tick's only run
+rebuilds the deck and the report. When nothing is to run but exports are newer than the deck (after a tick that
+launched several runs, a UI backfill or a shell run of the question assets alone, a failed run), it launches a run
+of the roll-ups. Each tick first fails the runs whose process is gone (dead_runs.py). It skips while any run is in
+flight (its own, or a backfill's or shell run's, which may hold the same questions: they would be run twice), and
+uses no run_key, so a failed run is retried (a bounded number of times for unchanged inputs, counted in the cursor).
 The expected fingerprints follow the extraction settings pinned in the instance, never the environment of the daemon;
 when the daemon lacks what the pinned provider needs (its API key) the sensor skips with that reason and launches
 nothing. So it does when the cost estimate of the questions to run exceeds MKSAP_BUDGET_USD (budget.py).
@@ -29,6 +30,7 @@ from mksap_assets.assets.questions import (
     ALL_ASSET_KEYS,
     ASSET_KEYS,
     DATA_VERSION_TAG,
+    QUESTION_ASSET_KEYS,
     ROLLUP_KEYS,
 )
 from mksap_assets.budget import launch_refusal
@@ -115,9 +117,8 @@ def sensor_cursor(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
-def _own_runs_in_flight(context: dg.SensorEvaluationContext) -> bool:
-    filters = dg.RunsFilter(tags={"dagster/sensor_name": context.sensor_name}, statuses=IN_FLIGHT)
-    return bool(context.instance.get_runs(filters=filters, limit=1))
+def _runs_in_flight(context: dg.SensorEvaluationContext) -> bool:
+    return bool(context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=1))
 
 
 def latest_storage_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> int | None:
@@ -160,8 +161,8 @@ def batch_mode_ready(context: dg.SensorEvaluationContext, pipeline: PipelineReso
 def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResource):
     for run_id in fail_dead_runs(context.instance):
         context.log.warning(f"Dagster run {run_id}: its process is gone; marked failed and its pool slots freed")
-    if _own_runs_in_flight(context):
-        return dg.SkipReason("runs launched by this sensor are still in flight")
+    if _runs_in_flight(context):
+        return dg.SkipReason("runs are in flight (this sensor's, a backfill's or another's)")
     pipeline = pipeline.pinned_to(context.instance)
     if missing := pipeline.missing_requirement("the process running this sensor"):
         return dg.SkipReason(f"{missing}. Nothing launched.")
@@ -179,13 +180,15 @@ def question_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineResou
                                                   if key not in to_launch and key in attempts}
     context.update_cursor(orjson.dumps(counts).decode())
     ordered = list(plan.expected)  # the partition order once this tick's additions and removals apply
+    runs = question_runs(ordered, to_launch)
+    # One run rebuilds the roll-ups at its end. Several (side by side on the cluster profile) leave them to the run of
+    # the roll-ups a later tick launches once none is in flight: built once, from every export.
+    selection = ALL_ASSET_KEYS if len(runs) == 1 else QUESTION_ASSET_KEYS
     run_requests = [
-        dg.RunRequest(asset_selection=ALL_ASSET_KEYS, tags=run_tags(run), run_config=run_config(run))
-        for run in question_runs(ordered, to_launch)
+        dg.RunRequest(asset_selection=selection, tags=run_tags(run), run_config=run_config(run)) for run in runs
     ]
-    if not run_requests and not context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT), limit=1):
-        if rollups_stale(context.instance):
-            run_requests.append(dg.RunRequest(asset_selection=ROLLUP_KEYS))
+    if not run_requests and rollups_stale(context.instance):
+        run_requests.append(dg.RunRequest(asset_selection=ROLLUP_KEYS))
     partition_requests = []
     if plan.new_keys:
         partition_requests.append(question_partitions.build_add_request(plan.new_keys))

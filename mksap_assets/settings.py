@@ -51,6 +51,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_NLP_MODEL": ("nlp_model",),
     "MKSAP_SENSOR_INTERVAL": ("sensor_interval",),
     "MKSAP_STORAGE": ("storage",),
+    "MKSAP_PARTITIONS_PER_RUN": ("partitions_per_run",),
 }
 PATH_VARIABLES = {"MKSAP_DATA_DIR", "MKSAP_OUTPUT_DIR", "MKSAP_STORE_DIR", "DAGSTER_HOME", "MKSAP_LLM_CACHE_DIR"}
 # Provider, model and cloze mode are pinned in the Dagster instance (`mksap settings`): these variables only give
@@ -62,7 +63,7 @@ class ConfigError(ValueError):
     """A configuration value that does not fit: the message names the variable (or run-config field)."""
 
 
-StorageProfile = Literal["sqlite", "postgres"]
+StorageProfile = Literal["sqlite", "postgres", "cluster"]
 
 
 class Settings(PipelineConfig):
@@ -75,6 +76,10 @@ class Settings(PipelineConfig):
     # Checked by the sensor and `mksap run` before they launch work (budget.py); None: no budget.
     budget_usd: float | None = Field(None, ge=0, allow_inf_nan=False,
                                      description="the most the estimate of the work about to be launched may cost")
+    partitions_per_run: int | None = Field(
+        None, ge=1, description="questions per run of a backfill or a sensor tick (unset: one run per contiguous "
+        "range, of at most 500 questions)"
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -152,16 +157,26 @@ def resolve_settings(environ: Mapping[str, str] | None = None, overrides: Mappin
         raise ConfigError("; ".join(problems)) from None
 
 
+def setting_from_env(variable: str) -> Any:
+    """One variable's setting, resolved from that variable alone and validated: read when the code location loads,
+    where a bad value of another variable must not stop it loading."""
+    value: Any = resolve_settings({variable: os.environ.get(variable, "")})
+    for name in ENV_FIELDS[variable]:
+        value = getattr(value, name)
+    return value
+
+
 def sensor_interval_from_env() -> int:
-    """MKSAP_SENSOR_INTERVAL alone, validated (a bad value elsewhere must not stop the code location loading)."""
-    variable = "MKSAP_SENSOR_INTERVAL"
-    return resolve_settings({variable: os.environ.get(variable, "")}).sensor_interval
+    return setting_from_env("MKSAP_SENSOR_INTERVAL")
+
+
+def partitions_per_run_from_env() -> int | None:
+    return setting_from_env("MKSAP_PARTITIONS_PER_RUN")
 
 
 def budget_from_env() -> float | None:
     """MKSAP_BUDGET_USD alone, validated, for the sensor's tick (the CLI reads it with the other settings)."""
-    variable = "MKSAP_BUDGET_USD"
-    return resolve_settings({variable: os.environ.get(variable, "")}).budget_usd
+    return setting_from_env("MKSAP_BUDGET_USD")
 
 
 def pinned_choices_from_env() -> dict[str, str]:

@@ -49,7 +49,7 @@ from mksap_assets.domain.engine.stages import (
 from mksap_assets.domain.exports.anki import AnkiExportError
 from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label, is_billed
 from mksap_assets.domain.llm.spend import SpendLedger
-from mksap_assets.partitions import question_partitions
+from mksap_assets.partitions import backfill_policy, question_partitions
 from mksap_assets.resources import PipelineResource
 
 LLM_POOL = "llm"
@@ -109,7 +109,7 @@ class QuestionRunConfig(dg.Config):
         report_spec(QUESTION_ASSET_KEYS),
     ],
     check_specs=CHECK_SPECS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     can_subset=True,
     # Runs from the sensor, UI backfills and the shell share this pool, so together they never exceed the API
     # concurrency configured for one step (MKSAP_LLM_CONCURRENCY); the pool's limit is set in dagster.yaml.

@@ -18,6 +18,7 @@ from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.exports.report import (
     REPORT_FILES,
     TIMING_COLUMNS,
+    WORKER_COLUMNS,
     build_report,
     write_report,
 )
@@ -304,6 +305,18 @@ def test_timings_give_p50_p95_max_per_asset_for_reported_questions_only(crafted:
     assert raw["p95_ms"] == pytest.approx(pd.Series([10.0, 20, 30, 40]).quantile(0.95))
     assert timings.loc["exported_question"].tolist() == [1, 5.0, 5.0, 5.0]
     assert "| raw_question | 4 | 25.0 | 38.5 | 40.0 |" in report.markdown
+
+
+def test_workers_count_the_reported_questions_each_exported(crafted: Path):
+    reported = ["cvmcq26001", "cvmcq26002", "cvvdx26001", "npmcq26001"]
+    rows = [(reported[0], "host-a:11"), (reported[1], "host-b:7"), (reported[2], "host-b:7"),
+            (reported[3], None),  # a run without process tags (an earlier mksap)
+            ("gone26001", "host-c:1")]  # no export any more: left out
+    report = build_report(crafted, workers=pd.DataFrame(rows, columns=list(WORKER_COLUMNS)))
+    assert report.workers.to_dict("records") == [{"worker": "host-b:7", "questions": 2},
+                                                 {"worker": "host-a:11", "questions": 1}]
+    assert "## Workers" in report.markdown and "| host-b:7 | 2 |" in report.markdown
+    assert "## Workers" not in build_report(crafted).markdown  # nothing known: no section
 
 
 def test_timings_without_the_columns_are_refused(crafted: Path):

@@ -16,8 +16,10 @@ Reads the export documents (document.iter_exports: <output dir>/<system>/<id>.js
                  latest materialization of each partition);
 - spend.csv      what each run paid for API requests, from the spend ledger (llm/spend.py): the exports hold only
                  each question's latest usage, the ledger every run that paid;
-- summary.md     the totals (the spend to date among them), the three small tables and the latest runs' spend as
-                 Markdown (the per-question table stays in the CSV).
+- summary.md     the totals (the spend to date among them), the three small tables, the latest runs' spend and,
+                 from a workers table the caller passes in (columns question_id, worker; the Dagster asset reads which
+                 process made each question's latest export), the questions each worker exported, as Markdown (the
+                 per-question table stays in the CSV).
 
 Every file is written to a temporary name and renamed. No Dagster import.
 """
@@ -67,6 +69,8 @@ _COUNT_COLUMNS = (
 )
 GROUP_COLUMNS = ("questions", "statements", "statements_passed", "pass_rate", "errors", "warnings", "cost_usd")
 TIMING_TABLE_COLUMNS = ("asset", "partitions", "p50_ms", "p95_ms", "max_ms")
+WORKER_COLUMNS = ("question_id", "worker")
+WORKER_TABLE_COLUMNS = ("worker", "questions")
 COST_DECIMALS = 6
 RATE_DECIMALS = 6
 
@@ -208,6 +212,16 @@ def timing_table(timings: pd.DataFrame | None, question_ids: set[str] | None = N
     return table[list(TIMING_TABLE_COLUMNS)]
 
 
+def worker_table(workers: pd.DataFrame | None, question_ids: set[str]) -> pd.DataFrame:
+    """Questions per worker (the process that made a question's latest export), most first, over the reported
+    questions that name one."""
+    if workers is None or workers.empty:
+        return pd.DataFrame(columns=list(WORKER_TABLE_COLUMNS))
+    named = workers[workers["question_id"].isin(question_ids) & workers["worker"].notna()]
+    counts = named.groupby("worker").size().rename("questions").reset_index()
+    return counts.sort_values(["questions", "worker"], ascending=[False, True], ignore_index=True)
+
+
 @dataclass(frozen=True)
 class ReportTotals:
     questions: int = 0
@@ -344,6 +358,7 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             "",
             *concerns_section(report.concerns),
             *spend_section(report.spend),
+            *workers_section(report.workers),
         ]
     )
 
@@ -390,6 +405,14 @@ def concerns_section(concerns: pd.DataFrame) -> list[str]:
     ]
 
 
+def workers_section(workers: pd.DataFrame) -> list[str]:
+    """Which worker (host:pid of a run's process) exported how many questions, as Markdown lines (none: no
+    section)."""
+    if workers.empty:
+        return []
+    return ["## Workers (the process that made each question's latest export)", "", markdown_table(workers), ""]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Building and writing
 
@@ -403,6 +426,7 @@ class PipelineReport:
     timings: pd.DataFrame
     totals: ReportTotals
     concerns: pd.DataFrame
+    workers: pd.DataFrame
     spend: SpendToDate = field(default_factory=SpendToDate)
     unreadable: list[Path] = field(default_factory=list)
     markdown: str = ""
@@ -410,7 +434,8 @@ class PipelineReport:
 
 
 def build_report(
-    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+    output_dir: Path, timings: pd.DataFrame | None = None, *, workers: pd.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> PipelineReport:
     """Read every export under output_dir and build the tables and the Markdown (nothing is written)."""
     questions, concerns, unreadable = read_exports(output_dir)
@@ -422,6 +447,7 @@ def build_report(
         timings=timing_table(timings, set(questions["question_id"])),
         totals=totals_of(questions, len(unreadable)),
         concerns=concerns,
+        workers=worker_table(workers, set(questions["question_id"])),
         spend=read_spend(output_dir),
         unreadable=unreadable,
     )
@@ -430,10 +456,11 @@ def build_report(
 
 
 def write_report(
-    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+    output_dir: Path, timings: pd.DataFrame | None = None, *, workers: pd.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> PipelineReport:
     """Build the report and write its files (REPORT_FILES) to <output dir>/report/."""
-    report = build_report(output_dir, timings, now=now)
+    report = build_report(output_dir, timings, workers=workers, now=now)
     target = report_dir(output_dir)
     frames = {
         "questions.csv": report.questions,

@@ -22,14 +22,24 @@ from pathlib import Path
 
 import anthropic
 
-from mksap_assets.domain.extraction.schemas import STATEMENTS_WITH_CLOZES_TOOL, StatementsWithClozes
+from mksap_assets.domain.extraction.schemas import (
+    STATEMENTS_WITH_CLOZES_TOOL,
+    StatementsWithClozes,
+)
 from mksap_assets.domain.llm.cache import ResponseCache
 from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.llm.provider import ExtractionError, ToolCall
 from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
 from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimitMiddleware
-from mksap_assets.domain.llm.providers.anthropic.shared_limiter import SharedBudget, SharedRateLimiter
-from mksap_assets.domain.llm.redis_server import LIMITER, LIMITER_PASSWORD_VAR, SharedServer
+from mksap_assets.domain.llm.providers.anthropic.shared_limiter import (
+    SharedBudget,
+    SharedRateLimiter,
+)
+from mksap_assets.domain.llm.redis_server import (
+    LIMITER,
+    LIMITER_PASSWORD_VAR,
+    SharedServer,
+)
 from mksap_assets.domain.statements import LLMUsage
 
 PERIOD = 1.0  # seconds: the buckets' period in these tests (60 in a run)

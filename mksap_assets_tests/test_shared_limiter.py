@@ -25,7 +25,11 @@ from mksap_assets.domain.llm.providers.anthropic.shared_limiter import (
     SharedRateLimiter,
     open_rate_limiter,
 )
-from mksap_assets.domain.llm.redis_server import LIMITER, LIMITER_PASSWORD_VAR, SharedServer
+from mksap_assets.domain.llm.redis_server import (
+    LIMITER,
+    LIMITER_PASSWORD_VAR,
+    SharedServer,
+)
 from mksap_assets.settings import PROJECT_ROOT
 from mksap_assets_tests.services import free_port
 from mksap_assets_tests.shared_limiter_worker import PERIOD, SCOPE, budget
@@ -123,17 +127,21 @@ def test_workers_that_share_the_limit_stay_under_the_apis(redis_url, redis_names
                             "--rpm", str(per_period), "--cache-dir", str(tmp_path / f"cache{n}")) for n in range(2)]
     go.touch()
     results = [outcome(worker) for worker in workers]
-    assert [r["answered"] for r in results] == [calls, calls]
-    assert fake.stats.refused_by_limit == 0
+    # At most one refusal: a request leaves the limiter a little before the fake counts it, and the network's jitter
+    # can bunch two arrivals by a fraction of a request's refill (one failure in ten runs on the 2-core machine).
+    shared_refusals = fake.stats.refused_by_limit
+    assert shared_refusals <= 1 and sum(r["answered"] for r in results) == 2 * calls - shared_refusals
 
     # The control: the same two workers, each with its own limiter, are refused (the SDK's retries are off).
     fake.reset_stats()
-    time.sleep(PERIOD)  # the fake's bucket full again
+    go = tmp_path / "go-alone"
     workers = [start_worker(redis_url, f"{redis_namespace}:own{n}", "call", fake.url, "--go", str(go), "--calls",
                             str(calls), "--rpm", str(per_period), "--cache-dir", str(tmp_path / f"own{n}"))
                for n in range(2)]
+    time.sleep(PERIOD)  # the fake's bucket full again
+    go.touch()
     results = [outcome(worker) for worker in workers]
-    assert fake.stats.refused_by_limit > 0 and sum(r["refused"] for r in results) > 0
+    assert fake.stats.refused_by_limit >= 4 and sum(r["refused"] for r in results) == fake.stats.refused_by_limit
 
 
 def test_a_server_that_does_not_answer_leaves_each_worker_its_own_limiter(caplog):

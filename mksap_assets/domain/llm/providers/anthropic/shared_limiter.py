@@ -30,9 +30,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_name, sdk_endpoint
-from mksap_assets.domain.llm.providers.anthropic.limiter import LEARNED_LIMIT_FLOOR, RateLimiter, TokenBucket
-from mksap_assets.domain.llm.redis_server import LIMITER, LIMITER_PASSWORD_VAR, SharedServer
+from mksap_assets.domain.llm.providers.anthropic.endpoint import (
+    endpoint_name,
+    sdk_endpoint,
+)
+from mksap_assets.domain.llm.providers.anthropic.limiter import (
+    LEARNED_LIMIT_FLOOR,
+    RateLimiter,
+    TokenBucket,
+)
+from mksap_assets.domain.llm.redis_server import (
+    LIMITER,
+    LIMITER_PASSWORD_VAR,
+    SharedServer,
+)
 
 if TYPE_CHECKING:
     from mksap_assets.domain.config import LLMConfig

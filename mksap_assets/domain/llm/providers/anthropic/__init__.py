@@ -22,8 +22,12 @@ class Anthropic:
 
         from mksap_assets.domain.llm.cache import open_response_cache
         from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
-        from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimitMiddleware
-        from mksap_assets.domain.llm.providers.anthropic.shared_limiter import open_rate_limiter
+        from mksap_assets.domain.llm.providers.anthropic.limiter import (
+            RateLimitMiddleware,
+        )
+        from mksap_assets.domain.llm.providers.anthropic.shared_limiter import (
+            open_rate_limiter,
+        )
 
         limiter = open_rate_limiter(settings)
         api = anthropic.AsyncAnthropic(

@@ -513,8 +513,10 @@ def test_a_relation_many_share_still_has_an_answer_when_the_sentence_singles_one
         # and the nouns after it that end the phrase
         ("Radioactive iodine ablative therapy is the treatment of choice for toxic adenoma.",
          "Radioactive iodine ablative therapy"),
-        # a participle after a verb is no modifier: "recommends using {NAAT}"
+        # a participle after a verb is no modifier: "recommends using {NAAT}", nor a verb after "to"
         ("The CDC recommends using NAAT for the diagnosis of trichomoniasis.", "NAAT"),
+        ("Slow correction of chronic hyponatremia is needed to prevent osmotic demyelination syndrome.",
+         "osmotic demyelination syndrome"),
     ],
 )
 def test_a_blank_takes_the_modifiers_of_its_phrase(statement: str, c1: str):

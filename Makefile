@@ -35,10 +35,12 @@ dev: $(INSTALLED)
 	$(BIN)/mksap init
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
-## Extraction at scale against the fake Messages API, then Dagster's bookkeeping per storage (stock SQLite, pooled
-## SQLite, PostgreSQL); both append to benchmarks/results.md (about 15 minutes).
+## Extraction at scale against the fake Messages API, then the sync path at the API's rate limits (500 questions
+## against a fake with Fable 5.x Start-tier limits, about 4 minutes), then Dagster's bookkeeping per storage (stock
+## SQLite, pooled SQLite, PostgreSQL); all append to benchmarks/results.md (about 20 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py
+	$(BIN)/python benchmarks/bench_extraction.py --questions 500 --limits fable-start
 	$(BIN)/python benchmarks/bench_event_log.py
 
 ## Where the CPU goes: py-spy samples a 400-question benchmark from outside, every process (the run's, its engine,

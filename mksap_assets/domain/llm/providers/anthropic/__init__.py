@@ -37,7 +37,7 @@ class Anthropic:
             settings.cache_dir, enabled=settings.cache_enabled, ttl=settings.cache_ttl,
             max_entries=settings.cache_max_entries,
         )
-        return AnthropicProvider(api, model=settings.model, cache=cache, limiter=limiter)
+        return AnthropicProvider(api, model=settings.model, cache=cache)
 
     def endpoint(self) -> str | None:
         from mksap_assets.domain.llm.providers.anthropic.endpoint import sdk_endpoint

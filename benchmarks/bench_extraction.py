@@ -13,7 +13,7 @@
    (f) a no-op step with the four assets over as many partitions (bench_event_log.py): Dagster's bookkeeping alone.
 4. Appends the figures, with the machine's description, to benchmarks/results.md.
 
-With `--limits rpm=R,itpm=I,otpm=O` (or `--limits build`, a preset) it measures instead the sync path at the API's
+With `--limits rpm=R,itpm=I,otpm=O` (or a preset: `--limits fable-start`) it measures instead the sync path at the API's
 rate limits: the fake enforces those limits (realistic token counts, max_tokens reserved against OTPM), the client is
 configured with the project's default limits and learns the fake's from its headers, and one cold run (b) reports the
 requests, input and output tokens per minute the fake charged, each as a share of its limit, and the share of
@@ -251,6 +251,8 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
             totals["llm_calls"] = totals.get("llm_calls", 0) + metadata["repair_llm_calls"].value
             totals["repair_llm_calls"] = totals.get("repair_llm_calls", 0) + metadata["repair_llm_calls"].value
             totals["cost_usd"] = totals.get("cost_usd", 0) + metadata["repair_cost_usd"].value
+            for name in ("retries", "rate_limited"):
+                totals[name] = totals.get(name, 0) + metadata[f"repair_{name}"].value
     return elapsed, totals, result.success
 
 

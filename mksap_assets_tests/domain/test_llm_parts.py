@@ -123,16 +123,31 @@ def test_the_time_a_request_waits_for_a_slot_or_budget_is_its_question_wait():
     assert waits[0] >= 0.09 and waits[1] >= 0.19  # the second in line waits for the budget of both
 
 
+def test_in_flight_window_starts_small_and_doubles_per_round_trip_until_the_first_429():
+    limiter = RateLimiter(max_in_flight=20, clock=FakeClock())
+    assert limiter.window == 4  # the first round trip, before any header told the limits
+    for _ in range(4):  # one round trip of 4 answers
+        limiter.on_success()
+    assert limiter.window == 8
+    for _ in range(20):
+        limiter.on_success()
+    assert limiter.window == 20  # never above the cap
+
+
 def test_in_flight_window_shrinks_on_429_once_per_burst_and_grows_back():
     clock = FakeClock()
     limiter = RateLimiter(max_in_flight=20, clock=clock)
+    for _ in range(16):
+        limiter.on_success()
     limiter.on_rate_limited(2.0)
     assert limiter.window == 15 and limiter._paused_until == clock.now + 2.0
     limiter.on_rate_limited(1.0)
     assert limiter.window == 15  # same burst
     clock.now += 10
-    for _ in range(8):
+    for _ in range(7):
         limiter.on_success()
+    assert limiter.window == 15  # after a 429: one more per 8 successes, no longer per success
+    limiter.on_success()
     assert limiter.window == 16
 
 

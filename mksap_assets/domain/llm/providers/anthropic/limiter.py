@@ -7,7 +7,10 @@
   reads count against no limit on current models), before the answer's headers are read: those already count it
   as settled, so settling after them would give the same tokens back twice.
 - An in-flight cap that adapts (AIMD): it grows by one after a streak of successes and shrinks by a quarter on the
-  first 429 of a burst, when every request also waits out the server's retry-after.
+  first 429 of a burst, when every request also waits out the server's retry-after. It starts small and, until the
+  first 429, grows by one per success (doubling per round trip): the first requests go out before any header has
+  told the real limits, and a burst of max_in_flight max_tokens reservations can exceed a small OTPM bucket at once
+  (and the API answers a sharp ramp with 429s).
 - It runs as SDK middleware, inside the SDK's own retry loop, so retries are limited like first attempts; there is
   no outer retry loop.
 - Nothing a server says can stall a run: a retry-after is capped at `max_pause` (the capped value is what the SDK
@@ -35,6 +38,7 @@ from mksap_assets.domain.engine.waits import waiting
 from mksap_assets.domain.llm.meter import current_usage
 
 SUCCESSES_PER_STEP = 8
+SLOW_START_WINDOW = 4
 BURST_SECONDS = 2.0
 # A learned limit below this share of the starting limit is taken as this share: a header saying "0.01 requests
 # per minute" (a broken proxy, a hostile server) must not turn a run into hours of waiting.
@@ -155,7 +159,8 @@ class RateLimiter:
         self.output_tokens = TokenBucket(otpm, clock)
         self.max_in_flight = max_in_flight
         self.max_pause = max_pause
-        self.window = max_in_flight
+        self.window = min(max_in_flight, SLOW_START_WINDOW)
+        self._slow_start = True
         self.in_flight = 0
         self._clock = clock
         self._paused_until = 0.0
@@ -228,13 +233,14 @@ class RateLimiter:
 
     def on_success(self) -> None:
         self._successes += 1
-        if self._successes >= SUCCESSES_PER_STEP and self.window < self.max_in_flight:
+        if self.window < self.max_in_flight and (self._slow_start or self._successes >= SUCCESSES_PER_STEP):
             self.window += 1
             self._successes = 0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         now = self._clock()
         self._successes = 0
+        self._slow_start = False
         if now - self._last_cut > BURST_SECONDS:  # one cut per burst of 429s
             self.window = max(1, math.floor(self.window * 0.75))
             self._last_cut = now

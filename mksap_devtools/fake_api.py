@@ -27,10 +27,11 @@ Rate limits (rpm / itpm / otpm) are continuously refilling token buckets over ``
 shrink it), charged as Anthropic documents: ITPM counts uncached input and cache writes, not cache reads; OTPM is
 estimated from ``max_tokens`` when a request is admitted and corrected to the actual output when it ends. They are
 reported in ``anthropic-ratelimit-*`` headers on every response (token counts remaining rounded to the nearest
-thousand, as the API does); a request over a limit gets a 429 ``rate_limit_error`` with ``retry-after``.
-``ledger=True`` (``mksap fake-api --ledger FILE``) keeps what each Messages request was charged, for benchmarks. Faults are injected from a script
-(``script_faults``) or at random (``fault_rate``, seeded RNG). Everything is recorded in memory for assertions; nothing
-is written to disk, and the ``repr`` of a recorded request hides the API key.
+thousand, as the API does); a request over a limit gets a 429 ``rate_limit_error`` with ``retry-after``. Faults are
+injected from a script (``script_faults``) or at random (``fault_rate``, seeded RNG). Everything is recorded in memory
+for assertions; nothing is written to disk (but the ledger of what each Messages request was charged, which
+``mksap fake-api --ledger FILE`` writes on exit for benchmarks), and the ``repr`` of a recorded request hides the API
+key.
 """
 
 from __future__ import annotations
@@ -1045,15 +1046,16 @@ class FakeAnthropic:
                 needed = bucket.wait_for(needs[name])
                 if needed > 0:
                     wait = max(wait, needed)
-                    reasons.append(name)
+                    reasons.append(f"{bucket.limit:,} {name.replace('-', ' ')}")
             if wait > 0:
                 self._refused += 1
                 if self._ledger is not None:
                     self._ledger.append((now, now, 429, 0, 0))
                 wait_ms = max(1, math.ceil(wait * 1000))
+                per = "minute" if self.period == 60 else f"{self.period:g} s"
                 raise _ApiError(
                     429,
-                    f"This request would exceed your organization's rate limit of {self._limits_text(reasons)} "
+                    f"This request would exceed your organization's rate limit of {' and '.join(reasons)} per {per} "
                     f"(org: fake, model: {body.get('model')}). You can see the response headers for current usage. "
                     "Please reduce the prompt length or the maximum tokens requested, or try again later.",
                     {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(wait_ms)},
@@ -1103,15 +1105,8 @@ class FakeAnthropic:
             if self._ledger is not None:
                 self._ledger.append((plan.admitted, now, 200, plan.input_tokens + plan.cache_creation, output_tokens))
 
-    def _limits_text(self, names: list[str]) -> str:
-        """The exceeded limits as the API words them ("50,000 input tokens per minute")."""
-        per = "minute" if self.period == 60 else f"{self.period:g} s"
-        return " and ".join(
-            f"{self._buckets[name].limit:,} {name.replace('-', ' ')} per {per}" for name in names  # type: ignore[union-attr]
-        )
-
     def ledger(self) -> list[tuple[float, float, int, int, int]]:
-        """With `ledger=True`: per Messages request answered 200 or refused by a limit, (admitted, ended, status,
+        """With `ledger=True`: per Messages request answered 200 or refused by a rate limit, (admitted, ended, status,
         input tokens charged to ITPM, output tokens), times from time.monotonic(), in the order they ended."""
         with self._lock:
             return list(self._ledger or ())

@@ -380,7 +380,7 @@ def rate_limited_benchmark(args) -> None:
     lines = [
         f"\n## Rate-limited extraction benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         f"`python benchmarks/bench_extraction.py --questions {len(keys)} --limits {args.limits_text} --latency "
-        f"{args.latency} --concurrency {args.concurrency}` (in `make bench`). Machine: {machine()}. Fake API limits: "
+        f"{args.latency} --concurrency {args.concurrency}`. Machine: {machine()}. Fake API limits: "
         + ", ".join(f"{limit:,} {name.upper()}" for name, limit in args.limits.items())
         + f"; latency {args.latency} s per call. The client starts from the project's default limits "
         f"({defaults['rpm'].default:,.0f} RPM, {defaults['itpm'].default:,.0f} ITPM, {defaults['otpm'].default:,.0f} "

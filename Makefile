@@ -37,11 +37,13 @@ dev: $(INSTALLED)
 
 ## Extraction at scale against the fake Messages API, then the sync path at the API's rate limits (500 questions
 ## against a fake with Fable 5.x Start-tier limits, about 4 minutes), then Dagster's bookkeeping per storage (stock
-## SQLite, pooled SQLite, PostgreSQL); all append to benchmarks/results.md (about 20 minutes).
+## SQLite, pooled SQLite, PostgreSQL), then batch mode against sync mode; each appends to benchmarks/results.md
+## (about 25 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_extraction.py --questions 500 --limits fable-start
 	$(BIN)/python benchmarks/bench_event_log.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 ## Where the CPU goes: py-spy samples a 400-question benchmark from outside, every process (the run's, its engine,
 ## its validation worker, the fake API), only threads holding the GIL.

@@ -1,7 +1,8 @@
 """Print a seeded random sample of the offline deck's cards for a human review (docs/QUALITY.md's rubric).
 
-Runs the offline extractor over ../shared/corpus (benchmarks/quality.py's `run_set`) into a temporary folder (or,
-with `--replay DIR`, the Claude path replaying the recordings in DIR, for their questions), sorts
+Runs the offline extractor over ../shared/corpus (benchmarks/quality.py's `run_set`; `--questions DIR`: another
+question folder, such as the bundled data/questions) into a temporary folder (or, with `--replay DIR`, the Claude
+path replaying the recordings in DIR, for their questions), sorts
 the deck's notes by id (question id, section, index) and prints `--count` of them drawn by random.Random(seed):
 the front as Anki shows it (c1 hidden as [...]), the c1 answer and the Extra. Terminal only: the corpus is
 copyrighted, so card text never goes into the repository.
@@ -37,10 +38,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--replay", type=Path, help="recordings to replay through the Claude path instead")
+    parser.add_argument("--questions", type=Path, help="the question folder (default: ../shared/corpus)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path.cwd() / "benchmarks"))  # the reviewed checkout's quality.py, not this file's
     import orjson
     import quality
+
     from mksap_assets.domain.exports.anki import notes_from_document
     from mksap_assets.domain.exports.document import ExportDocument, export_path
     from mksap_assets.domain.inputs.bank import discover_questions
@@ -49,10 +52,11 @@ def main() -> int:
         question_ids = sorted(path.stem for path in args.replay.glob("*.json"))
         name, provider = "replay", "anthropic"
     else:
-        question_ids = [q.question_id for q in discover_questions(quality.CORPUS)]
+        question_ids = [q.question_id for q in discover_questions(args.questions or quality.CORPUS)]
         name, provider = "offline", "offline"
     with tempfile.TemporaryDirectory(prefix="mksap-card-sample-") as folder:
-        result = quality.run_set(name, question_ids, Path(folder), provider=provider, replay_dir=args.replay)
+        result = quality.run_set(name, question_ids, Path(folder), provider=provider, replay_dir=args.replay,
+                                 data_dir=args.questions or quality.CORPUS)
         # read back from the exports (the pre-v2 run_set keeps no notes), as run_set renders them
         output = Path(folder) / name / "output"
         notes = [note for question_id in question_ids if question_id not in result.failed

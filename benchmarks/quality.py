@@ -185,7 +185,7 @@ def _failure_kind(error: str) -> str:
 
 def run_set(
     name: str, question_ids: list[str], work: Path, *, provider: str, replay_dir: Path | None,
-    capture_repairs: Path | None = None, capture_requests: Path | None = None,
+    capture_repairs: Path | None = None, capture_requests: Path | None = None, data_dir: Path = CORPUS,
 ) -> SetResult:
     from quality_cards import add_deck_cards
 
@@ -198,7 +198,7 @@ def run_set(
     from mksap_devtools.fake_api import FakeAnthropic
 
     settings = Settings(
-        data_dir=CORPUS,
+        data_dir=data_dir,
         output_dir=work / name / "output",
         store_dir=work / name / "store",
         dagster_home=work / name / "dagster_home",

@@ -123,9 +123,11 @@ def cmd_sync(settings: Settings) -> int:
     return 0
 
 
-def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
+def cmd_run(settings: Settings, partitions: Sequence[str], wait: float | None = None) -> int:
     """Sync, then materialize the four question assets, the deck and the report for the given (default: all)
-    questions: all questions are one run; a scattered set, a run over a covering range (partitions.question_runs)."""
+    questions: all questions are one run; a scattered set, a run over a covering range (partitions.question_runs).
+    In batch mode their first-pass requests go to message batches first: it returns once they are submitted, or,
+    with `wait` (seconds between polls), polls until they have ended and then runs."""
     from mksap_assets.assets.anki import ANKI_DECK
     from mksap_assets.assets.questions import ALL_ASSET_KEYS, EXPORTED_KEY
     from mksap_assets.assets.report import PIPELINE_REPORT
@@ -142,7 +144,8 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     from mksap_assets.resources import PipelineResource
 
     with _instance(settings) as instance:
-        _warn_if_environment_ignored(PipelineResource.from_settings(settings).pinned_settings(instance))
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+        _warn_if_environment_ignored(pipeline.extraction_settings())
         for run_id in fail_dead_runs(instance):
             print(f"Dagster run {run_id}: its process was killed; marked failed")
         discovered, _ = _sync(settings, instance)
@@ -156,6 +159,11 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
         if not wanted:
             print(f"no questions found in {settings.data_dir}", file=sys.stderr)
             return 1
+        if refusal := _run_refusal(instance, pipeline, wanted, settings.budget_usd):
+            print(f"mksap run: {refusal}", file=sys.stderr)
+            return 1  # before any batch is submitted: nothing over the budget is paid for
+        if (stop := _submit_batches(settings, instance, wanted, wait)) is not None:
+            return stop
         job = build_definitions(settings).resolve_implicit_global_asset_job_def()
 
         def execute(run: QuestionRun):
@@ -188,6 +196,78 @@ def cmd_run(settings: Settings, partitions: Sequence[str]) -> int:
     return 0 if all(result.success for result in results) else 1
 
 
+def _submit_batches(settings: Settings, instance, wanted: list[str], wait: float | None) -> int | None:
+    """None when the questions can run now: always in sync mode; in batch mode, once no first-pass request of
+    theirs waits for a message batch (after submitting those not yet submitted). Else the command's exit status,
+    having said why."""
+    import time
+
+    from mksap_assets.domain.extraction.batch_mode import (
+        batch_mode_off_reason,
+        batch_step,
+    )
+    from mksap_assets.resources import PipelineResource
+
+    pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+    llm = pipeline.resolved().llm
+    if llm.mode != "batch":
+        return None
+    if off := batch_mode_off_reason(llm):
+        print(f"warning: {off}", file=sys.stderr)
+        return None
+    if missing := pipeline.missing_requirement("this process"):
+        print(f"mksap run: {missing}", file=sys.stderr)
+        return 1
+    chosen = set(wanted)
+    files = [question for question in pipeline.question_files() if question.question_id in chosen]
+    while True:
+        step = batch_step(llm, settings.dagster_home, files)
+        print("\n".join(step.lines()))
+        if not step.waiting:
+            return None
+        if wait is None:
+            print("Nothing run yet. `mksap batch status` shows the batches, `mksap batch cancel` cancels them. When "
+                  "they have ended, the question sensor (`make dev`) runs the questions it finds stale, or run "
+                  "`mksap run` again (`mksap run --wait` polls until then and runs).")
+            return 0
+        time.sleep(wait)
+
+
+def cmd_batch(settings: Settings, action: str, batch_id: str | None) -> int:
+    """`mksap batch status` / `mksap batch cancel [ID]`: the message batches of batch mode in this instance."""
+    from mksap_assets.domain.extraction.batch_mode import batch_command
+    from mksap_assets.resources import PipelineResource
+
+    with _instance(settings) as instance:
+        pipeline = PipelineResource.from_settings(settings).pinned_to(instance)
+    llm = pipeline.resolved().llm
+    if llm.provider == "offline":
+        print("no message batches: the offline extractor makes no API requests")
+        return 0
+    if missing := pipeline.missing_requirement("this process"):
+        print(f"mksap batch: {missing}", file=sys.stderr)
+        return 1
+    try:
+        print("\n".join(batch_command(llm, settings.dagster_home, action, batch_id)))
+    except ValueError as error:
+        print(f"mksap batch cancel: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_refusal(instance, pipeline, wanted: list[str], budget: float | None) -> str | None:
+    """Why running `wanted` would exceed the budget: its estimate counts the questions that would reach the API."""
+    if budget is None:
+        return None
+    from mksap_assets.budget import launch_refusal
+    from mksap_assets.domain.llm.budget import questions_to_pay_for
+    from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
+
+    up_to_date = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance))).up_to_date
+    paid = questions_to_pay_for(wanted, up_to_date, cache_enabled=pipeline.resolved().llm.cache_enabled)
+    return launch_refusal(pipeline, len(paid), budget)
+
+
 def _materialization_metadata(result, key):
     """The metadata of the run's materialization of `key`, None when the run did not build it."""
     events = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
@@ -215,8 +295,10 @@ def _warn_if_environment_ignored(pinned: ExtractionSettings) -> None:
 
 def cmd_plan(settings: Settings, verbose: bool) -> int:
     """What the sensor's next tick would run and why; launches nothing."""
-    from mksap_assets.domain.exports.document import iter_exports
+    from mksap_assets.budget import cost_estimate
+    from mksap_assets.domain.llm.budget import budget_line
     from mksap_assets.domain.llm.cost_plan import cost_plan_lines
+    from mksap_assets.domain.llm.spend import read_spend
     from mksap_assets.resources import PipelineResource
     from mksap_assets.sensors import current_plan, decode_attempts, sensor_cursor
 
@@ -226,10 +308,12 @@ def cmd_plan(settings: Settings, verbose: bool) -> int:
         plan = current_plan(instance, pipeline, decode_attempts(sensor_cursor(instance)))
     print("\n".join(plan.lines(verbose)))
     if plan.to_run:
-        identity = pipeline.extractor_identity()
-        exports = iter_exports(pipeline.resolved().output_dir)  # lazy: the offline extractor reads none
-        print("\n".join(cost_plan_lines(len(plan.to_run), extractor=identity.extractor, model=identity.model,
-                                         exports=exports, endpoint=identity.endpoint)))
+        mode = pipeline.resolved().llm.mode
+        estimate = cost_estimate(pipeline, len(plan.to_run))
+        print("\n".join(cost_plan_lines(estimate, mode)))
+        if verdict := budget_line(estimate, settings.budget_usd, batch=mode == "batch"):
+            print(verdict)
+        print(read_spend(pipeline.resolved().output_dir).line())
     return 0
 
 
@@ -288,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sync", help="register every question file as a partition in the Dagster instance")
     run = commands.add_parser("run", help="sync, then materialize all assets for all (or the given) questions")
     run.add_argument("--partition", action="append", default=[], help="question id (repeatable)")
+    run.add_argument("--wait", type=float, metavar="SECONDS", nargs="?", const=30.0,
+                     help="batch mode: poll the batches every SECONDS (default 30) until they end, then run")
+    batch = commands.add_parser("batch", help="batch mode's message batches: their status, or cancel them")
+    batch.add_argument("action", choices=("status", "cancel"))
+    batch.add_argument("batch_id", nargs="?", help="cancel: the batch to cancel (default: every open one)")
     plan = commands.add_parser("plan", help="print what the sensor's next tick would run and why (launches nothing)")
     plan.add_argument("--verbose", action="store_true", help="also list the questions that are up to date")
     pin = commands.add_parser(
@@ -324,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sync":
         return cmd_sync(settings)
     if args.command == "run":
-        return cmd_run(settings, args.partition)
+        return cmd_run(settings, args.partition, args.wait)
+    if args.command == "batch":
+        return cmd_batch(settings, args.action, args.batch_id)
     if args.command == "plan":
         return cmd_plan(settings, args.verbose)
     if args.command == "settings":

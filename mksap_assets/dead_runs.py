@@ -6,6 +6,9 @@ it, as run tags, when its pipeline resource is set up: that happens before its s
 launched it (the sensor, the UI, `dagster asset materialize`, `mksap run`). The host, the pid, and the process's
 start time, so that a pid the system has since reused does not pass for the run's process.
 
+The same tags say which worker ran which partitions: the UI shows them on each run (filter the runs by
+`mksap/host`), and the report counts the questions each worker exported.
+
 Whoever launches work first fails the runs of this host whose process is gone: each sensor tick, `mksap run`, and
 each run as it starts. A run recorded on another host cannot be judged from here, and is left alone.
 """
@@ -40,6 +43,12 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
         RUN_PID_TAG: str(pid),
         RUN_PROCESS_STARTED_TAG: f"{psutil.Process(pid).create_time():.2f}",
     }
+
+
+def worker_name(tags: dict[str, str]) -> str | None:
+    """The worker the tags name, "host:pid" (the report counts exports per worker), or None."""
+    host, pid = tags.get(RUN_HOST_TAG), tags.get(RUN_PID_TAG)
+    return f"{host}:{pid}" if host and pid else None
 
 
 def process_gone(tags: dict[str, str]) -> bool:

@@ -8,10 +8,17 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from mksap_assets.settings import partitions_per_run_from_env
+
 question_partitions = dg.DynamicPartitionsDefinition(name="question")
 
 # Range runs are cut into chunks of at most this many questions.
 MAX_KEYS_PER_RUN = 500
+# MKSAP_PARTITIONS_PER_RUN (the cluster profile's N, docs/CLUSTER.md): read when the code location loads, as Dagster
+# reads a backfill policy then. Unset: one run per contiguous range (of at most MAX_KEYS_PER_RUN), as on one machine.
+PARTITIONS_PER_RUN = partitions_per_run_from_env()
+# The sensor's runs and a backfill's runs are cut to the same size.
+RUN_SIZE = min(PARTITIONS_PER_RUN or MAX_KEYS_PER_RUN, MAX_KEYS_PER_RUN)
 # Past this many runs more than the fewest possible, a scattered set is run as covering ranges instead.
 EXTRA_RANGE_RUNS = 2
 # A covering run says so in a tag; its questions are in the config of the question step (assets/questions.py).
@@ -25,7 +32,7 @@ def new_partition_keys(discovered: Iterable[str], existing: Iterable[str]) -> li
     return sorted(key for key in set(discovered) if key not in known)
 
 
-def contiguous_ranges(ordered_keys: list[str], wanted: set[str], max_len: int = MAX_KEYS_PER_RUN) -> list[tuple[str, str]]:
+def contiguous_ranges(ordered_keys: list[str], wanted: set[str], max_len: int = RUN_SIZE) -> list[tuple[str, str]]:
     """(first, last) pairs covering the wanted keys in partition order, each at most max_len keys long."""
     ranges: list[tuple[str, str]] = []
     run: list[str] = []
@@ -39,6 +46,14 @@ def contiguous_ranges(ordered_keys: list[str], wanted: set[str], max_len: int = 
     if run:
         ranges.append((run[0], run[-1]))
     return ranges
+
+
+def backfill_policy(partitions_per_run: int | None = PARTITIONS_PER_RUN) -> dg.BackfillPolicy:
+    """A backfill's runs: one per contiguous range (what `dagster asset materialize --partition-range` requires), or,
+    with N set, runs of at most N partitions, so that a backfill spreads over N-sized runs the queue runs at once."""
+    if partitions_per_run is None:
+        return dg.BackfillPolicy.single_run()
+    return dg.BackfillPolicy.multi_run(min(partitions_per_run, MAX_KEYS_PER_RUN))
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -55,7 +70,7 @@ class QuestionRun:
     questions: tuple[str, ...] | None = None
 
 
-def question_runs(ordered_keys: list[str], wanted: set[str], max_len: int = MAX_KEYS_PER_RUN) -> list[QuestionRun]:
+def question_runs(ordered_keys: list[str], wanted: set[str], max_len: int = RUN_SIZE) -> list[QuestionRun]:
     """As few runs as Dagster allows for the wanted keys. A run covers one range of partitions (Dagster has no run of
     a scattered subset), so contiguous stretches are runs of their own, and a scattered set (300 questions spread over
     2,198 partitions would be about 300 ranges) becomes runs over covering ranges that work only on the listed

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 
@@ -29,6 +30,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_PROVIDER": ("llm", "provider"),
     "MKSAP_LLM_MODEL": ("llm", "model"),
     "MKSAP_CLOZE_MODE": ("llm", "cloze_mode"),
+    "MKSAP_LLM_MODE": ("llm", "mode"),
     "MKSAP_LLM_CONCURRENCY": ("llm", "concurrency"),
     "MKSAP_LLM_RPM": ("llm", "rpm"),
     "MKSAP_LLM_ITPM": ("llm", "itpm"),
@@ -41,12 +43,15 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_CACHE_ENABLED": ("llm", "cache_enabled"),
     "MKSAP_LLM_CACHE_TTL": ("llm", "cache_ttl"),
     "MKSAP_LLM_CACHE_MAXSIZE": ("llm", "cache_max_entries"),
+    "MKSAP_LLM_CACHE_URL": ("llm", "cache_url"),
     "MKSAP_QUESTION_BUDGET": ("question_budget",),
+    "MKSAP_BUDGET_USD": ("budget_usd",),
     "MKSAP_VALIDATION_WORKERS": ("validation_workers",),
     "MKSAP_ENGINE_PROCESS": ("engine_process",),
     "MKSAP_NLP_MODEL": ("nlp_model",),
     "MKSAP_SENSOR_INTERVAL": ("sensor_interval",),
     "MKSAP_STORAGE": ("storage",),
+    "MKSAP_PARTITIONS_PER_RUN": ("partitions_per_run",),
 }
 PATH_VARIABLES = {"MKSAP_DATA_DIR", "MKSAP_OUTPUT_DIR", "MKSAP_STORE_DIR", "DAGSTER_HOME", "MKSAP_LLM_CACHE_DIR"}
 # Provider, model and cloze mode are pinned in the Dagster instance (`mksap settings`): these variables only give
@@ -58,7 +63,7 @@ class ConfigError(ValueError):
     """A configuration value that does not fit: the message names the variable (or run-config field)."""
 
 
-StorageProfile = Literal["sqlite", "postgres"]
+StorageProfile = Literal["sqlite", "postgres", "cluster"]
 
 
 class Settings(PipelineConfig):
@@ -68,6 +73,13 @@ class Settings(PipelineConfig):
     dagster_home: Path
     sensor_interval: int = Field(60, ge=1, le=86400, description="seconds between the question sensor's ticks")
     storage: StorageProfile = Field("sqlite", description="the instance profile `mksap init` installs")
+    # Checked by the sensor and `mksap run` before they launch work (budget.py); None: no budget.
+    budget_usd: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                     description="the most the estimate of the work about to be launched may cost")
+    partitions_per_run: int | None = Field(
+        None, ge=1, description="questions per run of a backfill or a sensor tick (unset: one run per contiguous "
+        "range, of at most 500 questions)"
+    )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,20 +138,45 @@ def _source_of(location: tuple[Any, ...], from_env: dict[str, Any]) -> str:
     return "run config " + ".".join(path)
 
 
+def _shown(value: Any) -> str:
+    """A refused value as the error message shows it: a URL's password hidden (MKSAP_LLM_CACHE_URL refuses one)."""
+    try:
+        password = urlsplit(value).password if isinstance(value, str) else None
+    except ValueError:
+        password = None
+    return repr(value.replace(f":{password}@", ":***@") if password else value)
+
+
 def resolve_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Defaults, then the environment, then explicit overrides (a run's resource config), validated as one model."""
     from_env = environment_values(environ)
     try:
         return Settings.model_validate(nested_merge(nested_merge(_defaults(), from_env), overrides or {}))
     except ValidationError as exc:
-        problems = [f"{_source_of(e['loc'], from_env)}: {e['msg']} (got {e['input']!r})" for e in exc.errors()]
+        problems = [f"{_source_of(e['loc'], from_env)}: {e['msg']} (got {_shown(e['input'])})" for e in exc.errors()]
         raise ConfigError("; ".join(problems)) from None
 
 
+def setting_from_env(variable: str) -> Any:
+    """One variable's setting, resolved from that variable alone and validated: read when the code location loads,
+    where a bad value of another variable must not stop it loading."""
+    value: Any = resolve_settings({variable: os.environ.get(variable, "")})
+    for name in ENV_FIELDS[variable]:
+        value = getattr(value, name)
+    return value
+
+
 def sensor_interval_from_env() -> int:
-    """MKSAP_SENSOR_INTERVAL alone, validated (a bad value elsewhere must not stop the code location loading)."""
-    variable = "MKSAP_SENSOR_INTERVAL"
-    return resolve_settings({variable: os.environ.get(variable, "")}).sensor_interval
+    return setting_from_env("MKSAP_SENSOR_INTERVAL")
+
+
+def partitions_per_run_from_env() -> int | None:
+    return setting_from_env("MKSAP_PARTITIONS_PER_RUN")
+
+
+def budget_from_env() -> float | None:
+    """MKSAP_BUDGET_USD alone, validated, for the sensor's tick (the CLI reads it with the other settings)."""
+    return setting_from_env("MKSAP_BUDGET_USD")
 
 
 def pinned_choices_from_env() -> dict[str, str]:

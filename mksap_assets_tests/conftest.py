@@ -1,8 +1,11 @@
-"""Shared fixtures: the bundled sample bank, the real corpus (skipped when absent), isolated settings, and Dagster
-instances on the PostgreSQL server (skipped when none can be reached)."""
+"""Shared fixtures: the bundled sample bank, the real corpus (skipped when absent), isolated settings, Dagster
+instances on the PostgreSQL server, and key namespaces on the Redis server (each skipped when its server cannot be
+reached)."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +88,36 @@ def postgres_instance(postgres_databases: PostgresDatabases, dagster_schema: str
     with open_instance(tmp_path / "postgres_home", monkeypatch, "postgres") as instance:
         yield instance
     postgres_databases.drop(name)
+
+
+# The Redis server of the shared-cache tests: MKSAP_TEST_REDIS_URL, default the local one (docs/STORAGE.md).
+TEST_REDIS_URL = os.environ.get("MKSAP_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis server reachable at {TEST_REDIS_URL} ({type(error).__name__}: {error}): the shared "
+                    "cache tests need one (docs/STORAGE.md)")
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def redis_namespace(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own on the Redis server (mksap-test:<random>), its keys deleted afterwards, so that
+    parallel workers and other sessions on the same server never share one."""
+    import redis
+
+    namespace = f"mksap-test:{secrets.token_hex(4)}"
+    yield namespace
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{namespace}:*"):
+        client.delete(key)
+    client.close()

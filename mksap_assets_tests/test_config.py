@@ -69,6 +69,17 @@ def test_unknown_fields_and_out_of_range_numbers_are_refused():
             LLMConfig(cache_dir=PROJECT_ROOT, **{field: value})
 
 
+def test_a_shared_cache_url_is_a_redis_url_without_its_password(monkeypatch):
+    monkeypatch.setenv("MKSAP_LLM_CACHE_URL", "redis://cache.internal:6379/3")
+    assert resolve_settings().llm.cache_url == "redis://cache.internal:6379/3"
+    for url, reason in [("postgresql://db/mksap", "Redis URL"), ("redis://:s3cret@cache:6379/0", "MKSAP_LLM_CACHE_PASSWORD"),
+                        ("redis://cache:sixty/0", "Port")]:
+        monkeypatch.setenv("MKSAP_LLM_CACHE_URL", url)
+        with pytest.raises(ConfigError, match="MKSAP_LLM_CACHE_URL") as raised:
+            resolve_settings()
+        assert reason in str(raised.value) and "s3cret" not in str(raised.value)
+
+
 def test_two_bad_variables_are_both_named(monkeypatch):
     monkeypatch.setenv("MKSAP_VALIDATION_WORKERS", "-1")
     monkeypatch.setenv("MKSAP_CLOZE_MODE", "sideways")

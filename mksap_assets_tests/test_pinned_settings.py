@@ -22,7 +22,12 @@ from mksap_assets.definitions import build_definitions
 from mksap_assets.domain.config import DEFAULT_MODEL
 from mksap_assets.domain.exports.document import export_path
 from mksap_assets.domain.extraction.settings import ExtractionSettings
-from mksap_assets.domain.llm.cost_plan import DEFAULT_PER_QUESTION, NO_API_COST, CostEstimate
+from mksap_assets.domain.llm.cost_plan import (
+    DEFAULT_PER_QUESTION,
+    NO_API_COST,
+    CostEstimate,
+    dollars,
+)
 from mksap_assets.partitions import range_tags
 from mksap_assets.pinned_settings import read_pin, write_pin
 from mksap_assets.resources import PipelineResource
@@ -138,13 +143,16 @@ def test_an_environment_asking_for_another_extractor_or_model_replaces_nothing(
     assert isinstance(skipped, dg.SkipReason) and skipped.skip_message.startswith("nothing changed")
     assert _exports(settings) == anthropic_export
     # Only a change of the pin makes them stale, and the plan names it.
+    spent = sum(orjson.loads(data)["provenance"]["llm_usage"]["cost_usd"] for data in anthropic_export.values())
     assert cmd_settings(settings, {"provider": "offline"}) == 0
     keys = sample_ids(settings.data_dir)
     assert f"{len(keys)} questions made stale by this change" in capsys.readouterr().out
     assert cmd_plan(settings, verbose=False) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [f"{key}\textractor changed: anthropic → offline" for key in keys] + [
-        f"{len(keys)} to run, 0 to remove, 0 waiting, 0 up to date", NO_API_COST
+        f"{len(keys)} to run, 0 to remove, 0 waiting, 0 up to date", NO_API_COST,
+        f"spent so far: ${dollars(spent)} over 1 run (of which ${dollars(spent)} not billed: answered by an "
+        "endpoint other than Anthropic's API)",  # the fake API's answers, metered and paid by nobody
     ]
 
 
@@ -178,10 +186,11 @@ def test_plan_prints_the_cost_estimate_of_what_it_would_run(settings: Settings, 
     assert cmd_plan(settings, verbose=False) == 0
     estimate = CostEstimate(len(keys), DEFAULT_MODEL, DEFAULT_PER_QUESTION)  # no export yet
     total = estimate.total
-    assert capsys.readouterr().out.strip().splitlines()[-3:] == [
+    assert capsys.readouterr().out.strip().splitlines()[-4:] == [
         f"cost estimate for the {len(keys)} to run ({DEFAULT_MODEL}, default estimate): {total.requests:,} requests",
         f"  tokens: {total.input_tokens:,} input, {total.output_tokens:,} output, 0 cache write, 0 cache read",
         f"  USD {estimate.usd(batch=False):.4f} sync, {estimate.usd(batch=True):.4f} batch",  # below a dollar
+        "spent so far: nothing (no run has paid for an API request)",
     ]
 
 

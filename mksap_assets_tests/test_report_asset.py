@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from mksap_assets.assets.questions import QUESTION_ASSET_KEYS, question_assets
-from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations
+from mksap_assets.assets.report import PIPELINE_REPORT, latest_durations, latest_workers
+from mksap_assets.dead_runs import process_tags, worker_name
 from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.engine.pipeline import STAGES
 from mksap_assets.domain.exports.report import REPORT_FILES
@@ -108,6 +109,21 @@ def test_writes_the_report_with_totals_that_agree_with_the_exports(materialized:
     assert set(timings["partitions"]) == {len(materialized.keys)}
     assert ((timings["p50_ms"] <= timings["p95_ms"]) & (timings["p95_ms"] <= timings["max_ms"])).all()
     assert "## Timing per asset" in metadata["report"] and "| exported_question | 16 |" in metadata["report"]
+    # Every run here was this test's process: one worker, which exported every question.
+    assert metadata["workers"] == 1 and f"| {worker_name(process_tags())} | 16 |" in metadata["report"]
+
+
+def test_the_worker_of_each_question_is_the_process_of_the_run_that_made_its_latest_export(
+    materialized: Materialized,
+):
+    key = materialized.keys[0]
+    run_id = materialized.questions([key], [dg.AssetKey("exported_question")]).run_id
+    elsewhere = {"mksap/host": "worker-b", "mksap/pid": "42"}  # as if a worker on another machine had run it
+    materialized.instance.add_run_tags(run_id, elsewhere)
+    workers = latest_workers(materialized.instance).set_index("question_id")["worker"]
+    assert sorted(workers.index) == materialized.keys
+    assert workers[key] == "worker-b:42"
+    assert set(workers.drop(key)) == {worker_name(process_tags())}
 
 
 def test_timings_come_from_the_latest_materialization_of_each_partition(materialized: Materialized):

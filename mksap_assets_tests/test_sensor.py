@@ -150,13 +150,18 @@ def test_a_failing_question_is_retried_a_bounded_number_of_times(harness: Harnes
     assert harness.apply(harness.tick()) == [key]
 
 
-def test_no_tick_while_the_sensors_runs_are_in_flight(harness: Harness):
+@pytest.mark.parametrize("launched_by", [
+    {"dagster/sensor_name": "question_sensor"},
+    {"dagster/backfill": "abcdefgh"},  # a UI backfill, which may hold the very questions the tick would run
+    {},  # `mksap run`, `dagster asset materialize`
+])
+def test_no_tick_while_any_run_is_in_flight(harness: Harness, launched_by: dict[str, str]):
     harness.instance.add_run(
-        dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
-                      tags={"dagster/sensor_name": "question_sensor"})
+        dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED, tags=launched_by)
     )
     edit_question(harness.settings.data_dir, sample_ids(harness.settings.data_dir)[0], critique="Changed text here.")
-    assert isinstance(harness.tick(), dg.SkipReason)
+    skipped = harness.tick()
+    assert isinstance(skipped, dg.SkipReason) and "in flight" in skipped.skip_message
 
 
 def test_a_tick_after_sync_before_any_run(settings: Settings, instance: dg.DagsterInstance):
@@ -220,6 +225,25 @@ def test_a_question_failing_in_a_covering_run_is_retried_in_a_run_of_its_own(har
     assert harness.apply(result) == [broken]
     assert _statuses(harness.instance, keys)[broken] == "FAILED"
     assert [k for k, v in _statuses(harness.instance, keys).items() if v != "MATERIALIZED"] == [broken]
+
+
+def test_a_tick_of_several_runs_leaves_the_rollups_to_one_run_after_them(harness: Harness):
+    keys = sample_ids(harness.settings.data_dir)
+    for key in (*keys[:2], *keys[-2:]):  # two contiguous stretches: two runs
+        _edit(harness.settings.data_dir, key)
+    result = harness.tick()
+    assert [(run.tags[RANGE_START], run.tags[RANGE_END]) for run in result.run_requests] == [
+        (keys[0], keys[1]), (keys[-2], keys[-1])
+    ]
+    assert all(set(run.asset_selection) == {dg.AssetKey(k) for k in STAGES} for run in result.run_requests)
+    harness.apply(result)
+    assert rollups_stale(harness.instance)
+    after = harness.tick()  # once they have finished: the deck and the report, once
+    [rollups] = after.run_requests
+    assert set(rollups.asset_selection) == {dg.AssetKey("anki_deck"), dg.AssetKey("pipeline_report")}
+    harness.apply(after)
+    assert harness.results[-1].success and not rollups_stale(harness.instance)
+    assert isinstance(harness.tick(), dg.SkipReason)
 
 
 def test_exports_newer_than_the_deck_get_the_rollups_rebuilt(harness: Harness):

@@ -66,7 +66,7 @@ def test_a_shipped_profile_loads_in_any_dagster_home_and_keeps_its_storage_out_o
     home.mkdir()
     (home / CONFIG_FILE).write_text(profile_config(profile))  # copied by hand, as a user would
     env.setenv("DAGSTER_HOME", str(home))
-    if profile == "postgres":
+    if profile != "sqlite":
         env.setenv(POSTGRES_URL_VAR, _postgres_url(request.getfixturevalue("postgres_databases"), request))
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions("question", ["q1"])
@@ -146,7 +146,7 @@ def test_describe_names_the_profile_a_config_looks_like():
     )
     assert describe(stock) == "the sqlite profile, edited (Dagster's stock event log class)"
     assert describe("telemetry:\n  enabled: false\n") == "the sqlite profile, edited"  # Dagster's default storage
-    assert describe("storage:\n  mysql: {}\n") == "a storage of its own (neither profile)"
+    assert describe("storage:\n  mysql: {}\n") == "a storage of its own (no profile's)"
 
 
 def test_init_keeps_an_edited_instance_config_on_make_runs_path(settings: Settings, tmp_path: Path, env, capsys):
@@ -173,7 +173,7 @@ def test_init_takes_the_profile_from_mksap_storage_and_refuses_an_unknown_one(
     assert resolve_settings().storage == "postgres"
     env.setenv("MKSAP_STORAGE", "oracle")
     assert main(["init"]) == 2
-    assert "MKSAP_STORAGE: Input should be 'sqlite' or 'postgres' (got 'oracle')" in capsys.readouterr().err
+    assert "MKSAP_STORAGE: Input should be 'sqlite', 'postgres' or 'cluster' (got 'oracle')" in capsys.readouterr().err
     assert not (settings.dagster_home / CONFIG_FILE).exists()
     with pytest.raises(SystemExit):
         main(["init", "--storage", "oracle"])

@@ -10,13 +10,9 @@ SIGKILL) whatever happens, and nothing may outlive them. See docs/UI.md for the 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -25,14 +21,17 @@ import pytest
 
 from mksap_assets.settings import PROJECT_ROOT, Settings
 from mksap_assets.storage.profiles import install
+from mksap_assets_tests.dagster_services import (
+    BIN,
+    QUESTION_ASSETS,
+    dagster_environment,
+    dagster_services,
+    launch_backfill,
+    stop_sensors,
+    wait_for_backfill,
+)
 from mksap_assets_tests.helpers import sample_ids
-from mksap_assets_tests.services import GraphQL, check_alive, free_port, stop, tail
-
-BIN = Path(sys.executable).parent
-WORKSPACE = PROJECT_ROOT / "workspace.yaml"
-QUESTION_ASSETS = ["raw_question", "extracted_statements", "validated_statements", "exported_question"]
-BACKFILL_TIMEOUT = 180.0  # backfill requested -> terminal status (daemon ticks, queue, two runs)
-TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+from mksap_assets_tests.services import GraphQL, free_port, tail
 
 ASSETS_QUERY = """
 { assetNodes {
@@ -44,67 +43,7 @@ ASSETS_QUERY = """
       ... on DefaultPartitionStatuses {
         materializedPartitions failedPartitions materializingPartitions unmaterializedPartitions } } } }
 """
-LAUNCH_BACKFILL = """
-mutation LaunchBackfill($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) { __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on Error { message } } }
-"""
-SENSORS_QUERY = """
-{ repositoriesOrError { __typename
-    ... on RepositoryConnection { nodes { name sensors { id name sensorState { status } } } }
-    ... on Error { message } } }
-"""
-STOP_SENSOR = """
-mutation StopSensor($id: String!) {
-  stopSensor(id: $id) { __typename
-    ... on StopSensorMutationResult { instigationState { status } }
-    ... on Error { message } } }
-"""
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
-BACKFILL_QUERY = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { __typename
-    ... on PartitionBackfill {
-      status isAssetBackfill numPartitions partitionNames assetSelection { path } error { message }
-      runs { runId status tags { key value } } }
-    ... on Error { message } } }
-"""
-
-
-# --------------------------------------------------------------------------------------------- processes
-
-
-class Services:
-    """`dagster-webserver` and `dagster-daemon` on the project's workspace, each in its own process group."""
-
-    def __init__(self, env: dict[str, str], port: int, logs: Path):
-        self.env, self.logs = env, logs
-        self.commands = {
-            "webserver": [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
-            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
-        }
-        self.procs: dict[str, subprocess.Popen] = {}
-        logs.mkdir(parents=True, exist_ok=True)
-
-    def start(self, name: str) -> subprocess.Popen:
-        with open(self.logs / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
-            self.procs[name] = subprocess.Popen(
-                self.commands[name], cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        return self.procs[name]
-
-
-@contextmanager
-def _dagster_services(env: dict[str, str], port: int, logs: Path, survivors: list) -> Iterator[Services]:
-    """Whatever was started is stopped on exit; what outlived SIGKILL is appended to survivors."""
-    services = Services(env, port, logs)
-    try:
-        yield services
-    finally:
-        survivors += stop(list(services.procs.values()))
 
 
 # --------------------------------------------------------------------------------------------- GraphQL
@@ -150,20 +89,6 @@ def _listening_inet_sockets(pid: int) -> list[tuple[str, int]]:
 # --------------------------------------------------------------------------------------------- the test
 
 
-def _environment(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    # Nothing of the caller's Dagster, MKSAP or Anthropic set-up leaks in: no ANTHROPIC_API_KEY -> offline extractor.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MKSAP_", "ANTHROPIC_", "DAGSTER_"))}
-    return env | {
-        "DAGSTER_HOME": str(settings.dagster_home),
-        "MKSAP_DATA_DIR": str(settings.data_dir),
-        "MKSAP_OUTPUT_DIR": str(settings.output_dir),
-        "MKSAP_STORE_DIR": str(settings.store_dir),
-        "MKSAP_LLM_PROVIDER": "offline",
-        "MKSAP_LLM_CACHE_DIR": str(tmp_path / "llm_cache"),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
 @pytest.mark.slow
 def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settings, tmp_path: Path):
     started = time.monotonic()
@@ -176,7 +101,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
     chosen = [keys[0], keys[1], keys[-1]]
     expected_ranges = {(keys[0], keys[1]), (keys[-1], keys[-1])}
 
-    env = _environment(settings, tmp_path)
+    env = dagster_environment(settings, tmp_path)
     install(settings.dagster_home, "sqlite")
     sync = subprocess.run([BIN / "mksap", "sync"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -187,7 +112,7 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
     port = free_port()
     logs = tmp_path / "logs"
     survivors: list[psutil.Process] = []
-    with _dagster_services(env, port, logs, survivors) as services:
+    with dagster_services(env, port, logs, survivors) as services:
         procs = services.procs
         services.start("webserver")
         graphql = GraphQL(port)
@@ -211,36 +136,14 @@ def test_webserver_lists_the_assets_and_runs_a_graphql_backfill(settings: Settin
 
         # The question sensor is on by default and would queue runs for every missing partition: turn it off, as
         # a user would in the UI, so that only the backfill materializes anything.
-        repositories = graphql(SENSORS_QUERY)["repositoriesOrError"]
-        assert repositories["__typename"] == "RepositoryConnection", repositories
-        for sensor in (sensor for repository in repositories["nodes"] for sensor in repository["sensors"]):
-            stopped = graphql(STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
-            assert stopped["__typename"] == "StopSensorMutationResult", stopped
-            assert stopped["instigationState"]["status"] == "STOPPED", (sensor["name"], stopped)
+        stop_sensors(graphql)
 
-        launched = graphql(LAUNCH_BACKFILL, {"params": {
-            "partitionNames": chosen,
-            "assetSelection": [{"path": [name]} for name in QUESTION_ASSETS],
-            "title": "test_webserver",
-        }})["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        backfill_id = launched["backfillId"]
+        backfill_id = launch_backfill(graphql, chosen, QUESTION_ASSETS, "test_webserver")
         phase(f"backfill {backfill_id} launched")
         # Started only now: the backfill daemon looks at new backfills on start, then every 30 s.
         services.start("daemon")
-
-        deadline = time.monotonic() + BACKFILL_TIMEOUT
-        while True:
-            backfill = graphql(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]
-            assert backfill["__typename"] == "PartitionBackfill", backfill
-            if backfill["status"] in TERMINAL:
-                phase(f"backfill {backfill['status']}")
-                break
-            check_alive(procs, logs)
-            if time.monotonic() > deadline:
-                pytest.fail(f"backfill still {backfill['status']} after {BACKFILL_TIMEOUT:.0f} s; runs: "
-                            f"{[(r['runId'], r['status']) for r in backfill['runs']]}\n{tail(logs / 'daemon.log')}")
-            time.sleep(1)
+        backfill = wait_for_backfill(graphql, backfill_id, services)
+        phase(f"backfill {backfill['status']}")
 
         assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, tail(logs / "daemon.log"))
         assert backfill["isAssetBackfill"] and sorted(backfill["partitionNames"]) == sorted(chosen)

@@ -47,8 +47,9 @@ from mksap_assets.domain.engine.stages import (
     VALIDATED,
 )
 from mksap_assets.domain.exports.anki import AnkiExportError
-from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label
-from mksap_assets.partitions import question_partitions
+from mksap_assets.domain.llm.providers.anthropic.endpoint import api_label, is_billed
+from mksap_assets.domain.llm.spend import SpendLedger
+from mksap_assets.partitions import backfill_policy, question_partitions
 from mksap_assets.resources import PipelineResource
 
 LLM_POOL = "llm"
@@ -108,7 +109,7 @@ class QuestionRunConfig(dg.Config):
         report_spec(QUESTION_ASSET_KEYS),
     ],
     check_specs=CHECK_SPECS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     can_subset=True,
     # Runs from the sensor, UI backfills and the shell share this pool, so together they never exceed the API
     # concurrency configured for one step (MKSAP_LLM_CONCURRENCY); the pool's limit is set in dagster.yaml.
@@ -155,8 +156,10 @@ def _question_keys(context: dg.AssetExecutionContext, config: QuestionRunConfig)
 def _run_questions(
     context: dg.AssetExecutionContext, pipeline: PipelineResource, keys: list[str], stages: list[str]
 ) -> Iterator[dg.AssetMaterialization]:
-    """Yield each question's materializations as it finishes; return the questions that failed."""
-    endpoint = pipeline.endpoint() if EXTRACTED in stages else None
+    """Yield each question's materializations as it finishes, and record what it paid in the run's spend ledger;
+    return the questions that failed."""
+    endpoint = pipeline.endpoint()  # the repair turn, in validation, calls it too
+    ledger = SpendLedger(pipeline.resolved().output_dir, context.run_id, billed=is_billed(endpoint))
     if EXTRACTED in stages:
         context.log.info(_provider_line(pipeline, endpoint))
     started = time.perf_counter()
@@ -180,6 +183,7 @@ def _run_questions(
         if not outcome.ok:
             failures.append(outcome)
             totals.update(usage_metadata(outcome.usage))  # paid for, though nothing was materialized
+        ledger.record(outcome.question_id, outcome.paid_usd)
     elapsed = time.perf_counter() - started
     context.log.info(
         f"{len(keys) - len(failures)}/{len(keys)} questions done in {elapsed:.1f}s "
@@ -203,7 +207,7 @@ def _failure(failures: list[QuestionOutcome], questions: int, rollup_error: str 
 
 
 RUN_TOTALS = (
-    "llm_calls", "cache_hits", "cache_misses", "cache_write_errors", "retries", "rate_limited", "deadlines_missed",
+    "llm_calls", "batch_calls", "cache_hits", "cache_misses", "cache_write_errors", "retries", "rate_limited", "deadlines_missed",
     "pauses_capped", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
     "cost_usd", "llm_seconds",
 )

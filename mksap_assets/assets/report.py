@@ -2,8 +2,9 @@
 
 The question step builds it at its end when it is selected (assets/questions.py says why). It reads the export
 documents from the output dir, like anki_deck, and the per-partition duration_ms of the four question assets from
-the latest materialization of each partition (two instance queries per asset per 1,000 partitions). The work is in
-mksap_assets/domain/exports/report.py; this is the Dagster shell: its spec and metadata.
+the latest materialization of each partition (two instance queries per asset per 1,000 partitions). With the
+worker that made each question's latest export (its run's process tags, dead_runs.py: one more query per 1,000
+runs). The work is in mksap_assets/domain/exports/report.py; this is the Dagster shell: its spec and metadata.
 """
 
 from pathlib import Path
@@ -12,8 +13,15 @@ import dagster as dg
 import pandas as pd
 
 from mksap_assets.assets import GROUP
-from mksap_assets.domain.exports.report import TIMING_COLUMNS, report_dir, write_report
-from mksap_assets.materializations import latest_materialization_records
+from mksap_assets.dead_runs import worker_name
+from mksap_assets.domain.engine.stages import EXPORTED
+from mksap_assets.domain.exports.report import (
+    TIMING_COLUMNS,
+    WORKER_COLUMNS,
+    report_dir,
+    write_report,
+)
+from mksap_assets.materializations import FETCH_CHUNK, latest_materialization_records
 
 PIPELINE_REPORT = dg.AssetKey("pipeline_report")
 MAX_UNREADABLE_LOGGED = 20
@@ -33,14 +41,31 @@ def latest_durations(instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey]
     return pd.DataFrame(rows, columns=list(TIMING_COLUMNS))
 
 
+def latest_workers(instance: dg.DagsterInstance) -> pd.DataFrame:
+    """The worker (dead_runs.worker_name) of the run that made each question's latest export: columns question_id,
+    worker (None for a run without process tags)."""
+    run_by_question = {
+        record.asset_materialization.partition: record.run_id
+        for record in latest_materialization_records(instance, dg.AssetKey(EXPORTED))
+    }
+    run_ids = sorted(set(run_by_question.values()))
+    workers: dict[str, str | None] = {}
+    for start in range(0, len(run_ids), FETCH_CHUNK):
+        runs = instance.get_runs(filters=dg.RunsFilter(run_ids=run_ids[start : start + FETCH_CHUNK]))
+        workers.update({run.run_id: worker_name(run.tags) for run in runs})
+    rows = [(question, workers.get(run_id)) for question, run_id in run_by_question.items()]
+    return pd.DataFrame(rows, columns=list(WORKER_COLUMNS))
+
+
 def report_spec(question_asset_keys: list[dg.AssetKey]) -> dg.AssetSpec:
     return dg.AssetSpec(
         PIPELINE_REPORT,
         group_name=GROUP,
         deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in question_asset_keys],
         description="Roll-up report over every exported question: statements, pass rate by system and question "
-        "type, LLM tokens, cost and cache hit rate, and p50/p95/max duration per asset. Written to <output dir>/report/ "
-        "(questions.csv, by_system.csv, by_type.csv, timings.csv, source_concerns.csv, summary.md).",
+        "type, LLM tokens, cost and cache hit rate, p50/p95/max duration per asset, and the money spent to date per "
+        "run. Written to <output dir>/report/ (questions.csv, by_system.csv, by_type.csv, timings.csv, "
+        "source_concerns.csv, spend.csv, summary.md).",
         skippable=True,
     )
 
@@ -49,7 +74,7 @@ def build_report(
     log: dg.DagsterLogManager, instance: dg.DagsterInstance, output_dir: Path, question_asset_keys: list[dg.AssetKey]
 ) -> dg.MaterializeResult:
     timings = latest_durations(instance, question_asset_keys)
-    report = write_report(output_dir, timings)
+    report = write_report(output_dir, timings, workers=latest_workers(instance))
     for path in report.unreadable[:MAX_UNREADABLE_LOGGED]:
         log.warning(f"unreadable export document skipped: {path}")
     if len(report.unreadable) > MAX_UNREADABLE_LOGGED:
@@ -77,8 +102,11 @@ def build_report(
         "cache_creation_input_tokens": dg.MetadataValue.int(totals.cache_creation_input_tokens),
         "cost_usd": dg.MetadataValue.float(totals.cost_usd),
         "unbilled_cost_usd": dg.MetadataValue.float(totals.unbilled_cost_usd),
+        "spent_to_date_usd": dg.MetadataValue.float(round(report.spend.cost_usd, 6)),
+        "runs_paid": dg.MetadataValue.int(len(report.spend.runs)),
         "unreadable_documents": dg.MetadataValue.int(totals.unreadable),
         "source_concerns": dg.MetadataValue.int(len(report.concerns)),
+        "workers": dg.MetadataValue.int(len(report.workers)),
         "path": dg.MetadataValue.path(str(report_dir(output_dir))),
         "report": dg.MetadataValue.md(report.markdown),
     }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 ClozeMode = Literal["folded", "separate"]
+LLMMode = Literal["sync", "batch"]
 
 
 def default_validation_workers() -> int:
@@ -47,6 +48,8 @@ class LLMConfig(FrozenConfig):
     provider: str = ""
     model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200)
     cloze_mode: ClozeMode = "folded"
+    # batch: a backfill's first-pass requests go through message batches at half price first (llm/batches/).
+    mode: LLMMode = "sync"
     concurrency: int = Field(32, ge=1, le=1024, description="requests in flight at once")
     # Starting limits (requests, input and output tokens per minute); the limiter corrects them from the headers.
     rpm: float | None = Field(1000, gt=0, le=1e7)
@@ -62,7 +65,11 @@ class LLMConfig(FrozenConfig):
     cache_dir: Path
     cache_enabled: bool = True
     cache_ttl: float | None = Field(None, gt=0, description="seconds an answer stays in the cache (None: forever)")
-    cache_max_entries: int | None = Field(None, ge=1)
+    cache_max_entries: int | None = Field(None, ge=1, description="entries the disk cache keeps at most")
+    cache_url: str | None = Field(
+        None, max_length=2000,
+        description="redis://host:port/db: the shared response cache several machines use (unset: the disk cache)",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -74,6 +81,13 @@ class LLMConfig(FrozenConfig):
         if provider and provider not in provider_names():
             raise ValueError(f"provider must be one of {', '.join(provider_names())}")
         return provider
+
+    @field_validator("cache_url")
+    @classmethod
+    def _shared_cache(cls, url: str | None) -> str | None:
+        from mksap_assets.domain.llm.cache.redis import check_url
+
+        return check_url(url) if url else None
 
 
 class PipelineConfig(FrozenConfig):

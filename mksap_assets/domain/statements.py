@@ -80,6 +80,7 @@ class LLMUsage(BaseModel):
     """What producing one question's statements cost; all zero for the offline extractor."""
 
     calls: int = 0  # requests that reached the API (retries included)
+    batch_calls: int = 0  # of those, answered in a message batch, billed at batch prices (llm/batches/)
     cache_hits: int = 0  # answered from the persistent response cache
     cache_misses: int = 0
     cache_write_errors: int = 0  # answers the response cache could not store (kept all the same)

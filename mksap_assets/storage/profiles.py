@@ -3,7 +3,8 @@ one that is already there (keeps it).
 
 Each profile is a complete dagster.yaml in dagster_yaml/, valid in any DAGSTER_HOME: it names no path (the SQLite
 files go where Dagster's `env: DAGSTER_HOME` puts them) and no secret (the PostgreSQL URL is read from
-MKSAP_POSTGRES_URL when the instance loads). Only the storage differs between them (test_storage_profiles.py).
+MKSAP_POSTGRES_URL when the instance loads). sqlite and postgres differ only in their storage; cluster is postgres
+with more runs in flight and run monitoring (test_storage_profiles.py, test_cluster.py).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ def with_stock_event_log(config_text: str) -> str:
 
 
 def storage_kind(config_text: str) -> str:
-    """The profile a dagster.yaml's storage is (sqlite, postgres), or "custom"."""
+    """The profile a dagster.yaml's storage is (sqlite, postgres, or cluster: postgres that monitors its runs'
+    workers), or "custom"."""
     config = yaml.safe_load(config_text) or {}
     storage = config.get("storage") or {}
     event_log = config.get("event_log_storage") or {}
     if "postgres" in storage or str(event_log.get("module", "")).startswith("dagster_postgres"):
-        return "postgres"
+        return "cluster" if (config.get("run_monitoring") or {}).get("enabled") else "postgres"
     if "sqlite" in storage or not (storage or event_log) or "Sqlite" in str(event_log.get("class", "")):
         return "sqlite"  # an explicit SQLite storage, or none at all (Dagster's default is SQLite)
     return "custom"
@@ -64,7 +66,7 @@ def describe(config_text: str) -> str:
             return f"the {profile} profile, as shipped"
     kind = storage_kind(config_text)
     if kind == "custom":
-        return "a storage of its own (neither profile)"
+        return "a storage of its own (no profile's)"
     event_log = (yaml.safe_load(config_text) or {}).get("event_log_storage") or {}
     stock = kind == "sqlite" and event_log.get("class") == "ConsolidatedSqliteEventLogStorage"
     return f"the {kind} profile, edited" + (" (Dagster's stock event log class)" if stock else "")

@@ -89,9 +89,28 @@ def test_abbreviation_and_long_form_in_one_blank_give_nothing_away() -> None:
 
 
 def test_blanked_abbreviation_already_visible_elsewhere_is_no_long_form_giveaway() -> None:
-    # "IBD" stands outside the blank anyway: the long form reveals nothing more
+    # "IBD" stands outside the blank anyway: the long form reveals nothing more, but the abbreviation shows a word
+    # of the answer
     statement = "In inflammatory bowel disease (IBD), erythema nodosum usually resolves with IBD treatment."
-    assert c1_giveaways(statement, ["resolves with IBD treatment"]) == []
+    assert [(g.kind, g.visible) for g in c1_giveaways(statement, ["resolves with IBD treatment"])] == [
+        (GIVEAWAY_SHARED_WORD, "ibd")]
+
+
+@pytest.mark.parametrize(
+    ("statement", "cloze", "word"),
+    [
+        # a word of the same stem as a word of the answer shows it
+        ("Candida albicans causes most cases of vulvovaginal candidiasis.", "Candida albicans", "candida"),
+        ("Urine albumin excretion above 30 mg/g defines albuminuria.", "albuminuria", "albuminuria"),
+    ],
+)
+def test_a_word_of_the_same_stem_gives_c1_away(statement: str, cloze: str, word: str) -> None:
+    assert (GIVEAWAY_SHARED_WORD, word) in [(g.kind, g.visible) for g in c1_giveaways(statement, [cloze])]
+
+
+def test_words_that_only_begin_alike_are_no_giveaway() -> None:
+    # "thrombo-" is 7 of "thrombosis"'s 10 letters: two words, not one stem
+    assert c1_giveaways("Heparin can cause thrombocytopenia and, paradoxically, thrombosis.", ["thrombocytopenia"]) == []
 
 
 def test_conversion_after_blanked_value_gives_c1_away() -> None:
@@ -254,7 +273,7 @@ def test_card_metrics_gathers_every_check() -> None:
     ],
 )
 def test_gloss_right_after_the_blank_gives_c1_away(statement: str, cloze: str, gloss: str) -> None:
-    assert [(g.kind, g.visible) for g in c1_giveaways(statement, [cloze])] == [(GIVEAWAY_GLOSS, gloss)]
+    assert (GIVEAWAY_GLOSS, gloss) in [(g.kind, g.visible) for g in c1_giveaways(statement, [cloze])]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The pieces of the Claude engine that need no server: limiter, cache, prices, prompts."""
+"""The pieces of the Claude engine that need no server: limiter, cache, prices, prompts. (The shared cache on a
+Redis server: test_shared_cache.py.)"""
 
 import asyncio
 import errno
@@ -9,9 +10,17 @@ from pathlib import Path
 import diskcache
 import pytest
 
+from mksap_assets.domain.config import LLMConfig
 from mksap_assets.domain.engine.waits import wait_clock
 from mksap_assets.domain.extraction import prompts
-from mksap_assets.domain.llm.cache import LAYOUT, ResponseCache, request_key
+from mksap_assets.domain.llm.cache import (
+    LAYOUT,
+    ResponseCache,
+    open_response_cache,
+    request_key,
+)
+from mksap_assets.domain.llm.cache.redis import RedisResponseCache
+from mksap_assets.domain.llm.cache.values import decode, encode
 from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.llm.pricing import cost_usd, price_for
 from mksap_assets.domain.llm.providers.anthropic.limiter import (
@@ -243,6 +252,35 @@ def test_cache_persists_across_instances_and_honours_switches(tmp_path: Path):
     reopened.close()
     disabled = ResponseCache(tmp_path / "llm", enabled=False)
     assert disabled.get("k") is None
+
+
+def test_cache_values_are_json_objects_and_nothing_else(tmp_path: Path):
+    assert decode(encode({"tool_input": {"statements": []}}))["tool_input"] == {"statements": []}
+    for not_json in ({"tool_input": {1, 2}}, {"tool_input": object()}, [1, 2], "text"):
+        with pytest.raises(TypeError):
+            encode(not_json)
+    for not_an_object in (b"[1, 2]", b"\x80\x04not json", "{}"):
+        with pytest.raises(ValueError):
+            decode(not_an_object)
+    cache = ResponseCache(tmp_path / "llm")
+    assert cache.set("k", {"tool_input": object()}) is False and cache.set("k", [1]) is False
+    assert cache.get("k") is None and len(cache) == 0
+
+
+def test_the_cache_url_chooses_the_shared_backend(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MKSAP_LLM_CACHE_PASSWORD", "s3cret")  # read by the backend, never part of the config
+    disk = open_response_cache(LLMConfig(cache_dir=tmp_path))
+    shared = open_response_cache(LLMConfig(cache_dir=tmp_path, cache_url="redis://10.0.0.7:6380/2", cache_ttl=60))
+    switched_off = open_response_cache(LLMConfig(cache_dir=tmp_path, cache_url="redis://10.0.0.7/2",
+                                                 cache_enabled=False))
+    assert type(disk) is ResponseCache and type(switched_off) is ResponseCache and not switched_off.enabled
+    assert type(shared) is RedisResponseCache  # (connects on first use)
+    assert (shared.where, shared.ttl_ms) == ("redis://10.0.0.7:6380/2", 60_000)
+    assert shared._client.connection_pool.connection_kwargs["password"] == "s3cret"
+    assert open_response_cache(LLMConfig(cache_dir=tmp_path, cache_url="redis://cache.internal")).where == \
+        "redis://cache.internal:6379/0"
+    for cache in (disk, shared, switched_off):
+        cache.close()
 
 
 def test_cache_evicts_the_oldest_entries_beyond_max(tmp_path: Path):

@@ -18,11 +18,13 @@ from mksap_assets.domain.engine.store import ArtifactStore
 from mksap_assets.domain.exports.report import (
     REPORT_FILES,
     TIMING_COLUMNS,
+    WORKER_COLUMNS,
     build_report,
     write_report,
 )
 from mksap_assets.domain.exports.summary import summarise_exports
 from mksap_assets.domain.extraction.offline import OfflineExtractor
+from mksap_assets.domain.llm.spend import SpendLedger
 from mksap_assets.domain.validation.card_gate import CARD_BREAKING_WARNINGS
 from mksap_assets_tests.conftest import SAMPLE_DIR
 from mksap_assets_tests.helpers import sample_ids
@@ -305,6 +307,18 @@ def test_timings_give_p50_p95_max_per_asset_for_reported_questions_only(crafted:
     assert "| raw_question | 4 | 25.0 | 38.5 | 40.0 |" in report.markdown
 
 
+def test_workers_count_the_reported_questions_each_exported(crafted: Path):
+    reported = ["cvmcq26001", "cvmcq26002", "cvvdx26001", "npmcq26001"]
+    rows = [(reported[0], "host-a:11"), (reported[1], "host-b:7"), (reported[2], "host-b:7"),
+            (reported[3], None),  # a run without process tags (an earlier mksap)
+            ("gone26001", "host-c:1")]  # no export any more: left out
+    report = build_report(crafted, workers=pd.DataFrame(rows, columns=list(WORKER_COLUMNS)))
+    assert report.workers.to_dict("records") == [{"worker": "host-b:7", "questions": 2},
+                                                 {"worker": "host-a:11", "questions": 1}]
+    assert "## Workers" in report.markdown and "| host-b:7 | 2 |" in report.markdown
+    assert "## Workers" not in build_report(crafted).markdown  # nothing known: no section
+
+
 def test_timings_without_the_columns_are_refused(crafted: Path):
     with pytest.raises(ValueError, match="duration_ms"):
         build_report(crafted, pd.DataFrame({"asset": ["raw_question"], "question_id": ["cvmcq26001"]}))
@@ -362,3 +376,20 @@ def test_no_source_concern_no_section(crafted: Path):
     report = write_report(crafted)
     assert "source concerns" not in report.markdown
     assert pd.read_csv(crafted / "report" / "source_concerns.csv").empty
+
+
+def test_the_spend_to_date_counts_every_run_that_paid_newest_first(crafted: Path):
+    no_runs = write_report(crafted)
+    assert "| spent to date | nothing (no run has paid for an API request) |" in no_runs.markdown
+    assert "## Spent per run" not in no_runs.markdown
+    first = SpendLedger(crafted, "run-a", billed=True)
+    first.record("cvmcq26001", 0.25)
+    first.record("cvmcq26002", 0.5)
+    SpendLedger(crafted, "run-b", billed=True).record("cvmcq26001", 0.25)  # the same question, paid again
+    report = write_report(crafted)
+    assert "| spent to date | $1.00 over 2 runs |" in report.markdown
+    spend = pd.read_csv(crafted / "report" / "spend.csv")
+    assert spend[["run_id", "questions", "cost_usd"]].values.tolist() == [["run-a", 2, 0.75], ["run-b", 1, 0.25]]
+    section = report.markdown.split("## Spent per run", 1)[1]
+    assert section.index("| run-b |") < section.index("| run-a |")
+    assert "| run-a |" in section and "| 2 | 0.7500 | 0.0000 |" in section

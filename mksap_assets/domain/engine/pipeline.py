@@ -89,6 +89,14 @@ class QuestionOutcome:
     def ok(self) -> bool:
         return self.failed_stage is None
 
+    @property
+    def paid_usd(self) -> float:
+        """What this question cost in this run: its finished stages' calls (the extraction's, the repair turn's)
+        and the failed stage's."""
+        finished = sum(result.metadata.get(name, 0.0) for result in self.results
+                       for name in ("cost_usd", "repair_cost_usd"))
+        return finished + self.usage.cost_usd
+
 
 class MissingUpstreamError(RuntimeError):
     pass
@@ -264,6 +272,7 @@ def usage_metadata(usage: LLMUsage) -> dict[str, MetadataValue]:
     """LLM usage as metadata: a finished extraction's, or what a failed question paid (the run totals add both)."""
     return {
         "llm_calls": usage.calls,
+        "batch_calls": usage.batch_calls,
         "cache_hits": usage.cache_hits,
         "cache_misses": usage.cache_misses,
         "cache_write_errors": usage.cache_write_errors,

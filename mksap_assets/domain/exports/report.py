@@ -14,7 +14,12 @@ Reads the export documents (document.iter_exports: <output dir>/<system>/<id>.js
 - timings.csv    per asset: p50/p95/max of duration_ms over the reported questions, from a timings table the
                  caller passes in (columns asset, question_id, duration_ms; the Dagster asset reads it from the
                  latest materialization of each partition);
-- summary.md     the totals and the three small tables as Markdown (the per-question table stays in the CSV).
+- spend.csv      what each run paid for API requests, from the spend ledger (llm/spend.py): the exports hold only
+                 each question's latest usage, the ledger every run that paid;
+- summary.md     the totals (the spend to date among them), the three small tables, the latest runs' spend and,
+                 from a workers table the caller passes in (columns question_id, worker; the Dagster asset reads which
+                 process made each question's latest export), the questions each worker exported, as Markdown (the
+                 per-question table stays in the CSV).
 
 Every file is written to a temporary name and renamed. No Dagster import.
 """
@@ -34,13 +39,18 @@ import pandas as pd
 from mksap_assets.domain.engine.store import write_bytes_atomic
 from mksap_assets.domain.exports.document import ExportDocument, iter_exports
 from mksap_assets.domain.exports.identity import SECTION_LABELS
+from mksap_assets.domain.llm.spend import SpendToDate, read_spend
 
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
-REPORT_FILES = ("questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "source_concerns.csv", "summary.md")
+REPORT_FILES = (
+    "questions.csv", "by_system.csv", "by_type.csv", "timings.csv", "source_concerns.csv", "spend.csv", "summary.md",
+)
 CONCERN_COLUMNS = ("question_id", "section", "index", "statement", "source_concern")
 CONCERNS_IN_SUMMARY = 50  # the rest are in source_concerns.csv
+RUNS_IN_SUMMARY = 20  # the latest; all are in spend.csv
+SPEND_COLUMNS = ("run_id", "started", "questions", "cost_usd", "unbilled_usd")
 TIMING_COLUMNS = ("asset", "question_id", "duration_ms")
 USAGE_FIELDS = (
     "llm_calls", "cache_hits", "cache_misses", "input_tokens", "output_tokens",
@@ -59,6 +69,8 @@ _COUNT_COLUMNS = (
 )
 GROUP_COLUMNS = ("questions", "statements", "statements_passed", "pass_rate", "errors", "warnings", "cost_usd")
 TIMING_TABLE_COLUMNS = ("asset", "partitions", "p50_ms", "p95_ms", "max_ms")
+WORKER_COLUMNS = ("question_id", "worker")
+WORKER_TABLE_COLUMNS = ("worker", "questions")
 COST_DECIMALS = 6
 RATE_DECIMALS = 6
 
@@ -200,6 +212,16 @@ def timing_table(timings: pd.DataFrame | None, question_ids: set[str] | None = N
     return table[list(TIMING_TABLE_COLUMNS)]
 
 
+def worker_table(workers: pd.DataFrame | None, question_ids: set[str]) -> pd.DataFrame:
+    """Questions per worker (the process that made a question's latest export), most first, over the reported
+    questions that name one."""
+    if workers is None or workers.empty:
+        return pd.DataFrame(columns=list(WORKER_TABLE_COLUMNS))
+    named = workers[workers["question_id"].isin(question_ids) & workers["worker"].notna()]
+    counts = named.groupby("worker").size().rename("questions").reset_index()
+    return counts.sort_values(["questions", "worker"], ascending=[False, True], ignore_index=True)
+
+
 @dataclass(frozen=True)
 class ReportTotals:
     questions: int = 0
@@ -277,7 +299,7 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def totals_table(totals: ReportTotals) -> str:
+def totals_table(totals: ReportTotals, spend: SpendToDate) -> str:
     lookups = totals.cache_hits + totals.cache_misses
     extractors = ", ".join(f"{name} ({count})" for name, count in totals.extractors.items()) or "–"
     rows = [
@@ -296,6 +318,7 @@ def totals_table(totals: ReportTotals) -> str:
         ("cost (USD)", f"{totals.cost_usd:.4f}" + (
             f", of which {totals.unbilled_cost_usd:.4f} not billed (answered by an endpoint other than Anthropic's API)"
             if totals.unbilled_cost_usd else "")),
+        ("spent to date", spend.summary()),
     ]
     if totals.unreadable:
         rows.append(("unreadable export files", f"{totals.unreadable:,}"))
@@ -316,7 +339,10 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             "",
             "## Totals",
             "",
-            totals_table(report.totals),
+            "The cost is what the current exports cost when they were made; what was spent to date counts every run "
+            "that paid, reruns and failed questions included.",
+            "",
+            totals_table(report.totals, report.spend),
             "",
             "## By system",
             "",
@@ -331,8 +357,34 @@ def render_markdown(report: PipelineReport, *, now: datetime | None = None) -> s
             markdown_table(report.timings, _TIMING_FORMATS),
             "",
             *concerns_section(report.concerns),
+            *spend_section(report.spend),
+            *workers_section(report.workers),
         ]
     )
+
+
+def spend_table(spend: SpendToDate) -> pd.DataFrame:
+    """One row per run that paid for API requests, oldest first."""
+    rows = [(run.run_id, run.started, run.questions, round(run.cost_usd, COST_DECIMALS),
+             round(run.unbilled_usd, COST_DECIMALS)) for run in spend.runs]
+    return pd.DataFrame(rows, columns=list(SPEND_COLUMNS)).astype({"questions": int})
+
+
+def spend_section(spend: SpendToDate) -> list[str]:
+    """The latest runs' spend, as Markdown lines (none: no section)."""
+    if not spend.runs:
+        return []
+    shown = spend_table(spend).tail(RUNS_IN_SUMMARY).iloc[::-1]
+    more = f"the latest {len(shown)} of {len(spend.runs):,}; all" if len(spend.runs) > len(shown) else "all"
+    return [
+        "## Spent per run",
+        "",
+        f"Spent to date: {spend.summary()}. The runs that paid for API requests, newest first ({more} are in "
+        "`spend.csv`).",
+        "",
+        markdown_table(shown, {"cost_usd": "{:.4f}", "unbilled_usd": "{:.4f}"}),
+        "",
+    ]
 
 
 def concerns_section(concerns: pd.DataFrame) -> list[str]:
@@ -353,6 +405,14 @@ def concerns_section(concerns: pd.DataFrame) -> list[str]:
     ]
 
 
+def workers_section(workers: pd.DataFrame) -> list[str]:
+    """Which worker (host:pid of a run's process) exported how many questions, as Markdown lines (none: no
+    section)."""
+    if workers.empty:
+        return []
+    return ["## Workers (the process that made each question's latest export)", "", markdown_table(workers), ""]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Building and writing
 
@@ -366,13 +426,16 @@ class PipelineReport:
     timings: pd.DataFrame
     totals: ReportTotals
     concerns: pd.DataFrame
+    workers: pd.DataFrame
+    spend: SpendToDate = field(default_factory=SpendToDate)
     unreadable: list[Path] = field(default_factory=list)
     markdown: str = ""
     paths: dict[str, Path] = field(default_factory=dict)  # file name -> path, once written
 
 
 def build_report(
-    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+    output_dir: Path, timings: pd.DataFrame | None = None, *, workers: pd.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> PipelineReport:
     """Read every export under output_dir and build the tables and the Markdown (nothing is written)."""
     questions, concerns, unreadable = read_exports(output_dir)
@@ -384,6 +447,8 @@ def build_report(
         timings=timing_table(timings, set(questions["question_id"])),
         totals=totals_of(questions, len(unreadable)),
         concerns=concerns,
+        workers=worker_table(workers, set(questions["question_id"])),
+        spend=read_spend(output_dir),
         unreadable=unreadable,
     )
     report.markdown = render_markdown(report, now=now)
@@ -391,10 +456,11 @@ def build_report(
 
 
 def write_report(
-    output_dir: Path, timings: pd.DataFrame | None = None, *, now: datetime | None = None
+    output_dir: Path, timings: pd.DataFrame | None = None, *, workers: pd.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> PipelineReport:
-    """Build the report and write <output dir>/report/{questions,by_system,by_type,timings}.csv and summary.md."""
-    report = build_report(output_dir, timings, now=now)
+    """Build the report and write its files (REPORT_FILES) to <output dir>/report/."""
+    report = build_report(output_dir, timings, workers=workers, now=now)
     target = report_dir(output_dir)
     frames = {
         "questions.csv": report.questions,
@@ -402,6 +468,7 @@ def write_report(
         "by_type.csv": report.by_type,
         "timings.csv": report.timings,
         "source_concerns.csv": report.concerns,
+        "spend.csv": spend_table(report.spend),
     }
     for name, frame in frames.items():
         write_csv_atomic(target / name, frame)

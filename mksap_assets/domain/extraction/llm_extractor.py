@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mksap_assets.domain.config import ClozeMode
@@ -66,6 +67,61 @@ def llm_prompt_version(cloze_mode: str) -> str:
     return f"{prompts.combined_prompt_version()}-{cloze_mode}"
 
 
+def statements_call(task: str, user_text: str, cloze_mode: str) -> ToolCall[StatementsWithClozes | StatementsOnly]:
+    """The call that extracts the statements of one source (`task`: critique, key_points or table)."""
+    folded = cloze_mode == "folded"
+    return tool_call(
+        task, user_text, tool=STATEMENTS_WITH_CLOZES_TOOL if folded else STATEMENTS_ONLY_TOOL,
+        output=StatementsWithClozes if folded else StatementsOnly, max_tokens=STATEMENT_TOKENS[task],
+        prompt_version=llm_prompt_version(cloze_mode),
+    )
+
+
+def tool_call(task: str, user_text: str, *, tool: dict[str, Any], output: type[ModelT], max_tokens: int,
+              prompt_version: str) -> ToolCall[ModelT]:
+    """One call with the instructions of `task`."""
+    return ToolCall(instructions=prompts.instructions(task), user_text=user_text, tool=tool, output=output,
+                    max_tokens=max_tokens, prompt_version=prompt_version)
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """A question's first-pass calls, which depend on nothing else: what `extract` sends at once, and what batch
+    mode submits ahead of the run (llm/batches/)."""
+
+    critique: ToolCall[StatementsWithClozes | StatementsOnly]
+    key_points: ToolCall[StatementsWithClozes | StatementsOnly] | None  # None: the question has no key points
+    tables: list[ToolCall[StatementsWithClozes | StatementsOnly]]  # one per educational table, in order
+
+    def calls(self) -> list[ToolCall[StatementsWithClozes | StatementsOnly]]:
+        return [self.critique, *([self.key_points] if self.key_points else []), *self.tables]
+
+
+def first_pass_outputs(cloze_mode: str) -> dict[str, type[StatementsWithClozes | StatementsOnly]]:
+    """The tool every first-pass call forces, and the model its input must validate as."""
+    call = statements_call("critique", "", cloze_mode)
+    return {call.tool["name"]: call.output}
+
+
+def first_pass_calls(raw: RawQuestion, cloze_mode: str) -> FirstPass:
+    # The question tells a case detail from a rule; the key points keep the critique call from restating them.
+    critique = prompts.source_message(raw.educational_objective, raw.critique, label="critique",
+                                      context=raw.question_context(), key_points=_numbered(raw.key_points))
+    key_points = (prompts.source_message(raw.educational_objective, _numbered(raw.key_points), label="key_points")
+                  if raw.key_points else None)
+    return FirstPass(
+        critique=statements_call("critique", critique, cloze_mode),
+        key_points=statements_call("key_points", key_points, cloze_mode) if key_points else None,
+        tables=[statements_call("table", prompts.source_message(raw.educational_objective, table.to_text(),
+                                                                label="table"), cloze_mode)
+                for table in raw.educational_tables],
+    )
+
+
+async def _nothing() -> list[Statement]:
+    return []
+
+
 async def _all_or_nothing(*calls: Awaitable[T]) -> list[T]:
     """The results of all the calls; the first failure cancels the others (a failed question pays for nothing more),
     waits until they have stopped (so what they spent is metered before the question's meter closes), and is raised
@@ -94,11 +150,12 @@ class LLMExtractor:
 
     async def extract(self, raw: RawQuestion) -> Extraction:
         usage = LLMUsage()
+        first = first_pass_calls(raw, self.cloze_mode)
         with metering(usage):
             critique, key_points, *tables = await _all_or_nothing(
-                self._critique(raw),
-                self._key_points(raw),
-                *(self._table(raw, table) for table in raw.educational_tables),
+                self._statements(first.critique),
+                self._statements(first.key_points) if first.key_points else _nothing(),
+                *(self._table(table, call) for table, call in zip(raw.educational_tables, first.tables, strict=True)),
             )
             from_tables = [
                 TableStatement(**item.model_dump(), table_source=table.source)
@@ -181,37 +238,17 @@ class LLMExtractor:
                 texts[kind] = tables[item.statement.table_source].to_text()
         return list(texts.items())
 
-    async def _critique(self, raw: RawQuestion) -> list[Statement]:
-        # The question tells a case detail from a rule; the key points keep the critique call from restating them.
-        return await self._statements("critique", prompts.source_message(
-            raw.educational_objective, raw.critique, label="critique", context=raw.question_context(),
-            key_points=_numbered(raw.key_points)))
-
-    async def _key_points(self, raw: RawQuestion) -> list[Statement]:
-        if not raw.key_points:
-            return []
-        return await self._statements(
-            "key_points", prompts.source_message(raw.educational_objective, _numbered(raw.key_points),
-                                                 label="key_points"))
-
-    async def _table(self, raw: RawQuestion, table: ParsedTable) -> list[Statement]:
-        items = await self._statements(
-            "table", prompts.source_message(raw.educational_objective, table.to_text(), label="table"))
+    async def _table(self, table: ParsedTable, call: ToolCall[StatementsWithClozes | StatementsOnly]
+                     ) -> list[Statement]:
+        items = await self._statements(call)
         # The caption is the table statements' extra_field by rule; enforce it rather than trust the model.
         return [item.model_copy(update={"extra_field": table.caption or None}) for item in items]
 
-    async def _statements(self, task: str, user_text: str) -> list[Statement]:
-        folded = self.cloze_mode == "folded"
-        result = await self._call(
-            task, user_text,
-            tool=STATEMENTS_WITH_CLOZES_TOOL if folded else STATEMENTS_ONLY_TOOL,
-            output=StatementsWithClozes if folded else StatementsOnly,
-            max_tokens=STATEMENT_TOKENS[task],
-            prompt_version=self.prompt_version,
-        )
+    async def _statements(self, call: ToolCall[StatementsWithClozes | StatementsOnly]) -> list[Statement]:
+        result = await self.provider.call_tool(call)
         statements = []
         for item in result.statements:
-            clozes = [item.cloze_primary, *item.cloze_secondary] if folded else []
+            clozes = [item.cloze_primary, *item.cloze_secondary] if isinstance(item, ExtractedStatement) else []
             statements.append(_normalised(item.statement, item.extra_field, clozes, evidence=item))
         return statements
 
@@ -232,11 +269,8 @@ class LLMExtractor:
 
     async def _call(self, task: str, user_text: str, *, tool: dict[str, Any], output: type[ModelT],
                     max_tokens: int, prompt_version: str) -> ModelT:
-        """One call with the instructions of `task`."""
-        return await self.provider.call_tool(ToolCall(
-            instructions=prompts.instructions(task), user_text=user_text, tool=tool, output=output,
-            max_tokens=max_tokens, prompt_version=prompt_version,
-        ))
+        return await self.provider.call_tool(tool_call(task, user_text, tool=tool, output=output,
+                                                       max_tokens=max_tokens, prompt_version=prompt_version))
 
 
 def _numbered(points: list[str]) -> str:

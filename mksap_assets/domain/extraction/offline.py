@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+
+from rapidfuzz import fuzz
 
 from mksap_assets.domain.extraction.offline_cloze import pick_cloze_candidates
 from mksap_assets.domain.inputs.bank import RawQuestion
@@ -31,7 +34,7 @@ from mksap_assets.domain.text import (
 )
 from mksap_assets.domain.validation.card_checks import c1_giveaways, cloze_fault
 
-OFFLINE_EXTRACTOR_VERSION = "4"
+OFFLINE_EXTRACTOR_VERSION = "5"
 # Offline "prompt" = these rules; the version lets the fingerprint change when they do.
 OFFLINE_RULES_VERSION = hashlib.sha256(f"offline-rules-{OFFLINE_EXTRACTOR_VERSION}".encode()).hexdigest()[:12]
 
@@ -64,7 +67,7 @@ _CASE_NARRATIVE_RE = re.compile(
 _ANAPHORA_RE = re.compile(
     r"^(?:It|Its|This|These|Those|They|Their|Them|That|Such|Neither|None|Both|Either|Likewise|Similarly|Otherwise"
     r"|Instead|Here|Then|So|Thus|Hence|Alternatively|In comparison|Accordingly|As such|Subsequently|Afterward|Later"
-    r"|Further"
+    r"|Further|Other|Unlike"
     r"|As a result|The resultant|The latter|The former|The remaining|The other|And|But|Or|Nor)\b"
     r"|\b(?:this|these|those|the latter|the former|the same)\b"
     r"|\bsee (?:Table|Figure)\b|\b(?:make|for|establish) (?:the |a )?diagnosis\.$"
@@ -85,7 +88,10 @@ _GENERIC_SUBJECT_RE = re.compile(
     r"|specific)\s+)?"
     r"(?:patients|treatment|therapy|management|diagnosis|symptoms|signs|findings|results|prognosis|evaluation"
     r"|testing|diagnostic testing|test|tests|imaging|radiographs|goals|stages|risk factors|incubation period"
-    r"|illness|disease|infection|onset|recovery|lesions|rash|manifestations|features|complications|the condition)"
+    r"|illness|disease|infection|onset|recovery|lesions|rash|manifestations|features|complications|the condition"
+    # an attribute of something the sentence does not name: "The starting dose should be …", "The rate can be …"
+    r"|(?:starting\s+|maximum\s+|daily\s+|respiration\s+|respiratory\s+)?(?:dose|dosage|rate|duration|interval"
+    r"|frequency|target|threshold|level|concentration))"
     r"(?:\s+(?:choice|options?|course|goal|approach))?\b(?!\s+(?:with|of|for|in|due)\b)",
     re.IGNORECASE,
 )
@@ -187,6 +193,15 @@ def _split_verb_phrases(clause: str) -> list[str]:
     return [pieces[0]] if subject is None else [pieces[0], *(f"{subject} {piece}" for piece in pieces[1:])]
 
 
+# A role with nothing it is a role for: "Doxycycline, 100 mg twice daily, is an alternative." (to what?)
+_ROLE_WITHOUT_COMPLEMENT_RE = re.compile(
+    r"^(?!.*\b(?:for|in|to|of|with|when|if)\b).*\b(?:is|are)\s+(?:an?\s+|the\s+)?(?:alternative|option|first-line"
+    r"|second-line|preferred|recommended|indicated|reasonable|appropriate)(?:\s+[\w-]+){0,2}\.$",
+    re.IGNORECASE,
+)
+# A worked calculation (a case's own numbers): "… converted to odds: 0.20/0.80 = 0.25".
+# A slash between numbers is no sum: blood pressure "140/90 mm Hg", "FEV1/FVC 0.70".
+_ARITHMETIC_RE = re.compile(r"\d\s*[×*]\s*\d|=\s*\d")
 # A condition the sentence opens on: "If little or no change is seen at 3 months, …" is about the case's disease
 # unless the sentence names one.
 _CONDITIONAL_OPENING_RE = re.compile(r"^(?:If|When|Once|Unless|After|Until|Whenever)\b")
@@ -233,6 +248,8 @@ def atomic_statements(sentence: str, previous: str | None = None) -> list[str]:
                 or _GENERIC_SUBJECT_RE.search(statement)
                 or not _names_its_subject(statement)
                 or _FRAGMENT_RE.search(statement)
+                or _ROLE_WITHOUT_COMPLEMENT_RE.search(statement)
+                or _ARITHMETIC_RE.search(statement)
             ):
                 continue
             statements.append(statement)
@@ -282,7 +299,28 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
                 statement=text, extra_field=table.caption or None, cloze_candidates=[subject], table_source=table.source
             )
         )
-    return statements
+    return _telling_rows_apart(_own_subjects(statements))
+
+
+def _own_subjects(rows: list[TableStatement]) -> list[TableStatement]:
+    """The rows whose subject no other row shares: a first column that groups rows ("Factor Xa inhibitors" beside
+    apixaban and rivaroxaban) names a category, not the row's answer."""
+    subjects = Counter(row.cloze_candidates[0].lower() for row in rows)
+    return [row for row in rows if subjects[row.cloze_candidates[0].lower()] == 1]
+
+
+MIN_ROW_DIFFERENCE = 10  # 100 - rapidfuzz's token_sort_ratio of two rows' cells: below it, both rows fit one card
+
+
+def _telling_rows_apart(rows: list[TableStatement]) -> list[TableStatement]:
+    """The rows whose cells no other row nearly repeats with the same numbers: two biologics with the same target,
+    guideline and adverse effects make two cards either answer fits ("5 mg daily" and "500 mg daily" do not)."""
+    cells = [row.statement[len(row.cloze_candidates[0]):] for row in rows]
+    numbers = [re.findall(r"\d+(?:\.\d+)?", text) for text in cells]
+    return [row for index, row in enumerate(rows) if not any(
+        other != index and numbers[other] == numbers[index]
+        and 100 - fuzz.token_sort_ratio(cells[index], cells[other]) < MIN_ROW_DIFFERENCE
+        for other in range(len(rows)))]
 
 
 def _row_subject_is_an_answer(text: str, subject: str) -> bool:

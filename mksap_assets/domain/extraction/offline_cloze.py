@@ -88,6 +88,7 @@ _FUNCTION_WORDS = frozenset(
 _TRIVIAL = _FUNCTION_WORDS | {
     "patient", "patients", "diagnosis", "treatment", "management", "therapy", "option", "finding", "findings",
     "test", "testing", "result", "results", "appropriate", "next", "step", "best", "first", "common", "cause",
+    "failure", "success", "response", "improvement", "benefit",
 }
 # Heads that make a term the frame of a statement, not its answer: "{Malaria treatment} must address …".
 _ROLE_HEADS = frozenset({"treatment", "management", "diagnosis", "evaluation"})
@@ -218,12 +219,19 @@ def pick_cloze_candidates(statement: str) -> list[str]:
         m.group(0) for m in _THRESHOLD_RE.finditer(statement)
         if not any(u.start() <= m.start() < u.end() for u in with_units)]
     phrase = predicate_phrase(statement)
-    asserted = [statement[phrase[0]:phrase[1]]] if phrase else []
+    # after "to" the phrase is what to do ("avoided to {prevent osmotic demyelination}"): a verb phrase, no term
+    asserted = [statement[phrase[0]:phrase[1]]] if phrase and not re.search(r"\bto\s+$", statement[:phrase[0]]) else []
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
     bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
     acceptable = _choose([*named, *suffixed, *values, *asserted, *bare], statement, abbreviated)
-    answers = [c for c in acceptable if _one_answer_fits(c, statement) and not _ruled_out(c, statement)]
     value_texts = {_trim_function_words(v) for v in values}
+    answers = [c for c in acceptable if _one_answer_fits(c, statement) and not _ruled_out(c, statement)
+               and (_ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in value_texts or _identifies(c, statement))]
+    if any(_LIST_ANSWER_RE.search(phrase) and not _RELATIVE_RE.search(statement[:statement.find(phrase)])
+           for phrase in asserted):
+        # what the sentence asserts is a list ("X is managed with A, B, and C"): its topic is no answer either (a
+        # list in a relative clause only describes: "X is a complication of Y that presents with A, B, and C")
+        answers = [c for c in answers if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in value_texts]
     ranks = {c: _focus_rank(c, statement, value_texts, asserted) for c in answers}
     ranked = sorted((c for c in answers if ranks[c] < _NO_ANSWER), key=ranks.__getitem__)
     chosen = _without_overlaps(ranked, statement)
@@ -250,14 +258,19 @@ def _focus_rank(candidate: str, statement: str, values: set[str], phrases: list[
     visible = statement[:start] + " … " + statement[end:]
     if not in_topic(statement, start):
         if _ABBREVIATION_IN_PARENTHESES_RE.sub("", candidate) in values:
-            return _VALUE
+            # a value of what? "More than {90%} of variants are inherited …" names nothing the value belongs to
+            return _VALUE if _names_a_term(visible) else _NO_ANSWER
         # a phrase (no named term of its own) is an answer when the card names what it is about
         return _ASSERTED if candidate not in phrases or _names_a_term(visible) else _NO_ANSWER
-    specific = [w for w in re.findall(r"[A-Za-z][\w-]*", visible) if w.lower() not in _UNSPECIFIC and len(w) > 2]
-    if not (_names_a_term(visible) or len(specific) >= MIN_SPECIFIC_WORDS):
+    if not (_names_a_term(visible) or len(_specific_words(visible)) >= MIN_SPECIFIC_WORDS):
         return _NO_ANSWER
-    if _HEDGED_PREDICATE_RE.match(statement, sentence_focus(statement).predicate_start):
+    focus = sentence_focus(statement)
+    if _HEDGED_PREDICATE_RE.match(statement, focus.predicate_start):
         return _NO_ANSWER  # "{X} may persist for days", "The Dlco may be normal in {X}": a possibility many share
+    predicate = statement[focus.predicate_start:]
+    if (start < focus.predicate_start < len(statement) and not focus.frame_end and not _COMPLEMENT_RE.search(predicate)
+            and len(_specific_words(predicate)) < MIN_PREDICATE_WORDS):
+        return _NO_ANSWER  # "{UACR} is the recommended screening test.": for what, the card does not say
     return _CONTEXT if in_context(statement, start) else _SUBJECT
 
 
@@ -273,8 +286,60 @@ _UNSPECIFIC = FUNCTION_WORDS | GENERIC_WORDS | _TRIVIAL | frozenset(
     acute initial routine standard clinical clinically uncommon rare common""".split()
 )
 MIN_SPECIFIC_WORDS = 3  # a subject blank needs this many specific words around it (or a named term, or a value)
+MIN_PREDICATE_WORDS = 2  # specific words that let a predicate with no complement say something of its own
+# A predicate that says what its subject is for or about ("… test for albuminuria", "… antibody that binds IgE").
+_COMPLEMENT_RE = re.compile(r"\b(?:of|for|in|to|with|by|from|on|that|which|who|when|if|after|than|against)\b")
 # A predicate that asserts only a possibility: many subjects share it, so the topic is no answer.
 _HEDGED_PREDICATE_RE = re.compile(r"(?:may|can|could|might|sometimes|occasionally|often)\b", re.IGNORECASE)
+
+
+# A relation that many terms share, whichever side is blanked: "{X} is a rare complication of SLE", "patients with
+# SLE are at risk for {X}", "{X} can be mistaken for psoriasis", "{X} is an effective treatment for candidiasis".
+_SHARED_RELATION_RE = re.compile(
+    r"\b(?:complications?\s+of|(?:common|frequent|rare|important)\s+causes?\s+of|at\s+(?:\w+\s+)?risk\s+(?:for|of)"
+    r"|mistaken\s+for|predisposing|used\s+to\s+treat|effective\s+(?:in|for)|(?:an?\s+)?effective\s+treatment"
+    r"|reasonable\s+(?:choice|option)|monitoring\s+for|occurs?\s+in|in\s+the\s+context\s+of"
+    r"|(?:is|are)\s+(?:an?\s+)?(?:uncommon|rare|common)\b|(?:less|more)\s+commonly)",
+    re.IGNORECASE,
+)
+# What singles one answer out, so that a shared relation still has one: "the most common cause", "first-line".
+_SINGLING_OUT_RE = re.compile(
+    r"\b(?:most|leading|first-line|of\s+choice|mainstay|hallmark|gold\s+standard|defined|diagnostic\s+(?:of|for)"
+    r"|pathognomonic|only)\b",
+    re.IGNORECASE,
+)
+# Enough specific words around a blank to describe one answer despite a shared relation: "{X} is a rare complication
+# of SLE that presents with fever, dyspnea, and blood-tinged sputum".
+MIN_DESCRIBING_WORDS = 10
+# A finding asserted as a possibility of a condition named after "in", "when", "on": "The Dlco may be normal in {X}",
+# "Proteinuria may be detected on {X}": the finding fits many conditions, the blank many answers.
+_HEDGE_RE = re.compile(r"\b(?:may|can|could|might|often|commonly|usually|sometimes|frequently)\b", re.IGNORECASE)
+_FINDING_IN_RE = re.compile(
+    r"\b(?:normal|abnormal|decreased|increased|elevated|reduced|low|high|detected|seen|found|present|absent|observed"
+    r"|noted|common|uncommon|rare|useful|helpful)\s+(?:in|when|on|among)\s+(?:(?:a|an|the|patients\s+with)\s+)?$",
+    re.IGNORECASE,
+)
+_RELATIVE_RE = re.compile(r"\b(?:that|which|who)\b")
+# A coordinated list as one answer: "{pain control, secretion management, and early mobility}".
+_LIST_ANSWER_RE = re.compile(r",[^,]+,|,\s*(?:and|or)\s")
+
+
+def _identifies(candidate: str, statement: str) -> bool:
+    """A term the rest of the card points to alone: not a list of several, not one side of a relation many terms share
+    (`_SHARED_RELATION_RE`, unless the sentence singles one out or describes it in MIN_DESCRIBING_WORDS words), not
+    the condition of a hedged finding. Values are checked elsewhere: a number is specific whatever its relation."""
+    if _LIST_ANSWER_RE.search(candidate):
+        return False
+    start = statement.find(candidate)
+    if _SHARED_RELATION_RE.search(statement) and not _SINGLING_OUT_RE.search(statement):
+        visible = statement[:start] + " " + statement[start + len(candidate):]
+        if len(_specific_words(visible)) < MIN_DESCRIBING_WORDS:
+            return False
+    return not (_HEDGE_RE.search(statement) and _FINDING_IN_RE.search(statement[:start]))
+
+
+def _specific_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z][\w-]*", text) if w.lower() not in _UNSPECIFIC and len(w) > 2]
 
 
 def _without_overlaps(ranked: list[str], statement: str) -> list[str]:
@@ -353,11 +418,11 @@ def _one_answer_fits(candidate: str, statement: str) -> bool:
 def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int]]) -> list[str]:
     chosen: list[str] = []
     for candidate in ordered:
-        candidate = _with_leading_qualifiers(_trim_function_words(candidate), statement)
+        candidate = _with_modifiers(_with_leading_qualifiers(_trim_function_words(candidate), statement), statement)
         named = _ABBREVIATION_IN_PARENTHESES_RE.match(statement, statement.find(candidate) + len(candidate))
         if candidate and named:  # "potassium hydroxide (KOH)": the abbreviation goes into the same blank
             candidate += named.group(0)
-        if not _acceptable(candidate, statement):
+        if not _acceptable(candidate, statement) or _INFINITIVE_BEFORE_RE.search(statement[:statement.find(candidate)]):
             continue
         start = statement.find(candidate)
         end = start + len(candidate)
@@ -375,6 +440,8 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
     return chosen
 
 
+# A blank on what is to be done: "the treatment is to {cover the ulcer} with a dressing" cuts a verb phrase in two.
+_INFINITIVE_BEFORE_RE = re.compile(r"\b(?:is|are|be)\s+to\s+$")
 # Words that open a sentence on its subject's qualifiers: "Urgent diagnostic {angiography}", "GLP-1 {RAs}", "Severe
 # {asthma}"; a blank on the head alone leaves half of the term showing.
 _LEADING_QUALIFIERS_RE = re.compile(r"(?:[A-Za-z0-9][\w-]*\s+){1,3}")
@@ -388,3 +455,55 @@ def _with_leading_qualifiers(candidate: str, statement: str) -> str:
     if qualifiers is None or any(word.lower() in FUNCTION_WORDS | GENERIC_WORDS for word in qualifiers.group(0).split()):
         return candidate
     return statement[: start + len(candidate)]
+
+
+# Modifiers of a term that a blank would leave outside, cutting the phrase: "an acute twisting {knee injury}",
+# "clinically {significant bradycardia}", "{TSH} suppression", "{iodine} ablative therapy". No parser here: before the
+# blank, words that end like adjectives or adverbs (a participle in -ing only after an article or an adjective:
+# "an acute twisting", not "recommends using"); after it, lower-case words up to a head noun, none of which looks like
+# a verb of the sentence ("{X} parallels …") or is a postpositive adjective ("{septic shock} refractory to …").
+_ADJECTIVE = r"[a-z][a-z-]*(?:al|ic|ive|ous|ary|ory|ar|ant|ent|ed|ly)"
+_MODIFIER_BEFORE_RE = re.compile(
+    rf"(?:\b(?:a|an|the)\s+(?:[a-z-]+\s+)?|\b{_ADJECTIVE}\s+)[a-z][a-z-]*ing\s+(?:{_ADJECTIVE}\s+)?$"
+    rf"|(?:\b{_ADJECTIVE}\s+){{1,3}}$"
+)
+_PHRASE_END = r"(?=\s*(?:[,;.:()]|$|\s+(?:is|are|was|were|in|of|for|with|to|and|or|that|which|may|can|should|must|has|have)\b))"
+# Two words, then one: "{iodine} ablative therapy is …" takes both, "{X} suppression and …" one.
+_NOUNS_AFTER_RES = (re.compile(r"^\s+[a-z][a-z-]*\s+[a-z][a-z-]*" + _PHRASE_END), re.compile(r"^\s+[a-z][a-z-]*" + _PHRASE_END))
+_ADJECTIVE_RE = re.compile(rf"{_ADJECTIVE}$")
+# Verbs that follow a subject without an -s ("Statins {reduce} …") or in the past; -s and -ed forms end a noun phrase.
+_BASE_VERBS = frozenset(
+    """reduce cause occur remain require include present improve increase decrease lead result appear develop need help
+    affect respond show have indicate suggest confirm predict tend provide produce prevent involve allow mimic carry
+    block bind inhibit target lower raise worsen reverse induce represent contain follow precede identify distinguish
+    differentiate establish define characterize parallel""".split()
+)
+
+
+def _with_modifiers(candidate: str, statement: str) -> str:
+    """The candidate widened over the modifiers it would leave showing (`_MODIFIER_BEFORE_RE`, `_NOUNS_AFTER_RES`), so
+    the blank is the whole phrase; unchanged when there are none."""
+    start = statement.find(candidate)
+    if start < 0 or not candidate or _NUMERIC_RE.fullmatch(candidate) or _THRESHOLD_RE.fullmatch(candidate):
+        return candidate  # a value is whole with its unit and comparator: "{10% to 20%}", not "an {estimated 10% …}"
+    end = start + len(candidate)
+    before = _MODIFIER_BEFORE_RE.search(statement[:start])
+    if before:
+        kept = before.group(0).split()
+        while kept and kept[0].lower() in _STOP_MODIFIERS:
+            kept.pop(0)
+        if kept and not any(word.lower() in _STOP_MODIFIERS for word in kept):
+            start -= len(" ".join(kept)) + 1
+    for pattern in _NOUNS_AFTER_RES:
+        after = pattern.match(statement[end:])
+        words = after.group(0).split() if after else []
+        if words and not (_ADJECTIVE_RE.match(words[-1]) or any(
+                w in _BASE_VERBS or w in _COMPARATIVES or w.endswith(("s", "ed", "ly")) or w in _FUNCTION_WORDS
+                for w in words)):
+            end += len(after.group(0))
+            break
+    return statement[start:end]
+
+
+_COMPARATIVES = frozenset("worse better higher lower greater smaller larger faster slower".split())
+_STOP_MODIFIERS = _FUNCTION_WORDS | _TRIVIAL | FUNCTION_WORDS | GENERIC_WORDS

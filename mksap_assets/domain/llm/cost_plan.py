@@ -1,9 +1,11 @@
 """What running the questions `mksap plan` lists would cost with the pinned provider and model, in sync and in batch
 mode: from the mean usage per question of earlier exports by the same extractor that made real API calls, else
-from a documented default per request. Plain data in, lines out; the CLI only prints them."""
+from a documented default per request; and which mode suits the run. Plain data in, lines out; the CLI only prints
+them. The same estimate is what a launch is checked against (budget.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
@@ -87,7 +89,7 @@ class CostEstimate:
         if price_for(self.model) is None:
             usd = f"USD unknown: no price for {self.model} in prices.json"
         else:
-            usd = f"USD {_dollars(self.usd(batch=False))} sync, {_dollars(self.usd(batch=True))} batch"
+            usd = f"USD {dollars(self.usd(batch=False))} sync, {dollars(self.usd(batch=True))} batch"
         total = self.total
         return [
             f"cost estimate for the {self.questions:,} to run ({self.model}, {basis}): {total.requests:,} requests",
@@ -97,19 +99,48 @@ class CostEstimate:
         ]
 
 
-def _dollars(usd: float) -> str:
+def dollars(usd: float) -> str:
     """Cents, except below a dollar, where a few questions' cost would round to 0.00."""
     return f"{usd:,.2f}" if usd >= 1 else f"{usd:.4f}"
 
 
 NO_API_COST = "cost estimate: none (the offline extractor makes no API requests)"
+# Batch mode halves the cost but its answers come when the batch ends (usually within the hour, at most 24 h), where a
+# sync run of the whole bank takes minutes (benchmarks/results.md): worth the wait from this saving on.
+BATCH_WORTH_USD = 1.0
 
 
-def cost_plan_lines(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile],
-                    endpoint: str | None = None) -> list[str]:
-    """The estimate for running `questions` questions with `extractor` and `model` (None: the offline extractor,
-    whose `exports` are never read) at `endpoint`, measured from `exports` or else the default."""
+def mode_advice(estimate: CostEstimate, mode: str) -> str | None:
+    """Which mode suits this run: batch from a saving of BATCH_WORTH_USD, given as a number of questions (from the
+    measured cost per question); None when the price is unknown."""
+    if price_for(estimate.model) is None or estimate.questions == 0:
+        return None
+    saving = estimate.usd(batch=False) - estimate.usd(batch=True)
+    per_question = saving / estimate.questions
+    threshold = f"from {math.ceil(BATCH_WORTH_USD / per_question):,} questions" if per_question > 0 else "never"
+    worth = saving >= BATCH_WORTH_USD
+    if worth and mode != "batch":
+        return (f"  batch mode recommended: it would save USD {dollars(saving)} (it saves USD "
+                f"{BATCH_WORTH_USD:.2f} {threshold}); set MKSAP_LLM_MODE=batch (docs/BATCHES.md)")
+    if not worth and mode == "batch":
+        return (f"  MKSAP_LLM_MODE=batch saves only USD {dollars(saving)} here (USD {BATCH_WORTH_USD:.2f} "
+                f"{threshold}); a sync run would not wait for a batch")
+    return None
+
+
+def estimate_cost(questions: int, *, extractor: str, model: str | None, exports: Iterable[ExportFile],
+                  endpoint: str | None = None) -> CostEstimate | None:
+    """The estimate for running `questions` questions with `extractor` and `model` at `endpoint`, measured from
+    `exports` or else the default; None for the offline extractor (no model), whose `exports` are never read."""
     if model is None:
-        return [NO_API_COST]
+        return None
     usages = measured_usages(exports, extractor, endpoint)
-    return CostEstimate(questions, model, per_question(usages), measured_from=len(usages)).lines()
+    return CostEstimate(questions, model, per_question(usages), measured_from=len(usages))
+
+
+def cost_plan_lines(estimate: CostEstimate | None, mode: str = "sync") -> list[str]:
+    """The estimate's lines, with advice on the LLM `mode` (sync or batch) when the other would suit better."""
+    if estimate is None:
+        return [NO_API_COST]
+    advice = mode_advice(estimate, mode)
+    return estimate.lines() + ([advice] if advice else [])

@@ -21,6 +21,7 @@ card 1 blanks c1 and shows every c2 as plain text, so a c2 can give c1 away.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -296,18 +297,40 @@ _SHARED_WORD_EXEMPT = frozenset(
 
 
 def shared_words(answer: str, visible: str) -> list[str]:
-    """The words of the answer (4 letters or more, not function or generic words) that the visible text also has,
-    singular and plural alike: "Lead poisoning" shares "lead" with "exposure to lead paint"."""
+    """The words of the answer (4 letters or more, not function or generic words) that the
+    visible text also has, singular and plural alike ("Lead poisoning" shares "lead" with "exposure to lead paint"),
+    or of which it shows a word of the same stem ("{{Candida albicans}}" beside "candidiasis", "{{albuminuria}}"
+    beside "urine albumin": `same_stem`)."""
     shown = {singular(token.lower()) for token in _TOKEN_RE.findall(visible)}
+    stems = [word for word in shown if len(word) >= MIN_STEM and word.isalpha() and not _exempt(word)]
     found: list[str] = []
     for token in _TOKEN_RE.findall(answer):
         lowered = token.lower()
-        if (len(lowered) < 4 or not lowered.isalpha() or lowered in FUNCTION_WORDS or lowered in GENERIC_WORDS
-                or lowered in _SHARED_WORD_EXEMPT or lowered in found):
+        if lowered in found:
             continue
-        if singular(lowered) in shown:
+        if token.isupper() and len(token) >= 3 and singular(lowered) in shown:  # an abbreviation: "{IBD activity}", "IBD"
+            found.append(lowered)
+            continue
+        if len(lowered) < 4 or not lowered.isalpha() or _exempt(lowered):
+            continue
+        if singular(lowered) in shown or any(same_stem(lowered, word) for word in stems):
             found.append(lowered)
     return found
+
+
+def _exempt(word: str) -> bool:
+    return word in FUNCTION_WORDS or word in GENERIC_WORDS or word in _SHARED_WORD_EXEMPT
+
+
+MIN_STEM = 5  # letters two words must share at their start to be one stem ("ameb-ic", "ameb-iasis" share 5)
+STEM_SHARE = 0.8  # of the shorter word: "thrombo-sis" and "thrombo-cytopenia" (7 of 10) are two words
+
+
+def same_stem(a: str, b: str) -> bool:
+    """Two words that begin alike for MIN_STEM letters and STEM_SHARE of the shorter one: "eosinophilic" and
+    "eosinophil", "candidiasis" and "candida", "externa" and "external"."""
+    shared = len(os.path.commonprefix([a, b]))
+    return shared >= MIN_STEM and shared >= STEM_SHARE * min(len(a), len(b))
 
 
 def _shared_word_giveaways(statement: str, c1: tuple[int, int]) -> list[Giveaway]:

@@ -1,6 +1,7 @@
-"""Anthropic's Messages API (Claude) as a provider: the client (client.py), the rate limiter that runs as SDK
-middleware (limiter.py), the prompt-cache breakpoints (prompt_cache.py), and which API the SDK talks to
-(endpoint.py). Nothing here imports the SDK until a run builds the client."""
+"""Anthropic's Messages API (Claude) as a provider: the client (client.py) and the request it sends (request.py),
+the rate limiter that runs as SDK middleware (limiter.py), the prompt-cache breakpoints (prompt_cache.py), which
+API the SDK talks to (endpoint.py), and the Message Batches API for batch mode (batches.py). Nothing here imports
+the SDK until a run builds the client."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mksap_assets.domain.config import LLMConfig
+    from mksap_assets.domain.llm.batches.api import BatchAPI
     from mksap_assets.domain.llm.provider import LLMProvider
 
 
@@ -18,7 +20,7 @@ class Anthropic:
     def build(self, settings: LLMConfig) -> LLMProvider:
         import anthropic
 
-        from mksap_assets.domain.llm.cache import ResponseCache
+        from mksap_assets.domain.llm.cache import open_response_cache
         from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
         from mksap_assets.domain.llm.providers.anthropic.limiter import (
             RateLimiter,
@@ -33,11 +35,17 @@ class Anthropic:
             max_retries=settings.max_retries, timeout=settings.timeout,
             middleware=[RateLimitMiddleware(limiter, attempt_deadline=settings.request_deadline)],
         )
-        cache = ResponseCache(
-            settings.cache_dir, enabled=settings.cache_enabled, ttl=settings.cache_ttl,
-            max_entries=settings.cache_max_entries,
-        )
-        return AnthropicProvider(api, model=settings.model, cache=cache)
+        return AnthropicProvider(api, model=settings.model, cache=open_response_cache(settings))
+
+    def batches(self, settings: LLMConfig) -> BatchAPI:
+        """Its Message Batches API (batches.py), for batch mode; a plain client: batch calls are few and the rate
+        limiter is for Messages requests."""
+        import anthropic
+
+        from mksap_assets.domain.llm.providers.anthropic.batches import AnthropicBatches
+
+        api = anthropic.Anthropic(max_retries=settings.max_retries, timeout=settings.timeout)
+        return AnthropicBatches(api, model=settings.model)
 
     def endpoint(self) -> str | None:
         from mksap_assets.domain.llm.providers.anthropic.endpoint import sdk_endpoint

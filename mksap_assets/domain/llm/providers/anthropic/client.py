@@ -1,8 +1,11 @@
 """Anthropic's Messages API as a provider (provider.py): one forced tool call to Claude, validated with pydantic,
 cached, metered, and repaired once if malformed.
 
-- Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache.py), and an answer the
-  cache cannot store is still returned (counted in cache_write_errors).
+- Cache first: a hit makes no request at all; an unreadable or invalid entry is a miss (cache/), and an answer the
+  cache cannot store is still returned (counted in cache_write_errors). A miss is paid for under the cache's lease
+  of its key, so that workers sharing a cache (cache/redis.py) asking for it at once pay once: the others wait, then
+  read it. The first hit on a batch answer (batch mode) charges the question what the batch paid for it
+  (llm/batches/usage.py).
 - stop_reason "max_tokens": the same request again with twice the output budget (up to MAX_OUTPUT_TOKENS).
 - Output that does not validate: one repair turn that shows Claude the validation error.
 - stop_reason "refusal", a second invalid answer, or an API error that the SDK's own retries could not overcome
@@ -18,19 +21,16 @@ from typing import Any
 import anthropic
 from pydantic import ValidationError
 
-from mksap_assets.domain.llm.cache import ResponseCache, request_key
+from mksap_assets.domain.llm.batches.usage import claim_batch_usage
+from mksap_assets.domain.llm.cache import CacheBackend
 from mksap_assets.domain.llm.meter import current_usage
 from mksap_assets.domain.llm.pricing import cost_usd
 from mksap_assets.domain.llm.provider import ExtractionError, ModelT, ToolCall
 from mksap_assets.domain.llm.providers.anthropic import Anthropic
 from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_of
-from mksap_assets.domain.llm.providers.anthropic.prompt_cache import system_blocks
+from mksap_assets.domain.llm.providers.anthropic.request import prepare, tool_use_block
 
 MAX_OUTPUT_TOKENS = 16_000
-
-
-def _tool_use(message: Any, tool_name: str) -> Any | None:
-    return next((b for b in message.content if b.type == "tool_use" and b.name == tool_name), None)
 
 
 def _error_text(error: ValidationError) -> str:
@@ -45,7 +45,7 @@ class AnthropicProvider:
         api: anthropic.AsyncAnthropic,
         *,
         model: str,
-        cache: ResponseCache,
+        cache: CacheBackend,
     ):
         self.api = api
         # Where the SDK sends requests, as it resolved it; None for Anthropic's own API.
@@ -59,26 +59,21 @@ class AnthropicProvider:
 
     async def call_tool(self, call: ToolCall[ModelT]) -> ModelT:
         usage = current_usage()
-        tool, output = call.tool, call.output
-        # Its bytes are the response cache key: any change here makes every cached answer a miss.
-        request = {
-            "model": self.model,
-            "system": system_blocks(call.instructions),
-            "messages": [{"role": "user", "content": call.user_text}],
-            "tools": [tool],
-            "tool_choice": {"type": "tool", "name": tool["name"]},
-            # Forced tool use is incompatible with thinking, which Haiku 5.5 turns on by default. No temperature:
-            # API version 2026-10-21 (the SDK 2.x default) rejects sampling parameters with a 400.
-            "thinking": {"type": "disabled"},
-            "max_tokens": call.max_tokens,
-        }
-        key = request_key(request, call.prompt_version, self.endpoint)
-        cached = self._from_cache(key, output)
-        if cached is not None:
-            usage.cache_hits += 1
-            return cached
-        usage.cache_misses += 1
+        request = prepare(call, model=self.model, endpoint=self.endpoint)
+        cached = self._from_cache(request.key, call.output)
+        if cached is None:
+            async with self.cache.lease(request.key):
+                cached = self._from_cache(request.key, call.output)  # paid for meanwhile by the lease's previous holder
+                if cached is None:
+                    usage.cache_misses += 1
+                    return await self._answer(request.body, call, request.key)
+        usage.cache_hits += 1
+        return cached
 
+    async def _answer(self, request: dict[str, Any], call: ToolCall[ModelT], key: str) -> ModelT:
+        """Pay for the answer, validated (repaired once if need be), and store it under `key`."""
+        usage = current_usage()
+        tool, output = call.tool, call.output
         messages = list(request["messages"])
         budget = call.max_tokens
         repaired = False
@@ -91,7 +86,7 @@ class AnthropicProvider:
                     raise ExtractionError(f"{tool['name']}: output still truncated at max_tokens={budget}")
                 budget = min(budget * 2, MAX_OUTPUT_TOKENS)
                 continue
-            block = _tool_use(message, tool["name"])
+            block = tool_use_block(message, tool["name"])
             try:
                 if block is None:
                     raise ValueError(f"the reply did not call the tool {tool['name']}")
@@ -114,10 +109,12 @@ class AnthropicProvider:
         if cached is None:
             return None
         try:
-            return output.model_validate(cached["tool_input"])
+            parsed = output.model_validate(cached["tool_input"])
         except (ValidationError, KeyError, TypeError) as exc:
             self.cache.discard(key, type(exc).__name__)
             return None
+        claim_batch_usage(self.cache, key, cached, current_usage())
+        return parsed
 
     async def _create(self, request: dict[str, Any]) -> Any:
         usage = current_usage()

@@ -1,47 +1,34 @@
-"""Persistent, process-safe response cache (diskcache on SQLite), keyed by the canonical request.
+"""The embedded response cache: diskcache on SQLite in MKSAP_LLM_CACHE_DIR, shared by the processes of one machine
+(the default; redis.py is the one several machines share).
 
-The key is the sha256 of the request exactly as a provider sends it (for Anthropic: model, system, messages,
-max_tokens, tools and tool_choice) plus the prompt version, so any change to what the model would see is a miss, and,
-for an endpoint other than the provider's own API (providers/anthropic/endpoint.py), that endpoint: a fake API's
-answers are never served to a run against the real one. The real API's keys are the same as before endpoints were
-keyed. Only validated answers are stored (the parsed answer, so keys the schema does not know are not), so a warm
-cache never replays a malformed or truncated one.
-
-It is only a cache, never a reason for a question to fail:
-- Values are JSON bytes (orjson) read back with orjson; an entry in any other form (a pickle above all) is never
-  decoded: it is a miss and is dropped, so a crafted entry cannot run code. The entries live in
-  `<cache dir>/LAYOUT/`; the pickle entries of the first layout (`<cache dir>/cache.db`) are never opened, and a cache
-  from then is refilled once.
+Only validated answers are stored (the parsed answer, so keys the schema does not know are not), so a warm cache
+never replays a malformed or truncated one. It is only a cache, never a reason for a question to fail:
+- Values are JSON bytes (values.py); an entry in any other form (a pickle above all) is never decoded: it is a miss
+  and is dropped. The entries live in `<cache dir>/LAYOUT/`; the pickle entries of the first layout
+  (`<cache dir>/cache.db`) are never opened, and a cache from then is refilled once.
 - Any read error is a miss (logged, the entry dropped); a write error is logged and counted, and the answer is kept.
 - A database that fails SQLite's quick check when opened is set aside (`LAYOUT.corrupt-<UTC time>`, named in the
   log) and an empty one takes its place; a cache that cannot be opened at all (logged) leaves the run without one.
+- Its lease is a no-op: the processes of one machine ask for the same answer at once too rarely to wait for each
+  other.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
-import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import diskcache
-import orjson
+
+from mksap_assets.domain.llm.cache.values import decode, encode
 
 log = logging.getLogger(__name__)
 
 LAYOUT = "json-v2"
-
-
-def request_key(request: dict[str, Any], prompt_version: str, endpoint: str | None = None) -> str:
-    """endpoint: None for Anthropic's API (see endpoint_of), which leaves the key as it always was."""
-    keyed: dict[str, Any] = {"request": request, "prompt_version": prompt_version}
-    if endpoint is not None:
-        keyed["endpoint"] = endpoint
-    canonical = orjson.dumps(keyed, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
 
 
 class JsonOnlyDisk(diskcache.Disk):
@@ -58,15 +45,14 @@ class JsonOnlyDisk(diskcache.Disk):
         return super().get(key, raw)
 
     def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> tuple[int, int, str | None, Any]:
-        return super().store(orjson.dumps(value), read, key=key)
+        if type(value) is not bytes:
+            raise TypeError("response cache values are stored as JSON bytes (values.encode)")
+        return super().store(value, read, key=key)
 
     def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
         if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY) or read:
             raise ValueError(f"refusing a cache entry stored in mode {mode} (not JSON bytes)")
-        data = super().fetch(mode, filename, value, read)
-        if not isinstance(data, bytes):
-            raise ValueError("cache entry is not JSON bytes")
-        return orjson.loads(data)
+        return decode(super().fetch(mode, filename, value, read))
 
 
 def _healthy(database: Path) -> bool:
@@ -82,6 +68,8 @@ def _healthy(database: Path) -> bool:
 
 
 class ResponseCache:
+    """The disk backend (backend.py's CacheBackend)."""
+
     def __init__(self, directory: Path, *, enabled: bool = True, ttl: float | None = None, max_entries: int | None = None):
         self.enabled = enabled
         self.ttl = ttl
@@ -113,14 +101,10 @@ class ResponseCache:
         if self._cache is None:
             return None
         try:
-            value = self._cache.get(key)
+            return self._cache.get(key)
         except Exception as exc:  # noqa: BLE001 - whatever the entry holds, a cache read never fails a question
             self.discard(key, f"{type(exc).__name__}: {exc}")
             return None
-        if value is not None and not isinstance(value, dict):
-            self.discard(key, f"not a JSON object ({type(value).__name__})")
-            return None
-        return value
 
     def discard(self, key: str, reason: str) -> None:
         """Drop an entry that cannot be used; the caller treats it as a miss."""
@@ -136,7 +120,7 @@ class ResponseCache:
         if self._cache is None:
             return not self.enabled
         try:
-            self._cache.set(key, {**value, "stored_at": time.time()}, expire=self.ttl)
+            self._cache.set(key, encode(value), expire=self.ttl)
         except Exception as exc:  # noqa: BLE001 - a cache write never loses a paid answer
             log.warning("response cache %s: could not store entry %s (%s: %s); the answer is kept",
                         self.directory, key, type(exc).__name__, exc)
@@ -154,6 +138,9 @@ class ResponseCache:
         for _ in range(count):
             key, _value = self._cache.peekitem(last=False)
             self._cache.delete(key)
+
+    def lease(self, key: str) -> AbstractAsyncContextManager[None]:
+        return nullcontext()
 
     def __len__(self) -> int:
         return len(self._cache) if self._cache is not None else 0

@@ -35,10 +35,13 @@ dev: $(INSTALLED)
 	$(BIN)/mksap init
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
-## Extraction at scale against the fake Messages API, then Dagster's bookkeeping per storage (stock SQLite, pooled
-## SQLite, PostgreSQL), then batch mode against sync mode; each appends to benchmarks/results.md (about 20 minutes).
+## Extraction at scale against the fake Messages API, then the sync path at the API's rate limits (500 questions
+## against a fake with Fable 5.x Start-tier limits, about 4 minutes), then Dagster's bookkeeping per storage (stock
+## SQLite, pooled SQLite, PostgreSQL), then batch mode against sync mode; each appends to benchmarks/results.md
+## (about 25 minutes).
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench_extraction.py
+	$(BIN)/python benchmarks/bench_extraction.py --questions 500 --limits fable-start
 	$(BIN)/python benchmarks/bench_event_log.py
 	$(BIN)/python benchmarks/bench_batch.py
 

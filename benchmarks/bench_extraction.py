@@ -13,8 +13,14 @@
    (f) a no-op step with the four assets over as many partitions (bench_event_log.py): Dagster's bookkeeping alone.
 4. Appends the figures, with the machine's description, to benchmarks/results.md.
 
+With `--limits rpm=R,itpm=I,otpm=O` (or a preset: `--limits fable-start`) it measures instead the sync path at the API's
+rate limits: the fake enforces those limits (realistic token counts, max_tokens reserved against OTPM), the client is
+configured with the project's default limits and learns the fake's from its headers, and one cold run (b) reports the
+requests, input and output tokens per minute the fake charged, each as a share of its limit, and the share of
+requests answered 429.
+
 Usage: python benchmarks/bench_extraction.py [--questions N] [--latency S] [--concurrency C] [--validation-workers W]
-       [--engine-process 0|1]
+       [--engine-process 0|1] [--limits rpm=R,itpm=I,otpm=O|PRESET]
 Profile it with py-spy from outside (`make profile`), so that the profiler adds nothing to the process measured.
 
 Heavy imports (Dagster) happen inside functions, as in `mksap_assets/cli.py`: the run's engine process and validation
@@ -60,11 +66,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_fake(args) -> tuple[subprocess.Popen, str]:
+def start_fake(args, ledger: Path | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [
         str(Path(sys.executable).with_name("mksap")), "fake-api", "--port", str(port), "--latency", str(args.latency),
         "--rpm", str(args.rpm), "--itpm", str(args.itpm), "--otpm", str(args.otpm),
+        *(["--ledger", str(ledger)] if ledger else []),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -145,9 +152,13 @@ def fake_requests_served(process: subprocess.Popen) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
 
 
-def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = True, concurrency: int | None = None):
+def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = True, concurrency: int | None = None,
+                 told_limits: bool = True):
+    """`told_limits`: the client starts from the fake's limits; else from the project's defaults (and learns)."""
     from mksap_assets.domain.config import LLMConfig
     from mksap_assets.settings import Settings
+
+    limits = {"rpm": args.rpm, "itpm": args.itpm, "otpm": args.otpm} if told_limits else {}
 
     return Settings(
         data_dir=bank,
@@ -161,9 +172,7 @@ def settings_for(bank: Path, cache_dir: Path, args, *, cache_enabled: bool = Tru
             concurrency=concurrency or args.concurrency,
             cache_dir=cache_dir,
             cache_enabled=cache_enabled,
-            rpm=args.rpm,
-            itpm=args.itpm,
-            otpm=args.otpm,
+            **limits,
         ),
     )
 
@@ -242,6 +251,8 @@ def dagster_run(settings, keys: list[str], instance) -> tuple[float, dict[str, f
             totals["llm_calls"] = totals.get("llm_calls", 0) + metadata["repair_llm_calls"].value
             totals["repair_llm_calls"] = totals.get("repair_llm_calls", 0) + metadata["repair_llm_calls"].value
             totals["cost_usd"] = totals.get("cost_usd", 0) + metadata["repair_cost_usd"].value
+            for name in ("retries", "rate_limited"):
+                totals[name] = totals.get(name, 0) + metadata[f"repair_{name}"].value
     return elapsed, totals, result.success
 
 
@@ -263,6 +274,142 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
 
 
+# Named limits for `--limits`: see the rate-limited run's figures in results.md for why these bind where they do.
+LIMIT_PRESETS = {"fable-start": "rpm=1000,itpm=500000,otpm=100000"}
+LIMIT_NAMES = {"rpm": "requests", "itpm": "input tokens", "otpm": "output tokens"}
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """`rpm=R,itpm=I,otpm=O` (any of them; a missing one is unlimited) or a preset's name."""
+    text = LIMIT_PRESETS.get(text, text)
+    limits = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in LIMIT_NAMES or not value.strip().isdigit() or int(value) <= 0:
+            raise ValueError(
+                f"--limits: {part!r} is not rpm=N, itpm=N or otpm=N (N > 0); presets: {', '.join(LIMIT_PRESETS)}")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+def limit_usage(ledger: list[dict], limits: dict[str, int]) -> dict:
+    """What the fake charged against each limit, per minute and as a share of the limit:
+    - over the run (first request admitted to last answer), as charged: a run may spend the bucket's initial fill (one
+      minute of the limit) on top of the refill, so this can pass 100%;
+    - sustained: the same with the initial fill taken out, the share of the refill the run used;
+    - in the steady state: the requests admitted from the end of the first minute (by then a run at the limit has
+      spent the initial fill; before it, the pipeline's own start-up may be what holds it back) to the last
+      admission (after it the run drains: fewer requests are left than the limit would admit)."""
+    answered = [entry for entry in ledger if entry["status"] == 200]
+    start = min(entry["admitted"] for entry in ledger)
+    minutes = (max(entry["ended"] for entry in ledger) - start) / 60
+    steady_from, steady_to = start + 60, max(entry["admitted"] for entry in ledger)
+    steady = [entry for entry in answered if steady_from <= entry["admitted"] <= steady_to]
+    steady_minutes = (steady_to - steady_from) / 60
+
+    def charged(entries: list[dict]) -> dict[str, int]:
+        return {"rpm": len(entries), "itpm": sum(entry["input_tokens"] for entry in entries),
+                "otpm": sum(entry["output_tokens"] for entry in entries)}
+
+    used, used_steady = charged(answered), charged(steady)
+    shares = {
+        name: {
+            "per_minute": used[name] / minutes,
+            "share": used[name] / minutes / limit,
+            "sustained": (used[name] - limit) / minutes / limit,
+            "steady": used_steady[name] / steady_minutes / limit if steady_minutes > 0 else None,
+        }
+        for name, limit in limits.items()
+    }
+    refused = len(ledger) - len(answered)
+    return {"minutes": minutes, "steady_minutes": steady_minutes, "shares": shares, "requests": len(ledger),
+            "refused": refused, "binding": max(shares, key=lambda name: shares[name]["share"])}
+
+
+def timeline(ledger: list[dict], step: float = 10.0) -> list[str]:
+    """Per `step` seconds from the first request: requests answered, 429s, input and output tokens (for profiling)."""
+    start = min(entry["admitted"] for entry in ledger)
+    rows: dict[int, list[int]] = {}
+    for entry in ledger:
+        row = rows.setdefault(int((entry["admitted"] - start) // step), [0, 0, 0, 0])
+        row[0 if entry["status"] == 200 else 1] += 1
+        row[2] += entry["input_tokens"]
+        row[3] += entry["output_tokens"]
+    return [f"{index * step:5.0f} s  {r[0]:5d} ok {r[1]:4d} 429  {r[2]:8d} in {r[3]:7d} out"
+            for index, r in sorted(rows.items())]
+
+
+def rate_limited_benchmark(args) -> None:
+    """One cold run through Dagster against the rate-limited fake (see the module docstring)."""
+    import json
+
+    from mksap_assets.domain.inputs.bank import discover_questions
+    from mksap_assets.storage.instance import open_instance
+    from mksap_assets.storage.profiles import install
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    for leftover in ("output", "store", "cache-limited"):
+        shutil.rmtree(WORK / leftover, ignore_errors=True)
+    bank = Path(os.environ["MKSAP_DATA_DIR"]) if os.environ.get("MKSAP_DATA_DIR") else build_bank(
+        WORK / "bank", args.questions
+    )
+    keys = [q.question_id for q in discover_questions(bank)]
+    args.rpm, args.itpm, args.otpm = (args.limits.get(name, 10**9) for name in LIMIT_NAMES)
+    ledger_path = WORK / "fake-ledger.jsonl"
+    fake, url = start_fake(args, ledger_path)
+    os.environ.update({"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-bench-not-a-real-key"})
+    home = Path(tempfile.mkdtemp(dir=WORK))
+    try:
+        settings = settings_for(bank, WORK / "cache-limited", args, told_limits=False)
+        install(home, "sqlite")
+        with open_instance(home) as instance:
+            instance.add_dynamic_partitions("question", keys)
+            seconds, totals, ok = dagster_run(settings, keys, instance)
+    finally:
+        served, refused = fake_requests_served(fake)
+        shutil.rmtree(home, ignore_errors=True)
+    ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()]
+    print("\n".join(timeline(ledger)))
+    limits = args.limits
+    usage = limit_usage(ledger, limits)
+    binding = usage["binding"]
+    from mksap_assets.domain.config import LLMConfig
+
+    defaults = LLMConfig.model_fields
+    met = usage["shares"][binding]["sustained"] >= 0.9 and usage["refused"] <= 0.01 * usage["requests"]
+    lines = [
+        f"\n## Rate-limited extraction benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"`python benchmarks/bench_extraction.py --questions {len(keys)} --limits {args.limits_text} --latency "
+        f"{args.latency} --concurrency {args.concurrency}`. Machine: {machine()}. Fake API limits: "
+        + ", ".join(f"{limit:,} {name.upper()}" for name, limit in args.limits.items())
+        + f"; latency {args.latency} s per call. The client starts from the project's default limits "
+        f"({defaults['rpm'].default:,.0f} RPM, {defaults['itpm'].default:,.0f} ITPM, {defaults['otpm'].default:,.0f} "
+        f"OTPM) and learns the fake's from its headers; in-flight cap {args.concurrency}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| questions; run through Dagster, cold cache | {len(keys)}; {seconds:.1f} s, "
+        f"{'succeeded' if ok else 'FAILED'} |",
+        f"| run as the fake saw it: first request to last answer; its steady state (minute 1 to the last admission) "
+        f"| {usage['minutes'] * 60:.1f} s; {usage['steady_minutes'] * 60:.1f} s |",
+        *(
+            f"| {LIMIT_NAMES[name]} per minute charged by the fake{' (**binding**)' if name == binding else ''}: over "
+            f"the run; share of the {limits[name]:,} {name.upper()} limit over the run / sustained (initial full "
+            f"bucket excluded) / in the steady state | {figures['per_minute']:,.0f}; {figures['share']:.1%} / "
+            f"{figures['sustained']:.1%} / "
+            + (f"{figures['steady']:.1%}" if figures["steady"] is not None else "n/a (under a minute)") + " |"
+            for name, figures in usage["shares"].items()
+        ),
+        f"| requests answered 429 by the fake's limits | {usage['refused']} of {usage['requests']} "
+        f"({usage['refused'] / usage['requests']:.2%}) |",
+        f"| ≥ 90% of the binding limit sustained over the run with ≤ 1% 429s? | {'yes' if met else 'no'} |",
+        f"| run metadata: API calls, retries, answered 429 (metered per question) | "
+        f"{int(totals.get('llm_calls', 0))}, {int(totals.get('retries', 0))}, {int(totals.get('rate_limited', 0))} |",
+        f"| the fake's own count: served / refused at its limits | {served} / {refused} |",
+    ]
+    append_results(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=2198)
@@ -274,7 +421,14 @@ def main() -> None:
     parser.add_argument("--otpm", type=int, default=1_000_000)
     parser.add_argument("--validation-workers", type=int, default=None, help="default: the project's (cores - 1)")
     parser.add_argument("--engine-process", type=int, choices=(0, 1), default=None, help="default: the project's")
+    parser.add_argument("--limits", default=None, metavar="rpm=R,itpm=I,otpm=O|PRESET",
+                        help=f"measure the sync path at these API limits instead (presets: {', '.join(LIMIT_PRESETS)})")
     args = parser.parse_args()
+    if args.limits is not None:
+        try:
+            args.limits_text, args.limits = args.limits, parse_limits(args.limits)
+        except ValueError as exc:
+            parser.error(str(exc))
     from mksap_assets.domain.config import (
         default_engine_process,
         default_validation_workers,
@@ -284,6 +438,10 @@ def main() -> None:
         args.validation_workers = default_validation_workers()
     if args.engine_process is None:
         args.engine_process = int(default_engine_process())
+
+    if args.limits is not None:
+        rate_limited_benchmark(args)
+        return
 
     from mksap_assets.storage.instance import open_instance
     from mksap_assets.storage.profiles import install

@@ -84,7 +84,7 @@ NOT_RUN = {
     "with --provider P runs here, with the values already pinned)",
     # named in the prose
     "mksap init": "the first step of make run and make dev (Makefile), run with them",
-    "mksap init --storage sqlite|postgres": "a synopsis; test_storage_profiles.py runs init with each profile, "
+    "mksap init --storage sqlite|postgres|cluster": "a synopsis; test_storage_profiles.py runs init with each profile, "
     "against a real PostgreSQL server",
     "dagster dev": "what make dev runs (Makefile), run with it",
     "make dev PORT=3001": "make dev on another port: this check runs make dev with PORT= a free port",

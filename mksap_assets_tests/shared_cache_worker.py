@@ -25,7 +25,6 @@ from mksap_assets.domain.llm.cache.redis import RedisResponseCache
 from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.llm.provider import ToolCall
 from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
-from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.domain.statements import LLMUsage
 
 CALL = ToolCall(instructions=("The rules.", "The task."), user_text="<source>Gout affects the first toe.</source>",
@@ -35,7 +34,7 @@ POLL_SECONDS = 0.05
 
 def provider(cache: RedisResponseCache, api_url: str) -> AnthropicProvider:
     api = anthropic.AsyncAnthropic(api_key="sk-test-fake", base_url=api_url, max_retries=0)
-    return AnthropicProvider(api, model="claude-haiku-5-5", cache=cache, limiter=RateLimiter())
+    return AnthropicProvider(api, model="claude-haiku-5-5", cache=cache)
 
 
 def answer_once(client: AnthropicProvider) -> dict:

@@ -268,10 +268,12 @@ def test_rate_limit_headers_present_and_remaining_decreasing(fake_api_factory):
     assert h1["anthropic-ratelimit-requests-limit"] == "100"
     assert h1["anthropic-ratelimit-tokens-limit"] == "150000"
     assert int(h2["anthropic-ratelimit-requests-remaining"]) < int(h1["anthropic-ratelimit-requests-remaining"]) < 100
-    assert int(h2["anthropic-ratelimit-input-tokens-remaining"]) < int(h1["anthropic-ratelimit-input-tokens-remaining"])
-    assert int(h2["anthropic-ratelimit-output-tokens-remaining"]) < int(
-        h1["anthropic-ratelimit-output-tokens-remaining"]
-    )
+    # Token counts remaining are rounded to the nearest thousand, as the API sends them; the output is charged as
+    # generated once the answer ends (its max_tokens reservation given back).
+    charged = m1.usage.input_tokens + m1.usage.cache_creation_input_tokens
+    assert int(h1["anthropic-ratelimit-input-tokens-remaining"]) == round(100_000 - charged, -3)
+    assert int(h1["anthropic-ratelimit-output-tokens-remaining"]) == round(50_000 - m1.usage.output_tokens, -3)
+    assert int(h2["anthropic-ratelimit-output-tokens-remaining"]) % 1000 == 0
     assert h1["request-id"] != h2["request-id"]
 
 
@@ -323,16 +325,41 @@ def test_itpm_limit_counts_uncached_input_and_cache_creation_not_cache_reads(fak
     assert fake.stats.refused_by_limit == 1 and fake.stats.by_status == {200: 2, 429: 1}
 
 
-def test_otpm_below_zero_refuses_until_refilled(fake_api_factory):
-    fake = fake_api_factory(otpm=60)  # refills 1 token per second
-    first = run(create(fake, statements_request()))
-    deficit = first.usage.output_tokens - 60
-    assert deficit > 0  # admitted on a full bucket, charged after the answer: now below zero
+def test_otpm_reserves_max_tokens_at_admission_and_settles_to_the_output(fake_api_factory):
+    fake = fake_api_factory(otpm=3000, latency=0.5, ledger=True)  # room for one max_tokens=2048 request at a time
+
+    async def scenario():
+        async with client(fake) as c:
+            both = await asyncio.gather(
+                *(c.messages.create(**statements_request()) for _ in range(2)), return_exceptions=True
+            )
+            third = await c.messages.with_raw_response.create(**statements_request())
+            return both, third.headers, await third.parse()
+
+    both, headers, third = run(scenario())
+    answered = [r for r in both if not isinstance(r, Exception)]
+    refused = [r for r in both if isinstance(r, anthropic.RateLimitError)]
+    assert len(answered) == 1 and len(refused) == 1  # the first one's reservation left too little for the second
+    message = refused[0].body["error"]["message"]
+    assert "rate limit of 3,000 output tokens per minute" in message and "maximum tokens requested" in message
+    assert int(refused[0].response.headers["retry-after"]) >= 1
+    # The answer gave back the unused part of its 2048: the third request got in at once.
+    used = answered[0].usage.output_tokens + third.usage.output_tokens
+    assert used < 2048
+    assert int(headers["anthropic-ratelimit-output-tokens-remaining"]) == round(3000 - used, -3)
+    statuses = [entry[2] for entry in fake.ledger()]
+    assert sorted(statuses) == [200, 200, 429]
+    assert sum(entry[4] for entry in fake.ledger()) == used
+    assert fake.stats.refused_by_limit == 1
+
+
+def test_otpm_below_a_request_s_max_tokens_refuses_until_refilled(fake_api_factory):
+    fake = fake_api_factory(otpm=600)  # refills 10 tokens per second
+    first = run(create(fake, statements_request(max_tokens=300)))
     with pytest.raises(anthropic.RateLimitError) as caught:
-        run(create(fake, statements_request()))
+        run(create(fake, statements_request(max_tokens=600 - first.usage.output_tokens + 100)))
     wait_ms = float(caught.value.response.headers["retry-after-ms"])
-    assert (deficit - 2) * 1000 < wait_ms <= deficit * 1000  # until the bucket is back at zero
-    assert caught.value.response.headers["anthropic-ratelimit-output-tokens-remaining"] == "0"
+    assert 9_000 < wait_ms <= 10_000  # the 100 tokens missing, at 10 per second
     assert fake.stats.refused_by_limit == 1
 
 

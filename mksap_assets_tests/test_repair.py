@@ -110,6 +110,18 @@ def test_a_repair_that_fixes_the_statement_puts_it_back_in_the_deck(claude_setti
     assert len(repair_requests) == 1  # one call per question, whatever the number of statements
 
 
+def test_a_repair_request_answered_429_is_counted_in_the_validation_metadata(claude_settings, fake_api, tmp_path):
+    fake_api.set_responder(_responder(lambda sent: {"repairs": "not a list"}))  # invalid: the repair is not cached
+    _run(claude_settings, tmp_path / "first")
+    fake_api.set_responder(_responder(_corrected))
+    fake_api.script_faults(["rate_limit"])  # the extraction's answers are cached: the repair request is the first
+    retrying = claude_settings.replace(llm=claude_settings.llm.replace(max_retries=1))
+    metadata, validated = _run(retrying, tmp_path / "second")
+    assert fake_api.stats.faults == {"rate_limit": 1} and _first(validated).passed
+    assert metadata["repair_llm_calls"] == 2 and metadata["repair_retries"] == 1
+    assert metadata["repair_rate_limited"] == 1
+
+
 def test_a_repair_that_still_fails_keeps_the_original_out_of_the_deck(claude_settings, fake_api, tmp_path):
     def unchanged(sent):
         return {"repairs": [{"index": item["index"], "statement": item["statement"], "extra_field": None,

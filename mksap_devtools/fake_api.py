@@ -24,9 +24,14 @@ What it serves (non-streaming only):
 Tokens are ``ceil(chars / 4)`` of compact JSON. Prompt caching follows ``cache_control`` breakpoints on tools, system
 blocks and message blocks (hash of the prefix, per model, 5 min TTL refreshed on use, ``ttl: "1h"`` honoured).
 Rate limits (rpm / itpm / otpm) are continuously refilling token buckets over ``period`` seconds (60 by default; tests
-shrink it), reported in ``anthropic-ratelimit-*`` headers on every response. Faults are injected from a script
-(``script_faults``) or at random (``fault_rate``, seeded RNG). Everything is recorded in memory for assertions; nothing
-is written to disk, and the ``repr`` of a recorded request hides the API key.
+shrink it), charged as Anthropic documents: ITPM counts uncached input and cache writes, not cache reads; OTPM is
+estimated from ``max_tokens`` when a request is admitted and corrected to the actual output when it ends. They are
+reported in ``anthropic-ratelimit-*`` headers on every response (token counts remaining rounded to the nearest
+thousand, as the API does); a request over a limit gets a 429 ``rate_limit_error`` with ``retry-after``. Faults are
+injected from a script (``script_faults``) or at random (``fault_rate``, seeded RNG). Everything is recorded in memory
+for assertions; nothing is written to disk (but the ledger of what each Messages request was charged, which
+``mksap fake-api --ledger FILE`` writes on exit for benchmarks), and the ``repr`` of a recorded request hides the API
+key.
 """
 
 from __future__ import annotations
@@ -629,6 +634,7 @@ class _Plan:
     cache_creation: int
     creation_ttl_1h: bool
     delay: float
+    admitted: float = 0.0  # time.monotonic() of admission
 
 
 Responder = Callable[[dict[str, Any], str | None], "dict[str, Any] | None"]
@@ -657,11 +663,12 @@ class FakeAnthropic:
         history: int = 500,
         replay_dir: str | Path | None = None,
         batch_delay: float = 0.0,
+        ledger: bool = False,
     ) -> None:
         """
         latency, jitter: each answered request sleeps latency + uniform(0, jitter) seconds.
         rpm, itpm, otpm: limits per `period` seconds (None = unlimited). itpm counts input + cache-creation tokens;
-            otpm is charged after the answer and refuses requests while it is below 0.
+            otpm reserves max_tokens at admission and gives back what the answer did not use.
         fault_rate, fault_kinds, slow_seconds, seed: random faults (see `FAULT_KINDS`); the RNG is seeded.
         port: 0 picks a free port. period: the limit window (tests use ~1 s to keep retries short).
         max_in_flight: 429 when more requests than this are being served at once (None = no cap).
@@ -670,6 +677,7 @@ class FakeAnthropic:
         history: how many request records to keep.
         replay_dir: answer extraction requests with the recordings in this folder (see `set_replay`).
         batch_delay: seconds a message batch stays in progress (see `FakeBatches`).
+        ledger: keep what each Messages request was charged (see `ledger()`).
         """
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be in [0, 1], not {fault_rate}")
@@ -705,6 +713,7 @@ class FakeAnthropic:
         self._thread: threading.Thread | None = None
         self._seq = 0
         self._history = history
+        self._ledger: list[tuple[float, float, int, int, int]] | None = [] if ledger else None
         self.set_limits(rpm=rpm, itpm=itpm, otpm=otpm)
         self.set_replay(replay_dir)
         self.reset_stats()
@@ -920,7 +929,10 @@ class FakeAnthropic:
                     limit, remaining, reset = UNLIMITED, UNLIMITED, 0.0
                 else:
                     bucket.refill(now)
-                    limit, remaining, reset = bucket.limit, max(0, math.floor(bucket.level)), bucket.until_full()
+                    remaining = max(0, math.floor(bucket.level))
+                    if name != "requests":  # the API rounds token counts to the nearest thousand
+                        remaining = round(remaining, -3)
+                    limit, reset = bucket.limit, bucket.until_full()
                 parts[name] = (limit, remaining, reset)
                 limit_header, remaining_header, reset_header = _RATE_LIMIT_HEADERS[name]
                 headers[limit_header] = str(limit)
@@ -1025,7 +1037,7 @@ class FakeAnthropic:
             read, creation, is_1h, writes, hits = self._plan_cache(breakpoints, now)
             uncached = total - read - creation
             itpm_cost = uncached + creation
-            needs = {"requests": 1.0, "input-tokens": float(itpm_cost), "output-tokens": 0.0}
+            needs = {"requests": 1.0, "input-tokens": float(itpm_cost), "output-tokens": float(body["max_tokens"])}
             wait, reasons = 0.0, []
             for name, bucket in self._buckets.items():
                 if bucket is None:
@@ -1034,27 +1046,31 @@ class FakeAnthropic:
                 needed = bucket.wait_for(needs[name])
                 if needed > 0:
                     wait = max(wait, needed)
-                    reasons.append(name)
+                    reasons.append(f"{bucket.limit:,} {name.replace('-', ' ')}")
             if wait > 0:
                 self._refused += 1
+                if self._ledger is not None:
+                    self._ledger.append((now, now, 429, 0, 0))
                 wait_ms = max(1, math.ceil(wait * 1000))
+                per = "minute" if self.period == 60 else f"{self.period:g} s"
                 raise _ApiError(
                     429,
-                    f"This request would exceed the rate limit for your organization ({', '.join(reasons)} per "
-                    f"{self.period:g} s). Please retry after {wait_ms} ms.",
+                    f"This request would exceed your organization's rate limit of {' and '.join(reasons)} per {per} "
+                    f"(org: fake, model: {body.get('model')}). You can see the response headers for current usage. "
+                    "Please reduce the prompt length or the maximum tokens requested, or try again later.",
                     {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(wait_ms)},
                 )
             fault = self._pick_fault()
             if fault in ERROR_FAULTS or fault in NOT_A_MESSAGE_FAULTS or fault == "disconnect":
                 return _Plan(fault, 0, 0, 0, False, 0.0)  # an injected failure charges nothing
             for name, bucket in self._buckets.items():
-                if bucket is not None and name != "output-tokens":
-                    bucket.level -= needs[name]
+                if bucket is not None:
+                    bucket.level -= needs[name]  # output: the max_tokens estimate, corrected when the answer ends
             self._commit_cache(writes, hits, now)
             delay = self.latency
             if self.jitter > 0:
                 delay += self._jitter_rng.uniform(0.0, self.jitter)
-            return _Plan(fault, uncached, read, creation, is_1h, delay)
+            return _Plan(fault, uncached, read, creation, is_1h, delay, now)
 
     def _commit_cache(self, writes: list[tuple[str, float]], hits: list[str], now: float) -> None:
         """Write the new cache entries and refresh the hit (called under the lock)."""
@@ -1078,12 +1094,22 @@ class FakeAnthropic:
         self._faults[kind] += 1
         return kind
 
-    def _charge_output(self, tokens: int) -> None:
+    def _settle(self, plan: _Plan, max_tokens: int, output_tokens: int) -> None:
+        """Correct the output reservation made at admission (max_tokens) to the tokens actually generated."""
+        now = time.monotonic()
         with self._lock:
             bucket = self._buckets["output-tokens"]
             if bucket is not None:
-                bucket.refill(time.monotonic())
-                bucket.level -= tokens
+                bucket.refill(now)
+                bucket.level = min(float(bucket.limit), bucket.level + max_tokens - output_tokens)
+            if self._ledger is not None:
+                self._ledger.append((plan.admitted, now, 200, plan.input_tokens + plan.cache_creation, output_tokens))
+
+    def ledger(self) -> list[tuple[float, float, int, int, int]]:
+        """With `ledger=True`: per Messages request answered 200 or refused by a rate limit, (admitted, ended, status,
+        input tokens charged to ITPM, output tokens), times from time.monotonic(), in the order they ended."""
+        with self._lock:
+            return list(self._ledger or ())
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -1142,7 +1168,7 @@ class FakeAnthropic:
             self._sleep(self.slow_seconds)
 
         message = self._build_message(body, tool_def, tool_name, plan, record.seq)
-        self._charge_output(message["usage"]["output_tokens"])
+        self._settle(plan, int(body["max_tokens"]), message["usage"]["output_tokens"])
         record.stop_reason = message["stop_reason"]
         record.usage = message["usage"]
         return message, plan.fault or ""
@@ -1638,10 +1664,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="answer record_statements requests with the recorded <question_id>.json files of DIR",
     )
+    parser.add_argument(
+        "--ledger",
+        metavar="FILE",
+        default=None,
+        help="on exit, write what each Messages request was charged (JSON lines: admitted, ended, status, "
+        "input_tokens, output_tokens; monotonic seconds)",
+    )
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _write_ledger(path: Path, entries: list[tuple[float, float, int, int, int]]) -> None:
+    keys = ("admitted", "ended", "status", "input_tokens", "output_tokens")
+    path.write_text("".join(json.dumps(dict(zip(keys, entry, strict=True))) + "\n" for entry in entries))
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -1661,6 +1699,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         seed=args.seed,
         port=args.port,
         replay_dir=getattr(args, "replay", None),
+        ledger=getattr(args, "ledger", None) is not None,
     )
     fake.start()
     previous = None
@@ -1682,6 +1721,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         fake.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if getattr(args, "ledger", None) is not None:
+            _write_ledger(Path(args.ledger), fake.ledger())
         stats = fake.stats
         replay = f", {stats.replayed} replayed, {stats.replay_misses} not replayed" if fake.replay is not None else ""
         print(

@@ -214,7 +214,9 @@ RUN_TOTALS = (
 
 
 # What the repair turn (in the validation stage) sent, saved and cost; its cost is not in the LLM totals above.
-REPAIR_TOTALS = ("repair_sent", "repair_saved", "repair_llm_calls", "repair_cost_usd")
+REPAIR_TOTALS = (
+    "repair_sent", "repair_saved", "repair_llm_calls", "repair_retries", "repair_rate_limited", "repair_cost_usd",
+)
 SUMMED_METADATA = frozenset((*RUN_TOTALS, *REPAIR_TOTALS))  # built once, not per question and metadata name
 
 

@@ -11,7 +11,6 @@ from mksap_assets.domain.llm.cache import ResponseCache
 from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.llm.provider import ToolCall
 from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
-from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.domain.statements import LLMUsage
 
 TOOL = {"name": "record_statements", "description": "Record the statements.",
@@ -32,7 +31,7 @@ def test_an_answer_cached_before_the_seam_is_still_a_hit(tmp_path, base_url):
     cache = ResponseCache(tmp_path, enabled=True)
     assert cache.set(KEYS_BEFORE_THE_SEAM[base_url], {"tool_input": ANSWER, "model": "claude-haiku-5-5"})
     api = anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=base_url, max_retries=0)
-    provider = AnthropicProvider(api, model="claude-haiku-5-5", cache=cache, limiter=RateLimiter())
+    provider = AnthropicProvider(api, model="claude-haiku-5-5", cache=cache)
     sent = []
 
     async def not_sent(request):

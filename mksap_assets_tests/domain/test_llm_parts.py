@@ -21,14 +21,17 @@ from mksap_assets.domain.llm.cache import (
 )
 from mksap_assets.domain.llm.cache.redis import RedisResponseCache
 from mksap_assets.domain.llm.cache.values import decode, encode
+from mksap_assets.domain.llm.meter import metering
 from mksap_assets.domain.llm.pricing import cost_usd, price_for
 from mksap_assets.domain.llm.providers.anthropic.limiter import (
     RateLimiter,
+    RateLimitMiddleware,
     TokenBucket,
     estimate_input_tokens,
     retry_after_seconds,
 )
 from mksap_assets.domain.llm.providers.anthropic.prompt_cache import system_blocks
+from mksap_assets.domain.statements import LLMUsage
 
 
 class FakeClock:
@@ -129,17 +132,94 @@ def test_the_time_a_request_waits_for_a_slot_or_budget_is_its_question_wait():
     assert waits[0] >= 0.09 and waits[1] >= 0.19  # the second in line waits for the budget of both
 
 
+def test_in_flight_window_starts_small_and_doubles_per_round_trip_until_the_first_429():
+    limiter = RateLimiter(max_in_flight=20, clock=FakeClock())
+    assert limiter.window == 4  # the first round trip, before any header told the limits
+    for _ in range(4):  # one round trip of 4 answers
+        limiter.on_success()
+    assert limiter.window == 8
+    for _ in range(20):
+        limiter.on_success()
+    assert limiter.window == 20  # never above the cap
+
+
 def test_in_flight_window_shrinks_on_429_once_per_burst_and_grows_back():
     clock = FakeClock()
     limiter = RateLimiter(max_in_flight=20, clock=clock)
+    for _ in range(16):
+        limiter.on_success()
     limiter.on_rate_limited(2.0)
     assert limiter.window == 15 and limiter._paused_until == clock.now + 2.0
     limiter.on_rate_limited(1.0)
     assert limiter.window == 15  # same burst
     clock.now += 10
-    for _ in range(8):
+    for _ in range(7):
         limiter.on_success()
+    assert limiter.window == 15  # after a 429: one more per 8 successes, no longer per success
+    limiter.on_success()
     assert limiter.window == 16
+
+
+class _Answer:
+    """What `call_next` hands the middleware back: status, headers, and the HTTP response with its body."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: dict):
+        self.status_code, self.headers, self.http_response = status, headers, self
+        self._body = body
+
+    def json(self) -> dict:
+        return self._body
+
+
+class _Attempt:
+    """One HTTP attempt of a Messages request, as the SDK's middleware sees it."""
+
+    def __init__(self, body: dict, status: int, headers: dict[str, str], answer: dict):
+        self.json, self.url, self.retries_taken = body, "https://api.anthropic.com/v1/messages", 0
+        self.answer = _Answer(status, headers, answer)
+
+    async def call_next(self, request):
+        return self.answer
+
+    def send(self, middleware: RateLimitMiddleware) -> LLMUsage:
+        with metering(LLMUsage()) as usage:
+            asyncio.run(middleware.handle_async(self, self.call_next))
+        return usage
+
+
+MESSAGES_BODY = {"model": "m", "max_tokens": 4000, "system": "s" * 8000, "messages": [{"role": "user", "content": "q"}]}
+
+
+def test_an_answer_settles_its_reservations_to_its_usage_before_its_headers_are_read():
+    """A request reserves its whole prompt (ITPM) and max_tokens (OTPM). The answer gives back what the API did not
+    count (cache reads, unused output) before the limiter reads the answer's headers, which count the answer as
+    settled: reading them first and giving back after would count the same tokens twice, and the next requests would
+    be refused."""
+    limiter = RateLimiter(itpm=100_000, otpm=10_000, clock=FakeClock())  # time stands still: no refill
+    usage = {"input_tokens": 300, "cache_creation_input_tokens": 200, "cache_read_input_tokens": 1500,
+             "output_tokens": 500}
+    # Other requests in flight hold reservations too: the server has 5,000 output tokens left after this answer.
+    headers = {"anthropic-ratelimit-output-tokens-remaining": "5000"}
+    _Attempt(MESSAGES_BODY, 200, headers, {"type": "message", "usage": usage}).send(RateLimitMiddleware(limiter))
+    assert estimate_input_tokens(MESSAGES_BODY) > 2000
+    assert limiter.input_tokens.level == 100_000 - 500  # cache reads count against no limit
+    assert limiter.output_tokens.level == 5000  # not 5,000 + the 3,500 unused (given back after the headers)
+
+
+def test_an_input_estimate_that_fell_short_takes_the_rest_when_the_answer_settles():
+    limiter = RateLimiter(itpm=100_000, otpm=10_000, clock=FakeClock())
+    usage = {"input_tokens": 9000, "output_tokens": 100}
+    _Attempt(MESSAGES_BODY, 200, {}, {"type": "message", "usage": usage}).send(RateLimitMiddleware(limiter))
+    assert limiter.input_tokens.level == 100_000 - 9000 and limiter.output_tokens.level == 10_000 - 100
+
+
+def test_a_429_gives_back_both_reservations_and_pauses_everyone():
+    clock = FakeClock()
+    limiter = RateLimiter(itpm=100_000, otpm=10_000, clock=clock)
+    error = {"type": "error", "error": {"type": "rate_limit_error", "message": "over"}}
+    counted = _Attempt(MESSAGES_BODY, 429, {"retry-after": "3"}, error).send(RateLimitMiddleware(limiter))
+    assert limiter.input_tokens.level == 100_000 and limiter.output_tokens.level == 10_000  # refused: not counted
+    assert limiter._paused_until == clock.now + 3 and counted.rate_limited == 1 and counted.calls == 1
 
 
 def test_retry_after_prefers_milliseconds():

@@ -225,6 +225,9 @@ class QuestionPipeline:
             "repair_sent": repair.statements_sent if repair else 0,
             "repair_saved": repair.statements_repaired if repair else 0,
             "repair_llm_calls": repair.usage.calls if repair else 0,
+            # As the extraction's: a repair request answered 429 (and retried) is counted where it happened.
+            "repair_retries": repair.usage.retries if repair else 0,
+            "repair_rate_limited": repair.usage.rate_limited if repair else 0,
             "repair_input_tokens": repair.usage.input_tokens if repair else 0,
             "repair_output_tokens": repair.usage.output_tokens if repair else 0,
             "repair_cost_usd": round(repair.usage.cost_usd, 6) if repair else 0.0,

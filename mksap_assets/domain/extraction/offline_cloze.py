@@ -488,7 +488,8 @@ def _with_modifiers(candidate: str, statement: str) -> str:
         return candidate  # a value is whole with its unit and comparator: "{10% to 20%}", not "an {estimated 10% …}"
     end = start + len(candidate)
     before = _MODIFIER_BEFORE_RE.search(statement[:start])
-    if before:
+    # after "to" the first word is a verb however it ends: "avoided to prevent {osmotic demyelination}"
+    if before and not re.search(r"\bto\s+$", statement[:before.start()]):
         kept = before.group(0).split()
         while kept and kept[0].lower() in _STOP_MODIFIERS:
             kept.pop(0)

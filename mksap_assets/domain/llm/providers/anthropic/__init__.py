@@ -34,7 +34,7 @@ class Anthropic:
             max_retries=settings.max_retries, timeout=settings.timeout,
             middleware=[RateLimitMiddleware(limiter, attempt_deadline=settings.request_deadline)],
         )
-        return AnthropicProvider(api, model=settings.model, cache=open_response_cache(settings), limiter=limiter)
+        return AnthropicProvider(api, model=settings.model, cache=open_response_cache(settings))
 
     def batches(self, settings: LLMConfig) -> BatchAPI:
         """Its Message Batches API (batches.py), for batch mode; a plain client: batch calls are few and the rate

@@ -28,7 +28,6 @@ from mksap_assets.domain.llm.pricing import cost_usd
 from mksap_assets.domain.llm.provider import ExtractionError, ModelT, ToolCall
 from mksap_assets.domain.llm.providers.anthropic import Anthropic
 from mksap_assets.domain.llm.providers.anthropic.endpoint import endpoint_of
-from mksap_assets.domain.llm.providers.anthropic.limiter import RateLimiter
 from mksap_assets.domain.llm.providers.anthropic.request import prepare, tool_use_block
 
 MAX_OUTPUT_TOKENS = 16_000
@@ -47,14 +46,12 @@ class AnthropicProvider:
         *,
         model: str,
         cache: CacheBackend,
-        limiter: RateLimiter,
     ):
         self.api = api
         # Where the SDK sends requests, as it resolved it; None for Anthropic's own API.
         self.endpoint = endpoint_of(api.base_url)
         self.model = model
         self.cache = cache
-        self.limiter = limiter
 
     async def aclose(self) -> None:
         await self.api.close()
@@ -146,7 +143,6 @@ class AnthropicProvider:
             cache_write=cache_write,
             cache_read=cache_read,
         )
-        self.limiter.refund_output(request["max_tokens"] - counted.output_tokens)
         return message
 
     @staticmethod

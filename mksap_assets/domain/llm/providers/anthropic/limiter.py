@@ -2,8 +2,15 @@
 
 - Three token buckets (requests, input tokens and output tokens per minute), refilled continuously. Their sizes
   start from configuration and are corrected from the `anthropic-ratelimit-*` headers of every response.
+- A request reserves what the API will count at most, as the API itself does: its whole prompt (estimated) against
+  ITPM and its max_tokens against OTPM. When the answer arrives, both reservations are settled to its usage (cache
+  reads count against no limit on current models), before the answer's headers are read: those already count it
+  as settled, so settling after them would give the same tokens back twice.
 - An in-flight cap that adapts (AIMD): it grows by one after a streak of successes and shrinks by a quarter on the
-  first 429 of a burst, when every request also waits out the server's retry-after.
+  first 429 of a burst, when every request also waits out the server's retry-after. It starts small and, until the
+  first 429, grows by one per success (doubling per round trip): the first requests go out before any header has
+  told the real limits, and a burst of max_in_flight max_tokens reservations can exceed a small OTPM bucket at once
+  (and the API answers a sharp ramp with 429s).
 - It runs as SDK middleware, inside the SDK's own retry loop, so retries are limited like first attempts; there is
   no outer retry loop.
 - Nothing a server says can stall a run: a retry-after is capped at `max_pause` (the capped value is what the SDK
@@ -31,6 +38,7 @@ from mksap_assets.domain.engine.waits import waiting
 from mksap_assets.domain.llm.meter import current_usage
 
 SUCCESSES_PER_STEP = 8
+SLOW_START_WINDOW = 4
 BURST_SECONDS = 2.0
 # A learned limit below this share of the starting limit is taken as this share: a header saying "0.01 requests
 # per minute" (a broken proxy, a hostile server) must not turn a run into hours of waiting.
@@ -119,12 +127,20 @@ class NotAMessagesAnswer(anthropic.RetryableError):
     error, and named as such when the retries run out."""
 
 
-def _is_messages_answer(response: Any) -> bool:
+def _messages_usage(response: Any) -> Mapping[str, Any] | None:
+    """The usage of a Messages answer; None when the body is not one."""
     try:
         body = response.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("type") == "message" and isinstance(body.get("usage"), dict)
+        return None
+    if isinstance(body, dict) and body.get("type") == "message" and isinstance(body.get("usage"), dict):
+        return body["usage"]
+    return None
+
+
+def _count(usage: Mapping[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 class RateLimiter:
@@ -143,7 +159,8 @@ class RateLimiter:
         self.output_tokens = TokenBucket(otpm, clock)
         self.max_in_flight = max_in_flight
         self.max_pause = max_pause
-        self.window = max_in_flight
+        self.window = min(max_in_flight, SLOW_START_WINDOW)
+        self._slow_start = True
         self.in_flight = 0
         self._clock = clock
         self._paused_until = 0.0
@@ -200,10 +217,16 @@ class RateLimiter:
                 self.in_flight -= 1
                 self._changed.notify(1)
 
-    def refund_output(self, tokens: int) -> None:
-        """Give back the part of a max_tokens reservation that was not used."""
-        if tokens > 0:
-            self.output_tokens.give_back(tokens)
+    def refund(self, input_tokens: int, output_tokens: int) -> None:
+        """Give back reservations that nothing was charged against."""
+        self.input_tokens.give_back(input_tokens)
+        self.output_tokens.give_back(output_tokens)
+
+    def settle(self, input_reserved: int, output_reserved: int, usage: Mapping[str, Any]) -> None:
+        """Correct an answered request's reservations to what the API counted: uncached input and cache writes
+        against ITPM, the output generated against OTPM. An estimate that fell short takes the rest now."""
+        charged_input = _count(usage, "input_tokens") + _count(usage, "cache_creation_input_tokens")
+        self.refund(input_reserved - charged_input, output_reserved - _count(usage, "output_tokens"))
 
     def observe(self, headers: Mapping[str, str]) -> None:
         for bucket, name in (
@@ -218,13 +241,14 @@ class RateLimiter:
 
     def on_success(self) -> None:
         self._successes += 1
-        if self._successes >= SUCCESSES_PER_STEP and self.window < self.max_in_flight:
+        if self.window < self.max_in_flight and (self._slow_start or self._successes >= SUCCESSES_PER_STEP):
             self.window += 1
             self._successes = 0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         now = self._clock()
         self._successes = 0
+        self._slow_start = False
         if now - self._last_cut > BURST_SECONDS:  # one cut per burst of 429s
             self.window = max(1, math.floor(self.window * 0.75))
             self._last_cut = now
@@ -243,12 +267,13 @@ class RateLimitMiddleware(anthropic.Middleware):
     async def handle_async(self, request, call_next):
         body = request.json if isinstance(request.json, Mapping) else None
         reserve = int(body.get("max_tokens", 0)) if body else 0
+        estimate = estimate_input_tokens(body)
         usage = current_usage()
         usage.calls += 1
         if request.retries_taken:
             usage.retries += 1
         try:
-            async with self.limiter.slot(estimate_input_tokens(body), reserve):
+            async with self.limiter.slot(estimate, reserve):
                 try:
                     # A non-streamed answer is read whole inside call_next, so this covers every read.
                     async with asyncio.timeout(self.attempt_deadline):
@@ -258,21 +283,26 @@ class RateLimitMiddleware(anthropic.Middleware):
                     raise anthropic.RetryableError(
                         f"no complete answer within the request deadline of {self.attempt_deadline:g} s") from None
         except BaseException:  # timeouts and connection errors: nothing was generated
-            self.limiter.refund_output(reserve)
+            self.limiter.refund(0, reserve)
             raise
-        self.limiter.observe(response.headers)
         retry_after = self._capped_retry_after(response.http_response.headers, usage)
+        to_messages = request.url.rstrip("/").endswith("/messages")
+        answered = _messages_usage(response.http_response) if to_messages and response.status_code < 400 else None
         if response.status_code == 429:
             usage.rate_limited += 1
             self.limiter.on_rate_limited(retry_after)
+            self.limiter.refund(estimate, reserve)  # refused: counted against no limit
+        elif answered is not None:
+            self.limiter.settle(estimate, reserve, answered)
+        else:  # an error, or a 2xx that is no Messages answer: nothing was generated
+            self.limiter.refund(0, reserve)
+        self.limiter.observe(response.headers)  # after settling: the headers count this answer as settled
         if response.status_code >= 400:
-            self.limiter.refund_output(reserve)  # nothing was generated
-        elif request.url.rstrip("/").endswith("/messages") and not _is_messages_answer(response.http_response):
-            self.limiter.refund_output(reserve)
+            return response
+        if to_messages and answered is None:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raise NotAMessagesAnswer(f"HTTP {response.status_code} with a body that is not a Messages answer ({kind})")
-        else:
-            self.limiter.on_success()
+        self.limiter.on_success()
         return response
 
     def _capped_retry_after(self, headers: Any, usage: Any) -> float | None:

@@ -77,7 +77,7 @@ def hammer(shared: SharedBudget, go: Path, seconds: float) -> list[float]:
 async def call(limiter: SharedRateLimiter, api_url: str, cache_dir: Path, calls: int) -> dict[str, int]:
     api = anthropic.AsyncAnthropic(api_key="sk-test-fake", base_url=api_url, max_retries=0,
                                    middleware=[RateLimitMiddleware(limiter)])
-    provider = AnthropicProvider(api, model="claude-haiku-5-5", cache=ResponseCache(cache_dir), limiter=limiter)
+    provider = AnthropicProvider(api, model="claude-haiku-5-5", cache=ResponseCache(cache_dir))
     answered = refused = 0
 
     async def one(n: int) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -30,30 +28,19 @@ from mksap_assets.domain.llm.redis_server import (
     LIMITER_PASSWORD_VAR,
     SharedServer,
 )
-from mksap_assets.settings import PROJECT_ROOT
-from mksap_assets_tests.services import free_port
+from mksap_assets_tests import services
+from mksap_assets_tests.services import free_port, worker_outcome
 from mksap_assets_tests.shared_limiter_worker import PERIOD, SCOPE, budget
 
 HANG_GUARD = 120.0  # seconds: only so that a broken limiter fails the test instead of hanging it
 
 
 def start_worker(redis_url: str, namespace: str, *options: str) -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "mksap_assets_tests.shared_limiter_worker", redis_url, namespace, *options],
-        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = worker.stdout.readline()
-    if line.strip() != "ready":
-        worker.kill()
-        pytest.fail(f"worker did not start: {line}{worker.stderr.read()}")
-    return worker
+    return services.start_worker("mksap_assets_tests.shared_limiter_worker", redis_url, namespace, *options)
 
 
 def outcome(worker: subprocess.Popen):
-    out, err = worker.communicate(timeout=HANG_GUARD)
-    assert worker.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
+    return worker_outcome(worker, HANG_GUARD)
 
 
 def test_two_processes_never_take_more_than_the_shared_bucket(redis_url, redis_namespace, tmp_path):

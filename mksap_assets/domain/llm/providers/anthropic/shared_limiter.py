@@ -189,7 +189,8 @@ class SharedBudget:
 
 class SharedBucket(TokenBucket):
     """A bucket of this worker (used while the server does not answer) whose corrections also go to the shared one:
-    the limiter's refunds and the headers it reads (limiter.py) reach every worker."""
+    the limiter's refunds and settlements (negative when an estimate fell short) and the headers it reads
+    (limiter.py) reach every worker."""
 
     def __init__(self, limiter: SharedRateLimiter, name: str, limit: float | None, clock: Callable[[], float]):
         super().__init__(limit, clock)
@@ -198,7 +199,8 @@ class SharedBucket(TokenBucket):
 
     def give_back(self, amount: float) -> None:
         super().give_back(amount)
-        self._limiter.shared("give back budget", self._limiter.budget.give_back, self._name, amount)
+        if amount:
+            self._limiter.shared("give back budget", self._limiter.budget.give_back, self._name, amount)
 
     def learn(self, limit: float | None, remaining: float | None) -> None:
         super().learn(limit, remaining)

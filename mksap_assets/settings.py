@@ -44,6 +44,7 @@ ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "MKSAP_LLM_CACHE_TTL": ("llm", "cache_ttl"),
     "MKSAP_LLM_CACHE_MAXSIZE": ("llm", "cache_max_entries"),
     "MKSAP_LLM_CACHE_URL": ("llm", "cache_url"),
+    "MKSAP_LLM_LIMITER_URL": ("llm", "limiter_url"),
     "MKSAP_QUESTION_BUDGET": ("question_budget",),
     "MKSAP_BUDGET_USD": ("budget_usd",),
     "MKSAP_VALIDATION_WORKERS": ("validation_workers",),
@@ -139,7 +140,8 @@ def _source_of(location: tuple[Any, ...], from_env: dict[str, Any]) -> str:
 
 
 def _shown(value: Any) -> str:
-    """A refused value as the error message shows it: a URL's password hidden (MKSAP_LLM_CACHE_URL refuses one)."""
+    """A refused value as the error message shows it: a URL's password hidden (MKSAP_LLM_CACHE_URL and
+    MKSAP_LLM_LIMITER_URL refuse one)."""
     try:
         password = urlsplit(value).password if isinstance(value, str) else None
     except ValueError:

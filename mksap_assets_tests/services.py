@@ -1,5 +1,6 @@
 """Background processes for the tests and the docs check (`docs_check.py`): a free port, a stop that leaves nothing
-running, the Dagster webserver's GraphQL endpoint, and databases on the PostgreSQL server.
+running, the Dagster webserver's GraphQL endpoint, databases on the PostgreSQL server, and worker processes that
+answer in JSON (the shared cache's and the shared limiter's tests).
 
 Each process is started in its own process group (`start_new_session=True`) and its output goes to
 `<logs>/<name>.log`; `procs` maps those names to the processes.
@@ -7,14 +8,18 @@ Each process is started in its own process group (`start_new_session=True`) and 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
+import pytest
 import requests
 
 READY_TIMEOUT = 90.0  # webserver answering and the code location loaded
@@ -42,6 +47,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_worker(module: str, *args: str) -> subprocess.Popen:
+    """`python -m module args` in the project, once it printed "ready" (the test fails with its error if it does not)."""
+    from mksap_assets.settings import PROJECT_ROOT
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = worker.stdout.readline()
+    if line.strip() != "ready":
+        worker.kill()
+        pytest.fail(f"worker did not start: {line}{worker.stderr.read()}")
+    return worker
+
+
+def worker_outcome(worker: subprocess.Popen, timeout: float) -> Any:
+    """The JSON of the last line a worker printed, once it exited 0."""
+    out, err = worker.communicate(timeout=timeout)
+    assert worker.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def tail(log: Path, chars: int = 3000) -> str:

@@ -144,10 +144,11 @@ def test_the_docker_variant_is_the_cluster_profile_with_dockers_run_launcher_and
     shutil.copy(DOCKER_YAML, tmp_path / CONFIG_FILE)
     config, _ = dagster_instance_config(str(tmp_path))
     assert config["run_launcher"] == launcher
-    # The containers get the instance's URL, the API key and the shared response cache from the daemon's
+    # The containers get the instance's URL, the API key, the shared response cache and rate limit from the daemon's
     # environment, never written here, and find the bank, the outputs and the store in the shared folder they mount.
     settings = launcher["config"]
-    assert {POSTGRES_URL_VAR, "ANTHROPIC_API_KEY", "MKSAP_LLM_CACHE_URL"} <= set(settings["env_vars"])
+    assert {POSTGRES_URL_VAR, "ANTHROPIC_API_KEY", "MKSAP_LLM_CACHE_URL", "MKSAP_LLM_LIMITER_URL"} <= \
+        set(settings["env_vars"])
     [volume] = settings["container_kwargs"]["volumes"]
     mounted = volume.split(":")[1]
     paths = dict(v.split("=", 1) for v in settings["env_vars"] if "=" in v)

@@ -6,42 +6,27 @@ question; nothing read from the server is unpickled."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import pickle
 import subprocess
-import sys
 import time
 
-import pytest
 import redis
 
 from mksap_assets.domain.llm.cache.redis import RedisResponseCache
-from mksap_assets.settings import PROJECT_ROOT
-from mksap_assets_tests.services import free_port
+from mksap_assets_tests import services
+from mksap_assets_tests.services import free_port, worker_outcome
 from mksap_assets_tests.shared_cache_worker import answer_once, provider
 
 HANG_GUARD = 120.0  # seconds: only so that a broken lease fails the test instead of hanging it
 
 
 def start_worker(redis_url: str, namespace: str, api_url: str, *options: str) -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "mksap_assets_tests.shared_cache_worker", redis_url, namespace, api_url, *options],
-        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    line = worker.stdout.readline()
-    if line.strip() != "ready":
-        worker.kill()
-        pytest.fail(f"worker did not start: {line}{worker.stderr.read()}")
-    return worker
+    return services.start_worker("mksap_assets_tests.shared_cache_worker", redis_url, namespace, api_url, *options)
 
 
-def outcome(worker: subprocess.Popen) -> dict:
-    out, err = worker.communicate(timeout=HANG_GUARD)
-    assert worker.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
+def outcome(worker: subprocess.Popen):
+    return worker_outcome(worker, HANG_GUARD)
 
 
 def test_an_answer_paid_for_in_one_process_is_a_hit_in_another(redis_url, redis_namespace, fake_api):

@@ -70,6 +70,10 @@ class LLMConfig(FrozenConfig):
         None, max_length=2000,
         description="redis://host:port/db: the shared response cache several machines use (unset: the disk cache)",
     )
+    limiter_url: str | None = Field(
+        None, max_length=2000,
+        description="redis://host:port/db: the rate limit all workers share (unset: each process its own)",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -88,6 +92,13 @@ class LLMConfig(FrozenConfig):
         from mksap_assets.domain.llm.cache.redis import check_url
 
         return check_url(url) if url else None
+
+    @field_validator("limiter_url")
+    @classmethod
+    def _shared_limiter(cls, url: str | None) -> str | None:
+        from mksap_assets.domain.llm.redis_server import check_limiter_url
+
+        return check_limiter_url(url) if url else None
 
 
 class PipelineConfig(FrozenConfig):

@@ -12,39 +12,32 @@ millisecond per get or put, no slowdown with more writers, and a lease that the 
   the lease taken polls every `poll_seconds` for the answer (then reads it) or for the lease's end (then takes it). A
   holder killed mid-call stops renewing: its lease expires and the next worker takes over.
 - Only a cache, never a reason for a question to fail: a server that does not answer makes reads misses, writes
-  False and leases no-ops, all logged; after a connection failure the server is not asked again for
-  RETRY_SECONDS, so a server that is down costs one timeout on the event loop, not one per call.
+  False and leases no-ops, all logged; after a connection failure the server is left alone for a while
+  (redis_server.py).
 - The password, if the server has one, is read from MKSAP_LLM_CACHE_PASSWORD by the process that opens the cache,
-  like the API key: never in the URL (check_url refuses one), so never in config, run metadata or logs.
+  like the API key: never in the URL, so never in config, run metadata or logs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-import redis
-
+from mksap_assets.domain.llm import redis_server
 from mksap_assets.domain.llm.cache.values import decode, encode
+from mksap_assets.domain.llm.redis_server import SharedServer
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("redis", "rediss", "unix")
+WHAT = "response cache"
 PASSWORD_VAR = "MKSAP_LLM_CACHE_PASSWORD"
 NAMESPACE = "mksap:llm-cache"
 LEASE_SECONDS = 30.0
 POLL_SECONDS = 0.2
-RETRY_SECONDS = 30.0
-CONNECT_TIMEOUT = 2.0
-IO_TIMEOUT = 5.0
-UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 
 # Renew or release the lease only while it still holds this holder's token (it may have expired and been taken).
 RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -53,13 +46,7 @@ RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del'
 
 def check_url(url: str) -> str:
     """A Redis URL the cache can use; ValueError naming what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES:
-        raise ValueError(f"the shared response cache is a Redis URL ({', '.join(s + '://' for s in SCHEMES)})")
-    if parts.password:
-        raise ValueError(f"a password in the URL would be kept with the run's config: give it in {PASSWORD_VAR}")
-    redis.ConnectionPool.from_url(url)  # ValueError for what redis-py cannot read (a port that is not a number, ...)
-    return url
+    return redis_server.check_url(url, what=f"shared {WHAT}", password_var=PASSWORD_VAR)
 
 
 class RedisResponseCache:
@@ -71,18 +58,11 @@ class RedisResponseCache:
         self.namespace = namespace
         self.lease_ms = round(lease_seconds * 1000)
         self.poll_seconds = poll_seconds
-        password = os.environ.get(PASSWORD_VAR) or None
-        self._client = redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=IO_TIMEOUT,
-            **({"password": password} if password else {}),
-        )
-        options = self._client.connection_pool.connection_kwargs
-        # For messages: where the server is, without the password.
-        self.where = (f"unix://{options['path']}" if "path" in options else
-                      f"redis://{options.get('host', 'localhost')}:{options.get('port', 6379)}/{options.get('db', 0)}")
+        self._server = SharedServer(url, what=WHAT, password_var=PASSWORD_VAR)
+        self._client = self._server.client
+        self.where = self._server.where
         self._renew = self._client.register_script(RENEW)
         self._release = self._client.register_script(RELEASE)
-        self._down_until = 0.0
 
     def _answer(self, key: str) -> str:
         return f"{self.namespace}:answer:{key}"
@@ -91,16 +71,10 @@ class RedisResponseCache:
         return f"{self.namespace}:lease:{key}"
 
     def _up(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self._server.up()
 
     def _failed(self, action: str, key: str, exc: Exception) -> None:
-        if isinstance(exc, UNREACHABLE):
-            self._down_until = time.monotonic() + RETRY_SECONDS
-            log.warning("response cache %s unreachable (%s: %s): running without it for %.0f s",
-                        self.where, type(exc).__name__, exc, RETRY_SECONDS)
-        else:
-            log.warning("response cache %s: could not %s entry %s (%s: %s)",
-                        self.where, action, key, type(exc).__name__, exc)
+        self._server.failed(f"{action} entry {key}", exc)
 
     def get(self, key: str) -> dict[str, Any] | None:
         if not self._up():
@@ -188,4 +162,4 @@ class RedisResponseCache:
             return 0
 
     def close(self) -> None:
-        self._client.close()
+        self._server.close()

@@ -1,7 +1,7 @@
 """Anthropic's Messages API (Claude) as a provider: the client (client.py) and the request it sends (request.py),
-the rate limiter that runs as SDK middleware (limiter.py), the prompt-cache breakpoints (prompt_cache.py), which
-API the SDK talks to (endpoint.py), and the Message Batches API for batch mode (batches.py). Nothing here imports
-the SDK until a run builds the client."""
+the rate limiter that runs as SDK middleware (limiter.py; shared by all workers through Redis: shared_limiter.py),
+the prompt-cache breakpoints (prompt_cache.py), which API the SDK talks to (endpoint.py), and the Message Batches API
+for batch mode (batches.py). Nothing here imports the SDK until a run builds the client."""
 
 from __future__ import annotations
 
@@ -23,14 +23,13 @@ class Anthropic:
         from mksap_assets.domain.llm.cache import open_response_cache
         from mksap_assets.domain.llm.providers.anthropic.client import AnthropicProvider
         from mksap_assets.domain.llm.providers.anthropic.limiter import (
-            RateLimiter,
             RateLimitMiddleware,
         )
-
-        limiter = RateLimiter(
-            rpm=settings.rpm, itpm=settings.itpm, otpm=settings.otpm, max_in_flight=settings.concurrency,
-            max_pause=settings.max_pause,
+        from mksap_assets.domain.llm.providers.anthropic.shared_limiter import (
+            open_rate_limiter,
         )
+
+        limiter = open_rate_limiter(settings)
         api = anthropic.AsyncAnthropic(
             max_retries=settings.max_retries, timeout=settings.timeout,
             middleware=[RateLimitMiddleware(limiter, attempt_deadline=settings.request_deadline)],

@@ -175,20 +175,14 @@ class RateLimiter:
         have swallowed."""
         async with self._changed:
             while True:
-                wait = max(
-                    self._paused_until - self._clock(),
-                    self.requests.wait_time(1),
-                    self.input_tokens.wait_time(input_tokens),
-                    self.output_tokens.wait_time(output_tokens),
-                )
+                wait = self._paused_until - self._clock()
                 if wait <= 0 and self.in_flight < self.window:
-                    self.requests.take(1)
-                    self.input_tokens.take(input_tokens)
-                    self.output_tokens.take(output_tokens)
-                    self.in_flight += 1
-                    if self.in_flight < self.window:
-                        self._changed.notify(1)
-                    return
+                    wait = await self._take_budget(input_tokens, output_tokens)
+                    if wait <= 0:
+                        self.in_flight += 1
+                        if self.in_flight < self.window:
+                            self._changed.notify(1)
+                        return
                 try:
                     # Woken when a slot frees; otherwise re-check once the buckets have refilled.
                     await asyncio.wait_for(self._changed.wait(), timeout=wait if wait > 0 else None)
@@ -197,6 +191,20 @@ class RateLimiter:
                 except asyncio.CancelledError:
                     self._changed.notify(1)
                     raise
+
+    async def _take_budget(self, input_tokens: int, output_tokens: int) -> float:
+        """Take one request's budget from the buckets and return 0, or return the seconds until it could be taken.
+        The seam of the limiter that all workers share (shared_limiter.py), which takes it from Redis."""
+        wait = max(
+            self.requests.wait_time(1),
+            self.input_tokens.wait_time(input_tokens),
+            self.output_tokens.wait_time(output_tokens),
+        )
+        if wait <= 0:
+            self.requests.take(1)
+            self.input_tokens.take(input_tokens)
+            self.output_tokens.take(output_tokens)
+        return wait
 
     @asynccontextmanager
     async def slot(self, input_tokens: int, output_tokens: int) -> AsyncIterator[None]:

@@ -193,13 +193,13 @@ def _split_verb_phrases(clause: str) -> list[str]:
     return [pieces[0]] if subject is None else [pieces[0], *(f"{subject} {piece}" for piece in pieces[1:])]
 
 
-# A role with nothing it is a role for: "Doxycycline, 100 mg twice daily, is an alternative." (to what?)
+# A role with nothing it is a role for: "Clarithromycin, 500 mg twice daily, is an alternative." (to what?)
 _ROLE_WITHOUT_COMPLEMENT_RE = re.compile(
     r"^(?!.*\b(?:for|in|to|of|with|when|if)\b).*\b(?:is|are)\s+(?:an?\s+|the\s+)?(?:alternative|option|first-line"
     r"|second-line|preferred|recommended|indicated|reasonable|appropriate)(?:\s+[\w-]+){0,2}\.$",
     re.IGNORECASE,
 )
-# A worked calculation (a case's own numbers): "… converted to odds: 0.20/0.80 = 0.25".
+# A worked calculation (a case's own numbers): "… so the odds are 0.30/0.70 = 0.43".
 # A slash between numbers is no sum: blood pressure "140/90 mm Hg", "FEV1/FVC 0.70".
 _ARITHMETIC_RE = re.compile(r"\d\s*[×*]\s*\d|=\s*\d")
 # A condition the sentence opens on: "If little or no change is seen at 3 months, …" is about the case's disease
@@ -303,8 +303,8 @@ def table_row_statements(table: ParsedTable) -> list[TableStatement]:
 
 
 def _own_subjects(rows: list[TableStatement]) -> list[TableStatement]:
-    """The rows whose subject no other row shares: a first column that groups rows ("Factor Xa inhibitors" beside
-    apixaban and rivaroxaban) names a category, not the row's answer."""
+    """The rows whose subject no other row shares: a first column that groups rows ("Loop diuretics" beside
+    furosemide and bumetanide) names a category, not the row's answer."""
     subjects = Counter(row.cloze_candidates[0].lower() for row in rows)
     return [row for row in rows if subjects[row.cloze_candidates[0].lower()] == 1]
 

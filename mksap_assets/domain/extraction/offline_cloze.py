@@ -219,7 +219,7 @@ def pick_cloze_candidates(statement: str) -> list[str]:
         m.group(0) for m in _THRESHOLD_RE.finditer(statement)
         if not any(u.start() <= m.start() < u.end() for u in with_units)]
     phrase = predicate_phrase(statement)
-    # after "to" the phrase is what to do ("avoided to {prevent osmotic demyelination}"): a verb phrase, no term
+    # after "to" the phrase is what to do ("given to {prevent variceal bleeding}"): a verb phrase, no term
     asserted = [statement[phrase[0]:phrase[1]]] if phrase and not re.search(r"\bto\s+$", statement[:phrase[0]]) else []
     # an abbreviation is a whole term, though a learner more often has to recall the name it stands for
     bare = [_whole(statement, term.start, term.end) for term in find_terms(statement) if term.kind == "abbreviation"]
@@ -230,7 +230,7 @@ def pick_cloze_candidates(statement: str) -> list[str]:
     if any(_LIST_ANSWER_RE.search(phrase) and not _RELATIVE_RE.search(statement[:statement.find(phrase)])
            for phrase in asserted):
         # what the sentence asserts is a list ("X is managed with A, B, and C"): its topic is no answer either (a
-        # list in a relative clause only describes: "X is a complication of Y that presents with A, B, and C")
+        # list in a relative clause only describes: "X is a form of Y that presents with A, B, and C")
         answers = [c for c in answers if _ABBREVIATION_IN_PARENTHESES_RE.sub("", c) in value_texts]
     ranks = {c: _focus_rank(c, statement, value_texts, asserted) for c in answers}
     ranked = sorted((c for c in answers if ranks[c] < _NO_ANSWER), key=ranks.__getitem__)
@@ -258,7 +258,7 @@ def _focus_rank(candidate: str, statement: str, values: set[str], phrases: list[
     visible = statement[:start] + " … " + statement[end:]
     if not in_topic(statement, start):
         if _ABBREVIATION_IN_PARENTHESES_RE.sub("", candidate) in values:
-            # a value of what? "More than {90%} of variants are inherited …" names nothing the value belongs to
+            # a value of what? "Over {70%} of carriers are affected …" names nothing the value belongs to
             return _VALUE if _names_a_term(visible) else _NO_ANSWER
         # a phrase (no named term of its own) is an answer when the card names what it is about
         return _ASSERTED if candidate not in phrases or _names_a_term(visible) else _NO_ANSWER
@@ -270,7 +270,7 @@ def _focus_rank(candidate: str, statement: str, values: set[str], phrases: list[
     predicate = statement[focus.predicate_start:]
     if (start < focus.predicate_start < len(statement) and not focus.frame_end and not _COMPLEMENT_RE.search(predicate)
             and len(_specific_words(predicate)) < MIN_PREDICATE_WORDS):
-        return _NO_ANSWER  # "{UACR} is the recommended screening test.": for what, the card does not say
+        return _NO_ANSWER  # "{Ultrasonography} is the preferred first test.": for what, the card does not say
     return _CONTEXT if in_context(statement, start) else _SUBJECT
 
 
@@ -293,8 +293,8 @@ _COMPLEMENT_RE = re.compile(r"\b(?:of|for|in|to|with|by|from|on|that|which|who|w
 _HEDGED_PREDICATE_RE = re.compile(r"(?:may|can|could|might|sometimes|occasionally|often)\b", re.IGNORECASE)
 
 
-# A relation that many terms share, whichever side is blanked: "{X} is a rare complication of SLE", "patients with
-# SLE are at risk for {X}", "{X} can be mistaken for psoriasis", "{X} is an effective treatment for candidiasis".
+# A relation that many terms share, whichever side is blanked: "{X} is a rare complication of gout", "patients with
+# diabetes are at risk for {X}", "{X} can be mistaken for eczema", "{X} is an effective treatment for acne".
 _SHARED_RELATION_RE = re.compile(
     r"\b(?:complications?\s+of|(?:common|frequent|rare|important)\s+causes?\s+of|at\s+(?:\w+\s+)?risk\s+(?:for|of)"
     r"|mistaken\s+for|predisposing|used\s+to\s+treat|effective\s+(?:in|for)|(?:an?\s+)?effective\s+treatment"
@@ -309,10 +309,10 @@ _SINGLING_OUT_RE = re.compile(
     re.IGNORECASE,
 )
 # Enough specific words around a blank to describe one answer despite a shared relation: "{X} is a rare complication
-# of SLE that presents with fever, dyspnea, and blood-tinged sputum".
+# of measles that presents months later with fever, myoclonus, seizures and cognitive decline".
 MIN_DESCRIBING_WORDS = 10
-# A finding asserted as a possibility of a condition named after "in", "when", "on": "The Dlco may be normal in {X}",
-# "Proteinuria may be detected on {X}": the finding fits many conditions, the blank many answers.
+# A finding asserted as a possibility of a condition named after "in", "when", "on": "Serum ferritin may be elevated
+# in {X}", "Anemia may be found on {X}": the finding fits many conditions, the blank many answers.
 _HEDGE_RE = re.compile(r"\b(?:may|can|could|might|often|commonly|usually|sometimes|frequently)\b", re.IGNORECASE)
 _FINDING_IN_RE = re.compile(
     r"\b(?:normal|abnormal|decreased|increased|elevated|reduced|low|high|detected|seen|found|present|absent|observed"
@@ -320,7 +320,7 @@ _FINDING_IN_RE = re.compile(
     re.IGNORECASE,
 )
 _RELATIVE_RE = re.compile(r"\b(?:that|which|who)\b")
-# A coordinated list as one answer: "{pain control, secretion management, and early mobility}".
+# A coordinated list as one answer: "{rest, ice, and compression}".
 _LIST_ANSWER_RE = re.compile(r",[^,]+,|,\s*(?:and|or)\s")
 
 
@@ -440,7 +440,7 @@ def _choose(ordered: list[str], statement: str, abbreviated: list[tuple[int, int
     return chosen
 
 
-# A blank on what is to be done: "the treatment is to {cover the ulcer} with a dressing" cuts a verb phrase in two.
+# A blank on what is to be done: "the treatment is to {cover the burn} with a dressing" cuts a verb phrase in two.
 _INFINITIVE_BEFORE_RE = re.compile(r"\b(?:is|are|be)\s+to\s+$")
 # Words that open a sentence on its subject's qualifiers: "Urgent diagnostic {angiography}", "GLP-1 {RAs}", "Severe
 # {asthma}"; a blank on the head alone leaves half of the term showing.
@@ -457,11 +457,11 @@ def _with_leading_qualifiers(candidate: str, statement: str) -> str:
     return statement[: start + len(candidate)]
 
 
-# Modifiers of a term that a blank would leave outside, cutting the phrase: "an acute twisting {knee injury}",
-# "clinically {significant bradycardia}", "{TSH} suppression", "{iodine} ablative therapy". No parser here: before the
+# Modifiers of a term that a blank would leave outside, cutting the phrase: "a sudden pivoting {knee injury}",
+# "clinically {significant hypotension}", "{LDL} lowering", "{iodine} ablative therapy". No parser here: before the
 # blank, words that end like adjectives or adverbs (a participle in -ing only after an article or an adjective:
-# "an acute twisting", not "recommends using"); after it, lower-case words up to a head noun, none of which looks like
-# a verb of the sentence ("{X} parallels …") or is a postpositive adjective ("{septic shock} refractory to …").
+# "a sudden pivoting", not "recommends using"); after it, lower-case words up to a head noun, none of which looks like
+# a verb of the sentence ("{X} parallels …") or is a postpositive adjective ("{asthma} refractory to …").
 _ADJECTIVE = r"[a-z][a-z-]*(?:al|ic|ive|ous|ary|ory|ar|ant|ent|ed|ly)"
 _MODIFIER_BEFORE_RE = re.compile(
     rf"(?:\b(?:a|an|the)\s+(?:[a-z-]+\s+)?|\b{_ADJECTIVE}\s+)[a-z][a-z-]*ing\s+(?:{_ADJECTIVE}\s+)?$"
@@ -485,10 +485,10 @@ def _with_modifiers(candidate: str, statement: str) -> str:
     the blank is the whole phrase; unchanged when there are none."""
     start = statement.find(candidate)
     if start < 0 or not candidate or _NUMERIC_RE.fullmatch(candidate) or _THRESHOLD_RE.fullmatch(candidate):
-        return candidate  # a value is whole with its unit and comparator: "{10% to 20%}", not "an {estimated 10% …}"
+        return candidate  # a value is whole with its unit and comparator: "{5% to 10%}", not "an {estimated 5% …}"
     end = start + len(candidate)
     before = _MODIFIER_BEFORE_RE.search(statement[:start])
-    # after "to" the first word is a verb however it ends: "avoided to prevent {osmotic demyelination}"
+    # after "to" the first word is a verb however it ends: "given to prevent {variceal bleeding}"
     if before and not re.search(r"\bto\s+$", statement[:before.start()]):
         kept = before.group(0).split()
         while kept and kept[0].lower() in _STOP_MODIFIERS:

@@ -299,8 +299,8 @@ _SHARED_WORD_EXEMPT = frozenset(
 def shared_words(answer: str, visible: str) -> list[str]:
     """The words of the answer (4 letters or more, not function or generic words) that the
     visible text also has, singular and plural alike ("Lead poisoning" shares "lead" with "exposure to lead paint"),
-    or of which it shows a word of the same stem ("{{Candida albicans}}" beside "candidiasis", "{{albuminuria}}"
-    beside "urine albumin": `same_stem`)."""
+    or of which it shows a word of the same stem ("{{Giardia lamblia}}" beside "giardiasis", "{{hematuria}}" beside
+    "blood in the urine, hematuric": `same_stem`)."""
     shown = {singular(token.lower()) for token in _TOKEN_RE.findall(visible)}
     stems = [word for word in shown if len(word) >= MIN_STEM and word.isalpha() and not _exempt(word)]
     found: list[str] = []
@@ -308,7 +308,7 @@ def shared_words(answer: str, visible: str) -> list[str]:
         lowered = token.lower()
         if lowered in found:
             continue
-        if token.isupper() and len(token) >= 3 and singular(lowered) in shown:  # an abbreviation: "{IBD activity}", "IBD"
+        if token.isupper() and len(token) >= 3 and singular(lowered) in shown:  # an abbreviation: "{COPD stage}", "COPD"
             found.append(lowered)
             continue
         if len(lowered) < 4 or not lowered.isalpha() or _exempt(lowered):
@@ -322,13 +322,13 @@ def _exempt(word: str) -> bool:
     return word in FUNCTION_WORDS or word in GENERIC_WORDS or word in _SHARED_WORD_EXEMPT
 
 
-MIN_STEM = 5  # letters two words must share at their start to be one stem ("ameb-ic", "ameb-iasis" share 5)
+MIN_STEM = 5  # letters two words must share at their start to be one stem ("giard-ia", "giard-iasis" share 6)
 STEM_SHARE = 0.8  # of the shorter word: "thrombo-sis" and "thrombo-cytopenia" (7 of 10) are two words
 
 
 def same_stem(a: str, b: str) -> bool:
-    """Two words that begin alike for MIN_STEM letters and STEM_SHARE of the shorter one: "eosinophilic" and
-    "eosinophil", "candidiasis" and "candida", "externa" and "external"."""
+    """Two words that begin alike for MIN_STEM letters and STEM_SHARE of the shorter one: "neutrophilic" and
+    "neutrophil", "giardiasis" and "giardia", "interna" and "internal"."""
     shared = len(os.path.commonprefix([a, b]))
     return shared >= MIN_STEM and shared >= STEM_SHARE * min(len(a), len(b))
 

@@ -29,7 +29,9 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
-from results_file import append_results  # same folder; run as a script, so the folder is on sys.path
+from results_file import (
+    append_results,  # same folder; run as a script, so the folder is on sys.path
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
